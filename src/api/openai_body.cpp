@@ -1,0 +1,247 @@
+#include "api/openai_body.h"
+
+#include <simdjson.h>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <fmt/format.h>
+
+namespace kh::api {
+
+namespace {
+
+using simdjson::ondemand::json_type;
+
+// Parsers keep their buffers between requests; one per thread since they are not thread-safe.
+simdjson::ondemand::parser& ondemandParser() {
+  thread_local simdjson::ondemand::parser p;
+  return p;
+}
+
+simdjson::dom::parser& domParser() {
+  thread_local simdjson::dom::parser p;
+  return p;
+}
+
+std::string_view fieldFor(providers::Operation op) {
+  switch (op) {
+    case providers::Operation::kChat:
+      return "messages";
+    case providers::Operation::kCompletion:
+      return "prompt";
+    case providers::Operation::kEmbedding:
+      return "input";
+  }
+  return "messages";
+}
+
+core::Error malformed(simdjson::error_code ec) {
+  return core::Error::invalidJson(
+      fmt::format("The request body is not valid JSON: {}", simdjson::error_message(ec)));
+}
+
+std::string_view typeName(json_type t) {
+  switch (t) {
+    case json_type::array:
+      return "an array";
+    case json_type::object:
+      return "an object";
+    case json_type::number:
+      return "a number";
+    case json_type::string:
+      return "a string";
+    case json_type::boolean:
+      return "a boolean";
+    case json_type::null:
+      return "null";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op) {
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  // Full validation first: On-Demand skips what it does not read, and a malformed body must be a
+  // clear 400 here, not a confusing answer from the upstream. About 1 µs per KB.
+  if (auto err = domParser().parse(body.data(), body.size(), false).error(); err)
+    return malformed(err);
+
+  OpenAIBodyInfo info;
+  const simdjson::padded_string_view padded(body.data(), body.size(), body.capacity());
+  simdjson::ondemand::document doc;
+  if (auto err = ondemandParser().iterate(padded).get(doc); err) return malformed(err);
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj))
+    return core::Error::invalidField("", "The request body must be a JSON object");
+  info.object_begin = body.find('{');
+
+  bool has_model = false, has_main = false;
+  const std::string_view main_field = fieldFor(op);
+  for (auto field : obj) {
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key); err) return malformed(err);
+    simdjson::ondemand::value value = field.value();
+    json_type type;
+    if (auto err = value.type().get(type); err) return malformed(err);
+    if (key == "model") {
+      if (type != json_type::string)
+        return core::Error::invalidField("model", fmt::format("'model' must be a string, got {}",
+                                                              typeName(type)));
+      std::string_view raw = value.raw_json_token();
+      const std::size_t begin = static_cast<std::size_t>(raw.data() - body.data());
+      std::string_view name;
+      if (auto err = value.get_string().get(name); err) return malformed(err);
+      info.model.assign(name);
+      // raw_json_token may include trailing whitespace; the token ends at its closing quote.
+      std::size_t end = begin + raw.size();
+      while (end > begin && body[end - 1] != '"') --end;
+      info.model_begin = begin;
+      info.model_end = end;
+      has_model = true;
+    } else if (key == "stream") {
+      if (type == json_type::boolean) {
+        bool b = false;
+        if (auto err = value.get_bool().get(b); err) return malformed(err);
+        info.stream = b;
+      } else if (type != json_type::null) {
+        return core::Error::invalidField("stream", fmt::format("'stream' must be a boolean, got {}",
+                                                               typeName(type)));
+      }
+    } else if (key == "stream_options") {
+      if (type == json_type::null) continue;
+      if (type != json_type::object)
+        return core::Error::invalidField(
+            "stream_options", fmt::format("'stream_options' must be an object, got {}",
+                                          typeName(type)));
+      simdjson::ondemand::object so;
+      if (auto err = value.get_object().get(so); err) return malformed(err);
+      std::string_view raw;
+      if (auto err = so.raw_json().get(raw); err) return malformed(err);
+      info.has_stream_options = true;
+      info.stream_options_begin = static_cast<std::size_t>(raw.data() - body.data());
+      info.stream_options_end = info.stream_options_begin + raw.size();
+      while (info.stream_options_end > info.stream_options_begin &&
+             body[info.stream_options_end - 1] != '}')
+        --info.stream_options_end;
+      // Read include_usage from the raw object text (the object itself was consumed above).
+      simdjson::dom::element so_dom;
+      if (!domParser().parse(raw.data(), raw.size(), true).get(so_dom)) {
+        bool iu = false;
+        if (!so_dom["include_usage"].get_bool().get(iu)) info.include_usage = iu;
+      }
+    } else if (key == main_field) {
+      has_main = true;
+      if (op == providers::Operation::kChat && type != json_type::array)
+        return core::Error::invalidField("messages", fmt::format("'messages' must be an array, got {}",
+                                                                 typeName(type)));
+      if (op != providers::Operation::kChat && type != json_type::string &&
+          type != json_type::array)
+        return core::Error::invalidField(
+            std::string(main_field),
+            fmt::format("'{}' must be a string or an array, got {}", main_field, typeName(type)));
+    }
+  }
+  if (!has_model) return core::Error::invalidField("model", "'model' is required");
+  if (!has_main)
+    return core::Error::invalidField(std::string(main_field),
+                                     fmt::format("'{}' is required", main_field));
+  return info;
+}
+
+std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model) {
+  const std::string quoted = boost::json::serialize(boost::json::string(model));
+  const bool force_usage = info.stream && !info.include_usage;
+  std::string out;
+  out.reserve(body.size() + quoted.size() + 48);
+  if (!force_usage) {
+    out.append(body.substr(0, info.model_begin));
+    out.append(quoted);
+    out.append(body.substr(info.model_end));
+    return out;
+  }
+  if (!info.has_stream_options) {
+    // Insert right after the top-level '{'; the object has at least "model", so a comma follows.
+    const std::size_t at = info.object_begin + 1;
+    out.append(body.substr(0, at));
+    out.append(R"("stream_options":{"include_usage":true},)");
+    out.append(body.substr(at, info.model_begin - at));
+    out.append(quoted);
+    out.append(body.substr(info.model_end));
+    return out;
+  }
+  // The client sent stream_options without include_usage: keep its other options.
+  boost::system::error_code ec;
+  boost::json::value so = boost::json::parse(
+      body.substr(info.stream_options_begin, info.stream_options_end - info.stream_options_begin),
+      ec);
+  if (ec || !so.is_object()) so = boost::json::object();
+  so.as_object()["include_usage"] = true;
+  const std::string so_text = boost::json::serialize(so);
+  struct Piece {
+    std::size_t begin, end;
+    std::string_view with;
+  };
+  Piece a{info.model_begin, info.model_end, quoted};
+  Piece b{info.stream_options_begin, info.stream_options_end, so_text};
+  if (b.begin < a.begin) std::swap(a, b);
+  out.append(body.substr(0, a.begin));
+  out.append(a.with);
+  out.append(body.substr(a.end, b.begin - a.end));
+  out.append(b.with);
+  out.append(body.substr(b.end));
+  return out;
+}
+
+namespace {
+
+UsageCounts readUsage(simdjson::dom::element usage) {
+  UsageCounts u;
+  if (!usage.is_object()) return u;
+  u.present = true;
+  int64_t v = 0;
+  if (!usage["prompt_tokens"].get_int64().get(v)) u.prompt_tokens = v;
+  if (!usage["completion_tokens"].get_int64().get(v)) u.completion_tokens = v;
+  if (!usage["prompt_tokens_details"]["cached_tokens"].get_int64().get(v)) u.cached_tokens = v;
+  return u;
+}
+
+}  // namespace
+
+std::optional<UsageCounts> extractUsage(std::string_view json) {
+  simdjson::dom::element doc;
+  if (domParser().parse(json.data(), json.size(), true).get(doc)) return std::nullopt;
+  simdjson::dom::element usage;
+  if (!doc.is_object() || doc["usage"].get(usage)) return UsageCounts{};
+  return readUsage(usage);
+}
+
+ChunkInfo inspectChunk(std::string_view data) {
+  ChunkInfo info;
+  simdjson::dom::element doc;
+  if (domParser().parse(data.data(), data.size(), true).get(doc)) return info;
+  simdjson::dom::element usage;
+  if (!doc["usage"].get(usage)) info.usage = readUsage(usage);
+  simdjson::dom::array choices;
+  info.usage_only = info.usage.present && !doc["choices"].get_array().get(choices) &&
+                    choices.size() == 0;
+  return info;
+}
+
+bool mayCarryUsage(std::string_view data) {
+  // Chunks of a stream with include_usage carry "usage":null until the last one.
+  for (std::size_t at = data.find("\"usage\""); at != std::string_view::npos;
+       at = data.find("\"usage\"", at + 7)) {
+    std::size_t i = at + 7;
+    while (i < data.size() && (data[i] == ' ' || data[i] == ':' || data[i] == '\t' ||
+                               data[i] == '\n' || data[i] == '\r'))
+      ++i;
+    if (i < data.size() && data[i] == '{') return true;
+  }
+  return false;
+}
+
+}  // namespace kh::api

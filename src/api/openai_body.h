@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "providers/provider.h"
+
+namespace kh::api {
+
+// What the gateway needs from an OpenAI request body, with byte offsets so the body can be
+// forwarded with only the model replaced (the pass-through fast path) instead of re-serialised.
+struct OpenAIBodyInfo {
+  std::string model;
+  std::size_t model_begin = 0, model_end = 0;  // the JSON string token, quotes included
+  bool stream = false;
+  bool has_stream_options = false;
+  bool include_usage = false;  // the client asked for the usage chunk
+  std::size_t stream_options_begin = 0, stream_options_end = 0;
+  std::size_t object_begin = 0;  // offset of the top-level '{'
+};
+
+// Validates and inspects a request body. `body` gains spare capacity for the SIMD parser's padding
+// (its contents are unchanged). Errors are 400s naming the field at fault.
+core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op);
+
+// The body to send upstream: `model` replaced; for streams, `stream_options.include_usage`
+// forced on so usage is always known.
+std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model);
+
+// Usage numbers from an OpenAI response or chunk; all zero when absent.
+struct UsageCounts {
+  long long prompt_tokens = 0;
+  long long completion_tokens = 0;
+  long long cached_tokens = 0;
+  bool present = false;
+};
+
+// Reads "usage" from a whole JSON response; nullopt when the text is not valid JSON.
+std::optional<UsageCounts> extractUsage(std::string_view json);
+
+// Classifies one streamed chunk: whether it carries a usage object and whether its "choices" is
+// empty (the extra usage-only chunk that include_usage adds).
+struct ChunkInfo {
+  UsageCounts usage;
+  bool usage_only = false;
+};
+ChunkInfo inspectChunk(std::string_view data);
+
+// Cheap pre-check: might this SSE data carry a non-null "usage"? Avoids parsing every chunk.
+bool mayCarryUsage(std::string_view data);
+
+}  // namespace kh::api

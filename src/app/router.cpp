@@ -1,0 +1,134 @@
+#include "app/router.h"
+
+#include <boost/url/pct_string_view.hpp>
+#include <fmt/format.h>
+
+#include "api/openai_errors.h"
+#include "core/ids.h"
+#include "observability/log.h"
+#include "pipeline/stages.h"
+
+namespace kh::app {
+
+namespace {
+
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+
+std::string requestIdFor(const http::Request& req) {
+  auto it = req.msg.find("x-request-id");
+  if (it != req.msg.end() && !it->value().empty() && it->value().size() <= 200)
+    return std::string(it->value());
+  return core::newRequestId();
+}
+
+std::string_view pathOf(std::string_view target) {
+  const size_t q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+// Answers a request that does not go through the pipeline, and logs it.
+net::awaitable<void> answer(http::Exchange& ex, const std::string& request_id, int status,
+                            std::string_view body) {
+  const auto start = std::chrono::steady_clock::now();
+  http::HeaderList headers{{"x-request-id", request_id}};
+  co_await ex.sink.send(status, headers, "application/json", body);
+  if (obs::enabled(obs::Level::kInfo)) {
+    const auto& m = ex.request.msg;
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    obs::info("access")
+        .str("request_id", request_id)
+        .str("client_ip", ex.request.remote_ip)
+        .str("method", std::string_view(m.method_string().data(), m.method_string().size()))
+        .str("path", std::string_view(m.target().data(), m.target().size()))
+        .num("status", status)
+        .real("latency_ms", us / 1000.0)
+        .num("bytes_out", static_cast<long long>(body.size()));
+  }
+}
+
+net::awaitable<void> answerError(http::Exchange& ex, const std::string& request_id,
+                                 const core::Error& e) {
+  co_await answer(ex, request_id, e.http_status, api::renderOpenAIError(e));
+}
+
+struct Route {
+  std::string_view path;
+  providers::Operation op;
+};
+constexpr Route kPipelineRoutes[] = {
+    {"/v1/chat/completions", providers::Operation::kChat},
+    {"/api/chat", providers::Operation::kChat},
+    {"/v1/completions", providers::Operation::kCompletion},
+    {"/api/generate", providers::Operation::kCompletion},
+    {"/v1/embeddings", providers::Operation::kEmbedding},
+};
+
+}  // namespace
+
+net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
+  const auto& msg = ex.request.msg;
+  const std::string request_id = requestIdFor(ex.request);
+  const std::string_view target(msg.target().data(), msg.target().size());
+  const std::string_view path = pathOf(target);
+  const bool is_get = msg.method() == bhttp::verb::get;
+  const bool is_post = msg.method() == bhttp::verb::post;
+
+  for (const auto& r : kPipelineRoutes) {
+    if (path != r.path) continue;
+    if (!is_post) {
+      co_await answerError(ex, request_id,
+                           {core::ErrorCode::kMethodNotAllowed, 405,
+                            fmt::format("Use POST for {}", r.path), {}, false, {}});
+      co_return;
+    }
+    pipeline::RequestContext ctx(ex, request_id, r.op, catalogs_.current());
+    co_await pipeline::runPipeline(ctx);
+    co_return;
+  }
+
+  if (path == "/health" || path == "/v1/models" || path.starts_with("/v1/models/")) {
+    if (!is_get && msg.method() != bhttp::verb::head) {
+      co_await answerError(ex, request_id,
+                           {core::ErrorCode::kMethodNotAllowed, 405,
+                            fmt::format("Use GET for {}", path), {}, false, {}});
+      co_return;
+    }
+    if (path == "/health") {
+      co_await answer(ex, request_id, 200,
+                      fmt::format(R"({{"status":"ok","timestamp":{}}})", core::nowUnixSeconds()));
+      co_return;
+    }
+    const auto catalog = catalogs_.current();
+    if (path == "/v1/models") {
+      co_await answer(ex, request_id, 200, catalog->listJson());
+      co_return;
+    }
+    // Model ids may contain '/' and ':' and arrive percent-encoded.
+    std::string id(path.substr(11));
+    if (auto pct = boost::urls::make_pct_string_view(id)) id.assign(pct->begin(), pct->end());
+    auto model = catalog->modelJson(id);
+    if (!model) {
+      co_await answerError(ex, request_id, model.error());
+      co_return;
+    }
+    co_await answer(ex, request_id, 200, *model);
+    co_return;
+  }
+
+  co_await answerError(ex, request_id,
+                       {core::ErrorCode::kNotFound, 404,
+                        fmt::format("Unknown route {} {}",
+                                    std::string_view(msg.method_string().data(),
+                                                     msg.method_string().size()),
+                                    path),
+                        {}, false, {}});
+}
+
+std::pair<std::string, std::string> renderServerError(const core::Error& error) {
+  return {api::renderOpenAIError(error), "application/json"};
+}
+
+}  // namespace kh::app

@@ -1,0 +1,54 @@
+#include "core/ids.h"
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace kh::core {
+
+namespace {
+
+std::uint64_t nextRandom() {
+  // xorshift128+: fast, and ids need uniqueness rather than secrecy.
+  thread_local std::uint64_t s0 = [] {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd() ^ 0x9E3779B97F4A7C15ULL;
+  }();
+  thread_local std::uint64_t s1 = [] {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd() ^ 0xD1B54A32D192ED03ULL;
+  }();
+  std::uint64_t x = s0;
+  const std::uint64_t y = s1;
+  s0 = y;
+  x ^= x << 23;
+  s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
+  return s1 + y;
+}
+
+}  // namespace
+
+std::string newRequestId() {
+  return fmt::format("req_{:016x}{:016x}", nextRandom(), nextRandom());
+}
+
+long long nowUnixMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+long long nowUnixSeconds() { return nowUnixMs() / 1000; }
+
+std::string isoTimestamp() {
+  const long long ms = nowUnixMs();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+}  // namespace kh::core

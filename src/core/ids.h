@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+
+namespace kh::core {
+
+// A random 128-bit id as 32 hex characters, prefixed ("req_…"). Thread-safe and lock-free:
+// each thread has its own generator seeded from the OS.
+std::string newRequestId();
+
+// Milliseconds / microseconds since the Unix epoch.
+long long nowUnixMs();
+long long nowUnixSeconds();
+// An ISO-8601 UTC timestamp with milliseconds, e.g. 2026-01-02T03:04:05.678Z.
+std::string isoTimestamp();
+
+}  // namespace kh::core

@@ -1,0 +1,354 @@
+#include "http/server.h"
+
+#include <unordered_set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <fmt/format.h>
+
+#include "core/ids.h"
+
+namespace kh::http {
+
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+bool isHttpParseError(const error_code& ec) {
+  return ec.category() == beast::http::make_error_code(beast::http::error::end_of_stream).category();
+}
+
+void appendStatusLine(std::string& out, int status) {
+  const auto reason = beast::http::obsolete_reason(static_cast<beast::http::status>(status));
+  out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  out.append(reason.data(), reason.size()).append("\r\n");
+}
+
+void appendHeaders(std::string& out, const HeaderList& headers, std::string_view content_type,
+                   bool keep_alive) {
+  for (const auto& [k, v] : headers) out.append(k).append(": ").append(v).append("\r\n");
+  if (!content_type.empty()) out.append("Content-Type: ").append(content_type).append("\r\n");
+  if (!keep_alive) out.append("Connection: close\r\n");
+}
+
+class SessionSink final : public ResponseSink {
+ public:
+  SessionSink(beast::tcp_stream& stream, bool keep_alive, std::chrono::seconds write_timeout)
+      : stream_(stream), keep_alive_(keep_alive), write_timeout_(write_timeout) {}
+
+  net::awaitable<bool> send(int status, const HeaderList& headers, std::string_view content_type,
+                            std::string_view body) override {
+    if (started_) co_return false;
+    started_ = true;
+    head_.clear();
+    appendStatusLine(head_, status);
+    appendHeaders(head_, headers, content_type, keep_alive_);
+    head_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+    const std::array<net::const_buffer, 2> bufs{net::buffer(head_), net::buffer(body)};
+    co_return co_await writeAll(bufs);
+  }
+
+  net::awaitable<bool> begin(int status, const HeaderList& headers,
+                             std::string_view content_type) override {
+    if (started_) co_return false;
+    started_ = chunked_ = true;
+    head_.clear();
+    appendStatusLine(head_, status);
+    appendHeaders(head_, headers, content_type, keep_alive_);
+    head_.append("Transfer-Encoding: chunked\r\n\r\n");
+    co_return co_await writeAll(std::array<net::const_buffer, 1>{net::buffer(head_)});
+  }
+
+  net::awaitable<bool> write(std::string_view data) override {
+    if (!ok_ || !chunked_) co_return false;
+    if (data.empty()) co_return true;  // an empty chunk would end the body
+    char size_line[24];
+    const auto n = fmt::format_to_n(size_line, sizeof size_line - 2, "{:x}\r\n", data.size());
+    const std::array<net::const_buffer, 3> bufs{net::buffer(size_line, n.size), net::buffer(data),
+                                                net::buffer("\r\n", 2)};
+    co_return co_await writeAll(bufs);
+  }
+
+  net::awaitable<bool> end() override {
+    if (!ok_ || !chunked_ || ended_) co_return false;
+    ended_ = true;
+    co_return co_await writeAll(std::array<net::const_buffer, 1>{net::buffer("0\r\n\r\n", 5)});
+  }
+
+  bool started() const override { return started_; }
+  bool ok() const { return ok_; }
+  bool complete() const { return started_ && (!chunked_ || ended_); }
+  bool keepAlive() const { return keep_alive_; }
+
+ private:
+  template <class Buffers>
+  net::awaitable<bool> writeAll(const Buffers& bufs) {
+    if (!ok_) co_return false;
+    // A client that stops reading must not hold the stream (and its upstream) forever.
+    stream_.expires_after(write_timeout_);
+    auto [ec, n] = co_await net::async_write(stream_, bufs, kTuple);
+    if (ec) ok_ = false;
+    co_return ok_;
+  }
+
+  beast::tcp_stream& stream_;
+  bool keep_alive_;
+  std::chrono::seconds write_timeout_;
+  std::string head_;
+  bool started_ = false, chunked_ = false, ended_ = false, ok_ = true;
+};
+
+struct SessionState {
+  beast::tcp_stream* stream;
+  bool idle = true;  // waiting for the first byte of a request: safe to close on drain
+};
+
+}  // namespace
+
+struct Server::Worker {
+  Worker(Server& server)
+      : server(server),
+        ioc(1),
+        acceptor(ioc),
+        upstream(ioc.get_executor(), server.client_tls_, server.proxy_) {}
+
+  net::awaitable<void> acceptLoop();
+  net::awaitable<void> session(tcp::socket socket);
+  net::awaitable<bool> reject(beast::tcp_stream& stream, const core::Error& error,
+                              std::string_view request_id = {});
+
+  Server& server;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  UpstreamPool upstream;
+  std::unordered_set<SessionState*> sessions;
+};
+
+net::awaitable<void> Server::Worker::acceptLoop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+    if (ec) {
+      if (!acceptor.is_open()) co_return;
+      // Out of file descriptors and the like: back off instead of spinning.
+      net::steady_timer t(ioc, std::chrono::milliseconds(50));
+      co_await t.async_wait(kTuple);
+      continue;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    net::co_spawn(ioc, session(std::move(socket)), net::detached);
+  }
+}
+
+net::awaitable<bool> Server::Worker::reject(beast::tcp_stream& stream, const core::Error& error,
+                                            std::string_view request_id) {
+  auto [body, type] = server.render_error_(error);
+  SessionSink sink(stream, false, server.options_.write_timeout);
+  const HeaderList headers{
+      {"x-request-id", request_id.empty() ? core::newRequestId() : std::string(request_id)}};
+  co_return co_await sink.send(error.http_status, headers, type, body);
+}
+
+net::awaitable<void> Server::Worker::session(tcp::socket socket) {
+  error_code ec0;
+  const auto remote = socket.remote_endpoint(ec0);
+  std::string remote_ip = ec0 ? std::string() : remote.address().to_string();
+  beast::tcp_stream stream(std::move(socket));
+  SessionState state{&stream};
+  sessions.insert(&state);
+  beast::flat_buffer buf;
+  const ServerOptions& opt = server.options_;
+
+  bool linger = false;  // we refused a body the client may still be sending
+  for (;;) {
+    if (server.draining_.load(std::memory_order_relaxed)) break;
+    state.idle = buf.size() == 0;
+    stream.expires_after(opt.idle_timeout);
+    beast::http::request_parser<beast::http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+    parser.body_limit(opt.max_body_bytes);
+    auto [hec, hn] = co_await beast::http::async_read_header(stream, buf, parser, kTuple);
+    state.idle = false;
+    if (hec) {
+      if (hec == beast::http::error::header_limit) {
+        co_await reject(stream, {core::ErrorCode::kHeadersTooLarge, 431,
+                                 "Request headers are too large", {}, false, {}});
+      } else if (isHttpParseError(hec) &&
+                 hec != beast::http::error::end_of_stream &&
+                 hec != beast::http::error::partial_message) {
+        co_await reject(stream, {core::ErrorCode::kInvalidRequest, 400,
+                                 "Malformed HTTP request: " + hec.message(), {}, false, {}});
+      }
+      break;
+    }
+    server.inflight_.fetch_add(1, std::memory_order_relaxed);
+    struct InflightGuard {
+      std::atomic<int>& n;
+      ~InflightGuard() { n.fetch_sub(1, std::memory_order_relaxed); }
+    } inflight_guard{server.inflight_};
+
+    const auto& hdr = parser.get();
+    std::string client_request_id;
+    if (auto it = hdr.find("x-request-id"); it != hdr.end() && it->value().size() <= 200)
+      client_request_id = std::string(it->value());
+    if (auto len = parser.content_length(); len && *len > opt.max_body_bytes) {
+      co_await reject(stream, core::Error::bodyTooLarge(opt.max_body_bytes), client_request_id);
+      linger = true;
+      break;
+    }
+    if (auto it = hdr.find(beast::http::field::expect);
+        it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [cec, cn] = co_await net::async_write(stream, net::buffer(kContinue), kTuple);
+      if (cec) break;
+    }
+    stream.expires_after(opt.request_timeout);
+    auto [bec, bn] = co_await beast::http::async_read(stream, buf, parser, kTuple);
+    if (bec) {
+      if (bec == beast::http::error::body_limit) {
+        co_await reject(stream, core::Error::bodyTooLarge(opt.max_body_bytes), client_request_id);
+        linger = true;
+      }
+      break;
+    }
+    stream.expires_never();
+
+    Request req{parser.release(), remote_ip};
+    const bool keep_alive = req.msg.keep_alive() && !server.draining_.load();
+    SessionSink sink(stream, keep_alive, opt.write_timeout);
+    CancelSignal cancel;
+
+    // Watch the client while the handler runs: EOF or a reset means it hung up, and its upstream
+    // request must be cancelled now rather than at the next write. Bytes of a pipelined next
+    // request are simply kept for the next loop iteration.
+    bool watching = true;
+    net::steady_timer watch_done(ioc, net::steady_timer::time_point::max());
+    stream.socket().async_read_some(
+        buf.prepare(4096), [&buf, &cancel, &watching, &watch_done](error_code ec, std::size_t n) {
+          if (!ec) {
+            buf.commit(n);
+          } else if (ec != net::error::operation_aborted) {
+            cancel.fire();
+          }
+          watching = false;
+          watch_done.cancel();
+        });
+
+    Exchange exchange{req, sink, cancel, upstream};
+    std::string failure;
+    try {
+      co_await server.handler_(exchange);
+    } catch (const std::exception& e) {
+      // Handlers report errors as values; this is a last line of defence, not a code path.
+      failure = e.what();
+    }
+    if (!failure.empty() && !sink.started()) {
+      auto [body, type] = server.render_error_(core::Error::internal(failure));
+      co_await sink.send(500, {}, type, body);
+    }
+    if (watching) {
+      error_code ignored;
+      stream.socket().cancel(ignored);
+      co_await watch_done.async_wait(kTuple);
+    }
+    if (!sink.complete() || !sink.ok() || !sink.keepAlive() || cancel.fired()) break;
+  }
+
+  sessions.erase(&state);
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (linger) {
+    // Closing with unread request bytes makes the kernel send a reset, which can destroy the 413
+    // before the client reads it; so read and discard for a bounded time first.
+    stream.expires_after(std::chrono::seconds(2));
+    std::size_t discarded = 0;
+    char sink_buf[16384];
+    while (discarded < (64u << 20)) {
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(sink_buf), kTuple);
+      if (ec) break;
+      discarded += n;
+    }
+  }
+  stream.socket().close(ignored);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Server::Server(ServerOptions options, Handler handler, ErrorRenderer render_error,
+               net::ssl::context& client_tls, ProxySettings proxy)
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      render_error_(std::move(render_error)),
+      client_tls_(client_tls),
+      proxy_(std::move(proxy)) {}
+
+Server::~Server() { stop(); }
+
+std::uint16_t Server::start() {
+  const int n = std::max(1, options_.threads);
+  const auto address = net::ip::make_address(options_.host);
+  std::uint16_t port = options_.port;
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>(*this);
+    const tcp::endpoint ep(address, port);
+    w->acceptor.open(ep.protocol());
+    w->acceptor.set_option(tcp::acceptor::reuse_address(true));
+    int one = 1;
+    ::setsockopt(w->acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    w->acceptor.bind(ep);
+    w->acceptor.listen(net::socket_base::max_listen_connections);
+    port = w->acceptor.local_endpoint().port();  // port 0: the others share what the first got
+    net::co_spawn(w->ioc, w->acceptLoop(), net::detached);
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) {
+    threads_.emplace_back([worker = w.get()] {
+      // A handler exception escaping co_spawn(detached) would end the thread; keep serving.
+      for (;;) {
+        try {
+          worker->ioc.run();
+          break;
+        } catch (const std::exception&) {
+        }
+      }
+    });
+  }
+  return port;
+}
+
+void Server::beginDrain() {
+  draining_.store(true);
+  for (auto& w : workers_) {
+    net::post(w->ioc, [worker = w.get()] {
+      error_code ignored;
+      worker->acceptor.close(ignored);
+      for (SessionState* s : worker->sessions)
+        if (s->idle) s->stream->socket().close(ignored);
+    });
+  }
+}
+
+void Server::stop() {
+  for (auto& w : workers_) w->ioc.stop();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  workers_.clear();
+}
+
+}  // namespace kh::http

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "core/error.h"
+#include "http/cancel.h"
+#include "http/upstream.h"
+
+namespace kh::http {
+
+struct Request {
+  beast::http::request<beast::http::string_body> msg;
+  std::string remote_ip;
+};
+
+// Where a handler writes its answer; it never sees the socket (DESIGN.md). Every method returns
+// false once the client is gone, after which further calls are no-ops.
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  // A whole response with Content-Length.
+  virtual net::awaitable<bool> send(int status, const HeaderList& headers,
+                                    std::string_view content_type, std::string_view body) = 0;
+  // A streamed response (chunked): begin(), any number of write(), end().
+  virtual net::awaitable<bool> begin(int status, const HeaderList& headers,
+                                     std::string_view content_type) = 0;
+  virtual net::awaitable<bool> write(std::string_view data) = 0;
+  virtual net::awaitable<bool> end() = 0;
+  virtual bool started() const = 0;
+};
+
+// Everything a handler gets for one request. All of it belongs to the current io_context thread.
+struct Exchange {
+  Request& request;
+  ResponseSink& sink;
+  CancelSignal& cancel;
+  UpstreamPool& upstream;
+};
+
+using Handler = std::function<net::awaitable<void>(Exchange&)>;
+// Renders an error the server itself detects (oversized header or body, unparsable request) in
+// the API's error shape; returns the body and content type.
+using ErrorRenderer = std::function<std::pair<std::string, std::string>(const core::Error&)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  int threads = 1;
+  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_body_bytes = 32 * 1024 * 1024;
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds request_timeout{60};
+  std::chrono::seconds write_timeout{60};
+};
+
+// The proxy listener: one io_context and one SO_REUSEPORT acceptor per worker thread, so a
+// connection, its requests and their upstream connections stay on one thread without locks.
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler, ErrorRenderer render_error,
+         net::ssl::context& client_tls, ProxySettings proxy);
+  ~Server();
+
+  // Binds and starts the worker threads; returns the bound port. Throws on bind errors.
+  std::uint16_t start();
+  // Stops accepting and closes idle keep-alive connections; requests in flight go on.
+  void beginDrain();
+  // Requests being handled right now, across all workers.
+  int inflight() const { return inflight_.load(std::memory_order_relaxed); }
+  // Ends all work at once and joins the threads.
+  void stop();
+
+  struct Worker;
+
+ private:
+  ServerOptions options_;
+  Handler handler_;
+  ErrorRenderer render_error_;
+  net::ssl::context& client_tls_;
+  ProxySettings proxy_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<int> inflight_{0};
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace kh::http

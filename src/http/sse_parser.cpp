@@ -1,0 +1,31 @@
+#include "http/sse_parser.h"
+
+namespace kh::http {
+
+void SseParser::fieldLine(std::size_t begin, std::size_t end) {
+  pending_ = true;
+  std::string_view line = std::string_view(buf_).substr(begin, end - begin);
+  if (line.front() == ':') return;  // comment
+  std::size_t colon = line.find(':');
+  std::string_view name = line.substr(0, colon);
+  std::size_t value_begin = colon == std::string_view::npos ? line.size() : colon + 1;
+  if (value_begin < line.size() && line[value_begin] == ' ') ++value_begin;
+  const Span value{begin + value_begin, line.size() - value_begin};
+  if (name == "data") {
+    if (data_lines_ == 0) {
+      data_ = value;
+    } else {
+      if (data_lines_ == 1) joined_.assign(view(data_));
+      joined_.push_back('\n');
+      joined_.append(view(value));
+    }
+    ++data_lines_;
+  } else if (name == "event") {
+    event_ = value;
+  } else if (name == "id") {
+    id_ = value;
+  }
+  // "retry" and unknown fields are ignored, as the spec says.
+}
+
+}  // namespace kh::http

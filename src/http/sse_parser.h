@@ -1,0 +1,129 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace kh::http {
+
+// One Server-Sent Event. Views are valid only during the callback that receives it.
+struct SseEvent {
+  std::string_view event;  // "event:" field, empty when absent
+  std::string_view data;   // "data:" lines joined with '\n'
+  std::string_view id;
+  std::string_view raw;  // the exact bytes of the event, including its terminating blank line
+  bool has_data = false;
+};
+
+// Incremental parser for text/event-stream (WHATWG HTML §9.2). Bytes may arrive split anywhere,
+// including between '\r' and '\n'. Only the incomplete tail is kept between feeds and each byte is
+// scanned once, so a long stream costs O(bytes). Not thread-safe; one per stream.
+class SseParser {
+ public:
+  template <class OnEvent>
+  void feed(std::string_view bytes, OnEvent&& on_event) {
+    buf_.append(bytes);
+    scan(false, on_event);
+  }
+
+  // End of stream: an event that was not terminated by a blank line is still delivered (servers
+  // that omit the final blank line are common), then the parser is reset.
+  template <class OnEvent>
+  void finish(OnEvent&& on_event) {
+    scan(true, on_event);
+    buf_.clear();
+    resetEvent();
+    scan_pos_ = 0;
+  }
+
+  std::size_t buffered() const { return buf_.size(); }
+
+ private:
+  struct Span {
+    std::size_t begin = 0, len = 0;
+  };
+
+  template <class OnEvent>
+  void scan(bool at_eof, OnEvent& on_event) {
+    std::size_t consumed = 0;  // bytes of buf_ belonging to already delivered events
+    for (;;) {
+      std::size_t line_end = scan_pos_;
+      while (line_end < buf_.size() && buf_[line_end] != '\n' && buf_[line_end] != '\r') ++line_end;
+      std::size_t next;
+      if (line_end == buf_.size()) {
+        if (!at_eof) break;
+        if (line_end == scan_pos_) {  // nothing pending on this line
+          if (pending_) deliver(consumed, line_end, on_event);
+          consumed = line_end;
+          break;
+        }
+        next = line_end;  // last line without terminator
+      } else if (buf_[line_end] == '\r') {
+        if (line_end + 1 == buf_.size() && !at_eof) break;  // a '\n' may follow in the next feed
+        next = (line_end + 1 < buf_.size() && buf_[line_end + 1] == '\n') ? line_end + 2
+                                                                             : line_end + 1;
+      } else {
+        next = line_end + 1;
+      }
+      if (line_end == scan_pos_) {  // blank line: dispatch
+        if (pending_) deliver(consumed, next, on_event);
+        consumed = next;
+        // Blank lines between events belong to no event; fold them into the next one's raw span
+        // by not advancing `consumed` past them is unnecessary: they were consumed above.
+      } else {
+        fieldLine(scan_pos_, line_end);
+      }
+      scan_pos_ = next;
+      if (next == buf_.size() && line_end == buf_.size()) {  // unterminated last line at EOF
+        if (pending_) deliver(consumed, next, on_event);
+        consumed = next;
+        break;
+      }
+    }
+    if (consumed > 0) {
+      buf_.erase(0, consumed);
+      scan_pos_ -= consumed;
+      shift(consumed);
+    }
+  }
+
+  void fieldLine(std::size_t begin, std::size_t end);
+
+  template <class OnEvent>
+  void deliver(std::size_t start, std::size_t end, OnEvent& on_event) {
+    SseEvent ev;
+    ev.raw = std::string_view(buf_).substr(start, end - start);
+    ev.event = view(event_);
+    ev.id = view(id_);
+    ev.has_data = data_lines_ > 0;
+    if (data_lines_ == 1) {
+      ev.data = view(data_);
+    } else if (data_lines_ > 1) {
+      ev.data = joined_;
+    }
+    on_event(static_cast<const SseEvent&>(ev));
+    resetEvent();
+  }
+
+  std::string_view view(Span s) const { return std::string_view(buf_).substr(s.begin, s.len); }
+  void shift(std::size_t n) {
+    event_.begin = event_.begin >= n ? event_.begin - n : 0;
+    id_.begin = id_.begin >= n ? id_.begin - n : 0;
+    data_.begin = data_.begin >= n ? data_.begin - n : 0;
+  }
+  void resetEvent() {
+    event_ = id_ = data_ = {};
+    data_lines_ = 0;
+    joined_.clear();
+    pending_ = false;
+  }
+
+  std::string buf_;
+  std::size_t scan_pos_ = 0;  // start of the first line not yet parsed
+  Span event_, id_, data_;    // offsets into buf_ for the event being assembled
+  int data_lines_ = 0;
+  std::string joined_;  // only used when an event has several data lines
+  bool pending_ = false;  // the current event has at least one line (field or comment)
+};
+
+}  // namespace kh::http

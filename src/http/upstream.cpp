@@ -1,0 +1,366 @@
+#include "http/upstream.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <fmt/format.h>
+
+namespace kh::http {
+
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+using boost::system::error_code;
+
+bool isHttpParseError(const error_code& ec) {
+  return ec.category() == beast::http::make_error_code(beast::http::error::end_of_stream).category();
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 |
+                       (unsigned char)in[i + 2];
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = (unsigned char)in[i] << 16;
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+bool isTimeout(const error_code& ec) { return ec == beast::error::timeout; }
+
+// A peer that closed an idle keep-alive connection shows as readable EOF; one that sent anything
+// while idle is in an unknown state. Either way the connection must not carry a new request.
+bool stillUsable(UpstreamConn& c) {
+  auto& sock = c.tcp().socket();
+  if (!sock.is_open()) return false;
+  char byte;
+  const ssize_t n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+template <class F>
+auto withStream(UpstreamConn& c, F&& f) {
+  if (c.tls) return f(*c.tls);
+  return f(*c.plain);
+}
+
+}  // namespace
+
+void UpstreamConn::close() {
+  error_code ec;
+  tcp().socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  tcp().socket().close(ec);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+UpstreamResponse::UpstreamResponse(UpstreamPool& pool, std::unique_ptr<UpstreamConn> conn,
+                                   CancelSignal* cancel)
+    : pool_(pool), conn_(std::move(conn)), cancel_(cancel) {
+  parser_.header_limit(64 * 1024);
+  parser_.body_limit(boost::none);
+  if (cancel_) {
+    UpstreamConn* raw = conn_.get();
+    cancel_->setHook([raw] { raw->close(); });
+  }
+}
+
+UpstreamResponse::~UpstreamResponse() {
+  if (cancel_) cancel_->clearHook();
+  if (!conn_) return;
+  if (parser_.is_done() && parser_.keep_alive() && !(cancel_ && cancel_->fired())) {
+    pool_.release(std::move(conn_));
+  } else {
+    // An unfinished body would desynchronise the next exchange, so the connection goes.
+    conn_->close();
+  }
+}
+
+std::string_view UpstreamResponse::header(std::string_view name) const {
+  const auto& fields = parser_.get();
+  auto it = fields.find(beast::string_view(name.data(), name.size()));
+  if (it == fields.end()) return {};
+  return std::string_view(it->value().data(), it->value().size());
+}
+
+core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view during) const {
+  if (cancel_ && cancel_->fired()) return core::Error::cancelled();
+  if (isTimeout(ec)) return core::Error::timeout(fmt::format("Upstream timed out {}", during));
+  return core::Error::badGateway(fmt::format("Upstream connection failed {}: {}", during,
+                                             ec.message()));
+}
+
+net::awaitable<core::Status> UpstreamResponse::readHeader() {
+  error_code ec;
+  co_await withStream(*conn_, [&](auto& s) {
+    return beast::http::async_read_header(s, conn_->buf, parser_, net::redirect_error(net::use_awaitable, ec));
+  });
+  if (ec) {
+    if (isHttpParseError(ec) &&
+        !(cancel_ && cancel_->fired()) && ec != beast::http::error::end_of_stream)
+      co_return core::Error::badGateway(
+          fmt::format("Upstream answered something that is not HTTP: {}", ec.message()));
+    co_return ioError(ec, "while waiting for the response header");
+  }
+  co_return core::Ok{};
+}
+
+net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
+  while (!parser_.is_done()) {
+    auto& body = parser_.get().body();
+    body.data = scratch_;
+    body.size = sizeof scratch_;
+    error_code ec;
+    co_await withStream(*conn_, [&](auto& s) {
+      return beast::http::async_read_some(s, conn_->buf, parser_, net::redirect_error(net::use_awaitable, ec));
+    });
+    if (ec == beast::http::error::need_buffer) ec = {};
+    const std::size_t n = sizeof scratch_ - parser_.get().body().size;
+    if (ec) {
+      if (isHttpParseError(ec) &&
+          ec != beast::http::error::partial_message && !(cancel_ && cancel_->fired()))
+        co_return core::Error::badGateway(
+            fmt::format("Upstream sent a malformed body: {}", ec.message()));
+      co_return ioError(ec, "while reading the response body");
+    }
+    if (n > 0) co_return std::string_view(scratch_, n);
+  }
+  co_return std::string_view{};
+}
+
+net::awaitable<core::Result<std::string>> UpstreamResponse::readAll(std::size_t limit) {
+  std::string out;
+  if (auto len = parser_.content_length(); len && *len <= limit) out.reserve(*len + 64);
+  for (;;) {
+    auto piece = co_await read();
+    if (!piece) co_return std::move(piece).error();
+    if (piece->empty()) break;
+    if (out.size() + piece->size() > limit)
+      co_return core::Error::badGateway(
+          fmt::format("Upstream response exceeds the limit of {} bytes", limit));
+    out.append(*piece);
+  }
+  co_return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+UpstreamPool::UpstreamPool(net::any_io_executor ex, net::ssl::context& tls, ProxySettings proxy)
+    : ex_(ex), tls_(tls), proxy_(std::move(proxy)), resolver_(ex) {}
+
+std::size_t UpstreamPool::idleCount() const {
+  std::size_t n = 0;
+  for (const auto& [k, v] : idle_) n += v.size();
+  return n;
+}
+
+void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
+  auto& list = idle_[conn->pool_key];
+  if (list.size() >= kMaxIdlePerOrigin) {
+    conn->close();
+    return;
+  }
+  conn->tcp().expires_never();
+  conn->idle_since = Clock::now();
+  list.push_back(std::move(conn));
+}
+
+std::unique_ptr<UpstreamConn> UpstreamPool::takeIdle(const std::string& key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return nullptr;
+  auto& list = it->second;
+  const auto now = Clock::now();
+  while (!list.empty()) {
+    // Most recently used first: it is the least likely to have been closed by the server.
+    std::unique_ptr<UpstreamConn> c = std::move(list.back());
+    list.pop_back();
+    if (now - c->idle_since < kMaxIdle && stillUsable(*c)) return c;
+    c->close();
+  }
+  return nullptr;
+}
+
+net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connect(
+    const Endpoint& dest, const std::string& proxy_url, Clock::time_point deadline,
+    CancelSignal* cancel) {
+  Endpoint hop = dest;
+  if (!proxy_url.empty()) {
+    auto p = parseEndpoint(proxy_url);
+    if (!p) co_return core::Error::badGateway(fmt::format("Invalid proxy URL '{}'", proxy_url));
+    hop = std::move(*p);
+  }
+  auto conn = std::make_unique<UpstreamConn>();
+  conn->plain.emplace(ex_);
+  const std::string where = hop.hostPort();
+  auto fail = [&](const error_code& ec, std::string_view what) -> core::Error {
+    if (cancel && cancel->fired()) return core::Error::cancelled();
+    if (isTimeout(ec)) return core::Error::timeout(fmt::format("Timed out {} {}", what, where));
+    return core::Error::badGateway(fmt::format("Cannot reach upstream {}: {} ({})", where,
+                                               ec.message(), what));
+  };
+
+  auto [rec, endpoints] = co_await resolver_.async_resolve(hop.host, std::to_string(hop.port), kTuple);
+  if (rec) co_return fail(rec, "resolving");
+  if (cancel && cancel->fired()) co_return core::Error::cancelled();
+  if (cancel) {
+    UpstreamConn* raw = conn.get();
+    cancel->setHook([raw] { raw->close(); });
+  }
+  struct ClearHook {
+    CancelSignal* c;
+    ~ClearHook() {
+      if (c) c->clearHook();
+    }
+  } clear_hook{cancel};
+
+  conn->plain->expires_at(std::min(deadline, Clock::now() + kConnectTimeout));
+  auto [cec, ep] = co_await conn->plain->async_connect(endpoints, kTuple);
+  if (cec) co_return fail(cec, "connecting to");
+  conn->plain->socket().set_option(net::ip::tcp::no_delay(true));
+
+  const std::string proxy_auth =
+      hop.userinfo.empty() ? std::string() : "Basic " + base64(hop.userinfo);
+  if (!proxy_url.empty() && dest.tls) {
+    // HTTPS through a proxy: open a CONNECT tunnel, then speak TLS inside it.
+    std::string connect_req = fmt::format("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n", dest.hostPort());
+    if (!proxy_auth.empty()) connect_req += fmt::format("Proxy-Authorization: {}\r\n", proxy_auth);
+    connect_req += "\r\n";
+    auto [wec, wn] = co_await net::async_write(*conn->plain, net::buffer(connect_req), kTuple);
+    if (wec) co_return fail(wec, "writing CONNECT to proxy");
+    beast::http::response_parser<beast::http::empty_body> p;
+    p.skip(true);  // a successful CONNECT answer has no body
+    auto [rec2, rn] = co_await beast::http::async_read_header(*conn->plain, conn->buf, p, kTuple);
+    if (rec2) co_return fail(rec2, "reading the CONNECT answer from proxy");
+    if (p.get().result_int() != 200)
+      co_return core::Error::badGateway(fmt::format("Proxy {} refused CONNECT to {}: HTTP {}",
+                                                    where, dest.hostPort(), p.get().result_int()));
+    conn->buf.clear();
+  } else if (!proxy_url.empty()) {
+    conn->absolute_form = true;
+  }
+
+  if (dest.tls) {
+    beast::tcp_stream tcp = std::move(*conn->plain);
+    conn->plain.reset();
+    conn->tls.emplace(std::move(tcp), tls_);
+    if (cancel) {
+      UpstreamConn* raw = conn.get();
+      cancel->setHook([raw] { raw->close(); });
+    }
+    boost::system::error_code ip_ec;
+    net::ip::make_address(dest.host, ip_ec);
+    if (ip_ec && !SSL_set_tlsext_host_name(conn->tls->native_handle(), dest.host.c_str()))
+      co_return core::Error::badGateway("Cannot set TLS server name");
+    conn->tls->set_verify_mode(net::ssl::verify_peer);
+    conn->tls->set_verify_callback(net::ssl::host_name_verification(dest.host));
+    auto [hec] = co_await conn->tls->async_handshake(net::ssl::stream_base::client, kTuple);
+    if (hec) co_return fail(hec, "in the TLS handshake with");
+  }
+  co_return conn;
+}
+
+net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::send(
+    const UpstreamRequest& req, CancelSignal* cancel) {
+  auto dest = parseEndpoint(req.url);
+  if (!dest) co_return core::Error::badGateway(dest.error().message);
+  const std::string proxy = proxy_.proxyFor(*dest);
+  const std::string key = proxy + "|" + dest->origin();
+
+  std::string proxy_auth;
+  if (!proxy.empty() && !dest->tls) {
+    if (auto p = parseEndpoint(proxy); p && !p->userinfo.empty())
+      proxy_auth = "Basic " + base64(p->userinfo);
+  }
+
+  // A reused connection may have been closed by the server a moment ago; such a failure before
+  // any response byte is retried once on a fresh connection.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (cancel && cancel->fired()) co_return core::Error::cancelled();
+    std::unique_ptr<UpstreamConn> conn = attempt == 0 ? takeIdle(key) : nullptr;
+    const bool reused = conn != nullptr;
+    if (!conn) {
+      auto fresh = co_await connect(*dest, proxy, req.deadline, cancel);
+      if (!fresh) co_return std::move(fresh).error();
+      conn = std::move(*fresh);
+      conn->pool_key = key;
+    }
+    const std::string target = conn->absolute_form ? req.url : dest->path;
+    std::string head;
+    head.reserve(256 + target.size());
+    head.append(req.method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ");
+    if ((dest->tls && dest->port == 443) || (!dest->tls && dest->port == 80))
+      head.append(dest->host);
+    else
+      head.append(dest->hostPort());
+    head.append("\r\n");
+    for (const auto& [name, value] : req.headers)
+      head.append(name).append(": ").append(value).append("\r\n");
+    if (!proxy_auth.empty()) head.append("Proxy-Authorization: ").append(proxy_auth).append("\r\n");
+    if (!req.body.empty() || req.method == "POST")
+      head.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
+    head.append("\r\n");
+
+    auto resp = std::make_unique<UpstreamResponse>(*this, std::move(conn), cancel);
+    UpstreamConn& c = *resp->conn_;
+    c.tcp().expires_at(req.deadline);
+    const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body)};
+    error_code wec;
+    co_await withStream(c, [&](auto& s) {
+      return net::async_write(s, bufs, net::redirect_error(net::use_awaitable, wec));
+    });
+    if (wec) {
+      if (reused && !(cancel && cancel->fired()) && !isTimeout(wec)) continue;
+      co_return resp->ioError(wec, "while sending the request");
+    }
+    core::Status header = co_await resp->readHeader();
+    if (!header) {
+      const bool stale =
+          reused && c.buf.size() == 0 && header.error().code == core::ErrorCode::kBadGateway;
+      if (stale) continue;
+      co_return std::move(header).error();
+    }
+    co_return resp;
+  }
+  co_return core::Error::badGateway("Upstream closed the connection before answering");
+}
+
+std::unique_ptr<net::ssl::context> makeClientTlsContext() {
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+  ctx->set_default_verify_paths();
+  ctx->set_verify_mode(net::ssl::verify_peer);
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1);
+  return ctx;
+}
+
+}  // namespace kh::http

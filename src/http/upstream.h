@@ -1,0 +1,123 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "core/result.h"
+#include "http/cancel.h"
+#include "http/url.h"
+
+namespace kh::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using Clock = std::chrono::steady_clock;
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct UpstreamRequest {
+  std::string_view method = "POST";
+  std::string url;  // absolute
+  HeaderList headers;
+  std::string body;
+  Clock::time_point deadline = Clock::now() + std::chrono::seconds(600);
+};
+
+class UpstreamPool;
+
+// One pooled keep-alive connection, plain or TLS, direct or through a proxy.
+struct UpstreamConn {
+  using Tls = net::ssl::stream<beast::tcp_stream>;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<Tls> tls;
+  beast::flat_buffer buf;
+  std::string pool_key;
+  bool absolute_form = false;  // plain HTTP through a proxy: request-target is the full URL
+  Clock::time_point idle_since{};
+
+  beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+  void close();
+};
+
+// The status and headers of an upstream answer, and its body read piece by piece. Owns the
+// connection until the body is finished; then gives it back to the pool if it can be reused.
+class UpstreamResponse {
+ public:
+  UpstreamResponse(UpstreamPool& pool, std::unique_ptr<UpstreamConn> conn, CancelSignal* cancel);
+  ~UpstreamResponse();
+  UpstreamResponse(const UpstreamResponse&) = delete;
+  UpstreamResponse& operator=(const UpstreamResponse&) = delete;
+
+  int status() const { return parser_.get().result_int(); }
+  std::string_view header(std::string_view name) const;
+  bool done() const { return parser_.is_done(); }
+
+  // The next piece of the body; an empty view means the body is complete. The view is valid
+  // until the next call.
+  net::awaitable<core::Result<std::string_view>> read();
+  // The whole (rest of the) body, failing with 502 beyond `limit` bytes.
+  net::awaitable<core::Result<std::string>> readAll(std::size_t limit);
+
+ private:
+  friend class UpstreamPool;
+  net::awaitable<core::Status> readHeader();
+  core::Error ioError(const boost::system::error_code& ec, std::string_view during) const;
+
+  UpstreamPool& pool_;
+  std::unique_ptr<UpstreamConn> conn_;
+  CancelSignal* cancel_;
+  beast::http::response_parser<beast::http::buffer_body> parser_;
+  char scratch_[16 * 1024];
+};
+
+// Keep-alive connections per origin for one io_context thread: no locks, since every request on
+// this thread uses it from this thread only.
+class UpstreamPool {
+ public:
+  UpstreamPool(net::any_io_executor ex, net::ssl::context& tls, ProxySettings proxy);
+
+  // Sends the request and reads the response header. Fails with a retryable Error on connect
+  // errors (502) and timeouts (504); a non-2xx status is not an error here.
+  net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> send(const UpstreamRequest& req,
+                                                                       CancelSignal* cancel);
+
+  void release(std::unique_ptr<UpstreamConn> conn);
+  std::size_t idleCount() const;
+
+  static constexpr std::chrono::seconds kConnectTimeout{10};
+  static constexpr std::chrono::seconds kMaxIdle{50};
+  static constexpr std::size_t kMaxIdlePerOrigin = 256;
+
+ private:
+  std::unique_ptr<UpstreamConn> takeIdle(const std::string& key);
+  net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> connect(const Endpoint& dest,
+                                                                      const std::string& proxy,
+                                                                      Clock::time_point deadline,
+                                                                      CancelSignal* cancel);
+
+  net::any_io_executor ex_;
+  net::ssl::context& tls_;
+  ProxySettings proxy_;
+  net::ip::tcp::resolver resolver_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+};
+
+// An ssl::context for upstream calls: system CA store (SSL_CERT_FILE / SSL_CERT_DIR honoured),
+// peer verification on.
+std::unique_ptr<net::ssl::context> makeClientTlsContext();
+
+}  // namespace kh::http

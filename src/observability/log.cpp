@@ -1,0 +1,151 @@
+#include "observability/log.h"
+
+#include <atomic>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "core/ids.h"
+
+namespace kh::obs {
+
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::shared_ptr<spdlog::logger> g_logger;
+
+constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error"};
+
+void emit(const std::string& line) {
+  if (g_logger) {
+    g_logger->info(line);
+  } else {
+    fmt::print("{}\n", line);
+    std::fflush(stdout);
+  }
+}
+
+}  // namespace
+
+std::optional<Level> parseLevel(std::string_view name) {
+  for (int i = 0; i < 5; ++i)
+    if (kNames[i] == name) return static_cast<Level>(i);
+  return std::nullopt;
+}
+
+void initLogging(Level level) {
+  setLevel(level);
+  if (g_logger) return;
+  spdlog::init_thread_pool(8192, 1);
+  g_logger = spdlog::create_async_nb<spdlog::sinks::stdout_sink_mt>("kakehashi");
+  g_logger->set_pattern("%v");
+  g_logger->set_level(spdlog::level::trace);
+  g_logger->flush_on(spdlog::level::trace);
+}
+
+void shutdownLogging() {
+  if (!g_logger) return;
+  g_logger->flush();
+  g_logger.reset();
+  spdlog::shutdown();
+}
+
+void setLevel(Level level) { g_level.store(static_cast<int>(level)); }
+
+bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+
+void appendJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+std::string maskSecret(std::string_view secret) {
+  if (secret.empty()) return "(none)";
+  if (secret.size() <= 8) return "****";
+  return "****" + std::string(secret.substr(secret.size() - 4));
+}
+
+LogLine::LogLine(Level level, std::string_view msg) : on_(enabled(level)) {
+  if (!on_) return;
+  line_.reserve(256);
+  line_.append("{\"ts\":\"").append(core::isoTimestamp()).append("\",\"level\":\"");
+  line_.append(kNames[static_cast<int>(level)]).append("\",\"msg\":");
+  appendJsonString(line_, msg);
+}
+
+LogLine::~LogLine() {
+  if (!on_) return;
+  line_.push_back('}');
+  emit(line_);
+}
+
+void LogLine::key(std::string_view k) {
+  line_.push_back(',');
+  appendJsonString(line_, k);
+  line_.push_back(':');
+}
+
+LogLine& LogLine::str(std::string_view k, std::string_view value) {
+  if (!on_) return *this;
+  key(k);
+  appendJsonString(line_, value);
+  return *this;
+}
+
+LogLine& LogLine::num(std::string_view k, long long value) {
+  if (!on_) return *this;
+  key(k);
+  line_.append(std::to_string(value));
+  return *this;
+}
+
+LogLine& LogLine::real(std::string_view k, double value) {
+  if (!on_) return *this;
+  key(k);
+  fmt::format_to(std::back_inserter(line_), "{:.3f}", value);
+  return *this;
+}
+
+LogLine& LogLine::boolean(std::string_view k, bool value) {
+  if (!on_) return *this;
+  key(k);
+  line_.append(value ? "true" : "false");
+  return *this;
+}
+
+LogLine& LogLine::raw(std::string_view k, std::string_view json) {
+  if (!on_) return *this;
+  key(k);
+  line_.append(json);
+  return *this;
+}
+
+}  // namespace kh::obs

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kh::obs {
+
+enum class Level { kTrace = 0, kDebug, kInfo, kWarn, kError };
+
+std::optional<Level> parseLevel(std::string_view name);
+// Starts the asynchronous writer: lines go to stdout from a background thread, so logging never
+// blocks an event loop on a slow terminal or pipe.
+void initLogging(Level level);
+void setLevel(Level level);
+bool enabled(Level level);
+// Flushes and stops the writer; call before exit.
+void shutdownLogging();
+
+// One structured JSON log line: {"ts":…,"level":…,"msg":…, fields…}, emitted on destruction.
+class LogLine {
+ public:
+  LogLine(Level level, std::string_view msg);
+  ~LogLine();
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
+
+  LogLine& str(std::string_view key, std::string_view value);
+  LogLine& num(std::string_view key, long long value);
+  LogLine& real(std::string_view key, double value);
+  LogLine& boolean(std::string_view key, bool value);
+  // A value that is already JSON (an array or object built by the caller).
+  LogLine& raw(std::string_view key, std::string_view json);
+
+ private:
+  void key(std::string_view k);
+  bool on_;
+  std::string line_;
+};
+
+inline LogLine info(std::string_view msg) { return LogLine(Level::kInfo, msg); }
+inline LogLine warn(std::string_view msg) { return LogLine(Level::kWarn, msg); }
+inline LogLine error(std::string_view msg) { return LogLine(Level::kError, msg); }
+inline LogLine debug(std::string_view msg) { return LogLine(Level::kDebug, msg); }
+
+// JSON string escaping (quotes included).
+void appendJsonString(std::string& out, std::string_view s);
+// "sk-…abcd": enough to tell keys apart, never enough to use one.
+std::string maskSecret(std::string_view secret);
+
+}  // namespace kh::obs

@@ -1,0 +1,23 @@
+#include "api/openai_errors.h"
+#include "pipeline/stages.h"
+
+namespace kh::pipeline {
+
+boost::asio::awaitable<void> runPipeline(RequestContext& ctx) {
+  core::Status s = parseStage(ctx);
+  if (s) s = routeStage(ctx);
+  if (s) s = co_await dispatchStage(ctx);
+  if (!s) {
+    const core::Error& e = s.error();
+    ctx.status = e.http_status;
+    ctx.error = e.message;
+    if (e.code != core::ErrorCode::kCancelled && !ctx.ex.sink.started()) {
+      const std::string body = api::renderOpenAIError(e);
+      ctx.bytes_out += body.size();
+      co_await ctx.ex.sink.send(e.http_status, ctx.responseHeaders(), "application/json", body);
+    }
+  }
+  recordStage(ctx);
+}
+
+}  // namespace kh::pipeline

@@ -1,0 +1,21 @@
+#include "pipeline/request_context.h"
+
+namespace kh::pipeline {
+
+RequestContext::RequestContext(http::Exchange& exchange, std::string id, providers::Operation o,
+                               std::shared_ptr<const routing::ModelCatalog> c)
+    : ex(exchange), request_id(std::move(id)), op(o), catalog(std::move(c)) {}
+
+http::HeaderList RequestContext::responseHeaders() const {
+  http::HeaderList h;
+  h.reserve(4);
+  h.emplace_back("x-request-id", request_id);
+  if (!provider.empty()) {
+    h.emplace_back("x-kakehashi-provider", provider);
+    h.emplace_back("x-kakehashi-model", upstream_model);
+    h.emplace_back("x-kakehashi-attempts", std::to_string(attempts));
+  }
+  return h;
+}
+
+}  // namespace kh::pipeline

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "api/openai_body.h"
+#include "http/server.h"
+#include "providers/provider.h"
+#include "routing/model_catalog.h"
+
+namespace kh::pipeline {
+
+// Everything one proxied request carries through the stages, and what they found out, which the
+// record stage writes down. Lives on the request's coroutine frame; single-threaded.
+struct RequestContext {
+  RequestContext(http::Exchange& exchange, std::string request_id, providers::Operation op,
+                 std::shared_ptr<const routing::ModelCatalog> catalog);
+
+  http::Exchange& ex;
+  std::string request_id;
+  providers::Operation op;
+  std::shared_ptr<const routing::ModelCatalog> catalog;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+
+  std::string body;  // the inbound body, moved out of the request
+  api::OpenAIBodyInfo info;
+  routing::Route route;
+
+  // Outcome.
+  int status = 0;
+  std::string error;
+  std::string provider;
+  std::string upstream_model;
+  int attempts = 0;
+  api::UsageCounts usage;
+  long long ttft_us = -1;
+  std::size_t bytes_out = 0;
+
+  // x-request-id plus, once a target answered, which provider and model served the request.
+  http::HeaderList responseHeaders() const;
+};
+
+}  // namespace kh::pipeline

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "core/result.h"
+#include "pipeline/request_context.h"
+
+namespace kh::pipeline {
+
+// The stages of a proxied request, in order (DESIGN.md): parse → route → dispatch → record.
+// Authentication, limits, cache and privacy guards arrive as stages of their own.
+
+// Validates the inbound body and reads what routing needs (model, stream, stream_options).
+core::Status parseStage(RequestContext& ctx);
+
+// Resolves the requested model to the targets to try.
+core::Status routeStage(RequestContext& ctx);
+
+// Tries targets in order until one answers, and relays that answer to the client: whole bodies
+// as they are, streams event by event. An error is returned only while nothing has been sent.
+boost::asio::awaitable<core::Status> dispatchStage(RequestContext& ctx);
+
+// Writes the access-log line.
+void recordStage(const RequestContext& ctx);
+
+// Runs the stages and answers errors in OpenAI's shape.
+boost::asio::awaitable<void> runPipeline(RequestContext& ctx);
+
+}  // namespace kh::pipeline

@@ -1,0 +1,23 @@
+#pragma once
+
+#include "providers/provider.h"
+
+namespace kh::providers {
+
+// Every provider that speaks OpenAI's wire format (openai, openai-compatible, openrouter,
+// lmstudio, ollama, vscode-lm, llamacpp): one implementation, differing only by defaults.
+class OpenAIWireProvider final : public Provider {
+ public:
+  OpenAIWireProvider(config::ProviderConfig config, const ProviderType& type);
+
+  http::UpstreamRequest passThrough(Operation op, std::string body, bool stream) const override;
+  http::UpstreamRequest listModels() const override;
+  std::vector<std::string> parseModelList(std::string_view body) const override;
+
+  static std::string_view pathFor(Operation op);
+
+ private:
+  http::HeaderList headers_;  // auth and configured extras, built once
+};
+
+}  // namespace kh::providers

@@ -1,0 +1,57 @@
+#include "providers/provider.h"
+
+#include <fmt/format.h>
+
+#include "providers/openai_wire.h"
+
+namespace kh::providers {
+
+namespace {
+
+// The registry: one line per provider type.
+constexpr ProviderType kTypes[] = {
+    {"openai", WireFormat::kOpenAI, "https://api.openai.com/v1"},
+    {"openai-compatible", WireFormat::kOpenAI, ""},
+    {"openrouter", WireFormat::kOpenAI, "https://openrouter.ai/api/v1"},
+    {"lmstudio", WireFormat::kOpenAI, "http://127.0.0.1:1234/v1"},
+    {"ollama", WireFormat::kOpenAI, "http://127.0.0.1:11434/v1"},
+    {"vscode-lm", WireFormat::kOpenAI, "http://127.0.0.1:3000/v1"},
+    {"llamacpp", WireFormat::kOpenAI, "http://127.0.0.1:8080/v1"},
+    {"anthropic", WireFormat::kAnthropic, "https://api.anthropic.com"},
+    {"gemini", WireFormat::kGemini, "https://generativelanguage.googleapis.com/v1beta"},
+};
+
+}  // namespace
+
+const ProviderType* findProviderType(std::string_view name) {
+  for (const auto& t : kTypes)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+Provider::Provider(config::ProviderConfig config, const ProviderType& type)
+    : config_(std::move(config)), type_(type) {
+  base_url_ = config_.base_url.empty() ? std::string(type.default_base_url) : config_.base_url;
+  while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+}
+
+std::unique_ptr<Provider> makeProvider(const config::ProviderConfig& config, std::string* why) {
+  const ProviderType* type = findProviderType(config.type);
+  if (!type) {
+    if (why) *why = fmt::format("unknown provider type '{}'", config.type);
+    return nullptr;
+  }
+  switch (type->wire) {
+    case WireFormat::kOpenAI:
+      return std::make_unique<OpenAIWireProvider>(config, *type);
+    case WireFormat::kAnthropic:
+    case WireFormat::kGemini:
+      break;
+  }
+  if (why)
+    *why = fmt::format("provider type '{}' is not served by this version of kakehashi",
+                       config.type);
+  return nullptr;
+}
+
+}  // namespace kh::providers

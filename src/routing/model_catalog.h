@@ -1,0 +1,69 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "core/result.h"
+#include "providers/provider.h"
+
+namespace kh::routing {
+
+struct Target {
+  const providers::Provider* provider = nullptr;
+  std::string model;  // the name the upstream knows
+  int priority = 1;
+  int weight = 1;
+};
+
+struct Route {
+  std::vector<Target> targets;  // in the order to try them
+  std::string via;              // group | alias | prefix | model
+};
+
+using ProviderSet = std::vector<std::shared_ptr<const providers::Provider>>;
+using DiscoveredModels = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+// Every routable model name, resolved per SPEC §4. Immutable; a new one is built whenever the
+// config or a provider's discovered model list changes, and swapped in atomically.
+class ModelCatalog {
+ public:
+  ModelCatalog(std::shared_ptr<const config::Config> config, ProviderSet providers,
+               DiscoveredModels discovered);
+
+  // Order: group → alias → provider prefix ("name:model", well-known prefixes) → a bare name
+  // offered by exactly one provider → 404 model_not_found.
+  core::Result<Route> resolve(std::string_view model) const;
+
+  // The OpenAI list object of every listed name, rendered once.
+  const std::string& listJson() const { return list_json_; }
+  // One model object, or a 404 error for names that neither are listed nor resolve.
+  core::Result<std::string> modelJson(std::string_view id) const;
+
+  const config::Config& config() const { return *config_; }
+  const std::shared_ptr<const config::Config>& configPtr() const { return config_; }
+  const ProviderSet& providers() const { return providers_; }
+  const providers::Provider* provider(std::string_view name) const;
+  // Models of a provider: configured, else discovered; empty when unknown.
+  const std::vector<std::string>& modelsOf(std::string_view provider) const;
+  const DiscoveredModels& discovered() const { return discovered_; }
+  std::size_t listedCount() const { return listed_.size(); }
+
+ private:
+  core::Result<Route> resolveDepth(std::string_view model, int depth) const;
+  const providers::Provider* providerForPrefix(std::string_view prefix) const;
+
+  std::shared_ptr<const config::Config> config_;
+  ProviderSet providers_;
+  DiscoveredModels discovered_;
+  std::unordered_map<std::string, std::vector<const providers::Provider*>> offered_by_;
+  std::map<std::string, std::string, std::less<>> listed_;  // id → owned_by
+  std::string list_json_;
+};
+
+}  // namespace kh::routing
