@@ -1,5 +1,7 @@
 #include "app/router.h"
 
+#include <optional>
+
 #include <boost/url/pct_string_view.hpp>
 #include <fmt/format.h>
 
@@ -28,10 +30,12 @@ std::string_view pathOf(std::string_view target) {
 }
 
 // Answers a request that does not go through the pipeline, and logs it.
+// GCC 12 can destroy a temporary twice when it lives in a full-expression containing co_await;
+// so across this code base, awaited calls only take named values, never temporaries.
 net::awaitable<void> answer(http::Exchange& ex, const std::string& request_id, int status,
                             std::string_view body) {
   const auto start = std::chrono::steady_clock::now();
-  http::HeaderList headers{{"x-request-id", request_id}};
+  const http::HeaderList headers{{"x-request-id", request_id}};
   co_await ex.sink.send(status, headers, "application/json", body);
   if (obs::enabled(obs::Level::kInfo)) {
     const auto& m = ex.request.msg;
@@ -49,11 +53,6 @@ net::awaitable<void> answer(http::Exchange& ex, const std::string& request_id, i
   }
 }
 
-net::awaitable<void> answerError(http::Exchange& ex, const std::string& request_id,
-                                 const core::Error& e) {
-  co_await answer(ex, request_id, e.http_status, api::renderOpenAIError(e));
-}
-
 struct Route {
   std::string_view path;
   providers::Operation op;
@@ -66,6 +65,30 @@ constexpr Route kPipelineRoutes[] = {
     {"/v1/embeddings", providers::Operation::kEmbedding},
 };
 
+// Routes that need no upstream: their status and body, or nullopt when `path` is not one.
+// Kept synchronous so the coroutine below awaits only named values (see answer()).
+std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalog& catalog,
+                                                      const http::Request& req,
+                                                      std::string_view path) {
+  const auto& msg = req.msg;
+  if (path != "/health" && path != "/v1/models" && !path.starts_with("/v1/models/"))
+    return std::nullopt;
+  if (msg.method() != bhttp::verb::get && msg.method() != bhttp::verb::head) {
+    const core::Error e{core::ErrorCode::kMethodNotAllowed, 405,
+                        fmt::format("Use GET for {}", path), {}, false, {}};
+    return std::pair{e.http_status, api::renderOpenAIError(e)};
+  }
+  if (path == "/health")
+    return std::pair{200, fmt::format(R"({{"status":"ok","timestamp":{}}})", core::nowUnixSeconds())};
+  if (path == "/v1/models") return std::pair{200, catalog.listJson()};
+  // Model ids may contain '/' and ':' and arrive percent-encoded.
+  std::string id(path.substr(11));
+  if (auto pct = boost::urls::make_pct_string_view(id)) id.assign(pct->begin(), pct->end());
+  auto model = catalog.modelJson(id);
+  if (!model) return std::pair{model.error().http_status, api::renderOpenAIError(model.error())};
+  return std::pair{200, std::move(*model)};
+}
+
 }  // namespace
 
 net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
@@ -73,15 +96,15 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
   const std::string request_id = requestIdFor(ex.request);
   const std::string_view target(msg.target().data(), msg.target().size());
   const std::string_view path = pathOf(target);
-  const bool is_get = msg.method() == bhttp::verb::get;
-  const bool is_post = msg.method() == bhttp::verb::post;
+  const std::string_view method(msg.method_string().data(), msg.method_string().size());
 
   for (const auto& r : kPipelineRoutes) {
     if (path != r.path) continue;
-    if (!is_post) {
-      co_await answerError(ex, request_id,
-                           {core::ErrorCode::kMethodNotAllowed, 405,
-                            fmt::format("Use POST for {}", r.path), {}, false, {}});
+    if (msg.method() != bhttp::verb::post) {
+      const core::Error e{core::ErrorCode::kMethodNotAllowed, 405,
+                          fmt::format("Use POST for {}", r.path), {}, false, {}};
+      const std::string body = api::renderOpenAIError(e);
+      co_await answer(ex, request_id, e.http_status, body);
       co_return;
     }
     pipeline::RequestContext ctx(ex, request_id, r.op, catalogs_.current());
@@ -89,42 +112,14 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
     co_return;
   }
 
-  if (path == "/health" || path == "/v1/models" || path.starts_with("/v1/models/")) {
-    if (!is_get && msg.method() != bhttp::verb::head) {
-      co_await answerError(ex, request_id,
-                           {core::ErrorCode::kMethodNotAllowed, 405,
-                            fmt::format("Use GET for {}", path), {}, false, {}});
-      co_return;
-    }
-    if (path == "/health") {
-      co_await answer(ex, request_id, 200,
-                      fmt::format(R"({{"status":"ok","timestamp":{}}})", core::nowUnixSeconds()));
-      co_return;
-    }
-    const auto catalog = catalogs_.current();
-    if (path == "/v1/models") {
-      co_await answer(ex, request_id, 200, catalog->listJson());
-      co_return;
-    }
-    // Model ids may contain '/' and ':' and arrive percent-encoded.
-    std::string id(path.substr(11));
-    if (auto pct = boost::urls::make_pct_string_view(id)) id.assign(pct->begin(), pct->end());
-    auto model = catalog->modelJson(id);
-    if (!model) {
-      co_await answerError(ex, request_id, model.error());
-      co_return;
-    }
-    co_await answer(ex, request_id, 200, *model);
-    co_return;
+  const auto catalog = catalogs_.current();
+  auto local = localRoute(*catalog, ex.request, path);
+  if (!local) {
+    const core::Error e{core::ErrorCode::kNotFound, 404,
+                        fmt::format("Unknown route {} {}", method, path), {}, false, {}};
+    local.emplace(e.http_status, api::renderOpenAIError(e));
   }
-
-  co_await answerError(ex, request_id,
-                       {core::ErrorCode::kNotFound, 404,
-                        fmt::format("Unknown route {} {}",
-                                    std::string_view(msg.method_string().data(),
-                                                     msg.method_string().size()),
-                                    path),
-                        {}, false, {}});
+  co_await answer(ex, request_id, local->first, local->second);
 }
 
 std::pair<std::string, std::string> renderServerError(const core::Error& error) {

@@ -71,7 +71,8 @@ class SessionSink final : public ResponseSink {
     appendStatusLine(head_, status);
     appendHeaders(head_, headers, content_type, keep_alive_);
     head_.append("Transfer-Encoding: chunked\r\n\r\n");
-    co_return co_await writeAll(std::array<net::const_buffer, 1>{net::buffer(head_)});
+    const std::array<net::const_buffer, 1> bufs{net::buffer(head_)};
+    co_return co_await writeAll(bufs);
   }
 
   net::awaitable<bool> write(std::string_view data) override {
@@ -87,7 +88,8 @@ class SessionSink final : public ResponseSink {
   net::awaitable<bool> end() override {
     if (!ok_ || !chunked_ || ended_) co_return false;
     ended_ = true;
-    co_return co_await writeAll(std::array<net::const_buffer, 1>{net::buffer("0\r\n\r\n", 5)});
+    const std::array<net::const_buffer, 1> bufs{net::buffer("0\r\n\r\n", 5)};
+    co_return co_await writeAll(bufs);
   }
 
   bool started() const override { return started_; }
@@ -185,14 +187,20 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     auto [hec, hn] = co_await beast::http::async_read_header(stream, buf, parser, kTuple);
     state.idle = false;
     if (hec) {
-      if (hec == beast::http::error::header_limit) {
-        co_await reject(stream, {core::ErrorCode::kHeadersTooLarge, 431,
-                                 "Request headers are too large", {}, false, {}});
-      } else if (isHttpParseError(hec) &&
-                 hec != beast::http::error::end_of_stream &&
+      if (hec == beast::http::error::body_limit) {
+        // Content-Length alone already says the body is too big.
+        const core::Error e = core::Error::bodyTooLarge(opt.max_body_bytes);
+        co_await reject(stream, e);
+        linger = true;
+      } else if (hec == beast::http::error::header_limit) {
+        const core::Error e{core::ErrorCode::kHeadersTooLarge, 431,
+                            "Request headers are too large", {}, false, {}};
+        co_await reject(stream, e);
+      } else if (isHttpParseError(hec) && hec != beast::http::error::end_of_stream &&
                  hec != beast::http::error::partial_message) {
-        co_await reject(stream, {core::ErrorCode::kInvalidRequest, 400,
-                                 "Malformed HTTP request: " + hec.message(), {}, false, {}});
+        const core::Error e{core::ErrorCode::kInvalidRequest, 400,
+                            "Malformed HTTP request: " + hec.message(), {}, false, {}};
+        co_await reject(stream, e);
       }
       break;
     }
@@ -206,8 +214,9 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     std::string client_request_id;
     if (auto it = hdr.find("x-request-id"); it != hdr.end() && it->value().size() <= 200)
       client_request_id = std::string(it->value());
+    const core::Error too_large = core::Error::bodyTooLarge(opt.max_body_bytes);
     if (auto len = parser.content_length(); len && *len > opt.max_body_bytes) {
-      co_await reject(stream, core::Error::bodyTooLarge(opt.max_body_bytes), client_request_id);
+      co_await reject(stream, too_large, client_request_id);
       linger = true;
       break;
     }
@@ -221,7 +230,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     auto [bec, bn] = co_await beast::http::async_read(stream, buf, parser, kTuple);
     if (bec) {
       if (bec == beast::http::error::body_limit) {
-        co_await reject(stream, core::Error::bodyTooLarge(opt.max_body_bytes), client_request_id);
+        co_await reject(stream, too_large, client_request_id);
         linger = true;
       }
       break;
@@ -258,8 +267,9 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       failure = e.what();
     }
     if (!failure.empty() && !sink.started()) {
-      auto [body, type] = server.render_error_(core::Error::internal(failure));
-      co_await sink.send(500, {}, type, body);
+      const auto [body, type] = server.render_error_(core::Error::internal(failure));
+      const HeaderList none;
+      co_await sink.send(500, none, type, body);
     }
     if (watching) {
       error_code ignored;

@@ -228,7 +228,8 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
                                                ec.message(), what));
   };
 
-  auto [rec, endpoints] = co_await resolver_.async_resolve(hop.host, std::to_string(hop.port), kTuple);
+  const std::string port = std::to_string(hop.port);
+  auto [rec, endpoints] = co_await resolver_.async_resolve(hop.host, port, kTuple);
   if (rec) co_return fail(rec, "resolving");
   if (cancel && cancel->fired()) co_return core::Error::cancelled();
   if (cancel) {

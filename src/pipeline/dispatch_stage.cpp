@@ -143,7 +143,8 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     ctx.status = 200;
     ctx.ttft_us = sinceStartUs(ctx);
     ctx.bytes_out += body->size();
-    if (!co_await ctx.ex.sink.send(200, ctx.responseHeaders(), contentTypeOf(resp), *body))
+    const http::HeaderList headers = ctx.responseHeaders();
+    if (!co_await ctx.ex.sink.send(200, headers, contentTypeOf(resp), *body))
       co_return core::Error::cancelled();
     co_return core::Ok{};
   }

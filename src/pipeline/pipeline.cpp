@@ -14,7 +14,8 @@ boost::asio::awaitable<void> runPipeline(RequestContext& ctx) {
     if (e.code != core::ErrorCode::kCancelled && !ctx.ex.sink.started()) {
       const std::string body = api::renderOpenAIError(e);
       ctx.bytes_out += body.size();
-      co_await ctx.ex.sink.send(e.http_status, ctx.responseHeaders(), "application/json", body);
+      const http::HeaderList headers = ctx.responseHeaders();
+      co_await ctx.ex.sink.send(e.http_status, headers, "application/json", body);
     }
   }
   recordStage(ctx);
