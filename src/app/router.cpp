@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
 #include <fmt/format.h>
 
@@ -83,7 +84,10 @@ std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalo
   if (path == "/v1/models") return std::pair{200, catalog.listJson()};
   // Model ids may contain '/' and ':' and arrive percent-encoded.
   std::string id(path.substr(11));
-  if (auto pct = boost::urls::make_pct_string_view(id)) id.assign(pct->begin(), pct->end());
+  if (auto pct = boost::urls::make_pct_string_view(id)) {
+    const boost::urls::decode_view decoded = **pct;
+    id.assign(decoded.begin(), decoded.end());
+  }
   auto model = catalog.modelJson(id);
   if (!model) return std::pair{model.error().http_status, api::renderOpenAIError(model.error())};
   return std::pair{200, std::move(*model)};

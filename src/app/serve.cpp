@@ -93,6 +93,11 @@ int serve(const config::Overrides& overrides) {
   } log_shutdown;
   for (const auto& w : cfg->warnings) obs::warn("config").str("warning", w);
 
+  // Signals are caught from the start: a SIGTERM during model discovery or right after the
+  // listener opens must mean a graceful stop, never the default action.
+  net::io_context main_ioc(1);
+  net::signal_set signals(main_ioc, SIGINT, SIGTERM);
+
   if (!isLoopbackAddress(cfg->server.host) && !cfg->auth.require_api_key) {
     if (!cfg->auth.allow_anonymous) {
       obs::error("refusing to start")
@@ -180,8 +185,6 @@ int serve(const config::Overrides& overrides) {
   Rediscovery rediscovery(catalogs, std::move(failed));
 
   // The main thread only waits for signals and supervises the drain.
-  net::io_context main_ioc(1);
-  net::signal_set signals(main_ioc, SIGINT, SIGTERM);
   net::steady_timer drain_timer(main_ioc);
   bool draining = false;
   std::chrono::steady_clock::time_point drain_deadline;

@@ -1,0 +1,764 @@
+#!/usr/bin/env bash
+# =============================================================================
+# Kakehashi side-by-side load benchmark: direct upstream vs nginx vs kakehashi
+# =============================================================================
+#
+# HOW TO RUN
+#   bench/run.sh                      # from the repository root (or anywhere)
+#
+#   It installs what it lacks (Debian packages nginx-light and wrk, via apt-get;
+#   uses sudo only when not root), then starts everything on 127.0.0.1 in a
+#   temporary directory and tears it all down on exit:
+#     1. mock upstream  - nginx returning a fixed OpenAI chat.completion JSON
+#                         (one port) or a fixed SSE stream (another port) for
+#                         POST /v1/chat/completions, and a model list for
+#                         GET /v1/models
+#     2. nginx proxy    - plain keep-alive reverse proxy in front of the mock,
+#                         worker_processes 1 (proxy_buffering off for streams)
+#     3. kakehashi      - build/kakehashi serve --threads 1 with two
+#                         openai-compatible providers pointing at the mock
+#                         (model gpt-4o-mini -> JSON mock,
+#                          model gpt-4o-mini-stream -> SSE mock)
+#   and drives each with wrk (a ~1 KB chat request; non-stream and stream;
+#   1/16/64/256 connections).  The Markdown report goes to stdout and to
+#   bench/results/latest.md.
+#
+# ENVIRONMENT (all optional)
+#   KAKEHASHI_BIN     gateway binary            (default: <repo>/build/kakehashi)
+#   BENCH_DURATION    seconds per wrk run       (default: 3)
+#   BENCH_WARMUP      warm-up seconds per target and mode (default: 1)
+#   BENCH_CONNS       connection counts         (default: "1 16 64 256")
+#   BENCH_MODES       modes                     (default: "non-stream stream")
+#   BENCH_REPEAT      runs per cell; the report shows the median of each metric
+#                     and the sum of errors                  (default: 3)
+#   BENCH_THREADS     wrk threads (capped at the connection count; default: 1)
+#   BENCH_LOGS        1 = access logging on in both proxies (nginx access_log,
+#                     kakehashi log_level info); 0 = off (nginx access_log off,
+#                     kakehashi log_level warn)            (default: 1)
+#   BENCH_OUT         report path               (default: <repo>/bench/results/latest.md)
+#   BENCH_KEEP        1 = keep the temporary directory (configs, logs, raw wrk output)
+#   BENCH_PIN         1 = pin wrk + mock to CPU 0 and the proxy under test to
+#                     CPU 1 (taskset); steadier numbers on small VMs (default: 0)
+#
+# TARGETS (what kakehashi must meet; the report marks each as met / MISSED)
+#   - CPU time per request     <= nginx's, at every connection count and mode
+#   - added p99 latency at 1 connection (vs the direct mock) <= 50 us
+#   - idle RSS                 <= 20 MB
+#
+# WHAT IS MEASURED
+#   rps, p50, p99      from wrk (a Lua done() hook prints exact numbers)
+#   CPU us/request     utime+stime of the proxy's processes (/proc/<pid>/stat,
+#                      all threads; nginx = master + worker), read just before
+#                      and after each wrk run, divided by wrk's request count
+#   RSS idle / peak    VmRSS after start-up (before any load) and VmHWM after
+#                      all runs (/proc/<pid>/status; nginx = master + worker)
+#   errors             wrk's "Non-2xx or 3xx responses" and socket errors
+#                      (connect/read/write/timeout)
+#
+# On a 2-core machine everything (wrk, mock, proxy) shares the cores, so the
+# absolute numbers are contended; the comparison between nginx and kakehashi
+# under identical conditions is the point.  The whole run takes about
+# (#conns x #modes x 3 targets x BENCH_REPEAT x BENCH_DURATION) + warm-ups:
+# about 4 minutes with the defaults.
+# =============================================================================
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
+
+KAKEHASHI_BIN="${KAKEHASHI_BIN:-$REPO_DIR/build/kakehashi}"
+DURATION="${BENCH_DURATION:-3}"
+WARMUP="${BENCH_WARMUP:-1}"
+CONNS="${BENCH_CONNS:-1 16 64 256}"
+MODES="${BENCH_MODES:-non-stream stream}"
+WRK_THREADS="${BENCH_THREADS:-1}"
+LOGS="${BENCH_LOGS:-1}"
+OUT="${BENCH_OUT:-$REPO_DIR/bench/results/latest.md}"
+KEEP="${BENCH_KEEP:-0}"
+PIN="${BENCH_PIN:-0}"
+REPEAT="${BENCH_REPEAT:-3}"
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+  say "error: $*"
+  if [ -n "${TMP:-}" ]; then
+    local f
+    for f in "$TMP"/mock/error.log "$TMP"/proxy/error.log; do
+      if [ -s "$f" ]; then say "--- $f"; tail -n 5 "$f" >&2; fi
+    done
+  fi
+  exit 1
+}
+
+# -----------------------------------------------------------------------------
+# 0. Dependencies (idempotent, quiet)
+# -----------------------------------------------------------------------------
+install_deps() {
+  local missing=()
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local pkg need=()
+  for pkg in "${missing[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+  [ ${#need[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null 2>&1 || die "missing ${need[*]} and no apt-get; install them by hand"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "missing ${need[*]}; run as root or install sudo"
+    sudo=(sudo)
+  fi
+  say "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq >/dev/null
+  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; then
+    # Newer Debian releases folded nginx-light into plain nginx.
+    local alt=("${need[@]/nginx-light/nginx}")
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${alt[@]}" >/dev/null \
+      || die "apt-get install ${need[*]} failed"
+  fi
+}
+install_deps
+NGINX="$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)"
+[ -x "$NGINX" ] || die "nginx not found after install"
+command -v wrk >/dev/null 2>&1 || die "wrk not found after install"
+
+CLK_TCK="$(getconf CLK_TCK)"
+
+# How busy is the machine before we start?  Other load skews every number.
+cpu_busy_pct() {   # over 1 s, all CPUs, from /proc/stat
+  local a b
+  a=$(awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]; i = y[2] - x[2];
+    if (t > 0) printf "%.0f", 100 * (t - i) / t; else print 0 }'
+}
+BUSY_BEFORE=$(cpu_busy_pct)
+if [ "$BUSY_BEFORE" -gt 20 ]; then
+  say "warning: the machine is already ${BUSY_BEFORE}% busy before the benchmark; numbers will be skewed"
+fi
+
+# CPU pinning (BENCH_PIN=1): wrk and the mock on CPU 0, the proxy under test
+# (nginx or kakehashi) alone on CPU 1.
+PIN_LOAD=()
+PIN_PROXY=()
+if [ "$PIN" = 1 ]; then
+  if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    PIN_LOAD=(taskset -c 0)
+    PIN_PROXY=(taskset -c 1)
+  else
+    say "BENCH_PIN=1 ignored (needs taskset and 2+ CPUs)"
+    PIN=0
+  fi
+fi
+
+# -----------------------------------------------------------------------------
+# 1. Temp dir, process tracking, cleanup
+# -----------------------------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/kakehashi-bench.XXXXXX")"
+chmod 755 "$TMP"
+PIDS=()
+
+cleanup() {
+  local rc=$? pid i
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for i in $(seq 1 50); do                       # at most 5 s each
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$KEEP" = 1 ]; then
+    say "kept temporary directory $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A port is free when nothing listens on it; ports are picked at random below
+# the kernel's ephemeral range (so no outgoing connection can hold one) and
+# checked with ss (or a /dev/tcp probe), never reused in one run.
+USED_PORTS=" "
+PORT_LO=10000
+PORT_HI=$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)
+if [ "$PORT_HI" -lt $((PORT_LO + 1000)) ]; then PORT_LO=61000; PORT_HI=64999; fi
+port_in_use() {
+  if command -v ss >/dev/null 2>&1; then
+    [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+free_port() {
+  local p i
+  for i in $(seq 1 200); do
+    p=$(( PORT_LO + (RANDOM * 32768 + RANDOM) % (PORT_HI - PORT_LO + 1) ))
+    case "$USED_PORTS" in *" $p "*) continue ;; esac
+    if ! port_in_use "$p"; then
+      USED_PORTS+="$p "
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+wait_http() {   # url, tries (x0.1 s); succeeds on any HTTP answer < 500
+  local url=$1 tries=${2:-100} i code
+  for i in $(seq 1 "$tries"); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)
+    case "$code" in 2??|3??|4??) return 0 ;; esac
+    sleep 0.1
+  done
+  return 1
+}
+
+# -----------------------------------------------------------------------------
+# 2. Fixtures: upstream responses and the ~1 KB request bodies
+# -----------------------------------------------------------------------------
+MOCK_JSON='{"id":"chatcmpl-bench0000000000000000000001","object":"chat.completion","created":1735689600,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench0001","choices":[{"index":0,"message":{"role":"assistant","content":"A reverse proxy sits between clients and upstream servers. It accepts each request, picks an upstream, forwards the request over a pooled keep-alive connection, and relays the answer back, adding little latency of its own.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":231,"completion_tokens":44,"total_tokens":275,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}'
+
+make_sse() {
+  local id='chatcmpl-bench0000000000000000000002' created=1735689600 model='gpt-4o-mini-2024-07-18'
+  local head="{\"id\":\"$id\",\"object\":\"chat.completion.chunk\",\"created\":$created,\"model\":\"$model\",\"system_fingerprint\":\"fp_bench0001\""
+  local piece
+  printf 'data: %s,"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}\n\n' "$head"
+  for piece in "A reverse" " proxy sits" " between clients" " and upstream" " servers, forwarding" " each request" " over pooled" " connections and" " relaying the answer."; do
+    printf 'data: %s,"choices":[{"index":0,"delta":{"content":"%s"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n' "$head" "$piece"
+  done
+  printf 'data: %s,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}\n\n' "$head"
+  printf 'data: %s,"choices":[],"usage":{"prompt_tokens":231,"completion_tokens":19,"total_tokens":250,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}\n\n' "$head"
+  printf 'data: [DONE]\n\n'
+}
+
+MODELS_JSON='{"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1721172741,"owned_by":"system"},{"id":"gpt-4o-mini-stream","object":"model","created":1721172741,"owned_by":"system"}]}'
+
+# Request text: a system prompt and a short multi-turn conversation, ~1 KB.
+make_body() {   # model, stream(0|1)
+  local model=$1 stream=$2 extra=''
+  [ "$stream" = 1 ] && extra=',"stream":true,"stream_options":{"include_usage":true}'
+  printf '%s' "{\"model\":\"$model\",\"messages\":[{\"role\":\"system\",\"content\":\"You are a concise assistant for an infrastructure team. Answer in plain English, prefer short paragraphs, and mention trade-offs when they matter. When you are unsure, say so and suggest how to measure it instead of guessing.\"},{\"role\":\"user\",\"content\":\"We run several language model providers behind one endpoint. What does a gateway in front of them actually do on every request?\"},{\"role\":\"assistant\",\"content\":\"It authenticates the caller, resolves the requested model to a provider, forwards the request over a pooled connection, and records usage such as tokens, latency and cost.\"},{\"role\":\"user\",\"content\":\"And how is that different from an ordinary reverse proxy like nginx? Please keep the answer under one hundred words and focus on the extra work per request, because we care about latency and CPU cost at high request rates.\"}],\"temperature\":0.2,\"max_tokens\":256$extra}"
+}
+
+# nginx accepts multi-line single-quoted strings; the fixtures contain no
+# single quotes or '$', so they can be embedded verbatim.
+SSE_BODY="$(make_sse)"
+SSE_BODY+=$'\n\n'        # restore the final blank line that $(...) strips
+case "$MOCK_JSON$SSE_BODY$MODELS_JSON" in *\'*|*\$*) die "fixture contains ' or \$" ;; esac
+
+# -----------------------------------------------------------------------------
+# 3. Configs
+# -----------------------------------------------------------------------------
+NGINX_USER_LINE=''
+if [ "$(id -u)" -eq 0 ]; then
+  NGINX_USER_LINE="user $(id -un) $(id -gn);"
+fi
+
+nginx_common() {   # name -> shared top of an nginx config (1 worker)
+  local n=$1
+  mkdir -p "$TMP/$n"
+  cat <<EOF
+$NGINX_USER_LINE
+worker_processes 1;
+pid $TMP/$n/nginx.pid;
+error_log $TMP/$n/error.log warn;
+events { worker_connections 8192; multi_accept on; }
+worker_rlimit_nofile 20000;
+EOF
+}
+nginx_http_common() {
+  local n=$1
+  cat <<EOF
+  client_body_temp_path $TMP/$n/body;
+  proxy_temp_path $TMP/$n/proxy;
+  fastcgi_temp_path $TMP/$n/fastcgi;
+  uwsgi_temp_path $TMP/$n/uwsgi;
+  scgi_temp_path $TMP/$n/scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  client_body_buffer_size 64k;
+  server_tokens off;
+EOF
+}
+
+MOCK_JSON_PORT=$(free_port)
+MOCK_SSE_PORT=$(free_port)
+NGINX_JSON_PORT=$(free_port)
+NGINX_SSE_PORT=$(free_port)
+KK_PORT=$(free_port)
+KK_ADMIN_PORT=$(free_port)
+
+{
+  nginx_common mock
+  echo "http {"
+  nginx_http_common mock
+  cat <<EOF
+  access_log off;
+  server {
+    listen 127.0.0.1:$MOCK_JSON_PORT;
+    location = /v1/chat/completions { default_type application/json; return 200 '$MOCK_JSON'; }
+    location = /v1/models { default_type application/json; return 200 '$MODELS_JSON'; }
+    location / { return 404; }
+  }
+  server {
+    listen 127.0.0.1:$MOCK_SSE_PORT;
+    # ssi on (with no SSI commands in the body) drops Content-Length, so the
+    # stream goes out chunked like a real provider's.
+    location = /v1/chat/completions {
+      default_type text/event-stream; add_header Cache-Control no-cache;
+      ssi on; ssi_types text/event-stream;
+      return 200 '$SSE_BODY';
+    }
+    location = /v1/models { default_type application/json; return 200 '$MODELS_JSON'; }
+    location / { return 404; }
+  }
+}
+EOF
+} >"$TMP/mock.conf"
+
+if [ "$LOGS" = 1 ]; then
+  NGINX_ACCESS_LOG="access_log $TMP/proxy/access.log;"
+  KK_LOG_LEVEL=info
+else
+  NGINX_ACCESS_LOG="access_log off;"
+  KK_LOG_LEVEL=warn
+fi
+
+{
+  nginx_common proxy
+  echo "http {"
+  nginx_http_common proxy
+  cat <<EOF
+  $NGINX_ACCESS_LOG
+  upstream mock_json {
+    server 127.0.0.1:$MOCK_JSON_PORT;
+    keepalive 1024;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+  }
+  upstream mock_sse {
+    server 127.0.0.1:$MOCK_SSE_PORT;
+    keepalive 1024;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_JSON_PORT;
+    location / {
+      proxy_pass http://mock_json;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+  server {
+    listen 127.0.0.1:$NGINX_SSE_PORT;
+    location / {
+      proxy_pass http://mock_sse;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+EOF
+} >"$TMP/proxy.conf"
+
+mkdir -p "$TMP/kk-data"
+cat >"$TMP/kakehashi.yaml" <<EOF
+server: { host: 127.0.0.1, port: $KK_PORT, admin_port: $KK_ADMIN_PORT }
+data_dir: $TMP/kk-data
+log_level: $KK_LOG_LEVEL
+providers:
+  - name: mock
+    type: openai-compatible
+    base_url: http://127.0.0.1:$MOCK_JSON_PORT/v1
+    api_key: bench
+    models: [gpt-4o-mini]
+  - name: mock-stream
+    type: openai-compatible
+    base_url: http://127.0.0.1:$MOCK_SSE_PORT/v1
+    api_key: bench
+    models: [gpt-4o-mini-stream]
+EOF
+
+make_body gpt-4o-mini 0        >"$TMP/body-non-stream.json"
+make_body gpt-4o-mini-stream 1 >"$TMP/body-stream.json"
+BODY_BYTES=$(wc -c <"$TMP/body-non-stream.json")
+
+cat >"$TMP/post.lua" <<'EOF'
+-- POST a fixed chat request; print exact numbers for the report in done().
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+wrk.method = "POST"
+wrk.body = slurp(os.getenv("BENCH_BODY_FILE"))
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = os.getenv("BENCH_ACCEPT") or "application/json"
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d connect=%d read=%d write=%d timeout=%d bytes=%d\n",
+    summary.requests, summary.duration,
+    math.floor(latency:percentile(50)), math.floor(latency:percentile(99)),
+    e.status, e.connect, e.read, e.write, e.timeout, summary.bytes))
+end
+EOF
+
+# -----------------------------------------------------------------------------
+# 4. /proc helpers
+# -----------------------------------------------------------------------------
+nginx_pids() {   # master pid -> "master worker..."
+  local m=$1
+  echo "$m $(cat "/proc/$m/task/$m/children" 2>/dev/null || true)"
+}
+cpu_ticks() {    # pids... -> utime+stime summed (clock ticks)
+  local p t=0 v
+  for p in "$@"; do
+    # Fields after the ")" that closes comm: state is field 3, so utime (14)
+    # and stime (15) are the 12th and 13th words.
+    v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
+    t=$(( t + ${v:-0} ))
+  done
+  echo "$t"
+}
+status_kb() {    # field pids... -> summed kB
+  local f=$1 p t=0 v
+  shift
+  for p in "$@"; do
+    v=$(awk -v f="$f:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null) || v=0
+    t=$(( t + ${v:-0} ))
+  done
+  echo "$t"
+}
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# -----------------------------------------------------------------------------
+# 5. Start the servers
+# -----------------------------------------------------------------------------
+start_nginx() {   # name pin... -> sets STARTED_PID to the master (foreground, so $! is the master)
+  local n=$1
+  shift
+  "$NGINX" -q -t -p "$TMP/$n" -e "$TMP/$n/error.log" -c "$TMP/$n.conf" >/dev/null 2>&1 \
+    || { "$NGINX" -t -p "$TMP/$n" -e "$TMP/$n/error.log" -c "$TMP/$n.conf" >&2 || true; die "nginx config $n invalid"; }
+  "$@" "$NGINX" -p "$TMP/$n" -e "$TMP/$n/error.log" -c "$TMP/$n.conf" -g 'daemon off;' \
+    >>"$TMP/$n/stdout.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+
+start_nginx mock "${PIN_LOAD[@]}"
+MOCK_PID=$STARTED_PID
+start_nginx proxy "${PIN_PROXY[@]}"
+PROXY_PID=$STARTED_PID
+
+wait_http "http://127.0.0.1:$MOCK_JSON_PORT/v1/models" || die "mock upstream did not start (see $TMP/mock/error.log)"
+wait_http "http://127.0.0.1:$MOCK_SSE_PORT/v1/models"  || die "mock upstream (SSE) did not start"
+wait_http "http://127.0.0.1:$NGINX_JSON_PORT/v1/models" || die "nginx proxy did not start (see $TMP/proxy/error.log)"
+wait_http "http://127.0.0.1:$NGINX_SSE_PORT/v1/models"  || die "nginx proxy (SSE) did not start"
+sleep 0.3
+read -r -a NGINX_PIDS <<<"$(nginx_pids "$PROXY_PID")"
+[ ${#NGINX_PIDS[@]} -ge 2 ] || die "nginx proxy worker not found"
+NGINX_RSS_IDLE=$(status_kb VmRSS "${NGINX_PIDS[@]}")
+
+KK_PID=''
+KK_STATE='not run'
+KK_VERSION='n/a'
+if [ ! -x "$KAKEHASHI_BIN" ]; then
+  KK_STATE="skipped: binary not found at $KAKEHASHI_BIN (build it, or set KAKEHASHI_BIN)"
+  say "kakehashi $KK_STATE"
+else
+  KK_VERSION=$("$KAKEHASHI_BIN" version 2>/dev/null | head -n 1 || true)
+  KK_VERSION=${KK_VERSION:-unknown}
+  # A clean environment for provider discovery: only the two mock providers.
+  env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_API_KEY -u ANTHROPIC_BASE_URL \
+      -u ANTHROPIC_API_BASE_URL -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GOOGLE_API_BASE_URL \
+      -u OPENROUTER_API_KEY -u OPENROUTER_BASE_URL -u KAKEHASHI_CONFIG -u KAKEHASHI_PORT \
+      -u KAKEHASHI_ADMIN_PORT -u KAKEHASHI_HOST -u KAKEHASHI_DATABASE_URL -u KAKEHASHI_REDIS_URL \
+      -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy \
+      KAKEHASHI_DATA_DIR="$TMP/kk-data" KAKEHASHI_ADMIN_PASSWORD=bench-admin-password-0001 \
+      "${PIN_PROXY[@]}" "$KAKEHASHI_BIN" serve --port "$KK_PORT" --threads 1 --config "$TMP/kakehashi.yaml" \
+      >"$TMP/kakehashi.log" 2>&1 &
+  KK_PID=$!
+  PIDS+=("$KK_PID")
+  if wait_http "http://127.0.0.1:$KK_PORT/health" 150; then
+    KK_STATE=running
+  else
+    KK_STATE="failed to start (no answer on /health within 15 s)"
+    say "kakehashi $KK_STATE; log tail:"
+    tail -n 20 "$TMP/kakehashi.log" >&2 || true
+    kill -TERM "$KK_PID" 2>/dev/null || true
+    KK_PID=''
+  fi
+fi
+KK_RSS_IDLE=''
+if [ -n "$KK_PID" ]; then
+  sleep 0.5
+  KK_RSS_IDLE=$(status_kb VmRSS "$KK_PID")
+  KK_THREADS_IDLE=$(awk '$1 == "Threads:" {print $2}' "/proc/$KK_PID/status")
+fi
+
+# -----------------------------------------------------------------------------
+# 6. Targets, pre-flight correctness checks
+# -----------------------------------------------------------------------------
+TARGETS="direct nginx"
+[ -n "$KK_PID" ] && TARGETS="direct nginx kakehashi"
+
+url_for() {   # target mode
+  local port
+  case "$1:$2" in
+    direct:non-stream) port=$MOCK_JSON_PORT ;;
+    direct:stream)     port=$MOCK_SSE_PORT ;;
+    nginx:non-stream)  port=$NGINX_JSON_PORT ;;
+    nginx:stream)      port=$NGINX_SSE_PORT ;;
+    kakehashi:*)       port=$KK_PORT ;;
+  esac
+  echo "http://127.0.0.1:$port/v1/chat/completions"
+}
+pids_for() {
+  case "$1" in
+    nginx) echo "${NGINX_PIDS[*]}" ;;
+    kakehashi) echo "$KK_PID" ;;
+    *) echo '' ;;
+  esac
+}
+
+declare -A PREFLIGHT
+preflight() {   # target mode -> sets PREFLIGHT[target|mode]
+  local t=$1 m=$2 out code body ct
+  out="$TMP/preflight-$t-$m"
+  code=$(curl -s --max-time 10 -o "$out.body" -D "$out.headers" -w '%{http_code}' \
+           -H 'Content-Type: application/json' --data-binary "@$TMP/body-$m.json" "$(url_for "$t" "$m")" || echo 000)
+  body=$(cat "$out.body" 2>/dev/null || true)
+  ct=$(awk 'tolower($1) == "content-type:" {print tolower($2)}' "$out.headers" 2>/dev/null | tr -d '\r;' | tail -n 1)
+  local res="ok"
+  if [ "$code" != 200 ]; then
+    res="FAIL: HTTP $code: $(printf '%s' "$body" | head -c 160 | tr '\n|' '  ')"
+  elif [ "$m" = non-stream ]; then
+    case "$body" in *'"chat.completion"'*'"total_tokens"'*) ;; *) res="FAIL: body is not a chat.completion" ;; esac
+  else
+    local chunks
+    chunks=$(grep -c '^data: {' "$out.body" || true)
+    case "$body" in
+      *'data: [DONE]'*) ;;
+      *) res="FAIL: stream has no [DONE]" ;;
+    esac
+    if [ "$res" = ok ] && [ "$chunks" -lt 12 ]; then res="FAIL: only $chunks data chunks (expected 12)"; fi
+    if [ "$res" = ok ] && [ "$ct" != text/event-stream ]; then res="FAIL: content-type $ct"; fi
+  fi
+  PREFLIGHT["$t|$m"]=$res
+  if [ "$res" != ok ]; then say "pre-flight $t $m: $res"; fi
+}
+for m in $MODES; do
+  for t in $TARGETS; do preflight "$t" "$m"; done
+done
+
+# -----------------------------------------------------------------------------
+# 7. Load runs
+# -----------------------------------------------------------------------------
+declare -A RPS P50 P99 CPU N2XX SOCK REQS          # reported (median / sum over repeats)
+declare -A L_RPS L_P50 L_P99 L_CPU                  # per-repeat values, space-separated
+run_wrk() {   # target mode conns seconds tag -> prints the BENCH line (and keeps raw output)
+  local t=$1 m=$2 c=$3 d=$4 tag=$5 thr=$WRK_THREADS accept=application/json
+  local raw="$TMP/wrk-$t-$m-c$c-$tag.txt"
+  if [ "$thr" -gt "$c" ]; then thr=$c; fi
+  if [ "$m" = stream ]; then accept=text/event-stream; fi
+  BENCH_BODY_FILE="$TMP/body-$m.json" BENCH_ACCEPT=$accept \
+    "${PIN_LOAD[@]}" wrk -t "$thr" -c "$c" -d "${d}s" --timeout 5s --latency -s "$TMP/post.lua" "$(url_for "$t" "$m")" \
+    >"$raw" 2>&1 || true
+  grep '^BENCH ' "$raw" | tail -n 1 || true
+}
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print $2}'; }
+median() {   # values... -> median (mean of the middle two for an even count); empty if none
+  printf '%s\n' "$@" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+total_runs=0
+for m in $MODES; do for c in $CONNS; do for t in $TARGETS; do total_runs=$((total_runs + REPEAT)); done; done; done
+say "targets: $TARGETS; modes: $MODES; connections: $CONNS; ${DURATION}s per run, $REPEAT repeat(s) ($total_runs runs)"
+
+run_no=0
+for m in $MODES; do
+  for t in $TARGETS; do        # warm-up: fill pools, page in code
+    if [ "$WARMUP" -gt 0 ]; then run_wrk "$t" "$m" 16 "$WARMUP" warmup >/dev/null; fi
+  done
+  for c in $CONNS; do
+    for r in $(seq 1 "$REPEAT"); do
+      for t in $TARGETS; do    # interleaved so drift hits every target alike
+        run_no=$((run_no + 1))
+        k="$m|$c|$t"
+        read -r -a pids <<<"$(pids_for "$t")"
+        before=0
+        if [ ${#pids[@]} -gt 0 ]; then before=$(cpu_ticks "${pids[@]}"); fi
+        line=$(run_wrk "$t" "$m" "$c" "$DURATION" "r$r")
+        after=0
+        if [ ${#pids[@]} -gt 0 ]; then after=$(cpu_ticks "${pids[@]}"); fi
+        if [ -z "$line" ]; then
+          SOCK[$k]='wrk failed'
+          say "[$run_no/$total_runs] $m c=$c $t: wrk produced no result (see $TMP/wrk-$t-$m-c$c-r$r.txt, BENCH_KEEP=1)"
+          continue
+        fi
+        reqs=$(kv "$line" requests); dur=$(kv "$line" duration_us)
+        rps=$(awk -v r="$reqs" -v d="$dur" 'BEGIN { if (d > 0) printf "%.0f", r * 1e6 / d; else print 0 }')
+        p50=$(kv "$line" p50_us); p99=$(kv "$line" p99_us)
+        cpu=''
+        if [ ${#pids[@]} -gt 0 ] && [ "$reqs" -gt 0 ]; then
+          cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v r="$reqs" 'BEGIN { printf "%.1f", t * 1e6 / hz / r }')
+        fi
+        L_RPS[$k]+=" $rps"; L_P50[$k]+=" $p50"; L_P99[$k]+=" $p99"; L_CPU[$k]+=" $cpu"
+        REQS[$k]=$(( ${REQS[$k]:-0} + reqs ))
+        N2XX[$k]=$(( ${N2XX[$k]:-0} + $(kv "$line" non2xx) ))
+        if [ "${SOCK[$k]:-}" != 'wrk failed' ]; then
+          prev=${SOCK[$k]:-0/0/0/0}
+          SOCK[$k]=$(awk -v p="$prev" -v n="$(kv "$line" connect)/$(kv "$line" read)/$(kv "$line" write)/$(kv "$line" timeout)" \
+            'BEGIN { split(p, a, "/"); split(n, b, "/"); printf "%d/%d/%d/%d", a[1]+b[1], a[2]+b[2], a[3]+b[3], a[4]+b[4] }')
+        fi
+        say "[$run_no/$total_runs] $m c=$c $t: $rps rps, p50 $p50 us, p99 $p99 us, cpu ${cpu:--} us/req, non-2xx $(kv "$line" non2xx), sock $(kv "$line" connect)/$(kv "$line" read)/$(kv "$line" write)/$(kv "$line" timeout)"
+      done
+    done
+  done
+done
+for k in "${!L_RPS[@]}"; do
+  # shellcheck disable=SC2086
+  RPS[$k]=$(median ${L_RPS[$k]}); P50[$k]=$(median ${L_P50[$k]}); P99[$k]=$(median ${L_P99[$k]})
+  # shellcheck disable=SC2086
+  CPU[$k]=$(median ${L_CPU[$k]:-})
+  RPS[$k]=$(awk -v v="${RPS[$k]}" 'BEGIN { printf "%.0f", v }')
+  P50[$k]=$(awk -v v="${P50[$k]}" 'BEGIN { printf "%.0f", v }')
+  P99[$k]=$(awk -v v="${P99[$k]}" 'BEGIN { printf "%.0f", v }')
+  if [ -n "${CPU[$k]}" ]; then CPU[$k]=$(awk -v v="${CPU[$k]}" 'BEGIN { printf "%.1f", v }'); fi
+done
+
+NGINX_RSS_PEAK=$(status_kb VmHWM "${NGINX_PIDS[@]}")
+KK_RSS_PEAK=''
+KK_THREADS_PEAK=''
+if [ -n "$KK_PID" ]; then
+  if kill -0 "$KK_PID" 2>/dev/null; then
+    KK_RSS_PEAK=$(status_kb VmHWM "$KK_PID")
+    KK_THREADS_PEAK=$(awk '$1 == "Threads:" {print $2}' "/proc/$KK_PID/status")
+  else
+    KK_STATE="DIED during the benchmark"
+    say "kakehashi died during the benchmark; log tail:"
+    tail -n 20 "$TMP/kakehashi.log" >&2 || true
+  fi
+fi
+
+# -----------------------------------------------------------------------------
+# 8. Report
+# -----------------------------------------------------------------------------
+na() { [ -n "${1:-}" ] && printf '%s' "$1" || printf '–'; }
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "–"; else printf "%.2f", a / b }'; }
+cpu_model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+[ -n "$cpu_model" ] || cpu_model=$(awk -F': *' '/^(Hardware|cpu model|Processor)/ {print $2; exit}' /proc/cpuinfo)
+git_rev=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo 'no commit')
+
+report() {
+  echo "# Kakehashi benchmark: direct vs nginx vs kakehashi"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); repo: $git_rev"
+  echo "- machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}, kernel $(uname -r), $(awk '/^MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo)"
+  echo "- CPU already busy before the run (other processes, 1 s sample): ${BUSY_BEFORE}%$([ "$BUSY_BEFORE" -gt 20 ] && echo ' — WARNING: results skewed by other load')"
+  echo "- tools: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n 1 | awk '{print "wrk " $2}')"
+  echo "- kakehashi: $KK_STATE; version: $KK_VERSION; \`serve --threads 1\`, log_level $KK_LOG_LEVEL"
+  echo "- nginx proxy: worker_processes 1, upstream keepalive, access_log $([ "$LOGS" = 1 ] && echo on || echo off); mock upstream: nginx, 1 worker, fixed responses"
+  if [ "$PIN" = 1 ]; then
+    echo "- CPU pinning (BENCH_PIN=1): wrk + mock on CPU 0, proxy under test alone on CPU 1"
+  else
+    echo "- no CPU pinning: wrk, mock and proxy share all CPUs (BENCH_PIN=0)"
+  fi
+  echo "- load: wrk -t$WRK_THREADS, ${DURATION}s per run, $REPEAT run(s) per cell (median shown; errors summed), POST /v1/chat/completions with a ${BODY_BYTES}-byte body; stream = 12 SSE chunks + [DONE]"
+  echo "- CPU µs/request = (utime+stime of the proxy's processes during the run) / requests; clock tick $((1000000 / CLK_TCK)) µs"
+  echo
+  echo "## Results"
+  echo
+  echo "| mode | conns | target | rps | p50 µs | p99 µs | CPU µs/req | non-2xx | socket errors c/r/w/t |"
+  echo "|---|---:|---|---:|---:|---:|---:|---:|---|"
+  local m c t k
+  for m in $MODES; do for c in $CONNS; do for t in $TARGETS; do
+    k="$m|$c|$t"
+    echo "| $m | $c | $t | $(na "${RPS[$k]:-}") | $(na "${P50[$k]:-}") | $(na "${P99[$k]:-}") | $(na "${CPU[$k]:-}") | $(na "${N2XX[$k]:-}") | $(na "${SOCK[$k]:-}") |"
+  done; done; done
+  echo
+  if [ -z "$KK_PID" ] && [ "$KK_STATE" != "DIED during the benchmark" ]; then
+    echo "kakehashi was not measured: $KK_STATE."
+    echo
+  fi
+  echo "## kakehashi vs nginx"
+  echo
+  echo "| mode | conns | rps ratio (kk/nginx) | CPU/req ratio (kk/nginx) | CPU/req ≤ nginx |"
+  echo "|---|---:|---:|---:|---|"
+  local rr cr ok
+  for m in $MODES; do for c in $CONNS; do
+    rr=$(ratio "${RPS[$m|$c|kakehashi]:-}" "${RPS[$m|$c|nginx]:-}")
+    cr=$(ratio "${CPU[$m|$c|kakehashi]:-}" "${CPU[$m|$c|nginx]:-}")
+    ok=$(awk -v r="$cr" 'BEGIN { if (r == "–") print "–"; else if (r + 0 <= 1.0) print "met"; else print "MISSED" }')
+    echo "| $m | $c | $rr | $cr | $ok |"
+  done; done
+  echo
+  echo "## Added latency at 1 connection (vs direct)"
+  echo
+  echo "| mode | target | added p50 µs | added p99 µs | added p99 ≤ 50 µs |"
+  echo "|---|---|---:|---:|---|"
+  local d50 d99 a50 a99
+  for m in $MODES; do
+    case " $CONNS " in *" 1 "*) ;; *) continue ;; esac
+    for t in nginx kakehashi; do
+      case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
+      d50=${P50[$m|1|direct]:-}; d99=${P99[$m|1|direct]:-}
+      a50=$(awk -v a="${P50[$m|1|$t]:-}" -v b="$d50" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
+      a99=$(awk -v a="${P99[$m|1|$t]:-}" -v b="$d99" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
+      if [ "$t" = kakehashi ]; then
+        ok=$(awk -v a="$a99" 'BEGIN { if (a == "–") print "–"; else if (a + 0 <= 50) print "met"; else print "MISSED" }')
+      else
+        ok='(reference)'
+      fi
+      echo "| $m | $t | $a50 | $a99 | $ok |"
+    done
+  done
+  echo
+  echo "## Memory"
+  echo
+  echo "| target | RSS idle MB | RSS peak MB (VmHWM) | idle RSS ≤ 20 MB |"
+  echo "|---|---:|---:|---|"
+  echo "| nginx (master + worker) | $(mb "$NGINX_RSS_IDLE") | $(mb "$NGINX_RSS_PEAK") | (reference) |"
+  if [ -n "$KK_RSS_IDLE" ]; then
+    ok=$(awk -v k="$KK_RSS_IDLE" 'BEGIN { print (k <= 20 * 1024) ? "met" : "MISSED" }')
+    echo "| kakehashi | $(mb "$KK_RSS_IDLE") | $( [ -n "$KK_RSS_PEAK" ] && mb "$KK_RSS_PEAK" || echo '–') | $ok |"
+    echo
+    echo "kakehashi threads: ${KK_THREADS_IDLE:-?} idle, ${KK_THREADS_PEAK:-?} after the runs."
+  fi
+  echo
+  local bad=0 key
+  for key in "${!PREFLIGHT[@]}"; do [ "${PREFLIGHT[$key]}" = ok ] || bad=1; done
+  if [ "$bad" = 1 ]; then
+    echo "## Pre-flight problems"
+    echo
+    for key in $(printf '%s\n' "${!PREFLIGHT[@]}" | sort); do
+      [ "${PREFLIGHT[$key]}" = ok ] || echo "- ${key/|/ }: ${PREFLIGHT[$key]}"
+    done
+  else
+    echo "Pre-flight: every target returned a correct chat.completion and a complete SSE stream (12 chunks + [DONE])."
+  fi
+}
+
+mkdir -p "$(dirname "$OUT")"
+report >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+cat "$OUT"
+say "report written to $OUT"

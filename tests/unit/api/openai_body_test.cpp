@@ -1,0 +1,140 @@
+#include "api/openai_body.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+namespace kh::api {
+namespace {
+
+using providers::Operation;
+
+core::Result<OpenAIBodyInfo> inspect(std::string body, Operation op = Operation::kChat) {
+  return inspectBody(body, op);
+}
+
+TEST(OpenAIBody, ReadsModelStreamAndOffsets) {
+  std::string body = R"({"messages":[{"role":"user","content":"hi"}], "model" : "gpt-4o" , "stream":true})";
+  auto info = inspectBody(body, Operation::kChat);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->model, "gpt-4o");
+  EXPECT_TRUE(info->stream);
+  EXPECT_FALSE(info->include_usage);
+  EXPECT_EQ(body.substr(info->model_begin, info->model_end - info->model_begin), "\"gpt-4o\"");
+}
+
+TEST(OpenAIBody, EscapedModelNameIsUnescaped) {
+  auto info = inspect(R"({"model":"a\/b\u0041","messages":[]})");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->model, "a/bA");
+}
+
+TEST(OpenAIBody, RejectsMalformedJsonWith400) {
+  for (const char* bad : {"", "not json", "{", R"({"model":"x","messages":[1,2,}])",
+                          R"({"model":"x","messages":[]} trailing)", R"({"model":"x",})"}) {
+    auto info = inspect(bad);
+    ASSERT_FALSE(info) << bad;
+    EXPECT_EQ(info.error().http_status, 400) << bad;
+    EXPECT_EQ(info.error().code, core::ErrorCode::kInvalidJson) << bad;
+  }
+}
+
+TEST(OpenAIBody, NamesTheFieldAtFault) {
+  struct Case {
+    const char* body;
+    Operation op;
+    const char* param;
+  } cases[] = {
+      {R"([1,2])", Operation::kChat, ""},
+      {R"({"messages":[]})", Operation::kChat, "model"},
+      {R"({"model":7,"messages":[]})", Operation::kChat, "model"},
+      {R"({"model":"m"})", Operation::kChat, "messages"},
+      {R"({"model":"m","messages":"hi"})", Operation::kChat, "messages"},
+      {R"({"model":"m","messages":[],"stream":"yes"})", Operation::kChat, "stream"},
+      {R"({"model":"m","messages":[],"stream_options":true})", Operation::kChat, "stream_options"},
+      {R"({"model":"m"})", Operation::kCompletion, "prompt"},
+      {R"({"model":"m","prompt":5})", Operation::kCompletion, "prompt"},
+      {R"({"model":"m"})", Operation::kEmbedding, "input"},
+      {R"({"model":"m","input":{}})", Operation::kEmbedding, "input"},
+  };
+  for (const auto& c : cases) {
+    auto info = inspect(c.body, c.op);
+    ASSERT_FALSE(info) << c.body;
+    EXPECT_EQ(info.error().http_status, 400) << c.body;
+    EXPECT_EQ(info.error().param, c.param) << c.body;
+  }
+  EXPECT_TRUE(inspect(R"({"model":"m","prompt":["a","b"]})", Operation::kCompletion));
+  EXPECT_TRUE(inspect(R"({"model":"m","input":"text"})", Operation::kEmbedding));
+  EXPECT_TRUE(inspect(R"({"model":"m","messages":[],"stream":null})"));
+}
+
+std::string rewrite(std::string body, std::string_view model) {
+  auto info = inspectBody(body, Operation::kChat);
+  EXPECT_TRUE(info);
+  return rewriteBody(body, *info, model);
+}
+
+TEST(OpenAIBody, RewriteSplicesOnlyTheModel) {
+  EXPECT_EQ(rewrite(R"({"model":"alias","messages":[],"temperature":1.0})", "gpt-4o"),
+            R"({"model":"gpt-4o","messages":[],"temperature":1.0})");
+  EXPECT_EQ(rewrite(R"({ "messages":[] ,"model":  "a"  })", "say \"hi\""),
+            R"({ "messages":[] ,"model":  "say \"hi\""  })");
+}
+
+TEST(OpenAIBody, StreamsAlwaysAskForUsage) {
+  const std::string out = rewrite(R"({"model":"a","stream":true,"messages":[]})", "b");
+  EXPECT_EQ(out, R"({"stream_options":{"include_usage":true},"model":"b","stream":true,"messages":[]})");
+  EXPECT_TRUE(boost::json::parse(out).is_object());
+
+  // Existing options are kept; include_usage is switched on.
+  const std::string kept = rewrite(
+      R"({"stream_options":{"continuous_usage_stats":true},"model":"a","stream":true,"messages":[]})",
+      "b");
+  const auto v = boost::json::parse(kept);
+  EXPECT_EQ(v.at("model").as_string(), "b");
+  EXPECT_EQ(v.at("stream_options").at("include_usage").as_bool(), true);
+  EXPECT_EQ(v.at("stream_options").at("continuous_usage_stats").as_bool(), true);
+
+  // A client that asked for usage already gets its body untouched but for the model.
+  const std::string asked =
+      R"({"model":"a","stream":true,"stream_options":{"include_usage":true},"messages":[]})";
+  auto info = inspect(asked);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(info->include_usage);
+  EXPECT_EQ(rewrite(asked, "b"),
+            R"({"model":"b","stream":true,"stream_options":{"include_usage":true},"messages":[]})");
+
+  // Non-stream requests are never given stream_options.
+  EXPECT_EQ(rewrite(R"({"model":"a","messages":[]})", "b"), R"({"model":"b","messages":[]})");
+}
+
+TEST(OpenAIBody, UsageFromResponsesAndChunks) {
+  auto u = extractUsage(
+      R"({"id":"x","usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4}}})");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->present);
+  EXPECT_EQ(u->prompt_tokens, 10);
+  EXPECT_EQ(u->completion_tokens, 5);
+  EXPECT_EQ(u->cached_tokens, 4);
+  EXPECT_FALSE(extractUsage("<html>")) << "garbage is not JSON";
+  EXPECT_FALSE(extractUsage(R"({"id":"x"})")->present);
+
+  const std::string_view usage_chunk =
+      R"({"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}})";
+  EXPECT_TRUE(mayCarryUsage(usage_chunk));
+  const ChunkInfo ci = inspectChunk(usage_chunk);
+  EXPECT_TRUE(ci.usage_only);
+  EXPECT_EQ(ci.usage.prompt_tokens, 3);
+
+  const std::string_view content_chunk = R"({"id":"c","choices":[{"delta":{"content":"x"}}],"usage":null})";
+  EXPECT_FALSE(mayCarryUsage(content_chunk));
+  EXPECT_FALSE(mayCarryUsage(R"({"choices":[{"delta":{"content":"\"usage\": {"}}]})"));
+  // vLLM's continuous usage: usage on a chunk that also has choices is read but not dropped.
+  const ChunkInfo both = inspectChunk(
+      R"({"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}})");
+  EXPECT_TRUE(both.usage.present);
+  EXPECT_FALSE(both.usage_only);
+}
+
+}  // namespace
+}  // namespace kh::api
