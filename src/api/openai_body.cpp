@@ -2,11 +2,11 @@
 
 #include <simdjson.h>
 
+#include <fmt/format.h>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-#include <fmt/format.h>
 
 namespace kh::api {
 
@@ -89,8 +89,8 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
     if (auto err = value.type().get(type); err) return malformed(err);
     if (key == "model") {
       if (type != json_type::string)
-        return core::Error::invalidField("model", fmt::format("'model' must be a string, got {}",
-                                                              typeName(type)));
+        return core::Error::invalidField(
+            "model", fmt::format("'model' must be a string, got {}", typeName(type)));
       std::string_view raw = value.raw_json_token();
       const std::size_t begin = static_cast<std::size_t>(raw.data() - body.data());
       std::string_view name;
@@ -108,15 +108,15 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
         if (auto err = value.get_bool().get(b); err) return malformed(err);
         info.stream = b;
       } else if (type != json_type::null) {
-        return core::Error::invalidField("stream", fmt::format("'stream' must be a boolean, got {}",
-                                                               typeName(type)));
+        return core::Error::invalidField(
+            "stream", fmt::format("'stream' must be a boolean, got {}", typeName(type)));
       }
     } else if (key == "stream_options") {
       if (type == json_type::null) continue;
       if (type != json_type::object)
         return core::Error::invalidField(
-            "stream_options", fmt::format("'stream_options' must be an object, got {}",
-                                          typeName(type)));
+            "stream_options",
+            fmt::format("'stream_options' must be an object, got {}", typeName(type)));
       simdjson::ondemand::object so;
       if (auto err = value.get_object().get(so); err) return malformed(err);
       std::string_view raw;
@@ -136,8 +136,8 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
     } else if (key == main_field) {
       has_main = true;
       if (op == providers::Operation::kChat && type != json_type::array)
-        return core::Error::invalidField("messages", fmt::format("'messages' must be an array, got {}",
-                                                                 typeName(type)));
+        return core::Error::invalidField(
+            "messages", fmt::format("'messages' must be an array, got {}", typeName(type)));
       if (op != providers::Operation::kChat && type != json_type::string &&
           type != json_type::array)
         return core::Error::invalidField(
@@ -226,8 +226,8 @@ ChunkInfo inspectChunk(std::string_view data) {
   simdjson::dom::element usage;
   if (!doc["usage"].get(usage)) info.usage = readUsage(usage);
   simdjson::dom::array choices;
-  info.usage_only = info.usage.present && !doc["choices"].get_array().get(choices) &&
-                    choices.size() == 0;
+  info.usage_only =
+      info.usage.present && !doc["choices"].get_array().get(choices) && choices.size() == 0;
   return info;
 }
 

@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "app/serve.h"
 #include "config/config.h"
@@ -38,21 +38,30 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Run the gateway");
   std::string config_path;
   serve->add_option("-c,--config", config_path, "YAML config file (env KAKEHASHI_CONFIG)");
-  serve->add_option_function<std::string>("--host", [&](const std::string& v) { overrides.host = v; },
-                                          "Bind address (env KAKEHASHI_HOST, default 127.0.0.1)");
-  serve->add_option_function<int>("--port", [&](const int& v) { overrides.port = v; },
-                                   "Proxy API port; 0 picks a free one (env KAKEHASHI_PORT, default 4321)")
+  serve->add_option_function<std::string>(
+      "--host", [&](const std::string& v) { overrides.host = v; },
+      "Bind address (env KAKEHASHI_HOST, default 127.0.0.1)");
+  serve
+      ->add_option_function<int>(
+          "--port", [&](const int& v) { overrides.port = v; },
+          "Proxy API port; 0 picks a free one (env KAKEHASHI_PORT, default 4321)")
       ->check(CLI::Range(0, 65535));
-  serve->add_option_function<int>("--admin-port", [&](const int& v) { overrides.admin_port = v; },
-                                  "Admin/UI port (env KAKEHASHI_ADMIN_PORT, default 4322)")
+  serve
+      ->add_option_function<int>(
+          "--admin-port", [&](const int& v) { overrides.admin_port = v; },
+          "Admin/UI port (env KAKEHASHI_ADMIN_PORT, default 4322)")
       ->check(CLI::Range(0, 65535));
-  serve->add_option_function<int>("--threads", [&](const int& v) { overrides.threads = v; },
-                                  "Worker threads (default: one per core)")
+  serve
+      ->add_option_function<int>(
+          "--threads", [&](const int& v) { overrides.threads = v; },
+          "Worker threads (default: one per core)")
       ->check(CLI::Range(1, 1024));
-  serve->add_option_function<std::string>("--log-level", [&](const std::string& v) { overrides.log_level = v; },
-                                          "trace|debug|info|warn|error (env KAKEHASHI_LOG_LEVEL)");
-  serve->add_option_function<std::string>("--data-dir", [&](const std::string& v) { overrides.data_dir = v; },
-                                          "Data directory (env KAKEHASHI_DATA_DIR, default ./data)");
+  serve->add_option_function<std::string>(
+      "--log-level", [&](const std::string& v) { overrides.log_level = v; },
+      "trace|debug|info|warn|error (env KAKEHASHI_LOG_LEVEL)");
+  serve->add_option_function<std::string>(
+      "--data-dir", [&](const std::string& v) { overrides.data_dir = v; },
+      "Data directory (env KAKEHASHI_DATA_DIR, default ./data)");
 
   auto* config_cmd = app.add_subcommand("config", "Work with config files");
   config_cmd->require_subcommand(1);

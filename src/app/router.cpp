@@ -2,9 +2,9 @@
 
 #include <optional>
 
+#include <fmt/format.h>
 #include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
-#include <fmt/format.h>
 
 #include "api/openai_errors.h"
 #include "core/ids.h"
@@ -75,12 +75,17 @@ std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalo
   if (path != "/health" && path != "/v1/models" && !path.starts_with("/v1/models/"))
     return std::nullopt;
   if (msg.method() != bhttp::verb::get && msg.method() != bhttp::verb::head) {
-    const core::Error e{core::ErrorCode::kMethodNotAllowed, 405,
-                        fmt::format("Use GET for {}", path), {}, false, {}};
+    const core::Error e{core::ErrorCode::kMethodNotAllowed,
+                        405,
+                        fmt::format("Use GET for {}", path),
+                        {},
+                        false,
+                        {}};
     return std::pair{e.http_status, api::renderOpenAIError(e)};
   }
   if (path == "/health")
-    return std::pair{200, fmt::format(R"({{"status":"ok","timestamp":{}}})", core::nowUnixSeconds())};
+    return std::pair{200,
+                     fmt::format(R"({{"status":"ok","timestamp":{}}})", core::nowUnixSeconds())};
   if (path == "/v1/models") return std::pair{200, catalog.listJson()};
   // Model ids may contain '/' and ':' and arrive percent-encoded.
   std::string id(path.substr(11));
@@ -105,8 +110,12 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
   for (const auto& r : kPipelineRoutes) {
     if (path != r.path) continue;
     if (msg.method() != bhttp::verb::post) {
-      const core::Error e{core::ErrorCode::kMethodNotAllowed, 405,
-                          fmt::format("Use POST for {}", r.path), {}, false, {}};
+      const core::Error e{core::ErrorCode::kMethodNotAllowed,
+                          405,
+                          fmt::format("Use POST for {}", r.path),
+                          {},
+                          false,
+                          {}};
       const std::string body = api::renderOpenAIError(e);
       co_await answer(ex, request_id, e.http_status, body);
       co_return;
@@ -119,8 +128,12 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
   const auto catalog = catalogs_.current();
   auto local = localRoute(*catalog, ex.request, path);
   if (!local) {
-    const core::Error e{core::ErrorCode::kNotFound, 404,
-                        fmt::format("Unknown route {} {}", method, path), {}, false, {}};
+    const core::Error e{core::ErrorCode::kNotFound,
+                        404,
+                        fmt::format("Unknown route {} {}", method, path),
+                        {},
+                        false,
+                        {}};
     local.emplace(e.http_status, api::renderOpenAIError(e));
   }
   co_await answer(ex, request_id, local->first, local->second);

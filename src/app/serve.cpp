@@ -4,13 +4,13 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <fmt/format.h>
 
-#include "app/router.h"
 #include "app/discovery.h"
+#include "app/router.h"
 #include "http/server.h"
 #include "http/url.h"
 #include "observability/log.h"
@@ -55,7 +55,8 @@ class Rediscovery {
       const auto current = holder_.current();
       routing::ProviderSet retry;
       for (const auto& p : current->providers())
-        if (std::find(failed_.begin(), failed_.end(), p->name()) != failed_.end()) retry.push_back(p);
+        if (std::find(failed_.begin(), failed_.end(), p->name()) != failed_.end())
+          retry.push_back(p);
       std::vector<std::string> still_failed;
       auto found = discoverModels(retry, 10s, &still_failed);
       if (!found.empty()) {
@@ -126,9 +127,8 @@ int serve(const config::Overrides& overrides) {
   catalogs.publish(std::make_shared<routing::ModelCatalog>(cfg, providers, std::move(discovered)));
 
   auto client_tls = http::makeClientTlsContext();
-  const int threads = cfg->server.threads > 0
-                          ? cfg->server.threads
-                          : std::max(1u, std::thread::hardware_concurrency());
+  const int threads = cfg->server.threads > 0 ? cfg->server.threads
+                                              : std::max(1u, std::thread::hardware_concurrency());
   http::ServerOptions opts;
   opts.host = cfg->server.host;
   opts.port = static_cast<std::uint16_t>(cfg->server.port);
@@ -153,8 +153,9 @@ int serve(const config::Overrides& overrides) {
     return 1;
   }
 
-  const std::string host_for_url =
-      cfg->server.host.find(':') != std::string::npos ? "[" + cfg->server.host + "]" : cfg->server.host;
+  const std::string host_for_url = cfg->server.host.find(':') != std::string::npos
+                                       ? "[" + cfg->server.host + "]"
+                                       : cfg->server.host;
   const auto catalog = catalogs.current();
   std::string provider_list = "[";
   for (const auto& p : catalog->providers()) {
@@ -191,7 +192,8 @@ int serve(const config::Overrides& overrides) {
   std::function<void()> poll_drain = [&] {
     if (server.inflight() == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
       if (server.inflight() > 0)
-        obs::warn("grace period over; closing requests in flight").num("inflight", server.inflight());
+        obs::warn("grace period over; closing requests in flight")
+            .num("inflight", server.inflight());
       main_ioc.stop();
       return;
     }
@@ -201,7 +203,7 @@ int serve(const config::Overrides& overrides) {
     });
   };
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
-                                                                       int sig) {
+                                                                      int sig) {
     if (ec) return;
     if (draining) {
       obs::warn("second signal; stopping now").num("signal", sig);
@@ -209,10 +211,13 @@ int serve(const config::Overrides& overrides) {
       return;
     }
     draining = true;
-    obs::info("shutting down").num("signal", sig).num("inflight", server.inflight())
+    obs::info("shutting down")
+        .num("signal", sig)
+        .num("inflight", server.inflight())
         .num("grace_s", cfg->server.shutdown_grace_s);
     server.beginDrain();
-    drain_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg->server.shutdown_grace_s);
+    drain_deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(cfg->server.shutdown_grace_s);
     signals.async_wait(on_signal);
     poll_drain();
   };

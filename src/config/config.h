@@ -88,7 +88,7 @@ struct Config {
   std::string database_url;  // empty: sqlite://<data_dir>/kakehashi.db
   std::string redis_url;
   std::string log_level = "info";
-  std::string source_path;  // the config file this came from, if any
+  std::string source_path;            // the config file this came from, if any
   std::vector<std::string> warnings;  // not fatal, logged at startup and by `config check`
 
   const ProviderConfig* findProvider(std::string_view name) const;

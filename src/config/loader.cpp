@@ -15,10 +15,10 @@ namespace kh::config {
 namespace {
 
 constexpr std::string_view kProviderTypes[] = {
-    "openai",    "anthropic", "gemini",    "openrouter", "openai-compatible",
-    "lmstudio",  "ollama",    "vscode-lm", "llamacpp",
+    "openai",   "anthropic", "gemini",    "openrouter", "openai-compatible",
+    "lmstudio", "ollama",    "vscode-lm", "llamacpp",
 };
-constexpr std::string_view kStrategies[] = {"round_robin",    "weighted",   "least_busy",
+constexpr std::string_view kStrategies[] = {"round_robin",    "weighted",    "least_busy",
                                             "lowest_latency", "lowest_cost", "priority"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 
@@ -154,7 +154,8 @@ void readServer(Reader& r, const YAML::Node& n, ServerConfig& s) {
   };
   auto setInt = [&](const char* key, auto& out, long long min, long long max) {
     ifSet(n, key, [&](const YAML::Node& v) {
-      if (auto x = r.num<long long>(v, key, min, max)) out = static_cast<std::decay_t<decltype(out)>>(*x);
+      if (auto x = r.num<long long>(v, key, min, max))
+        out = static_cast<std::decay_t<decltype(out)>>(*x);
     });
   };
   setStr("host", s.host);
@@ -212,7 +213,8 @@ void readProvider(Reader& r, const YAML::Node& n, Config& c) {
   ifSet(n, "headers", [&](const YAML::Node& v) {
     if (!r.isMap(v, "headers")) return;
     for (const auto& kv : v)
-      if (auto s = r.str(kv.second, kv.first.Scalar())) p.headers.emplace_back(kv.first.Scalar(), *s);
+      if (auto s = r.str(kv.second, kv.first.Scalar()))
+        p.headers.emplace_back(kv.first.Scalar(), *s);
   });
   ifSet(n, "timeout_s", [&](const YAML::Node& v) {
     if (auto x = r.num<int>(v, "timeout_s", 1, 86400)) p.timeout_s = *x;
@@ -260,7 +262,8 @@ void readGroup(Reader& r, const YAML::Node& n, Config& c) {
     if (auto s = r.str(v, "strategy")) {
       g.strategy = *s;
       if (!oneOf(g.strategy, kStrategies))
-        r.fail(v, fmt::format("unknown strategy '{}' (one of: {})", g.strategy, listOf(kStrategies)));
+        r.fail(v,
+               fmt::format("unknown strategy '{}' (one of: {})", g.strategy, listOf(kStrategies)));
     }
   });
   const YAML::Node targets = n["targets"];
@@ -304,7 +307,7 @@ void readFailover(Reader& r, const YAML::Node& n, FailoverConfig& f) {
       if (auto x = r.num<int>(s, "retry_on_status", 100, 599)) f.retry_on_status.push_back(*x);
   });
   ifSet(n, "failure_keywords",
-             [&](const YAML::Node& v) { f.failure_keywords = r.strList(v, "failure_keywords"); });
+        [&](const YAML::Node& v) { f.failure_keywords = r.strList(v, "failure_keywords"); });
   ifSet(n, "max_attempts", [&](const YAML::Node& v) {
     if (auto x = r.num<int>(v, "max_attempts", 1, 100)) f.max_attempts = *x;
   });
@@ -339,8 +342,8 @@ void readQueue(Reader& r, const YAML::Node& n, QueueConfig& q) {
 
 void validate(const Config& c, std::vector<ConfigIssue>& issues) {
   if (!oneOf(c.log_level, kLogLevels))
-    issues.push_back({"", fmt::format("log_level '{}' is not one of: {}", c.log_level,
-                                      listOf(kLogLevels))});
+    issues.push_back(
+        {"", fmt::format("log_level '{}' is not one of: {}", c.log_level, listOf(kLogLevels))});
   std::set<std::string, std::less<>> names;
   for (const auto& p : c.providers) names.insert(p.name);
   for (const auto& g : c.groups) {
@@ -352,7 +355,8 @@ void validate(const Config& c, std::vector<ConfigIssue>& issues) {
             {"", fmt::format("group '{}' targets unknown provider '{}'", g.name, t.provider)});
   }
   for (const auto& [alias, target] : c.aliases)
-    if (target.empty()) issues.push_back({"", fmt::format("alias '{}' has an empty target", alias)});
+    if (target.empty())
+      issues.push_back({"", fmt::format("alias '{}' has an empty target", alias)});
 }
 
 Config parseInto(Config c, const std::string& text, const std::string& name, EnvLookup env,
@@ -409,8 +413,8 @@ Config parseInto(Config c, const std::string& text, const std::string& name, Env
     if (auto s = r.str(n, "log_level")) c.log_level = *s;
   });
   for (const auto& var : r.unsetVars())
-    c.warnings.push_back(fmt::format("{}: environment variable {} is not set; it expands to \"\"",
-                                     name, var));
+    c.warnings.push_back(
+        fmt::format("{}: environment variable {} is not set; it expands to \"\"", name, var));
   return c;
 }
 
@@ -447,7 +451,10 @@ void addEnvProviders(Config& c, EnvLookup env) {
   };
   const EnvProvider known[] = {
       {"openai", "openai", {"OPENAI_API_KEY"}, {"OPENAI_BASE_URL"}},
-      {"anthropic", "anthropic", {"ANTHROPIC_API_KEY"}, {"ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE_URL"}},
+      {"anthropic",
+       "anthropic",
+       {"ANTHROPIC_API_KEY"},
+       {"ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE_URL"}},
       {"google", "gemini", {"GEMINI_API_KEY", "GOOGLE_API_KEY"}, {"GOOGLE_API_BASE_URL"}},
       {"openrouter", "openrouter", {"OPENROUTER_API_KEY"}, {"OPENROUTER_BASE_URL"}},
   };

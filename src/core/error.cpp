@@ -13,14 +13,21 @@ Error Error::invalidField(std::string param, std::string message) {
 }
 
 Error Error::modelNotFound(std::string_view model) {
-  return {ErrorCode::kModelNotFound, 404,
+  return {ErrorCode::kModelNotFound,
+          404,
           fmt::format("The model '{}' does not exist or is not served by any provider", model),
-          "model", false, {}};
+          "model",
+          false,
+          {}};
 }
 
 Error Error::bodyTooLarge(size_t limit) {
-  return {ErrorCode::kBodyTooLarge, 413,
-          fmt::format("Request body exceeds the limit of {} bytes", limit), {}, false, {}};
+  return {ErrorCode::kBodyTooLarge,
+          413,
+          fmt::format("Request body exceeds the limit of {} bytes", limit),
+          {},
+          false,
+          {}};
 }
 
 Error Error::badGateway(std::string message) {
@@ -45,8 +52,12 @@ Error Error::internal(std::string message) {
 }
 
 Error Error::upstreamStatus(int status, std::string body) {
-  Error e{ErrorCode::kUpstreamStatus, status, fmt::format("Upstream answered HTTP {}", status),
-          {}, isRetryableStatus(status), std::move(body)};
+  Error e{ErrorCode::kUpstreamStatus,
+          status,
+          fmt::format("Upstream answered HTTP {}", status),
+          {},
+          isRetryableStatus(status),
+          std::move(body)};
   return e;
 }
 

@@ -40,7 +40,9 @@ long long nowUnixMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-long long nowUnixSeconds() { return nowUnixMs() / 1000; }
+long long nowUnixSeconds() {
+  return nowUnixMs() / 1000;
+}
 
 std::string isoTimestamp() {
   const long long ms = nowUnixMs();

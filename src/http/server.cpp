@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,7 +18,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
-#include <fmt/format.h>
 
 #include "core/ids.h"
 
@@ -30,7 +30,8 @@ using tcp = net::ip::tcp;
 using boost::system::error_code;
 
 bool isHttpParseError(const error_code& ec) {
-  return ec.category() == beast::http::make_error_code(beast::http::error::end_of_stream).category();
+  return ec.category() ==
+         beast::http::make_error_code(beast::http::error::end_of_stream).category();
 }
 
 void appendStatusLine(std::string& out, int status) {
@@ -193,13 +194,17 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
         co_await reject(stream, e);
         linger = true;
       } else if (hec == beast::http::error::header_limit) {
-        const core::Error e{core::ErrorCode::kHeadersTooLarge, 431,
-                            "Request headers are too large", {}, false, {}};
+        const core::Error e{
+            core::ErrorCode::kHeadersTooLarge, 431, "Request headers are too large", {}, false, {}};
         co_await reject(stream, e);
       } else if (isHttpParseError(hec) && hec != beast::http::error::end_of_stream &&
                  hec != beast::http::error::partial_message) {
-        const core::Error e{core::ErrorCode::kInvalidRequest, 400,
-                            "Malformed HTTP request: " + hec.message(), {}, false, {}};
+        const core::Error e{core::ErrorCode::kInvalidRequest,
+                            400,
+                            "Malformed HTTP request: " + hec.message(),
+                            {},
+                            false,
+                            {}};
         co_await reject(stream, e);
       }
       break;
@@ -307,7 +312,9 @@ Server::Server(ServerOptions options, Handler handler, ErrorRenderer render_erro
       client_tls_(client_tls),
       proxy_(std::move(proxy)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 std::uint16_t Server::start() {
   const int n = std::max(1, options_.threads);

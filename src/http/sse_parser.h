@@ -61,7 +61,7 @@ class SseParser {
       } else if (buf_[line_end] == '\r') {
         if (line_end + 1 == buf_.size() && !at_eof) break;  // a '\n' may follow in the next feed
         next = (line_end + 1 < buf_.size() && buf_[line_end + 1] == '\n') ? line_end + 2
-                                                                             : line_end + 1;
+                                                                          : line_end + 1;
       } else {
         next = line_end + 1;
       }
@@ -122,7 +122,7 @@ class SseParser {
   std::size_t scan_pos_ = 0;  // start of the first line not yet parsed
   Span event_, id_, data_;    // offsets into buf_ for the event being assembled
   int data_lines_ = 0;
-  std::string joined_;  // only used when an event has several data lines
+  std::string joined_;    // only used when an event has several data lines
   bool pending_ = false;  // the current event has at least one line (field or comment)
 };
 

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/connect.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <fmt/format.h>
 
 namespace kh::http {
 
@@ -23,7 +23,8 @@ constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 using boost::system::error_code;
 
 bool isHttpParseError(const error_code& ec) {
-  return ec.category() == beast::http::make_error_code(beast::http::error::end_of_stream).category();
+  return ec.category() ==
+         beast::http::make_error_code(beast::http::error::end_of_stream).category();
 }
 
 std::string base64(std::string_view in) {
@@ -33,8 +34,8 @@ std::string base64(std::string_view in) {
   out.reserve((in.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 |
-                       (unsigned char)in[i + 2];
+    const unsigned v =
+        (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
     out += kAlphabet[v >> 18];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];
@@ -55,7 +56,9 @@ std::string base64(std::string_view in) {
   return out;
 }
 
-bool isTimeout(const error_code& ec) { return ec == beast::error::timeout; }
+bool isTimeout(const error_code& ec) {
+  return ec == beast::error::timeout;
+}
 
 // A peer that closed an idle keep-alive connection shows as readable EOF; one that sent anything
 // while idle is in an unknown state. Either way the connection must not carry a new request.
@@ -115,18 +118,19 @@ std::string_view UpstreamResponse::header(std::string_view name) const {
 core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view during) const {
   if (cancel_ && cancel_->fired()) return core::Error::cancelled();
   if (isTimeout(ec)) return core::Error::timeout(fmt::format("Upstream timed out {}", during));
-  return core::Error::badGateway(fmt::format("Upstream connection failed {}: {}", during,
-                                             ec.message()));
+  return core::Error::badGateway(
+      fmt::format("Upstream connection failed {}: {}", during, ec.message()));
 }
 
 net::awaitable<core::Status> UpstreamResponse::readHeader() {
   error_code ec;
   co_await withStream(*conn_, [&](auto& s) {
-    return beast::http::async_read_header(s, conn_->buf, parser_, net::redirect_error(net::use_awaitable, ec));
+    return beast::http::async_read_header(s, conn_->buf, parser_,
+                                          net::redirect_error(net::use_awaitable, ec));
   });
   if (ec) {
-    if (isHttpParseError(ec) &&
-        !(cancel_ && cancel_->fired()) && ec != beast::http::error::end_of_stream)
+    if (isHttpParseError(ec) && !(cancel_ && cancel_->fired()) &&
+        ec != beast::http::error::end_of_stream)
       co_return core::Error::badGateway(
           fmt::format("Upstream answered something that is not HTTP: {}", ec.message()));
     co_return ioError(ec, "while waiting for the response header");
@@ -141,13 +145,14 @@ net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
     body.size = sizeof scratch_;
     error_code ec;
     co_await withStream(*conn_, [&](auto& s) {
-      return beast::http::async_read_some(s, conn_->buf, parser_, net::redirect_error(net::use_awaitable, ec));
+      return beast::http::async_read_some(s, conn_->buf, parser_,
+                                          net::redirect_error(net::use_awaitable, ec));
     });
     if (ec == beast::http::error::need_buffer) ec = {};
     const std::size_t n = sizeof scratch_ - parser_.get().body().size;
     if (ec) {
-      if (isHttpParseError(ec) &&
-          ec != beast::http::error::partial_message && !(cancel_ && cancel_->fired()))
+      if (isHttpParseError(ec) && ec != beast::http::error::partial_message &&
+          !(cancel_ && cancel_->fired()))
         co_return core::Error::badGateway(
             fmt::format("Upstream sent a malformed body: {}", ec.message()));
       co_return ioError(ec, "while reading the response body");
@@ -224,8 +229,8 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
   auto fail = [&](const error_code& ec, std::string_view what) -> core::Error {
     if (cancel && cancel->fired()) return core::Error::cancelled();
     if (isTimeout(ec)) return core::Error::timeout(fmt::format("Timed out {} {}", what, where));
-    return core::Error::badGateway(fmt::format("Cannot reach upstream {}: {} ({})", where,
-                                               ec.message(), what));
+    return core::Error::badGateway(
+        fmt::format("Cannot reach upstream {}: {} ({})", where, ec.message(), what));
   };
 
   const std::string port = std::to_string(hop.port);

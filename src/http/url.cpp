@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
+#include <boost/url/parse.hpp>
 
 namespace kh::http {
 

@@ -14,7 +14,7 @@ struct Endpoint {
   bool tls = false;
   std::string host;  // without brackets for IPv6
   std::uint16_t port = 0;
-  std::string path;  // path + query, never empty ("/" at least)
+  std::string path;      // path + query, never empty ("/" at least)
   std::string userinfo;  // "user:pass" for proxies, percent-decoded
 
   std::string hostPort() const;  // "host:port" with brackets for IPv6, for Host / CONNECT

@@ -53,9 +53,13 @@ void shutdownLogging() {
   spdlog::shutdown();
 }
 
-void setLevel(Level level) { g_level.store(static_cast<int>(level)); }
+void setLevel(Level level) {
+  g_level.store(static_cast<int>(level));
+}
 
-bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
 
 void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');

@@ -38,10 +38,18 @@ class LogLine {
   std::string line_;
 };
 
-inline LogLine info(std::string_view msg) { return LogLine(Level::kInfo, msg); }
-inline LogLine warn(std::string_view msg) { return LogLine(Level::kWarn, msg); }
-inline LogLine error(std::string_view msg) { return LogLine(Level::kError, msg); }
-inline LogLine debug(std::string_view msg) { return LogLine(Level::kDebug, msg); }
+inline LogLine info(std::string_view msg) {
+  return LogLine(Level::kInfo, msg);
+}
+inline LogLine warn(std::string_view msg) {
+  return LogLine(Level::kWarn, msg);
+}
+inline LogLine error(std::string_view msg) {
+  return LogLine(Level::kError, msg);
+}
+inline LogLine debug(std::string_view msg) {
+  return LogLine(Level::kDebug, msg);
+}
 
 // JSON string escaping (quotes included).
 void appendJsonString(std::string& out, std::string_view s);

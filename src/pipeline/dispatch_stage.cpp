@@ -100,10 +100,13 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     ctx.provider = provider.name();
     ctx.upstream_model = target.model;
     if (provider.wire() != providers::WireFormat::kOpenAI) {
-      last = {core::ErrorCode::kNotImplemented, 501,
+      last = {core::ErrorCode::kNotImplemented,
+              501,
               fmt::format("Provider '{}' (type {}) is not served yet", provider.name(),
                           provider.config().type),
-              {}, false, {}};
+              {},
+              false,
+              {}};
       continue;
     }
     http::UpstreamRequest req = provider.passThrough(

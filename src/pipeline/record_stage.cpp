@@ -33,7 +33,8 @@ void recordStage(const RequestContext& ctx) {
       .num("status", ctx.status)
       .str("model", ctx.info.model)
       .boolean("stream", ctx.info.stream);
-  if (!ctx.provider.empty()) line.str("provider", ctx.provider).str("upstream_model", ctx.upstream_model);
+  if (!ctx.provider.empty())
+    line.str("provider", ctx.provider).str("upstream_model", ctx.upstream_model);
   line.num("attempts", ctx.attempts).real("latency_ms", elapsed / 1000.0);
   if (ctx.ttft_us >= 0) line.real("ttft_ms", ctx.ttft_us / 1000.0);
   if (ctx.usage.present)

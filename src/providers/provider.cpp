@@ -49,8 +49,8 @@ std::unique_ptr<Provider> makeProvider(const config::ProviderConfig& config, std
       break;
   }
   if (why)
-    *why = fmt::format("provider type '{}' is not served by this version of kakehashi",
-                       config.type);
+    *why =
+        fmt::format("provider type '{}' is not served by this version of kakehashi", config.type);
   return nullptr;
 }
 

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-#include <fmt/format.h>
 
 namespace kh::routing {
 
@@ -12,7 +12,9 @@ namespace {
 
 const std::vector<std::string> kNoModels;
 
-std::string jsonString(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+std::string jsonString(std::string_view s) {
+  return boost::json::serialize(boost::json::string(s));
+}
 
 std::string modelObject(std::string_view id, std::string_view owned_by) {
   return fmt::format(R"({{"id":{},"object":"model","created":0,"owned_by":{}}})", jsonString(id),
@@ -32,14 +34,17 @@ std::string_view wellKnownType(std::string_view prefix) {
 
 ModelCatalog::ModelCatalog(std::shared_ptr<const config::Config> config, ProviderSet providers,
                            DiscoveredModels discovered)
-    : config_(std::move(config)), providers_(std::move(providers)), discovered_(std::move(discovered)) {
+    : config_(std::move(config)),
+      providers_(std::move(providers)),
+      discovered_(std::move(discovered)) {
   for (const auto& g : config_->groups) listed_.emplace(g.name, "kakehashi");
   for (const auto& [alias, target] : config_->aliases) listed_.emplace(alias, "kakehashi");
   for (const auto& p : providers_) {
     for (const auto& m : modelsOf(p->name())) {
       listed_.emplace(p->name() + ":" + m, p->name());
       auto& owners = offered_by_[m];
-      if (std::find(owners.begin(), owners.end(), p.get()) == owners.end()) owners.push_back(p.get());
+      if (std::find(owners.begin(), owners.end(), p.get()) == owners.end())
+        owners.push_back(p.get());
     }
   }
   for (const auto& [model, owners] : offered_by_)
@@ -97,7 +102,8 @@ core::Result<Route> ModelCatalog::resolveDepth(std::string_view model, int depth
     if (g.name != model) continue;
     Route r{{}, "group"};
     for (const auto& t : g.targets)
-      if (const auto* p = provider(t.provider)) r.targets.push_back({p, t.model, t.priority, t.weight});
+      if (const auto* p = provider(t.provider))
+        r.targets.push_back({p, t.model, t.priority, t.weight});
     std::stable_sort(r.targets.begin(), r.targets.end(),
                      [](const Target& a, const Target& b) { return a.priority < b.priority; });
     if (r.targets.empty())
@@ -129,7 +135,8 @@ core::Result<Route> ModelCatalog::resolveDepth(std::string_view model, int depth
   }
 
   if (auto it = offered_by_.find(std::string(model)); it != offered_by_.end()) {
-    if (it->second.size() == 1) return Route{{Target{it->second.front(), std::string(model)}}, "model"};
+    if (it->second.size() == 1)
+      return Route{{Target{it->second.front(), std::string(model)}}, "model"};
     std::string names;
     for (const auto* p : it->second) names += (names.empty() ? "" : ", ") + p->name();
     core::Error e = core::Error::modelNotFound(model);

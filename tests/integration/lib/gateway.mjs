@@ -201,7 +201,18 @@ export async function startGateway(opts = {}) {
     });
   }
 
-  async function stop({ signal = 'SIGTERM', timeoutMs = STOP_TIMEOUT_MS, keepDir = false } = {}) {
+  // A sanitizer report or an unclean exit after SIGTERM fails the test that stopped the gateway:
+  // that is how the ASan+UBSan run of these suites catches memory errors in the server.
+  function assertCleanExit(signal) {
+    const text = logs();
+    const report = text.match(/(ERROR: (Address|Leak)Sanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer)/);
+    if (report) throw new Error(`gateway sanitizer report (${report[1]}):\n${text}`);
+    if (signal === 'SIGTERM' && exitInfo && exitInfo.code !== 0)
+      throw new Error(`gateway exited ${JSON.stringify(exitInfo)} after SIGTERM; logs:\n${text}`);
+  }
+
+  async function stop({ signal = 'SIGTERM', timeoutMs = STOP_TIMEOUT_MS, keepDir = false,
+                        checkExit = true } = {}) {
     if (!exitInfo) {
       proc.kill(signal);
       let timer;
@@ -218,6 +229,7 @@ export async function startGateway(opts = {}) {
       }
     }
     if (!keepDir) rmSync(dir, { recursive: true, force: true });
+    if (checkExit) assertCleanExit(signal);
     return exitInfo;
   }
 
@@ -225,7 +237,7 @@ export async function startGateway(opts = {}) {
   try {
     listening = await waitForLog((j) => isListeningLine(j), opts.startTimeoutMs ?? START_TIMEOUT_MS);
   } catch (e) {
-    await stop({ timeoutMs: 2000 });
+    await stop({ timeoutMs: 2000, checkExit: false });
     throw e;
   }
   const port = listening.json.port;

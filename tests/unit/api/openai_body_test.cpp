@@ -14,7 +14,8 @@ core::Result<OpenAIBodyInfo> inspect(std::string body, Operation op = Operation:
 }
 
 TEST(OpenAIBody, ReadsModelStreamAndOffsets) {
-  std::string body = R"({"messages":[{"role":"user","content":"hi"}], "model" : "gpt-4o" , "stream":true})";
+  std::string body =
+      R"({"messages":[{"role":"user","content":"hi"}], "model" : "gpt-4o" , "stream":true})";
   auto info = inspectBody(body, Operation::kChat);
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->model, "gpt-4o");
@@ -83,7 +84,8 @@ TEST(OpenAIBody, RewriteSplicesOnlyTheModel) {
 
 TEST(OpenAIBody, StreamsAlwaysAskForUsage) {
   const std::string out = rewrite(R"({"model":"a","stream":true,"messages":[]})", "b");
-  EXPECT_EQ(out, R"({"stream_options":{"include_usage":true},"model":"b","stream":true,"messages":[]})");
+  EXPECT_EQ(out,
+            R"({"stream_options":{"include_usage":true},"model":"b","stream":true,"messages":[]})");
   EXPECT_TRUE(boost::json::parse(out).is_object());
 
   // Existing options are kept; include_usage is switched on.
@@ -126,7 +128,8 @@ TEST(OpenAIBody, UsageFromResponsesAndChunks) {
   EXPECT_TRUE(ci.usage_only);
   EXPECT_EQ(ci.usage.prompt_tokens, 3);
 
-  const std::string_view content_chunk = R"({"id":"c","choices":[{"delta":{"content":"x"}}],"usage":null})";
+  const std::string_view content_chunk =
+      R"({"id":"c","choices":[{"delta":{"content":"x"}}],"usage":null})";
   EXPECT_FALSE(mayCarryUsage(content_chunk));
   EXPECT_FALSE(mayCarryUsage(R"({"choices":[{"delta":{"content":"\"usage\": {"}}]})"));
   // vLLM's continuous usage: usage on a chunk that also has choices is read but not dropped.

@@ -52,7 +52,8 @@ TEST(OpenAIErrors, UpstreamOpenAIErrorsPassThroughVerbatim) {
 TEST(OpenAIErrors, OtherUpstreamBodiesAreWrapped) {
   auto v = errorOf(core::Error::upstreamStatus(503, "<html>Service Unavailable</html>"));
   EXPECT_EQ(v.at("type").as_string(), "api_error");
-  EXPECT_NE(std::string(v.at("message").as_string()).find("Service Unavailable"), std::string::npos);
+  EXPECT_NE(std::string(v.at("message").as_string()).find("Service Unavailable"),
+            std::string::npos);
   v = errorOf(core::Error::upstreamStatus(429, R"({"detail":"slow down"})"));
   EXPECT_EQ(v.at("type").as_string(), "rate_limit_error");
   EXPECT_NE(std::string(v.at("message").as_string()).find("slow down"), std::string::npos);
@@ -71,7 +72,8 @@ TEST(OpenAIErrors, StreamErrorIsOneSseEvent) {
 }
 
 TEST(OpenAIErrors, RetryableStatuses) {
-  for (int s : {408, 409, 429, 500, 502, 503, 504, 529}) EXPECT_TRUE(core::isRetryableStatus(s)) << s;
+  for (int s : {408, 409, 429, 500, 502, 503, 504, 529})
+    EXPECT_TRUE(core::isRetryableStatus(s)) << s;
   for (int s : {400, 401, 403, 404, 413, 422}) EXPECT_FALSE(core::isRetryableStatus(s)) << s;
 }
 

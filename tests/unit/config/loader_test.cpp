@@ -100,14 +100,16 @@ log_level: debug
 
 TEST_F(LoaderTest, ErrorsCarryFileLineAndColumnAndAreAllReported) {
   try {
-    parseConfigText("server:\n  port: seventy\nproviders:\n  - name: a\n    type: nonsense\n"
-                    "  - name: a\n    type: openai\n    colour: blue\n",
-                    "bad.yaml", testEnv);
+    parseConfigText(
+        "server:\n  port: seventy\nproviders:\n  - name: a\n    type: nonsense\n"
+        "  - name: a\n    type: openai\n    colour: blue\n",
+        "bad.yaml", testEnv);
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     const std::string text = e.what();
     EXPECT_NE(text.find("bad.yaml:2:9: 'port' must be a number"), std::string::npos) << text;
-    EXPECT_NE(text.find("bad.yaml:5:11: unknown provider type 'nonsense'"), std::string::npos) << text;
+    EXPECT_NE(text.find("bad.yaml:5:11: unknown provider type 'nonsense'"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("duplicate provider name 'a'"), std::string::npos) << text;
     EXPECT_NE(text.find("bad.yaml:8:5: unknown key 'colour'"), std::string::npos) << text;
     EXPECT_GE(e.issues().size(), 4u);
@@ -129,9 +131,9 @@ TEST_F(LoaderTest, RejectsBadReferencesAndValues) {
                ConfigError);
   EXPECT_THROW(parseConfigText("providers:\n  - {name: 'a:b', type: openai}\n", "x.yaml", testEnv),
                ConfigError);
-  EXPECT_THROW(parseConfigText("providers:\n  - {name: c, type: openai-compatible}\n", "x.yaml",
-                               testEnv),
-               ConfigError);
+  EXPECT_THROW(
+      parseConfigText("providers:\n  - {name: c, type: openai-compatible}\n", "x.yaml", testEnv),
+      ConfigError);
   EXPECT_THROW(parseConfigText("providers:\n  - {name: c, type: openai, base_url: ftp://x}\n",
                                "x.yaml", testEnv),
                ConfigError);
@@ -141,9 +143,8 @@ TEST_F(LoaderTest, RejectsBadReferencesAndValues) {
 }
 
 TEST_F(LoaderTest, UnsetVariableIsAWarning) {
-  const Config c =
-      parseConfigText("providers:\n  - {name: o, type: openai, api_key: '${MISSING_KEY}'}\n",
-                      "w.yaml", testEnv);
+  const Config c = parseConfigText(
+      "providers:\n  - {name: o, type: openai, api_key: '${MISSING_KEY}'}\n", "w.yaml", testEnv);
   EXPECT_EQ(c.providers[0].api_key, "");
   ASSERT_EQ(c.warnings.size(), 1u);
   EXPECT_NE(c.warnings[0].find("MISSING_KEY"), std::string::npos);
@@ -165,8 +166,9 @@ TEST_F(LoaderTest, EnvironmentCreatesProvidersUnlessTheFileNamesThem) {
   EXPECT_EQ(c.findProvider("openrouter"), nullptr);
 
   Overrides o;
-  o.config_path = writeTemp("providers:\n  - {name: openai, type: openai-compatible, "
-                            "base_url: 'http://file/v1', api_key: file-key}\n");
+  o.config_path = writeTemp(
+      "providers:\n  - {name: openai, type: openai-compatible, "
+      "base_url: 'http://file/v1', api_key: file-key}\n");
   c = loadConfig(o, testEnv);
   EXPECT_EQ(c.findProvider("openai")->api_key, "file-key");
 }

@@ -65,21 +65,22 @@ TEST(SseParser, OpenAIStreamAnySplit) {
 
 TEST(SseParser, CrLfAndCrLineEndingsAnySplit) {
   const std::string input = "event: message_start\r\ndata: a\r\n\r\nevent: ping\rdata: b\r\r";
-  expectSplitInvariant(input, {{"message_start", "a", "", "event: message_start\r\ndata: a\r\n\r\n", true},
-                               {"ping", "b", "", "event: ping\rdata: b\r\r", true}});
+  expectSplitInvariant(input,
+                       {{"message_start", "a", "", "event: message_start\r\ndata: a\r\n\r\n", true},
+                        {"ping", "b", "", "event: ping\rdata: b\r\r", true}});
 }
 
 TEST(SseParser, MultiLineDataCommentsAndIdsAnySplit) {
   const std::string input = ": keep-alive\n\nid: 7\ndata: line1\ndata:line2\nretry: 10\n\n";
-  expectSplitInvariant(input, {{"", "", "", ": keep-alive\n\n", false},
-                               {"", "line1\nline2", "7", "id: 7\ndata: line1\ndata:line2\nretry: 10\n\n",
-                                true}});
+  expectSplitInvariant(
+      input, {{"", "", "", ": keep-alive\n\n", false},
+              {"", "line1\nline2", "7", "id: 7\ndata: line1\ndata:line2\nretry: 10\n\n", true}});
 }
 
 TEST(SseParser, UnterminatedLastEventIsDeliveredAtFinish) {
   const std::string input = "data: one\n\ndata: two";
-  expectSplitInvariant(input,
-                       {{"", "one", "", "data: one\n\n", true}, {"", "two", "", "data: two", true}});
+  expectSplitInvariant(
+      input, {{"", "one", "", "data: one\n\n", true}, {"", "two", "", "data: two", true}});
 }
 
 TEST(SseParser, EmptyDataFieldAndFieldWithoutColon) {

@@ -7,7 +7,9 @@
 namespace kh::routing {
 namespace {
 
-std::optional<std::string> noEnv(const char*) { return std::nullopt; }
+std::optional<std::string> noEnv(const char*) {
+  return std::nullopt;
+}
 
 class CatalogTest : public ::testing::Test {
  protected:
@@ -25,7 +27,7 @@ groups:
       - { provider: work-openai, model: gpt-4o, priority: 1 }
 aliases: { gpt-4: "work-openai:gpt-4o", smart: pool, loop-a: loop-b, loop-b: loop-a, ghost: "nobody:x" }
 )",
-                                                                            "t.yaml", noEnv));
+                                                                        "t.yaml", noEnv));
     ProviderSet providers;
     for (const auto& pc : cfg->providers) providers.push_back(providers::makeProvider(pc, nullptr));
     DiscoveredModels discovered{{"router", {"openai/gpt-4o", "anthropic/claude-sonnet-4"}}};
@@ -108,9 +110,9 @@ TEST_F(CatalogTest, ListsEveryRoutableName) {
     EXPECT_EQ(m.at("object").as_string(), "model");
     ids.insert(std::string(m.at("id").as_string()));
   }
-  for (const char* id : {"pool", "gpt-4", "smart", "work-openai:gpt-4o", "local:gpt-oss:20b",
-                         "router:openai/gpt-4o", "gpt-4o-mini", "gpt-oss:20b", "openai/gpt-4o",
-                         "local:shared", "work-openai:shared"})
+  for (const char* id :
+       {"pool", "gpt-4", "smart", "work-openai:gpt-4o", "local:gpt-oss:20b", "router:openai/gpt-4o",
+        "gpt-4o-mini", "gpt-oss:20b", "openai/gpt-4o", "local:shared", "work-openai:shared"})
     EXPECT_TRUE(ids.count(id)) << id;
   EXPECT_FALSE(ids.count("shared")) << "ambiguous bare names are not listed";
   EXPECT_TRUE(catalog->modelJson("gpt-oss:20b"));

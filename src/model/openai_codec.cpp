@@ -1,0 +1,668 @@
+#include "model/openai_codec.h"
+
+#include <fmt/format.h>
+#include <boost/json/serialize.hpp>
+
+namespace kh::model {
+
+namespace json = boost::json;
+
+namespace {
+
+core::Error bad(std::string param, std::string message) {
+  return core::Error::invalidField(std::move(param), std::move(message));
+}
+
+std::string str(const json::value& v) {
+  return std::string(v.as_string());
+}
+
+const json::value* field(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && !v->is_null() ? v : nullptr;
+}
+
+std::optional<double> number(const json::value& v) {
+  if (v.is_double()) return v.as_double();
+  if (v.is_int64()) return static_cast<double>(v.as_int64());
+  if (v.is_uint64()) return static_cast<double>(v.as_uint64());
+  return std::nullopt;
+}
+
+std::optional<long long> integer(const json::value& v) {
+  if (v.is_int64()) return v.as_int64();
+  if (v.is_uint64()) return static_cast<long long>(v.as_uint64());
+  if (v.is_double() && v.as_double() == static_cast<double>(static_cast<long long>(v.as_double())))
+    return static_cast<long long>(v.as_double());
+  return std::nullopt;
+}
+
+// "data:image/png;base64,AAAA" → media type and data; other URLs stay URLs.
+Image imageFromUrl(std::string_view url, std::string detail) {
+  Image img;
+  img.detail = std::move(detail);
+  if (url.starts_with("data:")) {
+    const size_t comma = url.find(',');
+    const std::string_view meta = url.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
+    if (comma != std::string_view::npos && meta.ends_with(";base64")) {
+      img.media_type = std::string(meta.substr(0, meta.size() - 7));
+      img.data = std::string(url.substr(comma + 1));
+      return img;
+    }
+  }
+  img.url = std::string(url);
+  return img;
+}
+
+std::string imageToUrl(const Image& img) {
+  if (!img.url.empty()) return img.url;
+  return fmt::format("data:{};base64,{}", img.media_type, img.data);
+}
+
+core::Result<std::vector<ContentPart>> parseContent(const json::value& v,
+                                                    const std::string& where) {
+  std::vector<ContentPart> parts;
+  if (v.is_null()) return parts;
+  if (v.is_string()) {
+    parts.push_back(ContentPart::textPart(str(v)));
+    return parts;
+  }
+  if (!v.is_array()) return bad(where, fmt::format("'{}' must be a string or an array", where));
+  const auto& arr = v.as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string at = fmt::format("{}[{}]", where, i);
+    if (!arr[i].is_object()) return bad(at, fmt::format("'{}' must be an object", at));
+    const auto& o = arr[i].as_object();
+    const json::value* type = field(o, "type");
+    if (!type || !type->is_string()) return bad(at + ".type", "content parts need a string 'type'");
+    const std::string_view t = type->as_string();
+    if (t == "text" || t == "input_text") {
+      const json::value* text = field(o, "text");
+      if (!text || !text->is_string()) return bad(at + ".text", "text parts need a string 'text'");
+      parts.push_back(ContentPart::textPart(str(*text)));
+    } else if (t == "image_url") {
+      const json::value* iu = field(o, "image_url");
+      std::string url, detail;
+      if (iu && iu->is_string()) {
+        url = str(*iu);
+      } else if (iu && iu->is_object()) {
+        if (const auto* u = field(iu->as_object(), "url"); u && u->is_string()) url = str(*u);
+        if (const auto* d = field(iu->as_object(), "detail"); d && d->is_string()) detail = str(*d);
+      }
+      if (url.empty()) return bad(at + ".image_url", "image parts need 'image_url.url'");
+      ContentPart p;
+      p.kind = ContentPart::Kind::kImage;
+      p.image = imageFromUrl(url, std::move(detail));
+      parts.push_back(std::move(p));
+    } else {
+      return bad(at + ".type", fmt::format("unsupported content part type '{}'", t));
+    }
+  }
+  return parts;
+}
+
+json::value contentToJson(const Message& m) {
+  if (m.content.empty()) return nullptr;
+  bool all_text = true;
+  for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
+  if (all_text) return json::string(m.text());
+  json::array arr;
+  for (const auto& p : m.content) {
+    if (p.kind == ContentPart::Kind::kText) {
+      arr.push_back(json::object{{"type", "text"}, {"text", p.text}});
+    } else {
+      json::object iu{{"url", imageToUrl(p.image)}};
+      if (!p.image.detail.empty()) iu["detail"] = p.image.detail;
+      arr.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(iu)}});
+    }
+  }
+  return arr;
+}
+
+core::Result<std::vector<ToolCall>> parseToolCalls(const json::value& v, const std::string& where) {
+  std::vector<ToolCall> calls;
+  if (!v.is_array()) return bad(where, fmt::format("'{}' must be an array", where));
+  const auto& arr = v.as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string at = fmt::format("{}[{}]", where, i);
+    if (!arr[i].is_object()) return bad(at, "tool calls must be objects");
+    const auto& o = arr[i].as_object();
+    ToolCall c;
+    if (const auto* id = field(o, "id"); id && id->is_string()) c.id = str(*id);
+    const json::value* fn = field(o, "function");
+    if (!fn || !fn->is_object()) return bad(at + ".function", "tool calls need a 'function'");
+    const auto& f = fn->as_object();
+    if (const auto* n = field(f, "name"); n && n->is_string()) c.name = str(*n);
+    if (c.name.empty()) return bad(at + ".function.name", "tool calls need a function name");
+    if (const auto* a = field(f, "arguments")) {
+      // Some clients send arguments as an object; OpenAI's format is a JSON string.
+      c.arguments = a->is_string() ? str(*a) : json::serialize(*a);
+    }
+    calls.push_back(std::move(c));
+  }
+  return calls;
+}
+
+json::array toolCallsToJson(const std::vector<ToolCall>& calls) {
+  json::array arr;
+  for (const auto& c : calls)
+    arr.push_back(
+        json::object{{"id", c.id},
+                     {"type", "function"},
+                     {"function", json::object{{"name", c.name}, {"arguments", c.arguments}}}});
+  return arr;
+}
+
+core::Result<Message> parseMessage(const json::value& v, const std::string& at) {
+  if (!v.is_object()) return bad(at, fmt::format("'{}' must be an object", at));
+  const auto& o = v.as_object();
+  Message m;
+  const json::value* role = field(o, "role");
+  if (!role || !role->is_string()) return bad(at + ".role", "messages need a string 'role'");
+  auto r = roleFromString(role->as_string());
+  if (!r)
+    return bad(at + ".role", fmt::format("unknown role '{}'", std::string_view(role->as_string())));
+  m.role = *r;
+  if (const json::value* c = o.if_contains("content")) {
+    auto parts = parseContent(*c, at + ".content");
+    if (!parts) return std::move(parts).error();
+    m.content = std::move(*parts);
+  }
+  if (const auto* n = field(o, "name"); n && n->is_string()) m.name = str(*n);
+  if (const auto* tc = field(o, "tool_calls")) {
+    auto calls = parseToolCalls(*tc, at + ".tool_calls");
+    if (!calls) return std::move(calls).error();
+    m.tool_calls = std::move(*calls);
+  } else if (const auto* fc = field(o, "function_call"); fc && fc->is_object()) {
+    // The legacy single function_call becomes one tool call.
+    json::array one{json::object{{"id", ""}, {"type", "function"}, {"function", *fc}}};
+    auto calls = parseToolCalls(one, at + ".function_call");
+    if (!calls) return std::move(calls).error();
+    m.tool_calls = std::move(*calls);
+  }
+  if (const auto* id = field(o, "tool_call_id"); id && id->is_string()) m.tool_call_id = str(*id);
+  if (m.role == Role::kTool && m.tool_call_id.empty() && m.name.empty())
+    return bad(at + ".tool_call_id", "tool messages need 'tool_call_id'");
+  if (const auto* rf = field(o, "refusal"); rf && rf->is_string()) m.refusal = str(*rf);
+  return m;
+}
+
+json::object messageToJson(const Message& m) {
+  json::object o{{"role", toString(m.role)}, {"content", contentToJson(m)}};
+  if (!m.name.empty()) o["name"] = m.name;
+  if (!m.tool_calls.empty()) o["tool_calls"] = toolCallsToJson(m.tool_calls);
+  if (!m.tool_call_id.empty()) o["tool_call_id"] = m.tool_call_id;
+  if (m.refusal) o["refusal"] = *m.refusal;
+  return o;
+}
+
+// The request fields the canonical form models; everything else goes to `extra`.
+constexpr std::string_view kModelled[] = {"model",
+                                          "messages",
+                                          "tools",
+                                          "tool_choice",
+                                          "parallel_tool_calls",
+                                          "temperature",
+                                          "top_p",
+                                          "top_k",
+                                          "max_tokens",
+                                          "max_completion_tokens",
+                                          "n",
+                                          "stop",
+                                          "seed",
+                                          "presence_penalty",
+                                          "frequency_penalty",
+                                          "stream",
+                                          "stream_options",
+                                          "response_format",
+                                          "user",
+                                          "functions",
+                                          "function_call"};
+
+bool modelled(std::string_view key) {
+  for (auto k : kModelled)
+    if (k == key) return true;
+  return false;
+}
+
+core::Result<double> numberField(const json::object& o, std::string_view key, double min,
+                                 double max, std::optional<double>& out) {
+  const json::value* v = field(o, key);
+  if (!v) return 0.0;
+  auto d = number(*v);
+  if (!d) return bad(std::string(key), fmt::format("'{}' must be a number", key));
+  if (*d < min || *d > max)
+    return bad(std::string(key), fmt::format("'{}' must be between {} and {}", key, min, max));
+  out = *d;
+  return *d;
+}
+
+}  // namespace
+
+core::Result<ChatRequest> parseOpenAIChatRequest(const json::value& body) {
+  if (!body.is_object()) return bad("", "The request body must be a JSON object");
+  const auto& o = body.as_object();
+  ChatRequest r;
+  const json::value* model = field(o, "model");
+  if (!model) return bad("model", "'model' is required");
+  if (!model->is_string()) return bad("model", "'model' must be a string");
+  r.model = str(*model);
+
+  const json::value* messages = field(o, "messages");
+  if (!messages) return bad("messages", "'messages' is required");
+  if (!messages->is_array()) return bad("messages", "'messages' must be an array");
+  const auto& arr = messages->as_array();
+  r.messages.reserve(arr.size());
+  for (size_t i = 0; i < arr.size(); ++i) {
+    auto m = parseMessage(arr[i], fmt::format("messages[{}]", i));
+    if (!m) return std::move(m).error();
+    r.messages.push_back(std::move(*m));
+  }
+
+  if (const json::value* tools = field(o, "tools")) {
+    if (!tools->is_array()) return bad("tools", "'tools' must be an array");
+    for (size_t i = 0; i < tools->as_array().size(); ++i) {
+      const auto& t = tools->as_array()[i];
+      const std::string at = fmt::format("tools[{}]", i);
+      const json::value* fn = t.is_object() ? field(t.as_object(), "function") : nullptr;
+      if (!fn || !fn->is_object()) return bad(at + ".function", "tools need a 'function' object");
+      const auto& f = fn->as_object();
+      Tool tool;
+      if (const auto* n = field(f, "name"); n && n->is_string()) tool.name = str(*n);
+      if (tool.name.empty()) return bad(at + ".function.name", "tools need a function name");
+      if (const auto* d = field(f, "description"); d && d->is_string()) tool.description = str(*d);
+      if (const auto* p = field(f, "parameters")) tool.parameters = *p;
+      if (const auto* s = field(f, "strict"); s && s->is_bool()) tool.strict = s->as_bool();
+      r.tools.push_back(std::move(tool));
+    }
+  }
+  if (const json::value* tc = field(o, "tool_choice")) {
+    if (tc->is_string()) {
+      const std::string_view s = tc->as_string();
+      if (s == "auto")
+        r.tool_choice.mode = ToolChoice::Mode::kAuto;
+      else if (s == "none")
+        r.tool_choice.mode = ToolChoice::Mode::kNone;
+      else if (s == "required")
+        r.tool_choice.mode = ToolChoice::Mode::kRequired;
+      else
+        return bad("tool_choice", fmt::format("unknown tool_choice '{}'", s));
+    } else if (tc->is_object()) {
+      const json::value* fn = field(tc->as_object(), "function");
+      const json::value* name = fn && fn->is_object() ? field(fn->as_object(), "name") : nullptr;
+      if (!name || !name->is_string()) return bad("tool_choice", "tool_choice needs function.name");
+      r.tool_choice.mode = ToolChoice::Mode::kNamed;
+      r.tool_choice.name = str(*name);
+    } else {
+      return bad("tool_choice", "'tool_choice' must be a string or an object");
+    }
+  }
+  if (const auto* p = field(o, "parallel_tool_calls")) {
+    if (!p->is_bool()) return bad("parallel_tool_calls", "'parallel_tool_calls' must be a boolean");
+    r.parallel_tool_calls = p->as_bool();
+  }
+  if (auto x = numberField(o, "temperature", 0, 2, r.temperature); !x) return std::move(x).error();
+  if (auto x = numberField(o, "top_p", 0, 1, r.top_p); !x) return std::move(x).error();
+  if (auto x = numberField(o, "presence_penalty", -2, 2, r.presence_penalty); !x)
+    return std::move(x).error();
+  if (auto x = numberField(o, "frequency_penalty", -2, 2, r.frequency_penalty); !x)
+    return std::move(x).error();
+  if (const auto* k = field(o, "top_k")) {
+    auto i = integer(*k);
+    if (!i || *i < 0) return bad("top_k", "'top_k' must be a non-negative integer");
+    r.top_k = static_cast<int>(*i);
+  }
+  // max_completion_tokens is the current name; max_tokens the legacy one. Either sets the cap.
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (const auto* v = field(o, key)) {
+      auto i = integer(*v);
+      if (!i || *i < 1) return bad(key, fmt::format("'{}' must be a positive integer", key));
+      r.max_tokens = *i;
+    }
+  }
+  if (const auto* v = field(o, "n")) {
+    auto i = integer(*v);
+    if (!i || *i < 1 || *i > 128) return bad("n", "'n' must be an integer between 1 and 128");
+    r.n = static_cast<int>(*i);
+  }
+  if (const auto* v = field(o, "seed")) {
+    auto i = integer(*v);
+    if (!i) return bad("seed", "'seed' must be an integer");
+    r.seed = *i;
+  }
+  if (const auto* v = field(o, "stop")) {
+    if (v->is_string()) {
+      r.stop.push_back(str(*v));
+    } else if (v->is_array()) {
+      for (const auto& s : v->as_array()) {
+        if (!s.is_string()) return bad("stop", "'stop' must be a string or an array of strings");
+        r.stop.push_back(str(s));
+      }
+    } else {
+      return bad("stop", "'stop' must be a string or an array of strings");
+    }
+  }
+  if (const auto* v = field(o, "stream")) {
+    if (!v->is_bool()) return bad("stream", "'stream' must be a boolean");
+    r.stream = v->as_bool();
+  }
+  if (const auto* so = field(o, "stream_options")) {
+    if (!so->is_object()) return bad("stream_options", "'stream_options' must be an object");
+    if (const auto* iu = field(so->as_object(), "include_usage"); iu && iu->is_bool())
+      r.include_usage = iu->as_bool();
+  }
+  if (const auto* rf = field(o, "response_format")) {
+    const json::value* type = rf->is_object() ? field(rf->as_object(), "type") : nullptr;
+    if (!type || !type->is_string())
+      return bad("response_format", "'response_format' needs a string 'type'");
+    const std::string_view t = type->as_string();
+    if (t == "text") {
+      r.response_format.kind = ResponseFormat::Kind::kText;
+    } else if (t == "json_object") {
+      r.response_format.kind = ResponseFormat::Kind::kJsonObject;
+    } else if (t == "json_schema") {
+      r.response_format.kind = ResponseFormat::Kind::kJsonSchema;
+      const json::value* js = field(rf->as_object(), "json_schema");
+      if (!js || !js->is_object())
+        return bad("response_format.json_schema",
+                   "json_schema response formats need 'json_schema'");
+      const auto& jo = js->as_object();
+      if (const auto* n = field(jo, "name"); n && n->is_string()) r.response_format.name = str(*n);
+      if (const auto* s = field(jo, "schema")) r.response_format.schema = *s;
+      if (const auto* s = field(jo, "strict"); s && s->is_bool())
+        r.response_format.strict = s->as_bool();
+    } else {
+      return bad("response_format.type", fmt::format("unknown response_format type '{}'", t));
+    }
+  }
+  if (const auto* u = field(o, "user"); u && u->is_string()) r.user = str(*u);
+  for (const auto& [k, v] : o)
+    if (!modelled(k)) r.extra.emplace(k, v);
+  return r;
+}
+
+json::object toOpenAIJson(const ChatRequest& r) {
+  json::object o = r.extra;
+  o["model"] = r.model;
+  json::array messages;
+  for (const auto& m : r.messages) messages.push_back(messageToJson(m));
+  o["messages"] = std::move(messages);
+  if (!r.tools.empty()) {
+    json::array tools;
+    for (const auto& t : r.tools) {
+      json::object fn{{"name", t.name}};
+      if (!t.description.empty()) fn["description"] = t.description;
+      if (!t.parameters.is_null()) fn["parameters"] = t.parameters;
+      if (t.strict) fn["strict"] = true;
+      tools.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
+    }
+    o["tools"] = std::move(tools);
+  }
+  switch (r.tool_choice.mode) {
+    case ToolChoice::Mode::kUnset:
+      break;
+    case ToolChoice::Mode::kAuto:
+      o["tool_choice"] = "auto";
+      break;
+    case ToolChoice::Mode::kNone:
+      o["tool_choice"] = "none";
+      break;
+    case ToolChoice::Mode::kRequired:
+      o["tool_choice"] = "required";
+      break;
+    case ToolChoice::Mode::kNamed:
+      o["tool_choice"] = json::object{{"type", "function"},
+                                      {"function", json::object{{"name", r.tool_choice.name}}}};
+      break;
+  }
+  if (r.parallel_tool_calls) o["parallel_tool_calls"] = *r.parallel_tool_calls;
+  if (r.temperature) o["temperature"] = *r.temperature;
+  if (r.top_p) o["top_p"] = *r.top_p;
+  if (r.max_tokens) o["max_completion_tokens"] = *r.max_tokens;
+  if (r.n) o["n"] = *r.n;
+  if (r.seed) o["seed"] = *r.seed;
+  if (r.presence_penalty) o["presence_penalty"] = *r.presence_penalty;
+  if (r.frequency_penalty) o["frequency_penalty"] = *r.frequency_penalty;
+  if (!r.stop.empty()) {
+    json::array stop;
+    for (const auto& s : r.stop) stop.push_back(json::string(s));
+    o["stop"] = std::move(stop);
+  }
+  if (r.stream) {
+    o["stream"] = true;
+    o["stream_options"] = json::object{{"include_usage", true}};
+  }
+  switch (r.response_format.kind) {
+    case ResponseFormat::Kind::kUnset:
+      break;
+    case ResponseFormat::Kind::kText:
+      o["response_format"] = json::object{{"type", "text"}};
+      break;
+    case ResponseFormat::Kind::kJsonObject:
+      o["response_format"] = json::object{{"type", "json_object"}};
+      break;
+    case ResponseFormat::Kind::kJsonSchema: {
+      json::object js{
+          {"name", r.response_format.name.empty() ? "response" : r.response_format.name},
+          {"schema", r.response_format.schema}};
+      if (r.response_format.strict) js["strict"] = true;
+      o["response_format"] = json::object{{"type", "json_schema"}, {"json_schema", std::move(js)}};
+      break;
+    }
+  }
+  if (!r.user.empty()) o["user"] = r.user;
+  return o;
+}
+
+Usage parseOpenAIUsage(const json::value& v) {
+  Usage u;
+  if (!v.is_object()) return u;
+  const auto& o = v.as_object();
+  auto get = [](const json::object& obj, std::string_view key) -> long long {
+    const json::value* x = field(obj, key);
+    return x ? integer(*x).value_or(0) : 0;
+  };
+  u.prompt_tokens = get(o, "prompt_tokens");
+  u.completion_tokens = get(o, "completion_tokens");
+  if (const auto* d = field(o, "prompt_tokens_details"); d && d->is_object())
+    u.cached_tokens = get(d->as_object(), "cached_tokens");
+  if (const auto* d = field(o, "completion_tokens_details"); d && d->is_object())
+    u.reasoning_tokens = get(d->as_object(), "reasoning_tokens");
+  return u;
+}
+
+json::object toOpenAIJson(const Usage& u) {
+  return json::object{
+      {"prompt_tokens", u.prompt_tokens},
+      {"completion_tokens", u.completion_tokens},
+      {"total_tokens", u.total()},
+      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_tokens}}},
+      {"completion_tokens_details", json::object{{"reasoning_tokens", u.reasoning_tokens}}}};
+}
+
+core::Result<ChatResponse> parseOpenAIChatResponse(const json::value& body) {
+  if (!body.is_object()) return core::Error::badGateway("The upstream response is not an object");
+  const auto& o = body.as_object();
+  ChatResponse r;
+  if (const auto* id = field(o, "id"); id && id->is_string()) r.id = str(*id);
+  if (const auto* m = field(o, "model"); m && m->is_string()) r.model = str(*m);
+  if (const auto* c = field(o, "created")) r.created = integer(*c).value_or(0);
+  if (const auto* f = field(o, "system_fingerprint"); f && f->is_string())
+    r.system_fingerprint = str(*f);
+  const json::value* choices = field(o, "choices");
+  if (!choices || !choices->is_array())
+    return core::Error::badGateway("The upstream response has no 'choices'");
+  for (const auto& c : choices->as_array()) {
+    if (!c.is_object()) continue;
+    const auto& co = c.as_object();
+    Choice ch;
+    if (const auto* i = field(co, "index")) ch.index = static_cast<int>(integer(*i).value_or(0));
+    if (const auto* m = field(co, "message")) {
+      auto msg = parseMessage(*m, "message");
+      if (!msg)
+        return core::Error::badGateway("The upstream message is malformed: " + msg.error().message);
+      ch.message = std::move(*msg);
+    }
+    if (const auto* f = field(co, "finish_reason"); f && f->is_string())
+      ch.finish_reason = finishReasonFromString(f->as_string());
+    r.choices.push_back(std::move(ch));
+  }
+  if (const auto* u = field(o, "usage")) r.usage = parseOpenAIUsage(*u);
+  return r;
+}
+
+json::object toOpenAIJson(const ChatResponse& r) {
+  json::array choices;
+  for (const auto& c : r.choices) {
+    json::object msg = messageToJson(c.message);
+    if (!msg.contains("refusal")) msg["refusal"] = nullptr;
+    json::value finish = nullptr;
+    if (c.finish_reason != FinishReason::kNone) finish = json::string(toString(c.finish_reason));
+    choices.push_back(json::object{{"index", c.index},
+                                   {"message", std::move(msg)},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", std::move(finish)}});
+  }
+  json::object o{{"id", r.id},
+                 {"object", "chat.completion"},
+                 {"created", r.created},
+                 {"model", r.model},
+                 {"choices", std::move(choices)}};
+  if (r.usage) o["usage"] = toOpenAIJson(*r.usage);
+  if (!r.system_fingerprint.empty()) o["system_fingerprint"] = r.system_fingerprint;
+  return o;
+}
+
+core::Result<ChatChunk> parseOpenAIChatChunk(const json::value& chunk) {
+  if (!chunk.is_object()) return core::Error::badGateway("A stream chunk is not an object");
+  const auto& o = chunk.as_object();
+  ChatChunk c;
+  if (const auto* id = field(o, "id"); id && id->is_string()) c.id = str(*id);
+  if (const auto* m = field(o, "model"); m && m->is_string()) c.model = str(*m);
+  if (const auto* t = field(o, "created")) c.created = integer(*t).value_or(0);
+  if (const auto* choices = field(o, "choices"); choices && choices->is_array()) {
+    for (const auto& ch : choices->as_array()) {
+      if (!ch.is_object()) continue;
+      const auto& co = ch.as_object();
+      ChunkChoice cc;
+      if (const auto* i = field(co, "index")) cc.index = static_cast<int>(integer(*i).value_or(0));
+      if (const auto* d = field(co, "delta"); d && d->is_object()) {
+        const auto& dobj = d->as_object();
+        if (const auto* r = field(dobj, "role"); r && r->is_string())
+          cc.role = roleFromString(r->as_string());
+        if (const auto* t = field(dobj, "content"); t && t->is_string()) cc.content = str(*t);
+        if (const auto* tcs = field(dobj, "tool_calls"); tcs && tcs->is_array()) {
+          for (const auto& tc : tcs->as_array()) {
+            if (!tc.is_object()) continue;
+            const auto& to = tc.as_object();
+            ToolCallDelta td;
+            if (const auto* i = field(to, "index"))
+              td.index = static_cast<int>(integer(*i).value_or(0));
+            if (const auto* id = field(to, "id"); id && id->is_string()) td.id = str(*id);
+            if (const auto* fn = field(to, "function"); fn && fn->is_object()) {
+              if (const auto* n = field(fn->as_object(), "name"); n && n->is_string())
+                td.name = str(*n);
+              if (const auto* a = field(fn->as_object(), "arguments"); a && a->is_string())
+                td.arguments = str(*a);
+            }
+            cc.tool_calls.push_back(std::move(td));
+          }
+        }
+      }
+      if (const auto* f = field(co, "finish_reason"); f && f->is_string())
+        cc.finish_reason = finishReasonFromString(f->as_string());
+      c.choices.push_back(std::move(cc));
+    }
+  }
+  if (const auto* u = field(o, "usage")) c.usage = parseOpenAIUsage(*u);
+  return c;
+}
+
+json::object toOpenAIJson(const ChatChunk& c) {
+  json::array choices;
+  for (const auto& ch : c.choices) {
+    json::object delta;
+    if (ch.role) delta["role"] = toString(*ch.role);
+    if (ch.content) delta["content"] = *ch.content;
+    if (!ch.tool_calls.empty()) {
+      json::array tcs;
+      for (const auto& td : ch.tool_calls) {
+        json::object fn{{"arguments", td.arguments}};
+        if (!td.name.empty()) fn["name"] = td.name;
+        json::object t{{"index", td.index}, {"function", std::move(fn)}};
+        if (!td.id.empty()) {
+          t["id"] = td.id;
+          t["type"] = "function";
+        }
+        tcs.push_back(std::move(t));
+      }
+      delta["tool_calls"] = std::move(tcs);
+    }
+    json::value finish = nullptr;
+    if (ch.finish_reason != FinishReason::kNone) finish = json::string(toString(ch.finish_reason));
+    choices.push_back(json::object{{"index", ch.index},
+                                   {"delta", std::move(delta)},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", std::move(finish)}});
+  }
+  json::object o{{"id", c.id},
+                 {"object", "chat.completion.chunk"},
+                 {"created", c.created},
+                 {"model", c.model},
+                 {"choices", std::move(choices)}};
+  if (c.usage) o["usage"] = toOpenAIJson(*c.usage);
+  return o;
+}
+
+core::Result<EmbeddingRequest> parseOpenAIEmbeddingRequest(const json::value& body) {
+  if (!body.is_object()) return bad("", "The request body must be a JSON object");
+  const auto& o = body.as_object();
+  EmbeddingRequest r;
+  const json::value* model = field(o, "model");
+  if (!model || !model->is_string()) return bad("model", "'model' must be a string");
+  r.model = str(*model);
+  const json::value* input = field(o, "input");
+  if (!input) return bad("input", "'input' is required");
+  if (input->is_string()) {
+    r.input.push_back(str(*input));
+  } else if (input->is_array()) {
+    for (const auto& s : input->as_array()) {
+      // Token-id arrays are an OpenAI-only form; they cannot be translated, so they are refused.
+      if (!s.is_string()) return bad("input", "'input' must be a string or an array of strings");
+      r.input.push_back(str(s));
+    }
+  } else {
+    return bad("input", "'input' must be a string or an array of strings");
+  }
+  if (r.input.empty()) return bad("input", "'input' must not be empty");
+  if (const auto* f = field(o, "encoding_format")) {
+    if (!f->is_string() || (f->as_string() != "float" && f->as_string() != "base64"))
+      return bad("encoding_format", "'encoding_format' must be 'float' or 'base64'");
+    r.encoding_format = str(*f);
+  }
+  if (const auto* d = field(o, "dimensions")) {
+    auto i = integer(*d);
+    if (!i || *i < 1) return bad("dimensions", "'dimensions' must be a positive integer");
+    r.dimensions = static_cast<int>(*i);
+  }
+  if (const auto* u = field(o, "user"); u && u->is_string()) r.user = str(*u);
+  return r;
+}
+
+json::object toOpenAIJson(const EmbeddingResponse& r) {
+  json::array data;
+  for (size_t i = 0; i < r.embeddings.size(); ++i) {
+    json::array vec;
+    vec.reserve(r.embeddings[i].size());
+    for (float f : r.embeddings[i]) vec.push_back(static_cast<double>(f));
+    data.push_back(
+        json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(vec)}});
+  }
+  return json::object{{"object", "list"},
+                      {"data", std::move(data)},
+                      {"model", r.model},
+                      {"usage", json::object{{"prompt_tokens", r.usage.prompt_tokens},
+                                             {"total_tokens", r.usage.prompt_tokens}}}};
+}
+
+}  // namespace kh::model

@@ -1,0 +1,68 @@
+#include "model/types.h"
+
+namespace kh::model {
+
+ContentPart ContentPart::textPart(std::string text) {
+  ContentPart p;
+  p.kind = Kind::kText;
+  p.text = std::move(text);
+  return p;
+}
+
+std::string Message::text() const {
+  std::string out;
+  for (const auto& part : content)
+    if (part.kind == ContentPart::Kind::kText) out += part.text;
+  return out;
+}
+
+std::string_view toString(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kToolCalls:
+      return "tool_calls";
+    case FinishReason::kContentFilter:
+      return "content_filter";
+    case FinishReason::kNone:
+      break;
+  }
+  return "";
+}
+
+FinishReason finishReasonFromString(std::string_view s) {
+  if (s == "stop") return FinishReason::kStop;
+  if (s == "length") return FinishReason::kLength;
+  if (s == "tool_calls" || s == "function_call") return FinishReason::kToolCalls;
+  if (s == "content_filter") return FinishReason::kContentFilter;
+  return FinishReason::kNone;
+}
+
+std::string_view toString(Role r) {
+  switch (r) {
+    case Role::kSystem:
+      return "system";
+    case Role::kDeveloper:
+      return "developer";
+    case Role::kUser:
+      return "user";
+    case Role::kAssistant:
+      return "assistant";
+    case Role::kTool:
+      return "tool";
+  }
+  return "user";
+}
+
+std::optional<Role> roleFromString(std::string_view s) {
+  if (s == "system") return Role::kSystem;
+  if (s == "developer") return Role::kDeveloper;
+  if (s == "user") return Role::kUser;
+  if (s == "assistant") return Role::kAssistant;
+  if (s == "tool" || s == "function") return Role::kTool;
+  return std::nullopt;
+}
+
+}  // namespace kh::model

@@ -1,0 +1,164 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+namespace kh::model {
+
+// The canonical form every non-pass-through path goes through: an inbound wire format is parsed
+// into these types, and a provider renders them into its own wire format (and back). They hold
+// what all supported APIs can express; anything else rides along in `extra` for same-format
+// upstreams.
+
+enum class Role { kSystem, kDeveloper, kUser, kAssistant, kTool };
+
+struct Image {
+  std::string url;         // http(s) URL, empty for inline data
+  std::string media_type;  // for inline data, e.g. image/png
+  std::string data;        // base64, for inline data
+  std::string detail;      // OpenAI's low | high | auto
+};
+
+struct ContentPart {
+  enum class Kind { kText, kImage };
+  Kind kind = Kind::kText;
+  std::string text;
+  Image image;
+
+  static ContentPart textPart(std::string text);
+};
+
+struct ToolCall {
+  std::string id;
+  std::string name;
+  std::string arguments;  // JSON text, as OpenAI carries it
+};
+
+struct Message {
+  Role role = Role::kUser;
+  std::vector<ContentPart> content;
+  std::string name;
+  std::vector<ToolCall> tool_calls;  // assistant turns
+  std::string tool_call_id;          // tool turns
+  std::optional<std::string> refusal;
+
+  // The text parts joined, for APIs and estimates that want plain text.
+  std::string text() const;
+};
+
+struct Tool {
+  std::string name;
+  std::string description;
+  boost::json::value parameters;  // JSON Schema; null when the tool takes none
+  bool strict = false;
+};
+
+struct ToolChoice {
+  enum class Mode { kUnset, kAuto, kNone, kRequired, kNamed };
+  Mode mode = Mode::kUnset;
+  std::string name;  // for kNamed
+};
+
+struct ResponseFormat {
+  enum class Kind { kUnset, kText, kJsonObject, kJsonSchema };
+  Kind kind = Kind::kUnset;
+  std::string name;
+  boost::json::value schema;
+  bool strict = false;
+};
+
+struct ChatRequest {
+  std::string model;
+  std::vector<Message> messages;
+  std::vector<Tool> tools;
+  ToolChoice tool_choice;
+  std::optional<bool> parallel_tool_calls;
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int> top_k;  // not OpenAI; Anthropic and Gemini have it
+  std::optional<long long> max_tokens;
+  std::optional<int> n;
+  std::vector<std::string> stop;
+  std::optional<long long> seed;
+  std::optional<double> presence_penalty;
+  std::optional<double> frequency_penalty;
+  bool stream = false;
+  bool include_usage = false;
+  ResponseFormat response_format;
+  std::string user;
+  boost::json::object extra;  // unmodelled fields, passed on to OpenAI-wire upstreams
+};
+
+enum class FinishReason { kNone, kStop, kLength, kToolCalls, kContentFilter };
+std::string_view toString(FinishReason r);
+FinishReason finishReasonFromString(std::string_view s);
+std::string_view toString(Role r);
+std::optional<Role> roleFromString(std::string_view s);
+
+struct Usage {
+  long long prompt_tokens = 0;
+  long long completion_tokens = 0;
+  long long cached_tokens = 0;          // prompt tokens read from a cache
+  long long cache_creation_tokens = 0;  // prompt tokens written to a cache (Anthropic)
+  long long reasoning_tokens = 0;
+  long long total() const { return prompt_tokens + completion_tokens; }
+};
+
+struct Choice {
+  int index = 0;
+  Message message;
+  FinishReason finish_reason = FinishReason::kNone;
+};
+
+struct ChatResponse {
+  std::string id;
+  std::string model;
+  long long created = 0;
+  std::vector<Choice> choices;
+  std::optional<Usage> usage;
+  std::string system_fingerprint;
+};
+
+struct ToolCallDelta {
+  int index = 0;
+  std::string id;    // first delta of a call only
+  std::string name;  // first delta of a call only
+  std::string arguments;
+};
+
+struct ChunkChoice {
+  int index = 0;
+  std::optional<Role> role;
+  std::optional<std::string> content;
+  std::vector<ToolCallDelta> tool_calls;
+  FinishReason finish_reason = FinishReason::kNone;
+};
+
+struct ChatChunk {
+  std::string id;
+  std::string model;
+  long long created = 0;
+  std::vector<ChunkChoice> choices;
+  std::optional<Usage> usage;
+};
+
+struct EmbeddingRequest {
+  std::string model;
+  std::vector<std::string> input;
+  std::string encoding_format;  // "" | float | base64
+  std::optional<int> dimensions;
+  std::string user;
+};
+
+struct EmbeddingResponse {
+  std::string model;
+  std::vector<std::vector<float>> embeddings;
+  Usage usage;
+};
+
+}  // namespace kh::model

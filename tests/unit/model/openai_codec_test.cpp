@@ -1,0 +1,165 @@
+#include "model/openai_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace kh::model {
+namespace {
+
+namespace json = boost::json;
+
+ChatRequest parseOk(std::string_view text) {
+  auto r = parseOpenAIChatRequest(json::parse(text));
+  EXPECT_TRUE(r) << (r ? "" : r.error().param + ": " + r.error().message);
+  return r ? std::move(*r) : ChatRequest{};
+}
+
+TEST(OpenAICodec, ParsesAFullChatRequest) {
+  const ChatRequest r = parseOk(R"({
+    "model": "gpt-4o",
+    "messages": [
+      {"role": "system", "content": "Be brief."},
+      {"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}]},
+      {"role": "assistant", "content": null, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\":\"cat\"}"}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "a cat"}
+    ],
+    "tools": [{"type": "function", "function": {"name": "lookup", "description": "Look up",
+               "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}],
+    "tool_choice": {"type": "function", "function": {"name": "lookup"}},
+    "temperature": 0.5, "top_p": 1, "max_completion_tokens": 100, "n": 2, "stop": "END",
+    "seed": 7, "stream": true, "stream_options": {"include_usage": true},
+    "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}, "strict": true}},
+    "user": "u-1", "logit_bias": {"50256": -100}
+  })");
+  EXPECT_EQ(r.model, "gpt-4o");
+  ASSERT_EQ(r.messages.size(), 4u);
+  EXPECT_EQ(r.messages[0].role, Role::kSystem);
+  EXPECT_EQ(r.messages[0].text(), "Be brief.");
+  ASSERT_EQ(r.messages[1].content.size(), 3u);
+  EXPECT_EQ(r.messages[1].content[1].kind, ContentPart::Kind::kImage);
+  EXPECT_EQ(r.messages[1].content[1].image.media_type, "image/png");
+  EXPECT_EQ(r.messages[1].content[1].image.data, "iVBORw0KGgo=");
+  EXPECT_EQ(r.messages[1].content[1].image.detail, "low");
+  EXPECT_EQ(r.messages[1].content[2].image.url, "https://example.com/cat.jpg");
+  ASSERT_EQ(r.messages[2].tool_calls.size(), 1u);
+  EXPECT_EQ(r.messages[2].tool_calls[0].arguments, R"({"q":"cat"})");
+  EXPECT_EQ(r.messages[3].tool_call_id, "call_1");
+  ASSERT_EQ(r.tools.size(), 1u);
+  EXPECT_EQ(r.tools[0].parameters.at("type").as_string(), "object");
+  EXPECT_EQ(r.tool_choice.mode, ToolChoice::Mode::kNamed);
+  EXPECT_EQ(r.tool_choice.name, "lookup");
+  EXPECT_DOUBLE_EQ(*r.temperature, 0.5);
+  EXPECT_EQ(*r.max_tokens, 100);
+  EXPECT_EQ(*r.n, 2);
+  EXPECT_EQ(r.stop, std::vector<std::string>{"END"});
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+  EXPECT_EQ(r.response_format.kind, ResponseFormat::Kind::kJsonSchema);
+  EXPECT_TRUE(r.response_format.strict);
+  EXPECT_EQ(r.user, "u-1");
+  EXPECT_TRUE(r.extra.contains("logit_bias"));
+}
+
+TEST(OpenAICodec, RoundTripsThroughOpenAIJson) {
+  const ChatRequest a = parseOk(R"({"model":"m","messages":[
+      {"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/jpeg;base64,AAA="}}]},
+      {"role":"assistant","content":"ok","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}],
+      "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],
+      "tool_choice":"required","stop":["a","b"],"max_tokens":5,"response_format":{"type":"json_object"},"x_custom":1})");
+  const json::object out = toOpenAIJson(a);
+  const ChatRequest b = parseOk(json::serialize(out));
+  EXPECT_EQ(json::serialize(toOpenAIJson(b)), json::serialize(out));
+  EXPECT_EQ(out.at("messages").at(0).at("content").at(1).at("image_url").at("url").as_string(),
+            "data:image/jpeg;base64,AAA=");
+  EXPECT_EQ(out.at("tool_choice").as_string(), "required");
+  EXPECT_EQ(out.at("max_completion_tokens").as_int64(), 5);
+  EXPECT_EQ(out.at("x_custom").as_int64(), 1);
+}
+
+TEST(OpenAICodec, ValidationNamesTheField) {
+  struct Case {
+    const char* body;
+    const char* param;
+  } cases[] = {
+      {R"({"messages":[]})", "model"},
+      {R"({"model":"m"})", "messages"},
+      {R"({"model":"m","messages":[{"content":"x"}]})", "messages[0].role"},
+      {R"({"model":"m","messages":[{"role":"wizard","content":"x"}]})", "messages[0].role"},
+      {R"({"model":"m","messages":[{"role":"user","content":5}]})", "messages[0].content"},
+      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"audio"}]}]})",
+       "messages[0].content[0].type"},
+      {R"({"model":"m","messages":[{"role":"tool","content":"x"}]})", "messages[0].tool_call_id"},
+      {R"({"model":"m","messages":[],"temperature":"hot"})", "temperature"},
+      {R"({"model":"m","messages":[],"temperature":3})", "temperature"},
+      {R"({"model":"m","messages":[],"max_tokens":0})", "max_tokens"},
+      {R"({"model":"m","messages":[],"stop":[1]})", "stop"},
+      {R"({"model":"m","messages":[],"tool_choice":"sometimes"})", "tool_choice"},
+      {R"({"model":"m","messages":[],"tools":[{"type":"function"}]})", "tools[0].function"},
+      {R"({"model":"m","messages":[],"response_format":{"type":"yaml"}})", "response_format.type"},
+  };
+  for (const auto& c : cases) {
+    auto r = parseOpenAIChatRequest(json::parse(c.body));
+    ASSERT_FALSE(r) << c.body;
+    EXPECT_EQ(r.error().param, c.param) << c.body;
+    EXPECT_EQ(r.error().http_status, 400);
+  }
+}
+
+TEST(OpenAICodec, ResponsesAndChunks) {
+  auto resp = parseOpenAIChatResponse(json::parse(R"({"id":"chatcmpl-1","object":"chat.completion",
+    "created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":null,
+    "tool_calls":[{"id":"call_9","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},
+    "finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,
+    "prompt_tokens_details":{"cached_tokens":2}}})"));
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(resp->choices[0].finish_reason, FinishReason::kToolCalls);
+  EXPECT_EQ(resp->choices[0].message.tool_calls[0].id, "call_9");
+  EXPECT_EQ(resp->usage->cached_tokens, 2);
+  const json::object back = toOpenAIJson(*resp);
+  EXPECT_EQ(back.at("object").as_string(), "chat.completion");
+  EXPECT_EQ(back.at("usage").at("total_tokens").as_int64(), 12);
+  EXPECT_EQ(back.at("choices").at(0).at("finish_reason").as_string(), "tool_calls");
+
+  auto chunk = parseOpenAIChatChunk(json::parse(R"({"id":"c","object":"chat.completion.chunk",
+    "created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1",
+    "type":"function","function":{"name":"f","arguments":""}}]},"finish_reason":null}]})"));
+  ASSERT_TRUE(chunk);
+  EXPECT_EQ(chunk->choices[0].tool_calls[0].name, "f");
+  const json::object cj = toOpenAIJson(*chunk);
+  EXPECT_EQ(cj.at("choices").at(0).at("delta").at("tool_calls").at(0).at("id").as_string(),
+            "call_1");
+  EXPECT_TRUE(cj.at("choices").at(0).at("finish_reason").is_null());
+  EXPECT_FALSE(cj.contains("usage"));
+
+  EXPECT_FALSE(parseOpenAIChatResponse(json::parse(R"({"id":"x"})")));
+  EXPECT_EQ(parseOpenAIChatResponse(json::parse("[]")).error().http_status, 502);
+}
+
+TEST(OpenAICodec, Embeddings) {
+  auto r = parseOpenAIEmbeddingRequest(
+      json::parse(R"({"model":"e","input":["a","b"],"encoding_format":"float","dimensions":8})"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->input.size(), 2u);
+  EXPECT_EQ(*r->dimensions, 8);
+  EXPECT_EQ(
+      parseOpenAIEmbeddingRequest(json::parse(R"({"model":"e","input":[1,2]})")).error().param,
+      "input");
+  EXPECT_EQ(parseOpenAIEmbeddingRequest(
+                json::parse(R"({"model":"e","input":"x","encoding_format":"hex"})"))
+                .error()
+                .param,
+            "encoding_format");
+  EmbeddingResponse resp{"e", {{0.5f, -1.0f}}, Usage{3, 0, 0, 0, 0}};
+  const json::object o = toOpenAIJson(resp);
+  EXPECT_EQ(o.at("data").at(0).at("embedding").at(1).as_double(), -1.0);
+  EXPECT_EQ(o.at("usage").at("prompt_tokens").as_int64(), 3);
+}
+
+}  // namespace
+}  // namespace kh::model
