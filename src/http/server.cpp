@@ -49,8 +49,13 @@ void appendHeaders(std::string& out, const HeaderList& headers, std::string_view
 
 class SessionSink final : public ResponseSink {
  public:
-  SessionSink(beast::tcp_stream& stream, bool keep_alive, std::chrono::seconds write_timeout)
-      : stream_(stream), keep_alive_(keep_alive), write_timeout_(write_timeout) {}
+  SessionSink(beast::tcp_stream& stream, bool keep_alive, std::chrono::seconds write_timeout,
+              bool head_only = false, bool http10 = false)
+      : stream_(stream),
+        keep_alive_(keep_alive && !http10),
+        write_timeout_(write_timeout),
+        head_only_(head_only),
+        http10_(http10) {}
 
   net::awaitable<bool> send(int status, const HeaderList& headers, std::string_view content_type,
                             std::string_view body) override {
@@ -60,7 +65,9 @@ class SessionSink final : public ResponseSink {
     appendStatusLine(head_, status);
     appendHeaders(head_, headers, content_type, keep_alive_);
     head_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
-    const std::array<net::const_buffer, 2> bufs{net::buffer(head_), net::buffer(body)};
+    // HEAD answers carry the length a GET would have, but no body.
+    const std::array<net::const_buffer, 2> bufs{
+        net::buffer(head_), head_only_ ? net::const_buffer() : net::buffer(body)};
     co_return co_await writeAll(bufs);
   }
 
@@ -71,7 +78,8 @@ class SessionSink final : public ResponseSink {
     head_.clear();
     appendStatusLine(head_, status);
     appendHeaders(head_, headers, content_type, keep_alive_);
-    head_.append("Transfer-Encoding: chunked\r\n\r\n");
+    // HTTP/1.0 has no chunked encoding: the body simply ends when the connection closes.
+    head_.append(http10_ ? "\r\n" : "Transfer-Encoding: chunked\r\n\r\n");
     const std::array<net::const_buffer, 1> bufs{net::buffer(head_)};
     co_return co_await writeAll(bufs);
   }
@@ -79,6 +87,10 @@ class SessionSink final : public ResponseSink {
   net::awaitable<bool> write(std::string_view data) override {
     if (!ok_ || !chunked_) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the body
+    if (http10_) {
+      const std::array<net::const_buffer, 1> raw{net::buffer(data)};
+      co_return co_await writeAll(raw);
+    }
     char size_line[24];
     const auto n = fmt::format_to_n(size_line, sizeof size_line - 2, "{:x}\r\n", data.size());
     const std::array<net::const_buffer, 3> bufs{net::buffer(size_line, n.size), net::buffer(data),
@@ -89,6 +101,7 @@ class SessionSink final : public ResponseSink {
   net::awaitable<bool> end() override {
     if (!ok_ || !chunked_ || ended_) co_return false;
     ended_ = true;
+    if (http10_) co_return true;
     const std::array<net::const_buffer, 1> bufs{net::buffer("0\r\n\r\n", 5)};
     co_return co_await writeAll(bufs);
   }
@@ -113,6 +126,8 @@ class SessionSink final : public ResponseSink {
   bool keep_alive_;
   std::chrono::seconds write_timeout_;
   std::string head_;
+  bool head_only_;
+  bool http10_;
   bool started_ = false, chunked_ = false, ended_ = false, ok_ = true;
 };
 
@@ -244,7 +259,8 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
 
     Request req{parser.release(), remote_ip};
     const bool keep_alive = req.msg.keep_alive() && !server.draining_.load();
-    SessionSink sink(stream, keep_alive, opt.write_timeout);
+    SessionSink sink(stream, keep_alive, opt.write_timeout,
+                     req.msg.method() == beast::http::verb::head, req.msg.version() < 11);
     CancelSignal cancel;
 
     // Watch the client while the handler runs: EOF or a reset means it hung up, and its upstream

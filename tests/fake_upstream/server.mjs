@@ -12,6 +12,12 @@
 //   up.nextFault('hang')  // the next request hangs
 //   await up.close();
 //
+// HTTPS: pass `tls: { key, cert }` (PEM) to serve over node:https instead; `urlHost` sets the host
+// name used in `up.url` (e.g. 'localhost' so a client verifies the certificate against that name).
+// Each TLS connection record then carries `tls: true` and `servername` (the SNI name the client
+// sent, or null), and `up.sniNames()` lists the SNI names of every ClientHello, including those
+// of handshakes that failed afterwards.
+//
 // CLI use:  node server.mjs [--port N] [--host H] [--models a,b,c]
 //   prints {"port":N,"url":"..."} on stdout; control endpoints:
 //   POST /__control/next {"fault": <spec>, "count": 1}, POST /__control/reset, GET /__control/stats
@@ -35,6 +41,8 @@
 // {type:'nonjson'}, {type:'slow_stream', intervalMs, chunks}.
 
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -205,7 +213,8 @@ function float32Base64(values) {
 /**
  * Starts the fake upstream.
  * opts: { host='127.0.0.1', port=0, basePath='/v1', models=[...], embeddingDims=8,
- *         chunkDelayMs=0, apiKey (when set, other bearer tokens get 401), created }
+ *         chunkDelayMs=0, apiKey (when set, other bearer tokens get 401), created,
+ *         tls: { key, cert } (serve HTTPS), urlHost (host name in `url`; default `host`) }
  */
 export async function startFakeUpstream(opts = {}) {
   const host = opts.host ?? '127.0.0.1';
@@ -232,7 +241,25 @@ export async function startFakeUpstream(opts = {}) {
     return t;
   }
 
-  const server = http.createServer({ keepAliveTimeout: 30000 });
+  const useTls = !!opts.tls;
+  const sniNames = [];
+  let server;
+  if (useTls) {
+    const secureContext = tls.createSecureContext({ key: opts.tls.key, cert: opts.tls.cert });
+    server = https.createServer({
+      key: opts.tls.key,
+      cert: opts.tls.cert,
+      keepAliveTimeout: 30000,
+      SNICallback: (name, cb) => {
+        sniNames.push(name);
+        cb(null, secureContext);
+      },
+    });
+  } else {
+    server = http.createServer({ keepAliveTimeout: 30000 });
+  }
+  // TCP connections by remote port, so a TLS socket can find the record of the socket it wraps.
+  const connByPort = new Map();
   server.on('connection', (socket) => {
     const conn = {
       id: nextConnId++,
@@ -242,14 +269,32 @@ export async function startFakeUpstream(opts = {}) {
       requestIds: [],
       control: false,
     };
+    if (useTls) {
+      conn.tls = true;
+      conn.secure = false; // set once the handshake completes
+      conn.servername = null;
+    }
     connections.push(conn);
     socket.__fakeConn = conn;
     liveSockets.add(socket);
+    connByPort.set(socket.remotePort, conn);
     socket.on('close', () => {
       conn.closedAt = nowMs();
       liveSockets.delete(socket);
+      if (connByPort.get(conn.remotePort) === conn) connByPort.delete(conn.remotePort);
     });
   });
+  if (useTls) {
+    server.on('secureConnection', (tlsSocket) => {
+      const conn = connByPort.get(tlsSocket.remotePort);
+      if (!conn) return;
+      conn.secure = true;
+      conn.servername = tlsSocket.servername || null;
+      tlsSocket.__fakeConn = conn;
+    });
+    // A client that rejects our certificate aborts the handshake: not an error of the server.
+    server.on('tlsClientError', () => {});
+  }
   // Clients speaking garbage to us must not crash the server.
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -672,13 +717,19 @@ export async function startFakeUpstream(opts = {}) {
     });
   });
   const port = server.address().port;
+  const scheme = useTls ? 'https' : 'http';
+  const urlHost = opts.urlHost ?? host;
 
   const api = {
     port,
     host,
-    origin: `http://${host}:${port}`,
-    url: `http://${host}:${port}${basePath}`,
+    origin: `${scheme}://${urlHost}:${port}`,
+    url: `${scheme}://${urlHost}:${port}${basePath}`,
     server,
+    /** SNI names of every TLS ClientHello received so far (TLS servers only). */
+    sniNames() {
+      return sniNames.slice();
+    },
     /** Queues a fault for the next `count` requests (control requests excluded). */
     nextFault(spec, count = 1) {
       const f = parseFault(spec);
