@@ -138,6 +138,8 @@ int serve(const config::Overrides& overrides) {
   opts.idle_timeout = std::chrono::seconds(cfg->server.idle_timeout_s);
   opts.request_timeout = std::chrono::seconds(cfg->server.request_timeout_s);
   opts.write_timeout = std::chrono::seconds(cfg->server.write_timeout_s);
+  opts.thread_start = [](net::io_context& ioc) { obs::batchThreadLogs(ioc); };
+  opts.thread_stop = [] { obs::flushThreadLogs(); };
 
   ProxyRouter router(catalogs);
   http::Server server(

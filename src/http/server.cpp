@@ -13,13 +13,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include "core/ids.h"
+#include "http/deadline.h"
 
 namespace kh::http {
 
@@ -49,9 +49,10 @@ void appendHeaders(std::string& out, const HeaderList& headers, std::string_view
 
 class SessionSink final : public ResponseSink {
  public:
-  SessionSink(beast::tcp_stream& stream, bool keep_alive, std::chrono::seconds write_timeout,
-              bool head_only = false, bool http10 = false)
+  SessionSink(tcp::socket& stream, Deadline& deadline, bool keep_alive,
+              std::chrono::seconds write_timeout, bool head_only = false, bool http10 = false)
       : stream_(stream),
+        deadline_(deadline),
         keep_alive_(keep_alive && !http10),
         write_timeout_(write_timeout),
         head_only_(head_only),
@@ -115,14 +116,17 @@ class SessionSink final : public ResponseSink {
   template <class Buffers>
   net::awaitable<bool> writeAll(const Buffers& bufs) {
     if (!ok_) co_return false;
-    // A client that stops reading must not hold the stream (and its upstream) forever.
-    stream_.expires_after(write_timeout_);
+    // A client that stops reading must not hold the stream (and its upstream) forever; between
+    // writes (while the upstream thinks) no deadline runs.
+    deadline_.expiresAfter(write_timeout_);
     auto [ec, n] = co_await net::async_write(stream_, bufs, kTuple);
+    deadline_.clear();
     if (ec) ok_ = false;
     co_return ok_;
   }
 
-  beast::tcp_stream& stream_;
+  tcp::socket& stream_;
+  Deadline& deadline_;
   bool keep_alive_;
   std::chrono::seconds write_timeout_;
   std::string head_;
@@ -132,7 +136,7 @@ class SessionSink final : public ResponseSink {
 };
 
 struct SessionState {
-  beast::tcp_stream* stream;
+  tcp::socket* stream;
   bool idle = true;  // waiting for the first byte of a request: safe to close on drain
 };
 
@@ -147,7 +151,7 @@ struct Server::Worker {
 
   net::awaitable<void> acceptLoop();
   net::awaitable<void> session(tcp::socket socket);
-  net::awaitable<bool> reject(beast::tcp_stream& stream, const core::Error& error,
+  net::awaitable<bool> reject(tcp::socket& stream, Deadline& deadline, const core::Error& error,
                               std::string_view request_id = {});
 
   Server& server;
@@ -173,10 +177,10 @@ net::awaitable<void> Server::Worker::acceptLoop() {
   }
 }
 
-net::awaitable<bool> Server::Worker::reject(beast::tcp_stream& stream, const core::Error& error,
-                                            std::string_view request_id) {
+net::awaitable<bool> Server::Worker::reject(tcp::socket& stream, Deadline& deadline,
+                                            const core::Error& error, std::string_view request_id) {
   auto [body, type] = server.render_error_(error);
-  SessionSink sink(stream, false, server.options_.write_timeout);
+  SessionSink sink(stream, deadline, false, server.options_.write_timeout);
   const HeaderList headers{
       {"x-request-id", request_id.empty() ? core::newRequestId() : std::string(request_id)}};
   co_return co_await sink.send(error.http_status, headers, type, body);
@@ -186,7 +190,12 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   error_code ec0;
   const auto remote = socket.remote_endpoint(ec0);
   std::string remote_ip = ec0 ? std::string() : remote.address().to_string();
-  beast::tcp_stream stream(std::move(socket));
+  tcp::socket stream(std::move(socket));
+  // Idle, read and write timeouts: whichever phase the connection is in, time is up means close.
+  Deadline deadline(ioc.get_executor(), [&stream] {
+    error_code ignored;
+    stream.close(ignored);
+  });
   SessionState state{&stream};
   sessions.insert(&state);
   beast::flat_buffer buf;
@@ -196,7 +205,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   for (;;) {
     if (server.draining_.load(std::memory_order_relaxed)) break;
     state.idle = buf.size() == 0;
-    stream.expires_after(opt.idle_timeout);
+    deadline.expiresAfter(opt.idle_timeout);
     beast::http::request_parser<beast::http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
     parser.body_limit(opt.max_body_bytes);
@@ -206,12 +215,12 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       if (hec == beast::http::error::body_limit) {
         // Content-Length alone already says the body is too big.
         const core::Error e = core::Error::bodyTooLarge(opt.max_body_bytes);
-        co_await reject(stream, e);
+        co_await reject(stream, deadline, e);
         linger = true;
       } else if (hec == beast::http::error::header_limit) {
         const core::Error e{
             core::ErrorCode::kHeadersTooLarge, 431, "Request headers are too large", {}, false, {}};
-        co_await reject(stream, e);
+        co_await reject(stream, deadline, e);
       } else if (isHttpParseError(hec) && hec != beast::http::error::end_of_stream &&
                  hec != beast::http::error::partial_message) {
         const core::Error e{core::ErrorCode::kInvalidRequest,
@@ -220,7 +229,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
                             {},
                             false,
                             {}};
-        co_await reject(stream, e);
+        co_await reject(stream, deadline, e);
       }
       break;
     }
@@ -236,7 +245,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       client_request_id = std::string(it->value());
     const core::Error too_large = core::Error::bodyTooLarge(opt.max_body_bytes);
     if (auto len = parser.content_length(); len && *len > opt.max_body_bytes) {
-      co_await reject(stream, too_large, client_request_id);
+      co_await reject(stream, deadline, too_large, client_request_id);
       linger = true;
       break;
     }
@@ -246,20 +255,20 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       auto [cec, cn] = co_await net::async_write(stream, net::buffer(kContinue), kTuple);
       if (cec) break;
     }
-    stream.expires_after(opt.request_timeout);
+    deadline.expiresAfter(opt.request_timeout);
     auto [bec, bn] = co_await beast::http::async_read(stream, buf, parser, kTuple);
     if (bec) {
       if (bec == beast::http::error::body_limit) {
-        co_await reject(stream, too_large, client_request_id);
+        co_await reject(stream, deadline, too_large, client_request_id);
         linger = true;
       }
       break;
     }
-    stream.expires_never();
+    deadline.clear();
 
     Request req{parser.release(), remote_ip};
     const bool keep_alive = req.msg.keep_alive() && !server.draining_.load();
-    SessionSink sink(stream, keep_alive, opt.write_timeout,
+    SessionSink sink(stream, deadline, keep_alive, opt.write_timeout,
                      req.msg.method() == beast::http::verb::head, req.msg.version() < 11);
     CancelSignal cancel;
 
@@ -268,7 +277,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     // request are simply kept for the next loop iteration.
     bool watching = true;
     net::steady_timer watch_done(ioc, net::steady_timer::time_point::max());
-    stream.socket().async_read_some(
+    stream.async_read_some(
         buf.prepare(4096), [&buf, &cancel, &watching, &watch_done](error_code ec, std::size_t n) {
           if (!ec) {
             buf.commit(n);
@@ -294,7 +303,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     }
     if (watching) {
       error_code ignored;
-      stream.socket().cancel(ignored);
+      stream.cancel(ignored);
       co_await watch_done.async_wait(kTuple);
     }
     if (!sink.complete() || !sink.ok() || !sink.keepAlive() || cancel.fired()) break;
@@ -302,11 +311,11 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
 
   sessions.erase(&state);
   error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.shutdown(tcp::socket::shutdown_send, ignored);
   if (linger) {
     // Closing with unread request bytes makes the kernel send a reset, which can destroy the 413
     // before the client reads it; so read and discard for a bounded time first.
-    stream.expires_after(std::chrono::seconds(2));
+    deadline.expiresAfter(std::chrono::seconds(2));
     std::size_t discarded = 0;
     char sink_buf[16384];
     while (discarded < (64u << 20)) {
@@ -315,7 +324,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       discarded += n;
     }
   }
-  stream.socket().close(ignored);
+  stream.close(ignored);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,7 +359,8 @@ std::uint16_t Server::start() {
     workers_.push_back(std::move(w));
   }
   for (auto& w : workers_) {
-    threads_.emplace_back([worker = w.get()] {
+    threads_.emplace_back([this, worker = w.get()] {
+      if (options_.thread_start) options_.thread_start(worker->ioc);
       // A handler exception escaping co_spawn(detached) would end the thread; keep serving.
       for (;;) {
         try {
@@ -359,6 +369,7 @@ std::uint16_t Server::start() {
         } catch (const std::exception&) {
         }
       }
+      if (options_.thread_stop) options_.thread_stop();
     });
   }
   return port;
@@ -371,7 +382,7 @@ void Server::beginDrain() {
       error_code ignored;
       worker->acceptor.close(ignored);
       for (SessionState* s : worker->sessions)
-        if (s->idle) s->stream->socket().close(ignored);
+        if (s->idle) s->stream->close(ignored);
     });
   }
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -62,6 +63,9 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds request_timeout{60};
   std::chrono::seconds write_timeout{60};
+  // Run on each worker thread before and after it serves its io_context.
+  std::function<void(net::io_context&)> thread_start;
+  std::function<void()> thread_stop;
 };
 
 // The proxy listener: one io_context and one SO_REUSEPORT acceptor per worker thread, so a

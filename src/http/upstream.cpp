@@ -56,14 +56,10 @@ std::string base64(std::string_view in) {
   return out;
 }
 
-bool isTimeout(const error_code& ec) {
-  return ec == beast::error::timeout;
-}
-
 // A peer that closed an idle keep-alive connection shows as readable EOF; one that sent anything
 // while idle is in an unknown state. Either way the connection must not carry a new request.
 bool stillUsable(UpstreamConn& c) {
-  auto& sock = c.tcp().socket();
+  auto& sock = c.socket();
   if (!sock.is_open()) return false;
   char byte;
   const ssize_t n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -78,10 +74,13 @@ auto withStream(UpstreamConn& c, F&& f) {
 
 }  // namespace
 
+UpstreamConn::UpstreamConn(const net::any_io_executor& ex)
+    : plain(std::in_place, ex), deadline(ex, [this] { close(); }) {}
+
 void UpstreamConn::close() {
   error_code ec;
-  tcp().socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-  tcp().socket().close(ec);
+  socket().shutdown(Socket::shutdown_both, ec);
+  socket().close(ec);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -91,6 +90,9 @@ UpstreamResponse::UpstreamResponse(UpstreamPool& pool, std::unique_ptr<UpstreamC
     : pool_(pool), conn_(std::move(conn)), cancel_(cancel) {
   parser_.header_limit(64 * 1024);
   parser_.body_limit(boost::none);
+  // Parse everything a socket read brought in one go, so a burst of SSE events is relayed as
+  // one batch instead of one client write per HTTP chunk.
+  parser_.eager(true);
   if (cancel_) {
     UpstreamConn* raw = conn_.get();
     cancel_->setHook([raw] { raw->close(); });
@@ -117,7 +119,7 @@ std::string_view UpstreamResponse::header(std::string_view name) const {
 
 core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view during) const {
   if (cancel_ && cancel_->fired()) return core::Error::cancelled();
-  if (isTimeout(ec)) return core::Error::timeout(fmt::format("Upstream timed out {}", during));
+  if (conn_->timedOut()) return core::Error::timeout(fmt::format("Upstream timed out {}", during));
   return core::Error::badGateway(
       fmt::format("Upstream connection failed {}: {}", during, ec.message()));
 }
@@ -194,7 +196,7 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
     conn->close();
     return;
   }
-  conn->tcp().expires_never();
+  conn->deadline.clear();
   conn->idle_since = Clock::now();
   list.push_back(std::move(conn));
 }
@@ -223,12 +225,11 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
     if (!p) co_return core::Error::badGateway(fmt::format("Invalid proxy URL '{}'", proxy_url));
     hop = std::move(*p);
   }
-  auto conn = std::make_unique<UpstreamConn>();
-  conn->plain.emplace(ex_);
+  auto conn = std::make_unique<UpstreamConn>(ex_);
   const std::string where = hop.hostPort();
   auto fail = [&](const error_code& ec, std::string_view what) -> core::Error {
     if (cancel && cancel->fired()) return core::Error::cancelled();
-    if (isTimeout(ec)) return core::Error::timeout(fmt::format("Timed out {} {}", what, where));
+    if (conn->timedOut()) return core::Error::timeout(fmt::format("Timed out {} {}", what, where));
     return core::Error::badGateway(
         fmt::format("Cannot reach upstream {}: {} ({})", where, ec.message(), what));
   };
@@ -248,10 +249,12 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
     }
   } clear_hook{cancel};
 
-  conn->plain->expires_at(std::min(deadline, Clock::now() + kConnectTimeout));
-  auto [cec, ep] = co_await conn->plain->async_connect(endpoints, kTuple);
+  conn->deadline.expiresAt(std::min(deadline, Clock::now() + kConnectTimeout));
+  auto [cec, ep] = co_await net::async_connect(*conn->plain, endpoints, kTuple);
   if (cec) co_return fail(cec, "connecting to");
-  conn->plain->socket().set_option(net::ip::tcp::no_delay(true));
+  conn->deadline.expiresAt(deadline);
+  error_code nodelay_ec;
+  conn->plain->set_option(net::ip::tcp::no_delay(true), nodelay_ec);
 
   const std::string proxy_auth =
       hop.userinfo.empty() ? std::string() : "Basic " + base64(hop.userinfo);
@@ -275,7 +278,7 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
   }
 
   if (dest.tls) {
-    beast::tcp_stream tcp = std::move(*conn->plain);
+    UpstreamConn::Socket tcp = std::move(*conn->plain);
     conn->plain.reset();
     conn->tls.emplace(std::move(tcp), tls_);
     if (cancel) {
@@ -337,14 +340,14 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
 
     auto resp = std::make_unique<UpstreamResponse>(*this, std::move(conn), cancel);
     UpstreamConn& c = *resp->conn_;
-    c.tcp().expires_at(req.deadline);
+    c.deadline.expiresAt(req.deadline);
     const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body)};
     error_code wec;
     co_await withStream(c, [&](auto& s) {
       return net::async_write(s, bufs, net::redirect_error(net::use_awaitable, wec));
     });
     if (wec) {
-      if (reused && !(cancel && cancel->fired()) && !isTimeout(wec)) continue;
+      if (reused && !(cancel && cancel->fired()) && !c.timedOut()) continue;
       co_return resp->ioError(wec, "while sending the request");
     }
     core::Status header = co_await resp->readHeader();

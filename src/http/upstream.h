@@ -14,12 +14,12 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include "core/result.h"
 #include "http/cancel.h"
+#include "http/deadline.h"
 #include "http/url.h"
 
 namespace kh::http {
@@ -41,15 +41,20 @@ class UpstreamPool;
 
 // One pooled keep-alive connection, plain or TLS, direct or through a proxy.
 struct UpstreamConn {
-  using Tls = net::ssl::stream<beast::tcp_stream>;
-  std::optional<beast::tcp_stream> plain;
+  using Socket = net::ip::tcp::socket;
+  using Tls = net::ssl::stream<Socket>;
+  explicit UpstreamConn(const net::any_io_executor& ex);
+
+  std::optional<Socket> plain;
   std::optional<Tls> tls;
   beast::flat_buffer buf;
   std::string pool_key;
   bool absolute_form = false;  // plain HTTP through a proxy: request-target is the full URL
   Clock::time_point idle_since{};
+  Deadline deadline;  // closes the socket when the request's time is up
 
-  beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+  Socket& socket() { return tls ? tls->next_layer() : *plain; }
+  bool timedOut() const { return deadline.expired(); }
   void close();
 };
 

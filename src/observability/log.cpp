@@ -3,6 +3,8 @@
 #include <atomic>
 #include <memory>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -19,7 +21,44 @@ std::shared_ptr<spdlog::logger> g_logger;
 
 constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error"};
 
+struct ThreadBatch {
+  explicit ThreadBatch(boost::asio::io_context& ioc) : timer(ioc) {}
+  boost::asio::steady_timer timer;
+  std::string lines;
+  bool scheduled = false;
+};
+thread_local std::unique_ptr<ThreadBatch> t_batch;
+
+constexpr auto kBatchInterval = std::chrono::milliseconds(10);
+constexpr std::size_t kBatchMaxBytes = 64 * 1024;
+
+void flushBatch(ThreadBatch& b) {
+  if (b.lines.empty()) return;
+  b.lines.pop_back();  // the sink adds the final newline
+  if (g_logger) {
+    g_logger->info(b.lines);
+  } else {
+    fmt::print("{}\n", b.lines);
+    std::fflush(stdout);
+  }
+  b.lines.clear();
+}
+
 void emit(const std::string& line) {
+  if (ThreadBatch* b = t_batch.get()) {
+    b->lines.append(line).push_back('\n');
+    if (b->lines.size() >= kBatchMaxBytes) {
+      flushBatch(*b);
+    } else if (!b->scheduled) {
+      b->scheduled = true;
+      b->timer.expires_after(kBatchInterval);
+      b->timer.async_wait([b](const boost::system::error_code&) {
+        b->scheduled = false;
+        flushBatch(*b);
+      });
+    }
+    return;
+  }
   if (g_logger) {
     g_logger->info(line);
   } else {
@@ -51,6 +90,15 @@ void shutdownLogging() {
   g_logger->flush();
   g_logger.reset();
   spdlog::shutdown();
+}
+
+void batchThreadLogs(boost::asio::io_context& ioc) { t_batch = std::make_unique<ThreadBatch>(ioc); }
+
+void flushThreadLogs() {
+  if (!t_batch) return;
+  flushBatch(*t_batch);
+  // The timer belongs to an io_context that is about to go; it must not outlive it.
+  t_batch.reset();
 }
 
 void setLevel(Level level) {

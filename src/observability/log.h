@@ -4,6 +4,10 @@
 #include <string>
 #include <string_view>
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace kh::obs {
 
 enum class Level { kTrace = 0, kDebug, kInfo, kWarn, kError };
@@ -16,6 +20,12 @@ void setLevel(Level level);
 bool enabled(Level level);
 // Flushes and stops the writer; call before exit.
 void shutdownLogging();
+
+// Makes lines logged on the calling thread collect in a buffer that `ioc` hands to the writer
+// every few milliseconds: a busy event loop then wakes the writer once per batch, not per line.
+// Call flushThreadLogs() when the thread stops running `ioc`.
+void batchThreadLogs(boost::asio::io_context& ioc);
+void flushThreadLogs();
 
 // One structured JSON log line: {"ts":…,"level":…,"msg":…, fields…}, emitted on destruction.
 class LogLine {
