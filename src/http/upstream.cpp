@@ -75,7 +75,10 @@ auto withStream(UpstreamConn& c, F&& f) {
 }  // namespace
 
 UpstreamConn::UpstreamConn(const net::any_io_executor& ex)
-    : plain(std::in_place, ex), deadline(ex, [this] { close(); }) {}
+    : plain(std::in_place, ex), deadline(ex, [this] { close(); }) {
+  // Room for whole bursts of SSE events per read (Beast reads only into free capacity).
+  buf.reserve(16 * 1024);
+}
 
 void UpstreamConn::close() {
   error_code ec;
