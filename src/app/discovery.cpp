@@ -20,8 +20,7 @@ routing::DiscoveredModels discoverModels(const routing::ProviderSet& providers,
     std::unique_ptr<net::ssl::context> tls = http::makeClientTlsContext();
     http::UpstreamPool pool;
     routing::DiscoveredModels found;
-    explicit State(net::io_context& ioc)
-        : pool(ioc.get_executor(), *tls, http::ProxySettings::fromEnvironment()) {}
+    explicit State(net::io_context& ioc) : pool(ioc.get_executor(), *tls) {}
   };
   auto state = std::make_shared<State>(ioc);
   const auto deadline = http::Clock::now() + budget;

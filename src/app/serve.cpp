@@ -144,7 +144,7 @@ int serve(const config::Overrides& overrides) {
   ProxyRouter router(catalogs);
   http::Server server(
       opts, [&router](http::Exchange& ex) { return router.handle(ex); }, renderServerError,
-      *client_tls, http::ProxySettings::fromEnvironment());
+      *client_tls);
   std::uint16_t port = 0;
   try {
     port = server.start();

@@ -146,10 +146,7 @@ struct SessionState {
 
 struct Server::Worker {
   Worker(Server& server)
-      : server(server),
-        ioc(1),
-        acceptor(ioc),
-        upstream(ioc.get_executor(), server.client_tls_, server.proxy_) {}
+      : server(server), ioc(1), acceptor(ioc), upstream(ioc.get_executor(), server.client_tls_) {}
 
   net::awaitable<void> acceptLoop();
   net::awaitable<void> session(tcp::socket socket);
@@ -199,6 +196,12 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     stream.close(ignored);
   });
   SessionState state{&stream};
+  struct WatchState {
+    std::uint64_t generation = 0;
+    CancelSignal* cancel = nullptr;
+    char peek[1];
+  };
+  auto watch = std::make_shared<WatchState>();
   sessions.insert(&state);
   beast::flat_buffer buf;
   // Beast reads at most the buffer's free capacity (and 512 bytes when it has none): without
@@ -278,20 +281,18 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     CancelSignal cancel;
 
     // Watch the client while the handler runs: EOF or a reset means it hung up, and its upstream
-    // request must be cancelled now rather than at the next write. Bytes of a pipelined next
-    // request are simply kept for the next loop iteration.
-    bool watching = true;
-    net::steady_timer watch_done(ioc, net::steady_timer::time_point::max());
-    stream.async_read_some(
-        buf.prepare(4096), [&buf, &cancel, &watching, &watch_done](error_code ec, std::size_t n) {
-          if (!ec) {
-            buf.commit(n);
-          } else if (ec != net::error::operation_aborted) {
-            cancel.fire();
-          }
-          watching = false;
-          watch_done.cancel();
-        });
+    // request must be cancelled now rather than at the next write. Readable data is a pipelined
+    // next request and stays in the socket. The handler can run after this request is over (it
+    // is cancelled below), so it reaches the request only through the session's watch state.
+    const std::uint64_t generation = ++watch->generation;
+    watch->cancel = &cancel;
+    stream.async_receive(net::buffer(watch->peek), tcp::socket::message_peek,
+                         [watch, generation](error_code ec, std::size_t n) {
+                           if (watch->generation != generation || !watch->cancel) return;
+                           // EOF (0 bytes) or an error other than our own cancellation.
+                           if ((!ec && n == 0) || (ec && ec != net::error::operation_aborted))
+                             watch->cancel->fire();
+                         });
 
     Exchange exchange{req, sink, cancel, upstream};
     std::string failure;
@@ -306,11 +307,9 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       const HeaderList none;
       co_await sink.send(500, none, type, body);
     }
-    if (watching) {
-      error_code ignored;
-      stream.cancel(ignored);
-      co_await watch_done.async_wait(kTuple);
-    }
+    watch->cancel = nullptr;
+    error_code cancel_ec;
+    stream.cancel(cancel_ec);
     if (!sink.complete() || !sink.ok() || !sink.keepAlive() || cancel.fired()) break;
   }
 
@@ -335,12 +334,11 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
 // ---------------------------------------------------------------------------------------------
 
 Server::Server(ServerOptions options, Handler handler, ErrorRenderer render_error,
-               net::ssl::context& client_tls, ProxySettings proxy)
+               net::ssl::context& client_tls)
     : options_(std::move(options)),
       handler_(std::move(handler)),
       render_error_(std::move(render_error)),
-      client_tls_(client_tls),
-      proxy_(std::move(proxy)) {}
+      client_tls_(client_tls) {}
 
 Server::~Server() {
   stop();

@@ -73,7 +73,7 @@ struct ServerOptions {
 class Server {
  public:
   Server(ServerOptions options, Handler handler, ErrorRenderer render_error,
-         net::ssl::context& client_tls, ProxySettings proxy);
+         net::ssl::context& client_tls);
   ~Server();
 
   // Binds and starts the worker threads; returns the bound port. Throws on bind errors.
@@ -92,7 +92,6 @@ class Server {
   Handler handler_;
   ErrorRenderer render_error_;
   net::ssl::context& client_tls_;
-  ProxySettings proxy_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<int> inflight_{0};

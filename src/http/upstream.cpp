@@ -184,8 +184,24 @@ net::awaitable<core::Result<std::string>> UpstreamResponse::readAll(std::size_t 
 
 // ---------------------------------------------------------------------------------------------
 
-UpstreamPool::UpstreamPool(net::any_io_executor ex, net::ssl::context& tls, ProxySettings proxy)
-    : ex_(ex), tls_(tls), proxy_(std::move(proxy)), resolver_(ex) {}
+core::Result<UpstreamTarget> UpstreamTarget::make(std::string url, const ProxySettings& proxy) {
+  auto endpoint = parseEndpoint(url);
+  if (!endpoint) return std::move(endpoint).error();
+  UpstreamTarget t;
+  t.url = std::move(url);
+  t.endpoint = std::move(*endpoint);
+  t.proxy = proxy.proxyFor(t.endpoint);
+  if (!t.proxy.empty()) {
+    auto p = parseEndpoint(t.proxy);
+    if (!p) return core::Error::internal(fmt::format("invalid proxy URL '{}'", t.proxy));
+    if (!t.endpoint.tls && !p->userinfo.empty()) t.proxy_auth = "Basic " + base64(p->userinfo);
+  }
+  t.pool_key = t.proxy + "|" + t.endpoint.origin();
+  return t;
+}
+
+UpstreamPool::UpstreamPool(net::any_io_executor ex, net::ssl::context& tls)
+    : ex_(ex), tls_(tls), resolver_(ex) {}
 
 std::size_t UpstreamPool::idleCount() const {
   std::size_t n = 0;
@@ -220,8 +236,9 @@ std::unique_ptr<UpstreamConn> UpstreamPool::takeIdle(const std::string& key) {
 }
 
 net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connect(
-    const Endpoint& dest, const std::string& proxy_url, Clock::time_point deadline,
-    CancelSignal* cancel) {
+    const UpstreamTarget& target, Clock::time_point deadline, CancelSignal* cancel) {
+  const Endpoint& dest = target.endpoint;
+  const std::string& proxy_url = target.proxy;
   Endpoint hop = dest;
   if (!proxy_url.empty()) {
     auto p = parseEndpoint(proxy_url);
@@ -302,41 +319,39 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
 
 net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::send(
     const UpstreamRequest& req, CancelSignal* cancel) {
-  auto dest = parseEndpoint(req.url);
-  if (!dest) co_return core::Error::badGateway(dest.error().message);
-  const std::string proxy = proxy_.proxyFor(*dest);
-  const std::string key = proxy + "|" + dest->origin();
-
-  std::string proxy_auth;
-  if (!proxy.empty() && !dest->tls) {
-    if (auto p = parseEndpoint(proxy); p && !p->userinfo.empty())
-      proxy_auth = "Basic " + base64(p->userinfo);
-  }
+  const UpstreamTarget& target = *req.target;
+  const Endpoint& dest = target.endpoint;
 
   // A reused connection may have been closed by the server a moment ago; such a failure before
   // any response byte is retried once on a fresh connection.
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (cancel && cancel->fired()) co_return core::Error::cancelled();
-    std::unique_ptr<UpstreamConn> conn = attempt == 0 ? takeIdle(key) : nullptr;
+    std::unique_ptr<UpstreamConn> conn = attempt == 0 ? takeIdle(target.pool_key) : nullptr;
     const bool reused = conn != nullptr;
     if (!conn) {
-      auto fresh = co_await connect(*dest, proxy, req.deadline, cancel);
+      auto fresh = co_await connect(target, req.deadline, cancel);
       if (!fresh) co_return std::move(fresh).error();
       conn = std::move(*fresh);
-      conn->pool_key = key;
+      conn->pool_key = target.pool_key;
     }
-    const std::string target = conn->absolute_form ? req.url : dest->path;
     std::string head;
-    head.reserve(256 + target.size());
-    head.append(req.method).append(" ").append(target).append(" HTTP/1.1\r\nHost: ");
-    if ((dest->tls && dest->port == 443) || (!dest->tls && dest->port == 80))
-      head.append(dest->host);
+    head.reserve(512);
+    head.append(req.method).append(" ");
+    head.append(conn->absolute_form ? std::string_view(target.url) : std::string_view(dest.path));
+    head.append(" HTTP/1.1\r\nHost: ");
+    if ((dest.tls && dest.port == 443) || (!dest.tls && dest.port == 80))
+      head.append(dest.host);
     else
-      head.append(dest->hostPort());
+      head.append(dest.hostPort());
     head.append("\r\n");
+    if (req.fixed_headers)
+      for (const auto& [name, value] : *req.fixed_headers)
+        head.append(name).append(": ").append(value).append("\r\n");
     for (const auto& [name, value] : req.headers)
       head.append(name).append(": ").append(value).append("\r\n");
-    if (!proxy_auth.empty()) head.append("Proxy-Authorization: ").append(proxy_auth).append("\r\n");
+    head.append("Accept: ").append(req.accept).append("\r\n");
+    if (!target.proxy_auth.empty())
+      head.append("Proxy-Authorization: ").append(target.proxy_auth).append("\r\n");
     if (!req.body.empty() || req.method == "POST")
       head.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
     head.append("\r\n");

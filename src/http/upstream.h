@@ -29,10 +29,25 @@ namespace beast = boost::beast;
 using Clock = std::chrono::steady_clock;
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// A destination resolved once (when a provider is built) rather than per request: the parsed
+// URL, whether and how to go through a proxy, and the key of its connection pool.
+struct UpstreamTarget {
+  std::string url;  // absolute
+  Endpoint endpoint;
+  std::string proxy;       // proxy URL, or "" for a direct connection
+  std::string proxy_auth;  // "Basic …" for plain-HTTP requests through an authenticating proxy
+  std::string pool_key;
+
+  static core::Result<UpstreamTarget> make(std::string url, const ProxySettings& proxy);
+};
+
 struct UpstreamRequest {
   std::string_view method = "POST";
-  std::string url;  // absolute
-  HeaderList headers;
+  // Owned by the provider, which outlives every request made from it.
+  const UpstreamTarget* target = nullptr;
+  const HeaderList* fixed_headers = nullptr;  // the provider's own (auth, content type, extras)
+  HeaderList headers;                         // per request, usually none
+  std::string_view accept = "application/json";
   std::string body;
   Clock::time_point deadline = Clock::now() + std::chrono::seconds(600);
 };
@@ -93,7 +108,7 @@ class UpstreamResponse {
 // this thread uses it from this thread only.
 class UpstreamPool {
  public:
-  UpstreamPool(net::any_io_executor ex, net::ssl::context& tls, ProxySettings proxy);
+  UpstreamPool(net::any_io_executor ex, net::ssl::context& tls);
 
   // Sends the request and reads the response header. Fails with a retryable Error on connect
   // errors (502) and timeouts (504); a non-2xx status is not an error here.
@@ -109,14 +124,12 @@ class UpstreamPool {
 
  private:
   std::unique_ptr<UpstreamConn> takeIdle(const std::string& key);
-  net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> connect(const Endpoint& dest,
-                                                                      const std::string& proxy,
+  net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> connect(const UpstreamTarget& target,
                                                                       Clock::time_point deadline,
                                                                       CancelSignal* cancel);
 
   net::any_io_executor ex_;
   net::ssl::context& tls_;
-  ProxySettings proxy_;
   net::ip::tcp::resolver resolver_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
 };

@@ -3,12 +3,12 @@
 #include <atomic>
 #include <memory>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "core/ids.h"
 
@@ -92,7 +92,9 @@ void shutdownLogging() {
   spdlog::shutdown();
 }
 
-void batchThreadLogs(boost::asio::io_context& ioc) { t_batch = std::make_unique<ThreadBatch>(ioc); }
+void batchThreadLogs(boost::asio::io_context& ioc) {
+  t_batch = std::make_unique<ThreadBatch>(ioc);
+}
 
 void flushThreadLogs() {
   if (!t_batch) return;
@@ -111,7 +113,12 @@ bool enabled(Level level) {
 
 void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (const char c : s) {
+  std::size_t run = 0;  // start of the pending run of characters that need no escaping
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out.append("\\\"");
@@ -129,13 +136,10 @@ void appendJsonString(std::string& out, std::string_view s) {
         out.append("\\t");
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
-        } else {
-          out.push_back(c);
-        }
+        fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 

@@ -13,6 +13,12 @@ OpenAIWireProvider::OpenAIWireProvider(config::ProviderConfig config, const Prov
   if (!config_.api_key.empty()) headers_.emplace_back("Authorization", "Bearer " + config_.api_key);
   headers_.emplace_back("User-Agent", "kakehashi");
   for (const auto& h : config_.headers) headers_.push_back(h);
+  for (const auto& h : headers_)
+    if (h.first != "Content-Type") get_headers_.push_back(h);
+  chat_ = addTarget(pathFor(Operation::kChat));
+  completions_ = addTarget(pathFor(Operation::kCompletion));
+  embeddings_ = addTarget(pathFor(Operation::kEmbedding));
+  models_ = addTarget("/models");
 }
 
 std::string_view OpenAIWireProvider::pathFor(Operation op) {
@@ -31,9 +37,11 @@ http::UpstreamRequest OpenAIWireProvider::passThrough(Operation op, std::string 
                                                       bool stream) const {
   http::UpstreamRequest req;
   req.method = "POST";
-  req.url = http::joinUrl(base_url_, pathFor(op));
-  req.headers = headers_;
-  req.headers.emplace_back("Accept", stream ? "text/event-stream" : "application/json");
+  req.target = op == Operation::kChat         ? chat_
+               : op == Operation::kCompletion ? completions_
+                                              : embeddings_;
+  req.fixed_headers = &headers_;
+  req.accept = stream ? "text/event-stream" : "application/json";
   req.body = std::move(body);
   req.deadline = http::Clock::now() + std::chrono::seconds(config_.timeout_s);
   return req;
@@ -42,10 +50,8 @@ http::UpstreamRequest OpenAIWireProvider::passThrough(Operation op, std::string 
 http::UpstreamRequest OpenAIWireProvider::listModels() const {
   http::UpstreamRequest req;
   req.method = "GET";
-  req.url = http::joinUrl(base_url_, "/models");
-  for (const auto& h : headers_)
-    if (h.first != "Content-Type") req.headers.push_back(h);
-  req.headers.emplace_back("Accept", "application/json");
+  req.target = models_;
+  req.fixed_headers = &get_headers_;
   req.deadline = http::Clock::now() + std::chrono::seconds(10);
   return req;
 }

@@ -17,7 +17,12 @@ class OpenAIWireProvider final : public Provider {
   static std::string_view pathFor(Operation op);
 
  private:
-  http::HeaderList headers_;  // auth and configured extras, built once
+  http::HeaderList headers_;      // auth, content type and configured extras, built once
+  http::HeaderList get_headers_;  // the same without a content type
+  const http::UpstreamTarget* chat_ = nullptr;
+  const http::UpstreamTarget* completions_ = nullptr;
+  const http::UpstreamTarget* embeddings_ = nullptr;
+  const http::UpstreamTarget* models_ = nullptr;
 };
 
 }  // namespace kh::providers

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "http/url.h"
 #include "providers/openai_wire.h"
 
 namespace kh::providers {
@@ -35,19 +36,37 @@ Provider::Provider(config::ProviderConfig config, const ProviderType& type)
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
+const http::UpstreamTarget* Provider::addTarget(std::string_view path) {
+  static const http::ProxySettings kProxy = http::ProxySettings::fromEnvironment();
+  auto t = http::UpstreamTarget::make(http::joinUrl(base_url_, path), kProxy);
+  if (!t) {
+    target_error_ = t.error().message;
+    return nullptr;
+  }
+  targets_.push_back(std::make_unique<http::UpstreamTarget>(std::move(*t)));
+  return targets_.back().get();
+}
+
 std::unique_ptr<Provider> makeProvider(const config::ProviderConfig& config, std::string* why) {
   const ProviderType* type = findProviderType(config.type);
   if (!type) {
     if (why) *why = fmt::format("unknown provider type '{}'", config.type);
     return nullptr;
   }
+  std::unique_ptr<Provider> p;
   switch (type->wire) {
     case WireFormat::kOpenAI:
-      return std::make_unique<OpenAIWireProvider>(config, *type);
+      p = std::make_unique<OpenAIWireProvider>(config, *type);
+      break;
     case WireFormat::kAnthropic:
     case WireFormat::kGemini:
       break;
   }
+  if (p && !p->targetError().empty()) {
+    if (why) *why = fmt::format("base_url '{}': {}", p->baseUrl(), p->targetError());
+    return nullptr;
+  }
+  if (p) return p;
   if (why)
     *why =
         fmt::format("provider type '{}' is not served by this version of kakehashi", config.type);

@@ -35,6 +35,8 @@ class Provider {
   const std::string& name() const { return config_.name; }
   const std::string& baseUrl() const { return base_url_; }
   WireFormat wire() const { return type_.wire; }
+  // Why this provider cannot send anything (a malformed base_url), or "".
+  const std::string& targetError() const { return target_error_; }
 
   // An upstream request whose body is already in this provider's wire format (the pass-through
   // fast path). `stream` selects the SSE accept header.
@@ -46,9 +48,14 @@ class Provider {
  protected:
   Provider(config::ProviderConfig config, const ProviderType& type);
 
+  // Resolves base_url + path once; an unusable URL leaves a target that fails every request.
+  const http::UpstreamTarget* addTarget(std::string_view path);
+
   config::ProviderConfig config_;
   const ProviderType& type_;
   std::string base_url_;
+  std::vector<std::unique_ptr<http::UpstreamTarget>> targets_;
+  std::string target_error_;
 };
 
 // Builds the provider for a config entry; nullptr with a message for types not yet served.
