@@ -23,7 +23,9 @@ void Deadline::expiresAt(Clock::time_point at) {
   }
 }
 
-void Deadline::clear() { s_->deadline = Clock::time_point::max(); }
+void Deadline::clear() {
+  s_->deadline = Clock::time_point::max();
+}
 
 void Deadline::arm(const std::shared_ptr<State>& s) {
   s->waiting = true;

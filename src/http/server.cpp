@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <span>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -83,30 +84,20 @@ class SessionSink final : public ResponseSink {
     appendHeaders(head_, headers, content_type, keep_alive_);
     // HTTP/1.0 has no chunked encoding: the body simply ends when the connection closes.
     head_.append(http10_ ? "\r\n" : "Transfer-Encoding: chunked\r\n\r\n");
-    const std::array<net::const_buffer, 1> bufs{net::buffer(head_)};
-    co_return co_await writeAll(bufs);
+    head_pending_ = true;
+    co_return ok_;
   }
 
   net::awaitable<bool> write(std::string_view data) override {
-    if (!ok_ || !chunked_) co_return false;
+    if (!ok_ || !chunked_ || ended_) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the body
-    if (http10_) {
-      const std::array<net::const_buffer, 1> raw{net::buffer(data)};
-      co_return co_await writeAll(raw);
-    }
-    char size_line[24];
-    const auto n = fmt::format_to_n(size_line, sizeof size_line - 2, "{:x}\r\n", data.size());
-    const std::array<net::const_buffer, 3> bufs{net::buffer(size_line, n.size), net::buffer(data),
-                                                net::buffer("\r\n", 2)};
-    co_return co_await writeAll(bufs);
+    co_return co_await writeChunk(data, false);
   }
 
-  net::awaitable<bool> end() override {
+  net::awaitable<bool> end(std::string_view final_data) override {
     if (!ok_ || !chunked_ || ended_) co_return false;
     ended_ = true;
-    if (http10_) co_return true;
-    const std::array<net::const_buffer, 1> bufs{net::buffer("0\r\n\r\n", 5)};
-    co_return co_await writeAll(bufs);
+    co_return co_await writeChunk(final_data, true);
   }
 
   bool started() const override { return started_; }
@@ -115,6 +106,33 @@ class SessionSink final : public ResponseSink {
   bool keepAlive() const { return keep_alive_; }
 
  private:
+  // One gather write: the pending head, the chunk framing around `data`, and the last-chunk
+  // marker when `last`.
+  net::awaitable<bool> writeChunk(std::string_view data, bool last) {
+    char size_line[24];
+    std::size_t size_len = 0;
+    std::array<net::const_buffer, 5> bufs;
+    std::size_t n = 0;
+    if (head_pending_) {
+      bufs[n++] = net::buffer(head_);
+      head_pending_ = false;
+    }
+    if (!data.empty()) {
+      if (http10_) {
+        bufs[n++] = net::buffer(data);
+      } else {
+        size_len = fmt::format_to_n(size_line, sizeof size_line, "{:x}\r\n", data.size()).size;
+        bufs[n++] = net::buffer(size_line, size_len);
+        bufs[n++] = net::buffer(data);
+        bufs[n++] = net::buffer("\r\n", 2);
+      }
+    }
+    if (last && !http10_) bufs[n++] = net::buffer("0\r\n\r\n", 5);
+    if (n == 0) co_return ok_;
+    const std::span<const net::const_buffer> used(bufs.data(), n);
+    co_return co_await writeAll(used);
+  }
+
   template <class Buffers>
   net::awaitable<bool> writeAll(const Buffers& bufs) {
     if (!ok_) co_return false;
@@ -134,6 +152,7 @@ class SessionSink final : public ResponseSink {
   std::string head_;
   bool head_only_;
   bool http10_;
+  bool head_pending_ = false;
   bool started_ = false, chunked_ = false, ended_ = false, ok_ = true;
 };
 

@@ -33,11 +33,13 @@ class ResponseSink {
   // A whole response with Content-Length.
   virtual net::awaitable<bool> send(int status, const HeaderList& headers,
                                     std::string_view content_type, std::string_view body) = 0;
-  // A streamed response (chunked): begin(), any number of write(), end().
+  // A streamed response (chunked): begin(), any number of write(), end(). The head goes out with
+  // the first write (or end) so that it and the first data share one packet; `final_data` lets
+  // the last piece share one with the terminating chunk.
   virtual net::awaitable<bool> begin(int status, const HeaderList& headers,
                                      std::string_view content_type) = 0;
   virtual net::awaitable<bool> write(std::string_view data) = 0;
-  virtual net::awaitable<bool> end() = 0;
+  virtual net::awaitable<bool> end(std::string_view final_data = {}) = 0;
   virtual bool started() const = 0;
 };
 

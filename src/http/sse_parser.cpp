@@ -1,6 +1,16 @@
 #include "http/sse_parser.h"
 
+#include <cstring>
+
 namespace kh::http {
+
+std::size_t SseParser::findLineEnd(std::size_t from) const {
+  const char* begin = buf_.data() + from;
+  std::size_t len = buf_.size() - from;
+  if (const void* nl = std::memchr(begin, '\n', len)) len = static_cast<const char*>(nl) - begin;
+  if (const void* cr = std::memchr(begin, '\r', len)) len = static_cast<const char*>(cr) - begin;
+  return from + len;
+}
 
 void SseParser::fieldLine(std::size_t begin, std::size_t end) {
   pending_ = true;

@@ -80,6 +80,14 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
       break;
     }
     parser.feed(*piece, onEvent);
+    if (resp.done()) {
+      // The body is complete: the last events and the end of the response go out together.
+      parser.finish(onEvent);
+      if (!out.empty() && ctx.ttft_us < 0) ctx.ttft_us = sinceStartUs(ctx);
+      ctx.bytes_out += out.size();
+      if (!co_await ctx.ex.sink.end(out)) co_return core::Error::cancelled();
+      co_return core::Ok{};
+    }
     if (!co_await flush()) co_return core::Error::cancelled();
   }
   co_await ctx.ex.sink.end();
