@@ -163,13 +163,13 @@ chmod 755 "$TMP"
 PIDS=()
 
 cleanup() {
-  local rc=$? pid i
+  local rc=$? pid
   trap - EXIT INT TERM
   for pid in "${PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
-    for i in $(seq 1 50); do                       # at most 5 s each
+    for _ in $(seq 1 50); do                       # at most 5 s each
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
@@ -184,8 +184,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
 
 # A port is free when nothing listens on it; ports are picked at random below
 # the kernel's ephemeral range (so no outgoing connection can hold one) and
@@ -202,8 +202,8 @@ port_in_use() {
   fi
 }
 free_port() {
-  local p i
-  for i in $(seq 1 200); do
+  local p
+  for _ in $(seq 1 200); do
     p=$(( PORT_LO + (RANDOM * 32768 + RANDOM) % (PORT_HI - PORT_LO + 1) ))
     case "$USED_PORTS" in *" $p "*) continue ;; esac
     if ! port_in_use "$p"; then
@@ -215,9 +215,11 @@ free_port() {
   die "no free port found"
 }
 
-wait_http() {   # url, tries (x0.1 s); succeeds on any HTTP answer < 500
-  local url=$1 tries=${2:-100} i code
-  for i in $(seq 1 "$tries"); do
+wait_http() {   # url [tries (x0.1 s)] [pid]; succeeds on any HTTP answer < 500,
+                # fails early when pid (the server) has exited
+  local url=$1 tries=${2:-100} pid=${3:-} code
+  for _ in $(seq 1 "$tries"); do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)
     case "$code" in 2??|3??|4??) return 0 ;; esac
     sleep 0.1
@@ -463,7 +465,6 @@ start_nginx() {   # name pin... -> sets STARTED_PID to the master (foreground, s
 }
 
 start_nginx mock "${PIN_LOAD[@]}"
-MOCK_PID=$STARTED_PID
 start_nginx proxy "${PIN_PROXY[@]}"
 PROXY_PID=$STARTED_PID
 
@@ -496,10 +497,14 @@ else
       >"$TMP/kakehashi.log" 2>&1 &
   KK_PID=$!
   PIDS+=("$KK_PID")
-  if wait_http "http://127.0.0.1:$KK_PORT/health" 150; then
+  if wait_http "http://127.0.0.1:$KK_PORT/health" 150 "$KK_PID"; then
     KK_STATE=running
   else
-    KK_STATE="failed to start (no answer on /health within 15 s)"
+    if kill -0 "$KK_PID" 2>/dev/null; then
+      KK_STATE="failed to start (no answer on /health within 15 s)"
+    else
+      KK_STATE="failed to start (exited before answering /health)"
+    fi
     say "kakehashi $KK_STATE; log tail:"
     tail -n 20 "$TMP/kakehashi.log" >&2 || true
     kill -TERM "$KK_PID" 2>/dev/null || true
@@ -635,10 +640,14 @@ for m in $MODES; do
   done
 done
 for k in "${!L_RPS[@]}"; do
+  # Word splitting is wanted: each list is space-separated numbers.
   # shellcheck disable=SC2086
-  RPS[$k]=$(median ${L_RPS[$k]}); P50[$k]=$(median ${L_P50[$k]}); P99[$k]=$(median ${L_P99[$k]})
-  # shellcheck disable=SC2086
-  CPU[$k]=$(median ${L_CPU[$k]:-})
+  {
+    RPS[$k]=$(median ${L_RPS[$k]})
+    P50[$k]=$(median ${L_P50[$k]})
+    P99[$k]=$(median ${L_P99[$k]})
+    CPU[$k]=$(median ${L_CPU[$k]:-})
+  }
   RPS[$k]=$(awk -v v="${RPS[$k]}" 'BEGIN { printf "%.0f", v }')
   P50[$k]=$(awk -v v="${P50[$k]}" 'BEGIN { printf "%.0f", v }')
   P99[$k]=$(awk -v v="${P99[$k]}" 'BEGIN { printf "%.0f", v }')
