@@ -146,15 +146,15 @@ net::awaitable<core::Status> UpstreamResponse::readHeader() {
 net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
   while (!parser_.is_done()) {
     auto& body = parser_.get().body();
-    body.data = scratch_;
-    body.size = sizeof scratch_;
+    body.data = conn_->body_scratch.data();
+    body.size = conn_->body_scratch.size();
     error_code ec;
     co_await withStream(*conn_, [&](auto& s) {
       return beast::http::async_read_some(s, conn_->buf, parser_,
                                           net::redirect_error(net::use_awaitable, ec));
     });
     if (ec == beast::http::error::need_buffer) ec = {};
-    const std::size_t n = sizeof scratch_ - parser_.get().body().size;
+    const std::size_t n = conn_->body_scratch.size() - parser_.get().body().size;
     if (ec) {
       if (isHttpParseError(ec) && ec != beast::http::error::partial_message &&
           !(cancel_ && cancel_->fired()))
@@ -162,7 +162,7 @@ net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
             fmt::format("Upstream sent a malformed body: {}", ec.message()));
       co_return ioError(ec, "while reading the response body");
     }
-    if (n > 0) co_return std::string_view(scratch_, n);
+    if (n > 0) co_return std::string_view(conn_->body_scratch.data(), n);
   }
   co_return std::string_view{};
 }

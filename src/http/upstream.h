@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -67,6 +68,9 @@ struct UpstreamConn {
   bool absolute_form = false;  // plain HTTP through a proxy: request-target is the full URL
   Clock::time_point idle_since{};
   Deadline deadline;  // closes the socket when the request's time is up
+  // Decoded body bytes are handed out from here; it lives with the connection so a request
+  // does not allocate it.
+  std::array<char, 16 * 1024> body_scratch;
 
   Socket& socket() { return tls ? tls->next_layer() : *plain; }
   bool timedOut() const { return deadline.expired(); }
@@ -101,7 +105,6 @@ class UpstreamResponse {
   std::unique_ptr<UpstreamConn> conn_;
   CancelSignal* cancel_;
   beast::http::response_parser<beast::http::buffer_body> parser_;
-  char scratch_[16 * 1024];
 };
 
 // Keep-alive connections per origin for one io_context thread: no locks, since every request on
