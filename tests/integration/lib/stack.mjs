@@ -85,8 +85,25 @@ export function standardConfig({ up, up2, deadPort }, overrides = {}) {
       ...(overrides.providers ?? []),
     ],
     aliases: { 'gpt-4': 'fake:gpt-4o', 'my-oss': 'fake:gpt-oss:20b', ...(overrides.aliases ?? {}) },
+    ...(overrides.groups ? { groups: overrides.groups } : {}),
   };
 }
+
+/** Groups over the standard providers, for failover tests. */
+export const FAILOVER_GROUPS = [
+  { name: 'dead-first', targets: [
+    { provider: 'dead', model: 'dead-model', priority: 1 },
+    { provider: 'fake', model: 'gpt-4o', priority: 2 }] },
+  { name: 'busy-first', targets: [
+    { provider: 'fake', model: 'fault-503', priority: 1 },
+    { provider: 'other', model: 'other-only', priority: 2 }] },
+  { name: 'bad-first', targets: [
+    { provider: 'fake', model: 'fault-400', priority: 1 },
+    { provider: 'other', model: 'other-only', priority: 2 }] },
+  { name: 'all-dead', targets: [
+    { provider: 'dead', model: 'dead-model', priority: 1 },
+    { provider: 'dead', model: 'dead-model', priority: 2 }] },
+];
 
 /** Starts both fake upstreams and a gateway; stop() tears all of it down (bounded). */
 export async function startStack(opts = {}) {
