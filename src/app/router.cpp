@@ -38,20 +38,7 @@ net::awaitable<void> answer(http::Exchange& ex, const std::string& request_id, i
   const auto start = std::chrono::steady_clock::now();
   const http::HeaderList headers{{"x-request-id", request_id}};
   co_await ex.sink.send(status, headers, "application/json", body);
-  if (obs::enabled(obs::Level::kInfo)) {
-    const auto& m = ex.request.msg;
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
-    obs::info("access")
-        .str("request_id", request_id)
-        .str("client_ip", ex.request.remote_ip)
-        .str("method", std::string_view(m.method_string().data(), m.method_string().size()))
-        .str("path", std::string_view(m.target().data(), m.target().size()))
-        .num("status", status)
-        .real("latency_ms", us / 1000.0)
-        .num("bytes_out", static_cast<long long>(body.size()));
-  }
+  pipeline::logAccess(ex, request_id, status, start, body.size(), nullptr);
 }
 
 struct Route {

@@ -301,10 +301,6 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
     UpstreamConn::Socket tcp = std::move(*conn->plain);
     conn->plain.reset();
     conn->tls.emplace(std::move(tcp), tls_);
-    if (cancel) {
-      UpstreamConn* raw = conn.get();
-      cancel->setHook([raw] { raw->close(); });
-    }
     boost::system::error_code ip_ec;
     net::ip::make_address(dest.host, ip_ec);
     if (ip_ec && !SSL_set_tlsext_host_name(conn->tls->native_handle(), dest.host.c_str()))

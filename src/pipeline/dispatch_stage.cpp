@@ -50,11 +50,16 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
     }
     out.append(ev.raw);
   };
-  auto flush = [&]() -> net::awaitable<bool> {
-    if (out.empty()) co_return true;
-    if (ctx.ttft_us < 0) ctx.ttft_us = sinceStartUs(ctx);
+  // Sends what the events collected; `last` also ends the response, in the same write.
+  auto flush = [&](bool last) -> net::awaitable<bool> {
+    if (!out.empty() && ctx.ttft_us < 0) ctx.ttft_us = sinceStartUs(ctx);
     ctx.bytes_out += out.size();
-    const bool ok = co_await ctx.ex.sink.write(out);
+    bool ok = true;
+    if (last) {
+      ok = co_await ctx.ex.sink.end(out);
+    } else if (!out.empty()) {
+      ok = co_await ctx.ex.sink.write(out);
+    }
     out.clear();
     co_return ok;
   };
@@ -63,35 +68,24 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
     if (!piece) {
       if (piece.error().code == core::ErrorCode::kCancelled || ctx.ex.cancel.fired())
         co_return core::Error::cancelled();
+      // The status is already 200: the failure becomes the stream's last event.
       parser.finish(onEvent);
-      co_await flush();
-      ctx.error = piece.error().message;
-      core::Error e = piece.error();
+      core::Error e = std::move(piece).error();
+      ctx.error = e.message;
       e.message = "The upstream stream failed: " + e.message;
-      const std::string event = api::renderOpenAIStreamError(e);
-      ctx.bytes_out += event.size();
-      co_await ctx.ex.sink.write(event);
-      co_await ctx.ex.sink.end();
+      out.append(api::renderOpenAIStreamError(e));
+      co_await flush(true);
       co_return core::Ok{};
     }
-    if (piece->empty()) {
-      parser.finish(onEvent);
-      if (!co_await flush()) co_return core::Error::cancelled();
-      break;
+    bool last = piece->empty();
+    if (!last) {
+      parser.feed(*piece, onEvent);
+      last = resp.done();
     }
-    parser.feed(*piece, onEvent);
-    if (resp.done()) {
-      // The body is complete: the last events and the end of the response go out together.
-      parser.finish(onEvent);
-      if (!out.empty() && ctx.ttft_us < 0) ctx.ttft_us = sinceStartUs(ctx);
-      ctx.bytes_out += out.size();
-      if (!co_await ctx.ex.sink.end(out)) co_return core::Error::cancelled();
-      co_return core::Ok{};
-    }
-    if (!co_await flush()) co_return core::Error::cancelled();
+    if (last) parser.finish(onEvent);
+    if (!co_await flush(last)) co_return core::Error::cancelled();
+    if (last) co_return core::Ok{};
   }
-  co_await ctx.ex.sink.end();
-  co_return core::Ok{};
 }
 
 }  // namespace

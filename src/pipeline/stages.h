@@ -23,6 +23,12 @@ boost::asio::awaitable<core::Status> dispatchStage(RequestContext& ctx);
 // Writes the access-log line.
 void recordStage(const RequestContext& ctx);
 
+// The access-log line of any answer; `routed` adds what the pipeline learnt. Requests answered
+// without the pipeline (health, models, unknown routes) log through here too, in the same shape.
+void logAccess(const http::Exchange& ex, std::string_view request_id, int status,
+               std::chrono::steady_clock::time_point start, std::size_t bytes_out,
+               const RequestContext* routed);
+
 // Runs the stages and answers errors in OpenAI's shape.
 boost::asio::awaitable<void> runPipeline(RequestContext& ctx);
 
