@@ -1,5 +1,7 @@
 #include "model/openai_codec.h"
 
+#include "model/json_util.h"
+
 #include <fmt/format.h>
 #include <boost/json/serialize.hpp>
 
@@ -7,57 +9,15 @@ namespace kh::model {
 
 namespace json = boost::json;
 
+using detail::bad;
+using detail::field;
+using detail::imageFromUrl;
+using detail::imageToUrl;
+using detail::integer;
+using detail::number;
+using detail::str;
+
 namespace {
-
-core::Error bad(std::string param, std::string message) {
-  return core::Error::invalidField(std::move(param), std::move(message));
-}
-
-std::string str(const json::value& v) {
-  return std::string(v.as_string());
-}
-
-const json::value* field(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && !v->is_null() ? v : nullptr;
-}
-
-std::optional<double> number(const json::value& v) {
-  if (v.is_double()) return v.as_double();
-  if (v.is_int64()) return static_cast<double>(v.as_int64());
-  if (v.is_uint64()) return static_cast<double>(v.as_uint64());
-  return std::nullopt;
-}
-
-std::optional<long long> integer(const json::value& v) {
-  if (v.is_int64()) return v.as_int64();
-  if (v.is_uint64()) return static_cast<long long>(v.as_uint64());
-  if (v.is_double() && v.as_double() == static_cast<double>(static_cast<long long>(v.as_double())))
-    return static_cast<long long>(v.as_double());
-  return std::nullopt;
-}
-
-// "data:image/png;base64,AAAA" → media type and data; other URLs stay URLs.
-Image imageFromUrl(std::string_view url, std::string detail) {
-  Image img;
-  img.detail = std::move(detail);
-  if (url.starts_with("data:")) {
-    const size_t comma = url.find(',');
-    const std::string_view meta = url.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
-    if (comma != std::string_view::npos && meta.ends_with(";base64")) {
-      img.media_type = std::string(meta.substr(0, meta.size() - 7));
-      img.data = std::string(url.substr(comma + 1));
-      return img;
-    }
-  }
-  img.url = std::string(url);
-  return img;
-}
-
-std::string imageToUrl(const Image& img) {
-  if (!img.url.empty()) return img.url;
-  return fmt::format("data:{};base64,{}", img.media_type, img.data);
-}
 
 core::Result<std::vector<ContentPart>> parseContent(const json::value& v,
                                                     const std::string& where) {
@@ -666,3 +626,29 @@ json::object toOpenAIJson(const EmbeddingResponse& r) {
 }
 
 }  // namespace kh::model
+
+namespace kh::model::detail {
+
+// "data:image/png;base64,AAAA" → media type and data; other URLs stay URLs.
+Image imageFromUrl(std::string_view url, std::string detail) {
+  Image img;
+  img.detail = std::move(detail);
+  if (url.starts_with("data:")) {
+    const size_t comma = url.find(',');
+    const std::string_view meta = url.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
+    if (comma != std::string_view::npos && meta.ends_with(";base64")) {
+      img.media_type = std::string(meta.substr(0, meta.size() - 7));
+      img.data = std::string(url.substr(comma + 1));
+      return img;
+    }
+  }
+  img.url = std::string(url);
+  return img;
+}
+
+std::string imageToUrl(const Image& img) {
+  if (!img.url.empty()) return img.url;
+  return fmt::format("data:{};base64,{}", img.media_type, img.data);
+}
+
+}  // namespace kh::model::detail

@@ -1,0 +1,3 @@
+#include "model/anthropic_codec.h"
+
+namespace kh::model {}  // namespace kh::model

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/error.h"
+#include "core/result.h"
+#include "model/types.h"
+
+namespace kh::model {
+
+// Anthropic's Messages API ⇄ the canonical types, in both directions: the anthropic provider
+// renders requests and parses answers, errors and streams; the /v1/messages inbound API parses
+// requests and renders answers, errors and streams. Pure functions and per-request state only.
+
+struct AnthropicRequestOptions {
+  // Anthropic requires max_tokens; used when the canonical request has none.
+  long long default_max_tokens = 4096;
+};
+
+// Inbound: a /v1/messages body. Errors name the field at fault in `param`
+// ("messages[1].content[0].source").
+core::Result<ChatRequest> parseAnthropicRequest(const boost::json::value& body);
+// Outbound: the body to send to Anthropic; `request.model` is used as it is.
+core::Result<boost::json::object> toAnthropicRequest(const ChatRequest& request,
+                                                     const AnthropicRequestOptions& options);
+
+// Outbound answer (a `message` object) → canonical; and canonical → the `message` object
+// inbound clients get.
+core::Result<ChatResponse> parseAnthropicResponse(const boost::json::value& body);
+boost::json::object toAnthropicResponse(const ChatResponse& response);
+
+// An error answer from Anthropic → Error with the status a client should see (529 overloaded
+// becomes a retryable 503); no upstream_body, so it renders in the client's own shape.
+core::Error parseAnthropicError(int status, std::string_view body);
+// {"type":"error","error":{"type":…,"message":…}} for any Error (inbound /v1/messages).
+std::string renderAnthropicError(const core::Error& error);
+// The same as an SSE `event: error`, for failures after a stream has started.
+std::string renderAnthropicStreamError(const core::Error& error);
+// Anthropic's error type for an HTTP status (invalid_request_error, authentication_error, …).
+std::string_view anthropicErrorType(int status);
+
+// Anthropic SSE events from upstream → canonical chunks, as OpenAI would stream them: a first
+// chunk with the role, content and tool-call deltas (tool calls numbered 0, 1, … in order of
+// appearance, id and name on their first delta only), a chunk with the finish reason, and last a
+// usage-only chunk (no choices) once message_stop arrives. Not thread-safe; one per request.
+class AnthropicStreamDecoder {
+ public:
+  // One SSE event: its `event:` name (may be empty; the data's "type" decides) and its data.
+  // Appends zero or more chunks. An `error` event returns its Error; the stream is over then.
+  core::Status feed(std::string_view event, std::string_view data, std::vector<ChatChunk>& out);
+  // message_stop was seen.
+  bool finished() const { return finished_; }
+
+ private:
+  std::string id_;
+  std::string model_;
+  long long created_ = 0;
+  Usage usage_;
+  FinishReason finish_ = FinishReason::kNone;
+  // Content block index → tool-call ordinal, or -1 for text/thinking blocks.
+  std::vector<int> block_tool_;
+  int tool_count_ = 0;
+  bool finished_ = false;
+};
+
+// Canonical chunks → Anthropic's SSE event sequence for an inbound /v1/messages stream:
+// message_start, content_block_start/delta/stop per text or tool_use block (tool arguments as
+// input_json_delta), message_delta with stop_reason and usage, message_stop. Not thread-safe.
+class AnthropicStreamEncoder {
+ public:
+  AnthropicStreamEncoder(std::string id, std::string model);
+  // Appends the events `chunk` calls for to `out` (message_start before the first).
+  void encode(const ChatChunk& chunk, std::string& out);
+  // Closes the open block and appends message_delta and message_stop.
+  void finish(std::string& out);
+
+ private:
+  enum class Block { kNone, kText, kTool };
+  std::string id_;
+  std::string model_;
+  bool started_ = false;
+  bool finished_ = false;
+  Block open_ = Block::kNone;
+  int open_tool_ = -1;  // the canonical tool-call index of the open tool_use block
+  int next_block_ = 0;
+  FinishReason finish_ = FinishReason::kNone;
+  Usage usage_;
+};
+
+}  // namespace kh::model

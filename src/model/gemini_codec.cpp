@@ -1,0 +1,3 @@
+#include "model/gemini_codec.h"
+
+namespace kh::model {}  // namespace kh::model

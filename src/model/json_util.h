@@ -1,0 +1,51 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/error.h"
+#include "model/types.h"
+
+namespace kh::model::detail {
+
+// Small readers shared by the wire codecs. JSON null counts as absent everywhere, because
+// clients send `"field": null` for "not set".
+
+inline core::Error bad(std::string param, std::string message) {
+  return core::Error::invalidField(std::move(param), std::move(message));
+}
+
+inline std::string str(const boost::json::value& v) {
+  return std::string(v.as_string());
+}
+
+inline const boost::json::value* field(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v && !v->is_null() ? v : nullptr;
+}
+
+inline std::optional<double> number(const boost::json::value& v) {
+  if (v.is_double()) return v.as_double();
+  if (v.is_int64()) return static_cast<double>(v.as_int64());
+  if (v.is_uint64()) return static_cast<double>(v.as_uint64());
+  return std::nullopt;
+}
+
+inline std::optional<long long> integer(const boost::json::value& v) {
+  if (v.is_int64()) return v.as_int64();
+  if (v.is_uint64()) return static_cast<long long>(v.as_uint64());
+  if (v.is_double() && v.as_double() == static_cast<double>(static_cast<long long>(v.as_double())))
+    return static_cast<long long>(v.as_double());
+  return std::nullopt;
+}
+
+// "data:image/png;base64,AAAA" → media type and data; any other URL stays a URL.
+Image imageFromUrl(std::string_view url, std::string detail);
+// The reverse: inline data becomes a data: URL.
+std::string imageToUrl(const Image& img);
+
+}  // namespace kh::model::detail
