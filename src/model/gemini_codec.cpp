@@ -1,3 +1,823 @@
 #include "model/gemini_codec.h"
 
-namespace kh::model {}  // namespace kh::model
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include <fmt/format.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "model/json_util.h"
+
+namespace kh::model {
+
+namespace json = boost::json;
+
+using detail::bad;
+using detail::field;
+using detail::integer;
+using detail::number;
+using detail::str;
+
+namespace {
+
+// Field spelling: the proto-JSON camelCase form (inlineData, mimeType, fileData, functionCall…)
+// throughout. The API accepts snake_case too, but answers in camelCase, and one spelling keeps
+// requests and parsed answers comparable.
+
+// A Gemini tool call may carry a thoughtSignature that Gemini 3 insists on getting back with the
+// call in the next request. OpenAI clients only echo the call id, so the signature rides in it.
+constexpr std::string_view kSignatureSep = "__thought__";
+
+// Upstream error texts end up in client error messages and logs; keep them short.
+constexpr size_t kMaxErrorText = 512;
+
+// Recursion guard for schema reduction (self-referencing $ref, absurd nesting).
+constexpr int kMaxSchemaDepth = 24;
+
+const json::object* objectField(const json::object& o, std::string_view key) {
+  const json::value* v = field(o, key);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+
+const json::array* arrayField(const json::object& o, std::string_view key) {
+  const json::value* v = field(o, key);
+  return v && v->is_array() ? &v->as_array() : nullptr;
+}
+
+std::string stringField(const json::object& o, std::string_view key) {
+  const json::value* v = field(o, key);
+  return v && v->is_string() ? str(*v) : std::string();
+}
+
+long long intField(const json::object& o, std::string_view key) {
+  const json::value* v = field(o, key);
+  return v ? integer(*v).value_or(0) : 0;
+}
+
+// ---- schema reduction -----------------------------------------------------------------------
+
+std::string_view geminiType(std::string_view t) {
+  if (t == "string") return "STRING";
+  if (t == "number") return "NUMBER";
+  if (t == "integer") return "INTEGER";
+  if (t == "boolean") return "BOOLEAN";
+  if (t == "array") return "ARRAY";
+  if (t == "object") return "OBJECT";
+  return "";
+}
+
+// The AI Studio API refuses most `format` values; these are the ones it documents per type.
+bool formatAllowed(std::string_view type, std::string_view format) {
+  if (type == "STRING") return format == "enum" || format == "date-time";
+  if (type == "NUMBER") return format == "float" || format == "double";
+  if (type == "INTEGER") return format == "int32" || format == "int64";
+  return false;
+}
+
+bool isNullSchema(const json::value& v) {
+  if (!v.is_object()) return false;
+  const json::value* t = field(v.as_object(), "type");
+  return t && t->is_string() && t->as_string() == "null";
+}
+
+class SchemaReducer {
+ public:
+  explicit SchemaReducer(const json::value& root) : root_(root) {}
+
+  // JSON Schema → the OpenAPI subset Gemini's Schema accepts. Unknown or inexpressible keywords
+  // are dropped rather than refused: a looser schema still gets a useful answer, a 400 gets none.
+  json::object reduce(const json::value& node, int depth = 0) const {
+    json::object out;
+    if (!node.is_object() || depth > kMaxSchemaDepth) return out;
+    const json::object& o = node.as_object();
+    const std::string description = stringField(o, "description");
+
+    if (const json::value* ref = field(o, "$ref"); ref && ref->is_string()) {
+      const json::value* target = resolve(ref->as_string());
+      if (!target) return out;
+      out = reduce(*target, depth + 1);
+      if (!description.empty() && !out.empty() && !out.contains("anyOf"))
+        out["description"] = description;
+      return out;
+    }
+
+    // pydantic wraps a described $ref as allOf:[{$ref}]; a single branch is just that schema.
+    if (const json::array* all = arrayField(o, "allOf"); all && all->size() == 1) {
+      out = reduce(all->front(), depth + 1);
+      if (!description.empty() && !out.empty() && !out.contains("anyOf"))
+        out["description"] = description;
+      return out;
+    }
+
+    const json::array* variants = arrayField(o, "anyOf");
+    if (!variants) variants = arrayField(o, "oneOf");
+    if (variants) return reduceVariants(*variants, description, depth);
+
+    bool nullable = false;
+    std::string type;
+    if (const json::value* t = field(o, "type")) {
+      if (t->is_string()) {
+        if (t->as_string() == "null")
+          nullable = true;
+        else
+          type = geminiType(t->as_string());
+      } else if (t->is_array()) {
+        // ["string","null"] is the JSON Schema way to say nullable; several real types become
+        // an anyOf of the bare types.
+        std::vector<std::string> types;
+        for (const auto& x : t->as_array()) {
+          if (!x.is_string()) continue;
+          if (x.as_string() == "null") {
+            nullable = true;
+          } else if (auto g = geminiType(x.as_string()); !g.empty()) {
+            types.emplace_back(g);
+          }
+        }
+        if (types.size() == 1) {
+          type = types.front();
+        } else if (types.size() > 1) {
+          json::array any;
+          for (const auto& ty : types) {
+            json::object branch{{"type", ty}};
+            if (nullable) branch["nullable"] = true;
+            any.push_back(std::move(branch));
+          }
+          out["anyOf"] = std::move(any);
+          return out;
+        }
+      }
+    }
+
+    json::array enum_values;
+    bool enum_ok = false;
+    if (const json::array* e = arrayField(o, "enum")) {
+      // Gemini enums are strings; a null member means nullable, anything else voids the enum.
+      enum_ok = true;
+      for (const auto& x : *e) {
+        if (x.is_null())
+          nullable = true;
+        else if (x.is_string())
+          enum_values.push_back(x);
+        else
+          enum_ok = false;
+      }
+      if (enum_values.empty()) enum_ok = false;
+      if (enum_ok && type.empty()) type = "STRING";
+      if (type != "STRING") enum_ok = false;
+    }
+
+    if (!type.empty()) out["type"] = type;
+    if (const std::string f = stringField(o, "format"); !f.empty() && formatAllowed(type, f))
+      out["format"] = f;
+    if (!description.empty()) out["description"] = description;
+    if (const json::value* n = field(o, "nullable"); n && n->is_bool() && n->as_bool())
+      nullable = true;
+    if (nullable && !out.empty()) out["nullable"] = true;
+    if (enum_ok) out["enum"] = std::move(enum_values);
+
+    if (const json::value* items = field(o, "items")) {
+      json::object it = reduce(*items, depth + 1);
+      if (!it.empty()) out["items"] = std::move(it);
+    }
+    for (const char* key : {"minItems", "maxItems"})
+      if (const json::value* v = field(o, key))
+        if (auto i = integer(*v); i && *i >= 0) out[key] = *i;
+    for (const char* key : {"minimum", "maximum"})
+      if (const json::value* v = field(o, key); v && number(*v)) out[key] = *v;
+
+    if (const json::object* props = objectField(o, "properties")) {
+      json::object reduced;
+      for (const auto& [name, sub] : *props) {
+        // A property that reduces to nothing ({} or an unresolvable $ref) cannot be declared.
+        json::object r = reduce(sub, depth + 1);
+        if (!r.empty()) reduced.emplace(name, std::move(r));
+      }
+      if (const json::array* req = arrayField(o, "required")) {
+        json::array required;
+        for (const auto& r : *req)
+          if (r.is_string() && reduced.contains(r.as_string())) required.push_back(r);
+        if (!required.empty()) out["required"] = std::move(required);
+      }
+      if (const json::array* order = arrayField(o, "propertyOrdering")) {
+        json::array ordering;
+        for (const auto& p : *order)
+          if (p.is_string() && reduced.contains(p.as_string())) ordering.push_back(p);
+        if (!ordering.empty()) out["propertyOrdering"] = std::move(ordering);
+      }
+      out["properties"] = std::move(reduced);
+      if (!out.contains("type")) out["type"] = "OBJECT";
+    }
+    return out;
+  }
+
+ private:
+  json::object reduceVariants(const json::array& variants, const std::string& description,
+                              int depth) const {
+    bool nullable = false;
+    std::vector<json::object> branches;
+    for (const auto& v : variants) {
+      if (isNullSchema(v)) {
+        nullable = true;
+        continue;
+      }
+      json::object r = reduce(v, depth + 1);
+      if (!r.empty()) branches.push_back(std::move(r));
+    }
+    json::object out;
+    if (branches.size() == 1) {
+      // anyOf [X, null] is the common "optional X": flatten it.
+      out = std::move(branches.front());
+      if (nullable && !out.contains("anyOf")) out["nullable"] = true;
+      if (!description.empty() && !out.contains("anyOf")) out["description"] = description;
+    } else if (branches.size() > 1) {
+      // Gemini wants anyOf alone on its node, so the nullability goes onto each branch.
+      json::array any;
+      for (auto& b : branches) {
+        if (nullable) b["nullable"] = true;
+        any.push_back(std::move(b));
+      }
+      out["anyOf"] = std::move(any);
+    }
+    return out;
+  }
+
+  // Local refs only ("#/$defs/X", "#/definitions/X"); remote refs cannot be fetched here.
+  const json::value* resolve(std::string_view ref) const {
+    if (!root_.is_object()) return nullptr;
+    for (std::string_view prefix : {"#/$defs/", "#/definitions/"}) {
+      if (!ref.starts_with(prefix)) continue;
+      const json::object* defs =
+          objectField(root_.as_object(), prefix.substr(2, prefix.size() - 3));
+      if (!defs) return nullptr;
+      const json::value* target = defs->if_contains(ref.substr(prefix.size()));
+      return target && target->is_object() ? target : nullptr;
+    }
+    return nullptr;
+  }
+
+  const json::value& root_;
+};
+
+// ---- request ----------------------------------------------------------------------------------
+
+std::string_view mimeFromUrl(std::string_view url) {
+  // The extension of the path, ignoring any query or fragment.
+  std::string_view path = url.substr(0, url.find_first_of("?#"));
+  const size_t dot = path.rfind('.');
+  const size_t slash = path.rfind('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash))
+    return "image/jpeg";
+  std::string ext(path.substr(dot + 1));
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == "png") return "image/png";
+  if (ext == "webp") return "image/webp";
+  if (ext == "gif") return "image/gif";
+  if (ext == "heic") return "image/heic";
+  if (ext == "heif") return "image/heif";
+  return "image/jpeg";
+}
+
+json::object partFromContent(const ContentPart& p) {
+  if (p.kind == ContentPart::Kind::kText) return json::object{{"text", p.text}};
+  if (!p.image.url.empty()) {
+    // Gemini fetches public http(s) URLs given as fileData itself (and takes its own Files API
+    // URIs the same way), so the gateway never downloads client-chosen URLs.
+    return json::object{{"fileData", json::object{{"mimeType", mimeFromUrl(p.image.url)},
+                                                  {"fileUri", p.image.url}}}};
+  }
+  return json::object{
+      {"inlineData",
+       json::object{{"mimeType", p.image.media_type.empty() ? "image/jpeg" : p.image.media_type},
+                    {"data", p.image.data}}}};
+}
+
+json::object parseArgs(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return {};
+  return std::move(v.as_object());
+}
+
+struct Turn {
+  std::string role;  // user | model
+  json::array parts;
+};
+
+void appendTurn(std::vector<Turn>& turns, std::string_view role, json::array parts) {
+  if (parts.empty()) return;
+  // Gemini wants user and model turns to alternate, so neighbours with one role become one turn.
+  if (!turns.empty() && turns.back().role == role) {
+    for (auto& p : parts) turns.back().parts.push_back(std::move(p));
+    return;
+  }
+  turns.push_back(Turn{std::string(role), std::move(parts)});
+}
+
+json::object functionCallPart(const ToolCall& call) {
+  json::object fc{{"name", call.name}, {"args", parseArgs(call.arguments)}};
+  json::object part{{"functionCall", std::move(fc)}};
+  if (const size_t at = call.id.find(kSignatureSep); at != std::string::npos)
+    part["thoughtSignature"] = call.id.substr(at + kSignatureSep.size());
+  return part;
+}
+
+json::object functionResponsePart(const std::string& name, const Message& m) {
+  const std::string text = m.text();
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  json::object response;
+  if (!ec && v.is_object())
+    response = std::move(v.as_object());
+  else
+    response = json::object{{"content", text}};
+  return json::object{
+      {"functionResponse", json::object{{"name", name}, {"response", std::move(response)}}}};
+}
+
+json::object toolConfig(const ToolChoice& choice) {
+  json::object fcc;
+  switch (choice.mode) {
+    case ToolChoice::Mode::kUnset:
+      return {};
+    case ToolChoice::Mode::kAuto:
+      fcc["mode"] = "AUTO";
+      break;
+    case ToolChoice::Mode::kNone:
+      fcc["mode"] = "NONE";
+      break;
+    case ToolChoice::Mode::kRequired:
+      fcc["mode"] = "ANY";
+      break;
+    case ToolChoice::Mode::kNamed:
+      fcc["mode"] = "ANY";
+      fcc["allowedFunctionNames"] = json::array{json::string(choice.name)};
+      break;
+  }
+  return json::object{{"functionCallingConfig", std::move(fcc)}};
+}
+
+json::object generationConfig(const ChatRequest& r) {
+  json::object g;
+  if (r.temperature) g["temperature"] = *r.temperature;
+  if (r.top_p) g["topP"] = *r.top_p;
+  if (r.top_k) g["topK"] = *r.top_k;
+  if (r.max_tokens) g["maxOutputTokens"] = *r.max_tokens;
+  if (!r.stop.empty()) {
+    json::array stop;
+    for (const auto& s : r.stop) stop.push_back(json::string(s));
+    g["stopSequences"] = std::move(stop);
+  }
+  if (r.n) g["candidateCount"] = *r.n;
+  if (r.seed) g["seed"] = *r.seed;
+  if (r.presence_penalty) g["presencePenalty"] = *r.presence_penalty;
+  if (r.frequency_penalty) g["frequencyPenalty"] = *r.frequency_penalty;
+  if (r.response_format.kind == ResponseFormat::Kind::kJsonObject ||
+      r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
+    g["responseMimeType"] = "application/json";
+    if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
+      json::object schema =
+          SchemaReducer(r.response_format.schema).reduce(r.response_format.schema);
+      if (!schema.empty()) g["responseSchema"] = std::move(schema);
+    }
+  }
+  return g;
+}
+
+// ---- responses --------------------------------------------------------------------------------
+
+FinishReason mapFinish(std::string_view reason, bool has_calls) {
+  if (reason == "MAX_TOKENS") return FinishReason::kLength;
+  if (reason == "SAFETY" || reason == "RECITATION" || reason == "BLOCKLIST" ||
+      reason == "PROHIBITED_CONTENT" || reason == "SPII" || reason == "IMAGE_SAFETY")
+    return FinishReason::kContentFilter;
+  // STOP, OTHER, MALFORMED_FUNCTION_CALL, unspecified, future values: the answer simply ended.
+  return has_calls ? FinishReason::kToolCalls : FinishReason::kStop;
+}
+
+Usage parseUsage(const json::object& u) {
+  Usage usage;
+  // toolUsePromptTokenCount is input Gemini read for its own tools; counting it as prompt keeps
+  // prompt + completion equal to Gemini's totalTokenCount.
+  usage.prompt_tokens = intField(u, "promptTokenCount") + intField(u, "toolUsePromptTokenCount");
+  usage.reasoning_tokens = intField(u, "thoughtsTokenCount");
+  // OpenAI counts reasoning inside completion_tokens; Gemini reports it beside.
+  usage.completion_tokens = intField(u, "candidatesTokenCount") + usage.reasoning_tokens;
+  usage.cached_tokens = intField(u, "cachedContentTokenCount");
+  return usage;
+}
+
+// The call id a client will echo back: Gemini's own id, or one made up here, plus the thought
+// signature if Gemini sent one (see kSignatureSep).
+std::string callId(const json::object& part, const json::object& fc, int& counter) {
+  std::string id = stringField(fc, "id");
+  if (id.empty()) id = fmt::format("call_{}", counter);
+  ++counter;
+  if (std::string sig = stringField(part, "thoughtSignature"); !sig.empty())
+    id += fmt::format("{}{}", kSignatureSep, sig);
+  return id;
+}
+
+// A candidate's parts as text and tool calls. Thought summaries are the model's scratchpad, not
+// its answer; they are left out.
+void readParts(const json::object& candidate, std::string& text, std::vector<ToolCall>& calls,
+               int& counter) {
+  const json::object* content = objectField(candidate, "content");
+  const json::array* parts = content ? arrayField(*content, "parts") : nullptr;
+  if (!parts) return;
+  for (const auto& pv : *parts) {
+    if (!pv.is_object()) continue;
+    const json::object& part = pv.as_object();
+    if (const json::value* th = field(part, "thought"); th && th->is_bool() && th->as_bool())
+      continue;
+    if (const json::value* t = field(part, "text"); t && t->is_string()) text += t->as_string();
+    if (const json::object* fc = objectField(part, "functionCall")) {
+      ToolCall call;
+      call.id = callId(part, *fc, counter);
+      call.name = stringField(*fc, "name");
+      const json::value* args = field(*fc, "args");
+      call.arguments = args ? json::serialize(*args) : "{}";
+      calls.push_back(std::move(call));
+    }
+  }
+}
+
+int candidateIndex(const json::object& c, int position) {
+  const json::value* i = field(c, "index");
+  return i ? static_cast<int>(integer(*i).value_or(position)) : position;
+}
+
+std::string cutText(std::string_view text) {
+  if (text.size() <= kMaxErrorText) return std::string(text);
+  size_t n = kMaxErrorText;
+  // Do not split a UTF-8 sequence: back up over continuation bytes.
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return std::string(text.substr(0, n)) + "…";
+}
+
+int statusFromName(std::string_view s) {
+  if (s == "RESOURCE_EXHAUSTED") return 429;
+  if (s == "UNAVAILABLE") return 503;
+  if (s == "INTERNAL" || s == "UNKNOWN" || s == "DATA_LOSS") return 500;
+  if (s == "DEADLINE_EXCEEDED") return 504;
+  if (s == "INVALID_ARGUMENT" || s == "FAILED_PRECONDITION" || s == "OUT_OF_RANGE") return 400;
+  if (s == "PERMISSION_DENIED") return 403;
+  if (s == "UNAUTHENTICATED") return 401;
+  if (s == "NOT_FOUND") return 404;
+  if (s == "ALREADY_EXISTS" || s == "ABORTED") return 409;
+  if (s == "CANCELLED") return 499;
+  if (s == "UNIMPLEMENTED") return 501;
+  return 0;
+}
+
+// `{"error":{…}}` or Gemini's array-wrapped `[{"error":{…}}]`; null when the value is neither.
+const json::object* errorObject(const json::value& v) {
+  const json::value* holder = &v;
+  if (v.is_array() && !v.as_array().empty()) holder = &v.as_array().front();
+  if (!holder->is_object()) return nullptr;
+  return objectField(holder->as_object(), "error");
+}
+
+core::Error errorFrom(int status, const json::object& err) {
+  const std::string name = stringField(err, "status");
+  // The HTTP status is what Gemini meant; inside a 200 stream only the body can tell.
+  int http = status >= 400 ? status : statusFromName(name);
+  if (http == 0) {
+    const long long code = intField(err, "code");
+    http = code >= 400 && code < 600 ? static_cast<int>(code) : 500;
+  }
+  core::Error e = core::Error::upstreamStatus(http, "");
+  std::string message = cutText(stringField(err, "message"));
+  if (message.empty())
+    message = name.empty() ? fmt::format("Gemini answered HTTP {}", http)
+                           : fmt::format("Gemini answered {}", name);
+  e.message = std::move(message);
+  return e;
+}
+
+}  // namespace
+
+// ---- public -----------------------------------------------------------------------------------
+
+core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
+  json::array system_parts;
+  std::vector<Turn> turns;
+  std::map<std::string, std::string, std::less<>> call_names;  // tool_call_id → function name
+
+  for (size_t i = 0; i < request.messages.size(); ++i) {
+    const Message& m = request.messages[i];
+    switch (m.role) {
+      case Role::kSystem:
+      case Role::kDeveloper: {
+        if (std::string text = m.text(); !text.empty())
+          system_parts.push_back(json::object{{"text", std::move(text)}});
+        break;
+      }
+      case Role::kUser:
+      case Role::kAssistant: {
+        json::array parts;
+        for (const auto& p : m.content) {
+          // Gemini refuses empty text parts.
+          if (p.kind == ContentPart::Kind::kText && p.text.empty()) continue;
+          parts.push_back(partFromContent(p));
+        }
+        if (m.role == Role::kAssistant) {
+          for (const auto& call : m.tool_calls) {
+            if (!call.id.empty()) call_names[call.id] = call.name;
+            parts.push_back(functionCallPart(call));
+          }
+        }
+        appendTurn(turns, m.role == Role::kUser ? "user" : "model", std::move(parts));
+        break;
+      }
+      case Role::kTool: {
+        // Gemini matches a result to its call by function name, which OpenAI tool messages do not
+        // carry: it comes from the assistant turn that made the call.
+        std::string name;
+        if (auto it = call_names.find(m.tool_call_id); it != call_names.end())
+          name = it->second;
+        else if (m.tool_call_id.empty())
+          name = m.name;  // legacy role "function" messages carry the name instead
+        if (name.empty())
+          return bad(fmt::format("messages[{}].tool_call_id", i),
+                     fmt::format("No earlier assistant tool call has the id '{}'", m.tool_call_id));
+        appendTurn(turns, "user", json::array{functionResponsePart(name, m)});
+        break;
+      }
+    }
+  }
+
+  json::object body;
+  if (turns.empty()) {
+    // Gemini needs at least one content; a system-only prompt is sent as the user's turn.
+    if (system_parts.empty())
+      return bad("messages", "At least one message with content is required");
+    turns.push_back(Turn{"user", std::move(system_parts)});
+    system_parts = {};
+  }
+  json::array contents;
+  for (auto& t : turns)
+    contents.push_back(json::object{{"role", t.role}, {"parts", std::move(t.parts)}});
+  body["contents"] = std::move(contents);
+  if (!system_parts.empty())
+    body["systemInstruction"] = json::object{{"parts", std::move(system_parts)}};
+
+  if (!request.tools.empty()) {
+    json::array decls;
+    for (const auto& t : request.tools) {
+      json::object d{{"name", t.name}};
+      if (!t.description.empty()) d["description"] = t.description;
+      json::object params = SchemaReducer(t.parameters).reduce(t.parameters);
+      // Gemini rejects an OBJECT without properties; a tool without arguments omits parameters.
+      const json::object* props = objectField(params, "properties");
+      const bool empty_object =
+          params.empty() || (stringField(params, "type") == "OBJECT" && (!props || props->empty()));
+      if (!empty_object) d["parameters"] = std::move(params);
+      decls.push_back(std::move(d));
+    }
+    body["tools"] = json::array{json::object{{"functionDeclarations", std::move(decls)}}};
+  }
+  if (json::object tc = toolConfig(request.tool_choice); !tc.empty())
+    body["toolConfig"] = std::move(tc);
+  if (json::object g = generationConfig(request); !g.empty())
+    body["generationConfig"] = std::move(g);
+  return body;
+}
+
+core::Result<ChatResponse> parseGeminiResponse(const json::value& body, std::string_view id,
+                                               std::string_view model, long long created) {
+  if (const json::object* err = errorObject(body)) return errorFrom(0, *err);
+  if (!body.is_object()) return core::Error::badGateway("The Gemini response is not an object");
+  const json::object& o = body.as_object();
+  ChatResponse r;
+  r.id = stringField(o, "responseId");
+  if (r.id.empty()) r.id = std::string(id);
+  r.model = stringField(o, "modelVersion");
+  if (r.model.empty()) r.model = std::string(model);
+  r.created = created;
+
+  int counter = 0;
+  if (const json::array* candidates = arrayField(o, "candidates")) {
+    for (size_t pos = 0; pos < candidates->size(); ++pos) {
+      if (!(*candidates)[pos].is_object()) continue;
+      const json::object& c = (*candidates)[pos].as_object();
+      Choice ch;
+      ch.index = candidateIndex(c, static_cast<int>(pos));
+      ch.message.role = Role::kAssistant;
+      std::string text;
+      readParts(c, text, ch.message.tool_calls, counter);
+      if (!text.empty() || ch.message.tool_calls.empty())
+        ch.message.content.push_back(ContentPart::textPart(std::move(text)));
+      ch.finish_reason = mapFinish(stringField(c, "finishReason"), !ch.message.tool_calls.empty());
+      r.choices.push_back(std::move(ch));
+    }
+  }
+  if (r.choices.empty()) {
+    const json::object* feedback = objectField(o, "promptFeedback");
+    if (!feedback || stringField(*feedback, "blockReason").empty())
+      return core::Error::badGateway("The Gemini response has no candidates");
+    // A blocked prompt is an answer, not an error: OpenAI reports it as a filtered choice.
+    Choice ch;
+    ch.message.role = Role::kAssistant;
+    ch.message.content.push_back(ContentPart::textPart(""));
+    ch.finish_reason = FinishReason::kContentFilter;
+    r.choices.push_back(std::move(ch));
+  }
+  if (const json::object* u = objectField(o, "usageMetadata")) r.usage = parseUsage(*u);
+  return r;
+}
+
+core::Error parseGeminiError(int status, std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (!ec)
+    if (const json::object* err = errorObject(v)) return errorFrom(status, *err);
+  const int http = status >= 400 ? status : 502;
+  core::Error e = core::Error::upstreamStatus(http, "");
+  std::string text = cutText(body);
+  e.message = text.empty() ? fmt::format("Gemini answered HTTP {}", http) : std::move(text);
+  return e;
+}
+
+GeminiStreamDecoder::GeminiStreamDecoder(std::string id, std::string model, long long created)
+    : id_(std::move(id)), model_(std::move(model)), created_(created) {}
+
+GeminiStreamDecoder::CandidateState& GeminiStreamDecoder::candidate(int index) {
+  const size_t i = static_cast<size_t>(std::clamp(index, 0, 127));
+  if (candidates_.size() <= i) candidates_.resize(i + 1);
+  return candidates_[i];
+}
+
+ChatChunk GeminiStreamDecoder::chunk() const {
+  ChatChunk c;
+  c.id = id_;
+  c.model = model_;
+  c.created = created_;
+  return c;
+}
+
+core::Status GeminiStreamDecoder::feed(std::string_view data, std::vector<ChatChunk>& out) {
+  boost::system::error_code ec;
+  json::value v = json::parse(data, ec);
+  if (ec) return core::Error::badGateway("Gemini sent a stream event that is not JSON");
+  if (const json::object* err = errorObject(v)) return errorFrom(0, *err);
+  if (!v.is_object())
+    return core::Error::badGateway("Gemini sent a stream event that is not an object");
+  const json::object& o = v.as_object();
+
+  if (const json::object* u = objectField(o, "usageMetadata")) {
+    usage_ = parseUsage(*u);  // cumulative in every event; the latest is the total
+    saw_usage_ = true;
+  }
+
+  const json::array* candidates = arrayField(o, "candidates");
+  if (!candidates || candidates->empty()) {
+    // A blocked prompt streams as one event with promptFeedback and no candidates.
+    const json::object* feedback = objectField(o, "promptFeedback");
+    if (feedback && !stringField(*feedback, "blockReason").empty()) {
+      CandidateState& st = candidate(0);
+      if (!st.finish_sent) {
+        ChatChunk c = chunk();
+        ChunkChoice cc;
+        if (!st.role_sent) cc.role = Role::kAssistant;
+        cc.finish_reason = FinishReason::kContentFilter;
+        st.role_sent = st.finish_sent = true;
+        c.choices.push_back(std::move(cc));
+        out.push_back(std::move(c));
+      }
+    }
+    return core::Ok{};
+  }
+
+  for (size_t pos = 0; pos < candidates->size(); ++pos) {
+    if (!(*candidates)[pos].is_object()) continue;
+    const json::object& c = (*candidates)[pos].as_object();
+    const int index = candidateIndex(c, static_cast<int>(pos));
+    CandidateState& st = candidate(index);
+
+    std::string text;
+    std::vector<ToolCall> calls;
+    readParts(c, text, calls, call_ids_);
+    if (!text.empty() || !calls.empty()) {
+      ChatChunk ck = chunk();
+      ChunkChoice cc;
+      cc.index = index;
+      if (!st.role_sent) cc.role = Role::kAssistant;
+      st.role_sent = true;
+      if (!text.empty()) cc.content = std::move(text);
+      for (auto& call : calls) {
+        // Gemini sends each call whole, so one delta carries id, name and all the arguments.
+        cc.tool_calls.push_back(ToolCallDelta{st.tool_count++, std::move(call.id),
+                                              std::move(call.name), std::move(call.arguments)});
+        st.saw_tool_call = true;
+      }
+      ck.choices.push_back(std::move(cc));
+      out.push_back(std::move(ck));
+    }
+
+    const std::string reason = stringField(c, "finishReason");
+    if (!reason.empty() && !st.finish_sent) {
+      ChatChunk ck = chunk();
+      ChunkChoice cc;
+      cc.index = index;
+      if (!st.role_sent) cc.role = Role::kAssistant;
+      st.role_sent = st.finish_sent = true;
+      cc.finish_reason = mapFinish(reason, st.saw_tool_call);
+      ck.choices.push_back(std::move(cc));
+      out.push_back(std::move(ck));
+    }
+  }
+  return core::Ok{};
+}
+
+void GeminiStreamDecoder::finish(std::vector<ChatChunk>& out) {
+  if (!saw_usage_ || usage_sent_) return;
+  ChatChunk c = chunk();
+  c.usage = usage_;
+  usage_sent_ = true;
+  out.push_back(std::move(c));
+}
+
+json::object toGeminiEmbedRequest(const EmbeddingRequest& request, std::string_view model) {
+  const std::string name = fmt::format("models/{}", model);
+  json::array requests;
+  for (const auto& input : request.input) {
+    json::object r{
+        {"model", name},
+        {"content", json::object{{"parts", json::array{json::object{{"text", input}}}}}}};
+    if (request.dimensions) r["outputDimensionality"] = *request.dimensions;
+    requests.push_back(std::move(r));
+  }
+  return json::object{{"requests", std::move(requests)}};
+}
+
+core::Result<EmbeddingResponse> parseGeminiEmbedResponse(const json::value& body,
+                                                         std::string_view model) {
+  if (const json::object* err = errorObject(body)) return errorFrom(0, *err);
+  if (!body.is_object()) return core::Error::badGateway("The Gemini response is not an object");
+  const json::object& o = body.as_object();
+
+  auto values = [](const json::value& e) -> std::optional<std::vector<float>> {
+    const json::array* vals = e.is_object() ? arrayField(e.as_object(), "values") : nullptr;
+    if (!vals) return std::nullopt;
+    std::vector<float> vec;
+    vec.reserve(vals->size());
+    for (const auto& x : *vals) {
+      auto d = number(x);
+      if (!d) return std::nullopt;
+      vec.push_back(static_cast<float>(*d));
+    }
+    return vec;
+  };
+
+  EmbeddingResponse r;
+  r.model = std::string(model);
+  if (const json::array* list = arrayField(o, "embeddings")) {
+    for (const auto& e : *list) {
+      auto vec = values(e);
+      if (!vec) return core::Error::badGateway("A Gemini embedding has no numeric 'values'");
+      r.embeddings.push_back(std::move(*vec));
+    }
+  } else if (const json::value* single = field(o, "embedding")) {
+    auto vec = values(*single);
+    if (!vec) return core::Error::badGateway("The Gemini embedding has no numeric 'values'");
+    r.embeddings.push_back(std::move(*vec));
+  } else {
+    return core::Error::badGateway("The Gemini response has no embeddings");
+  }
+  // Gemini's embedding answers carry no token counts (newer ones may carry usageMetadata); the
+  // caller estimates from the input when this stays 0, as it alone still has the input.
+  if (const json::object* u = objectField(o, "usageMetadata"))
+    r.usage.prompt_tokens = intField(*u, "promptTokenCount");
+  return r;
+}
+
+std::vector<std::string> parseGeminiModelList(std::string_view body) {
+  std::vector<std::string> ids;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return ids;
+  const json::array* models = arrayField(v.as_object(), "models");
+  if (!models) return ids;
+  for (const auto& m : *models) {
+    if (!m.is_object()) continue;
+    const json::object& mo = m.as_object();
+    const json::array* methods = arrayField(mo, "supportedGenerationMethods");
+    if (!methods) continue;
+    const bool usable = std::any_of(methods->begin(), methods->end(), [](const json::value& x) {
+      if (!x.is_string()) return false;
+      const std::string_view s = x.as_string();
+      return s == "generateContent" || s == "streamGenerateContent" || s == "embedContent" ||
+             s == "batchEmbedContents";
+    });
+    if (!usable) continue;
+    std::string name = stringField(mo, "name");
+    if (name.starts_with("models/")) name.erase(0, 7);
+    if (!name.empty()) ids.push_back(std::move(name));
+  }
+  return ids;
+}
+
+}  // namespace kh::model

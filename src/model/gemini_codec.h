@@ -17,12 +17,17 @@ namespace kh::model {
 // generateContent / streamGenerateContent and batchEmbedContents, their answers, errors and
 // streams. Pure functions and per-request state only.
 
-// The generateContent body (the model goes in the URL, not the body). Fails with a 400 naming
-// the field when the request asks for something Gemini cannot express.
+// The generateContent body (the model goes in the URL, not the body), in the camelCase field
+// spelling. Image URLs go as fileData (Gemini fetches them); schemas are reduced to the OpenAPI
+// subset Gemini accepts; what Gemini cannot express is dropped. Fails with a 400 naming the
+// field only where no translation exists: a tool result whose tool_call_id matches no earlier
+// call (Gemini needs the function name), or no message with content at all.
 core::Result<boost::json::object> toGeminiRequest(const ChatRequest& request);
 
 // A GenerateContentResponse → canonical. Gemini sends no id: `id` is used unless the answer has
-// a responseId; `model` is used unless it has a modelVersion.
+// a responseId; `model` is used unless it has a modelVersion. Tool call ids are Gemini's own or
+// call_<n>, with any thoughtSignature appended after "__thought__" so that it comes back in the
+// next request (Gemini 3 refuses function calls without it).
 core::Result<ChatResponse> parseGeminiResponse(const boost::json::value& body, std::string_view id,
                                                std::string_view model, long long created);
 
@@ -32,7 +37,8 @@ core::Error parseGeminiError(int status, std::string_view body);
 
 // streamGenerateContent?alt=sse events → canonical chunks as OpenAI would stream them: the role
 // on the first chunk, text and tool-call deltas (each functionCall is one complete call), the
-// finish reason, and last a usage-only chunk (no choices) from the final usageMetadata.
+// finish reason, and last a usage-only chunk (no choices) from the final usageMetadata. Every
+// chunk carries the constructor's id, model and created. Not thread-safe; one per stream.
 class GeminiStreamDecoder {
  public:
   GeminiStreamDecoder(std::string id, std::string model, long long created);
@@ -42,18 +48,30 @@ class GeminiStreamDecoder {
   void finish(std::vector<ChatChunk>& out);
 
  private:
+  // Per candidate (choice index): Gemini streams each candidate's parts separately when
+  // candidateCount > 1, and OpenAI numbers tool calls per choice.
+  struct CandidateState {
+    bool role_sent = false;
+    bool finish_sent = false;
+    bool saw_tool_call = false;
+    int tool_count = 0;
+  };
+  CandidateState& candidate(int index);
+  ChatChunk chunk() const;
+
   std::string id_;
   std::string model_;
   long long created_ = 0;
-  bool role_sent_ = false;
-  bool finish_sent_ = false;
+  std::vector<CandidateState> candidates_;
+  int call_ids_ = 0;  // synthesized call ids are unique across the whole stream
   bool usage_sent_ = false;
   bool saw_usage_ = false;
-  int tool_count_ = 0;
   Usage usage_;
 };
 
-// batchEmbedContents: `model` is the bare model id ("text-embedding-004").
+// batchEmbedContents: `model` is the bare model id ("text-embedding-004"). The answer (batch or
+// single embedContent shape) has no token counts: usage.prompt_tokens stays 0 unless Gemini
+// sends usageMetadata, and the caller, which has the input, estimates when it needs a number.
 boost::json::object toGeminiEmbedRequest(const EmbeddingRequest& request, std::string_view model);
 core::Result<EmbeddingResponse> parseGeminiEmbedResponse(const boost::json::value& body,
                                                          std::string_view model);
