@@ -1,3 +1,1193 @@
 #include "model/anthropic_codec.h"
 
-namespace kh::model {}  // namespace kh::model
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/ids.h"
+#include "model/json_util.h"
+
+namespace kh::model {
+
+namespace json = boost::json;
+
+using detail::bad;
+using detail::field;
+using detail::integer;
+using detail::number;
+using detail::str;
+
+namespace {
+
+// Upstream error text that is not JSON (a load balancer's HTML page) is cut to this many bytes.
+constexpr size_t kMaxErrorText = 1024;
+
+// OpenAI-oriented clients send temperatures up to 2; Anthropic refuses anything above 1.
+constexpr double kMaxTemperature = 1.0;
+
+// response_format json_object has no Anthropic counterpart without a schema (structured outputs
+// require one, and objects in it must forbid additional properties), so it becomes an instruction.
+constexpr std::string_view kJsonObjectInstruction =
+    "Respond only with a single valid JSON object, with no text before or after it.";
+
+std::string_view stringField(const json::object& o, std::string_view key) {
+  const json::value* v = field(o, key);
+  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
+
+std::string_view stopReasonFor(FinishReason r) {
+  switch (r) {
+    case FinishReason::kLength:
+      return "max_tokens";
+    case FinishReason::kToolCalls:
+      return "tool_use";
+    case FinishReason::kContentFilter:
+      return "refusal";
+    case FinishReason::kStop:
+    case FinishReason::kNone:
+      break;
+  }
+  return "end_turn";
+}
+
+FinishReason finishFor(std::string_view stop_reason) {
+  if (stop_reason == "max_tokens" || stop_reason == "model_context_window_exceeded")
+    return FinishReason::kLength;
+  if (stop_reason == "tool_use") return FinishReason::kToolCalls;
+  if (stop_reason == "refusal") return FinishReason::kContentFilter;
+  // end_turn, stop_sequence, pause_turn, and reasons Anthropic may add later.
+  return FinishReason::kStop;
+}
+
+long long countOr(const json::object& o, std::string_view key, long long fallback) {
+  const json::value* v = field(o, key);
+  return v ? integer(*v).value_or(fallback) : fallback;
+}
+
+// Anthropic's input_tokens leaves out cache reads and writes; the canonical prompt count holds
+// all three. Only the fields present are updated, because message_delta repeats some of
+// message_start's counts and omits others.
+void applyUsage(const json::value& v, Usage& u) {
+  if (!v.is_object()) return;
+  const auto& o = v.as_object();
+  const long long input =
+      countOr(o, "input_tokens", u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
+  u.cached_tokens = countOr(o, "cache_read_input_tokens", u.cached_tokens);
+  u.cache_creation_tokens = countOr(o, "cache_creation_input_tokens", u.cache_creation_tokens);
+  u.prompt_tokens = input + u.cached_tokens + u.cache_creation_tokens;
+  u.completion_tokens = countOr(o, "output_tokens", u.completion_tokens);
+}
+
+long long uncachedInput(const Usage& u) {
+  return std::max(0LL, u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
+}
+
+json::object usageToJson(const Usage& u) {
+  return json::object{{"input_tokens", uncachedInput(u)},
+                      {"output_tokens", u.completion_tokens},
+                      {"cache_creation_input_tokens", u.cache_creation_tokens},
+                      {"cache_read_input_tokens", u.cached_tokens}};
+}
+
+// Arguments are JSON text in the canonical form; Anthropic wants an object. Anything that is not
+// one (empty, truncated, an array) becomes {} rather than failing the whole request.
+json::object argumentsObject(std::string_view arguments) {
+  boost::system::error_code ec;
+  json::value v = json::parse(arguments, ec);
+  if (ec || !v.is_object()) return {};
+  return std::move(v.as_object());
+}
+
+std::string messageId(std::string_view id) {
+  if (id.starts_with("msg_")) return std::string(id);
+  if (id.empty()) return "msg_" + core::newRequestId().substr(4);
+  return fmt::format("msg_{}", id);
+}
+
+// Anthropic checks tool_use ids against ^[a-zA-Z0-9_-]+$; other providers' ids may hold other
+// characters. The same mapping is applied to tool_use and tool_result, so pairs still match.
+std::string toolUseId(std::string_view id) {
+  std::string out(id);
+  for (char& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
+  return out;
+}
+
+int statusForErrorType(std::string_view type) {
+  if (type == "invalid_request_error") return 400;
+  if (type == "authentication_error") return 401;
+  if (type == "billing_error") return 402;
+  if (type == "permission_error") return 403;
+  if (type == "not_found_error") return 404;
+  if (type == "request_too_large") return 413;
+  if (type == "rate_limit_error") return 429;
+  if (type == "api_error") return 500;
+  if (type == "timeout_error") return 504;
+  if (type == "overloaded_error") return 503;
+  return 0;
+}
+
+// `status` below 400 means there is no HTTP status to go by (an error event inside a 200
+// stream), so the error type decides.
+core::Error upstreamError(int status, std::string_view type, std::string message) {
+  int s = status;
+  if (s == 529) s = 503;  // Anthropic's "overloaded" is not a status clients know
+  if (s < 400) {
+    s = statusForErrorType(type);
+    if (s == 0) s = 502;
+  }
+  core::Error e;
+  e.code = core::ErrorCode::kUpstreamStatus;
+  e.http_status = s;
+  e.message = message.empty() ? fmt::format("Upstream answered HTTP {}", status) : message;
+  e.retryable = core::isRetryableStatus(s);
+  return e;
+}
+
+core::Error errorFromJson(int status, const json::value& v) {
+  std::string_view type, message;
+  if (v.is_object()) {
+    const auto& o = v.as_object();
+    if (const auto* err = field(o, "error"); err && err->is_object()) {
+      type = stringField(err->as_object(), "type");
+      message = stringField(err->as_object(), "message");
+    } else {
+      message = stringField(o, "message");
+    }
+  }
+  return upstreamError(status, type, std::string(message));
+}
+
+std::string cutText(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  if (text.size() <= kMaxErrorText) return std::string(text);
+  size_t cut = kMaxErrorText;
+  // Back off to a UTF-8 boundary so the message stays valid text.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "…";
+}
+
+std::string sse(std::string_view event, const json::object& data) {
+  std::string out;
+  const std::string body = json::serialize(data);
+  out.reserve(event.size() + body.size() + 16);
+  out.append("event: ").append(event).append("\ndata: ").append(body).append("\n\n");
+  return out;
+}
+
+// ---- Inbound request (/v1/messages) ----
+
+core::Result<std::string_view> blockType(const json::value& block, const std::string& at) {
+  if (!block.is_object()) return bad(at, fmt::format("'{}' must be an object", at));
+  const json::value* type = field(block.as_object(), "type");
+  if (!type || !type->is_string()) return bad(at + ".type", "content blocks need a string 'type'");
+  return std::string_view(type->as_string());
+}
+
+core::Result<std::string> textOf(const json::object& block, const std::string& at) {
+  const json::value* text = field(block, "text");
+  if (!text || !text->is_string()) return bad(at + ".text", "text blocks need a string 'text'");
+  return str(*text);
+}
+
+core::Result<ContentPart> imagePart(const json::object& block, const std::string& at) {
+  const json::value* src = field(block, "source");
+  if (!src || !src->is_object()) return bad(at + ".source", "image blocks need a 'source' object");
+  const auto& s = src->as_object();
+  const json::value* type = field(s, "type");
+  if (!type || !type->is_string())
+    return bad(at + ".source.type", "image sources need a string 'type'");
+  ContentPart p;
+  p.kind = ContentPart::Kind::kImage;
+  const std::string_view t = type->as_string();
+  if (t == "base64") {
+    const json::value* mt = field(s, "media_type");
+    if (!mt || !mt->is_string())
+      return bad(at + ".source.media_type", "base64 image sources need a string 'media_type'");
+    const json::value* data = field(s, "data");
+    if (!data || !data->is_string())
+      return bad(at + ".source.data", "base64 image sources need a string 'data'");
+    p.image.media_type = str(*mt);
+    p.image.data = str(*data);
+  } else if (t == "url") {
+    const json::value* url = field(s, "url");
+    if (!url || !url->is_string())
+      return bad(at + ".source.url", "url image sources need a string 'url'");
+    p.image.url = str(*url);
+  } else {
+    // File ids only mean something to Anthropic's Files API, which other providers lack.
+    return bad(at + ".source.type", fmt::format("unsupported image source type '{}'", t));
+  }
+  return p;
+}
+
+// Text and image blocks: what tool results and user turns share.
+core::Result<ContentPart> mediaPart(const json::object& block, std::string_view type,
+                                    const std::string& at) {
+  if (type == "text") {
+    auto text = textOf(block, at);
+    if (!text) return std::move(text).error();
+    return ContentPart::textPart(std::move(*text));
+  }
+  if (type == "image") return imagePart(block, at);
+  return bad(at + ".type", fmt::format("unsupported content block type '{}'", type));
+}
+
+// A system prompt (top level or a `role: system` turn): a string or text blocks, joined by a
+// blank line so that providers taking one string keep the blocks apart.
+core::Result<std::string> systemText(const json::value& v, const std::string& at) {
+  if (v.is_string()) return str(v);
+  if (!v.is_array()) return bad(at, fmt::format("'{}' must be a string or an array", at));
+  std::string out;
+  const auto& arr = v.as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string bat = fmt::format("{}[{}]", at, i);
+    auto type = blockType(arr[i], bat);
+    if (!type) return std::move(type).error();
+    if (*type != "text")
+      return bad(bat + ".type",
+                 fmt::format("system prompts take text blocks only, not '{}'", *type));
+    auto text = textOf(arr[i].as_object(), bat);
+    if (!text) return std::move(text).error();
+    if (!out.empty() && !text->empty()) out += "\n\n";
+    out += *text;
+  }
+  return out;
+}
+
+core::Result<Message> toolResultMessage(const json::object& block, const std::string& at) {
+  Message m;
+  m.role = Role::kTool;
+  const json::value* id = field(block, "tool_use_id");
+  if (!id || !id->is_string())
+    return bad(at + ".tool_use_id", "tool_result blocks need a string 'tool_use_id'");
+  m.tool_call_id = str(*id);
+  if (const json::value* c = field(block, "content")) {
+    if (c->is_string()) {
+      m.content.push_back(ContentPart::textPart(str(*c)));
+    } else if (c->is_array()) {
+      const auto& arr = c->as_array();
+      for (size_t i = 0; i < arr.size(); ++i) {
+        const std::string bat = fmt::format("{}.content[{}]", at, i);
+        auto type = blockType(arr[i], bat);
+        if (!type) return std::move(type).error();
+        auto part = mediaPart(arr[i].as_object(), *type, bat);
+        if (!part) return std::move(part).error();
+        m.content.push_back(std::move(*part));
+      }
+    } else {
+      return bad(at + ".content", "tool_result 'content' must be a string or an array");
+    }
+  }
+  if (const json::value* e = field(block, "is_error")) {
+    if (!e->is_bool()) return bad(at + ".is_error", "'is_error' must be a boolean");
+    // The canonical tool turn has no error flag; the model still learns the call failed.
+    if (e->as_bool()) {
+      if (!m.content.empty() && m.content.front().kind == ContentPart::Kind::kText)
+        m.content.front().text.insert(0, "Error: ");
+      else
+        m.content.insert(m.content.begin(), ContentPart::textPart("Error"));
+    }
+  }
+  return m;
+}
+
+// A user turn may mix tool results and text; each tool_result becomes its own `role: tool`
+// message, in block order, so the text keeps its place relative to the results.
+core::Status parseUserTurn(const json::value& content, const std::string& at,
+                           std::vector<Message>& out) {
+  Message user;
+  user.role = Role::kUser;
+  if (content.is_string()) {
+    user.content.push_back(ContentPart::textPart(str(content)));
+    out.push_back(std::move(user));
+    return core::Ok{};
+  }
+  const auto& arr = content.as_array();
+  bool any_tool = false;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string bat = fmt::format("{}[{}]", at, i);
+    auto type = blockType(arr[i], bat);
+    if (!type) return std::move(type).error();
+    const auto& block = arr[i].as_object();
+    if (*type == "tool_result") {
+      if (!user.content.empty()) {
+        out.push_back(std::move(user));
+        user = Message{};
+        user.role = Role::kUser;
+      }
+      auto m = toolResultMessage(block, bat);
+      if (!m) return std::move(m).error();
+      out.push_back(std::move(*m));
+      any_tool = true;
+      continue;
+    }
+    auto part = mediaPart(block, *type, bat);
+    if (!part) return std::move(part).error();
+    user.content.push_back(std::move(*part));
+  }
+  // An empty array is still a (pointless) user turn; a turn of only tool results is not.
+  if (!user.content.empty() || !any_tool) out.push_back(std::move(user));
+  return core::Ok{};
+}
+
+core::Result<Message> parseAssistantTurn(const json::value& content, const std::string& at) {
+  Message m;
+  m.role = Role::kAssistant;
+  if (content.is_string()) {
+    m.content.push_back(ContentPart::textPart(str(content)));
+    return m;
+  }
+  const auto& arr = content.as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string bat = fmt::format("{}[{}]", at, i);
+    auto type = blockType(arr[i], bat);
+    if (!type) return std::move(type).error();
+    const auto& block = arr[i].as_object();
+    if (*type == "text") {
+      auto text = textOf(block, bat);
+      if (!text) return std::move(text).error();
+      m.content.push_back(ContentPart::textPart(std::move(*text)));
+    } else if (*type == "tool_use") {
+      ToolCall c;
+      const json::value* id = field(block, "id");
+      if (!id || !id->is_string()) return bad(bat + ".id", "tool_use blocks need a string 'id'");
+      c.id = str(*id);
+      const json::value* name = field(block, "name");
+      if (!name || !name->is_string())
+        return bad(bat + ".name", "tool_use blocks need a string 'name'");
+      c.name = str(*name);
+      const json::value* input = field(block, "input");
+      if (input && !input->is_object()) return bad(bat + ".input", "'input' must be an object");
+      c.arguments = input ? json::serialize(*input) : "{}";
+      m.tool_calls.push_back(std::move(c));
+    } else if (*type == "thinking" || *type == "redacted_thinking") {
+      // Signed reasoning only Anthropic can verify; other providers cannot take it back.
+    } else {
+      return bad(bat + ".type", fmt::format("unsupported content block type '{}'", *type));
+    }
+  }
+  return m;
+}
+
+core::Status parseTools(const json::value& v, ChatRequest& r) {
+  if (!v.is_array()) return bad("tools", "'tools' must be an array");
+  const auto& arr = v.as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string at = fmt::format("tools[{}]", i);
+    if (!arr[i].is_object()) return bad(at, fmt::format("'{}' must be an object", at));
+    const auto& o = arr[i].as_object();
+    // Server tools (web_search_…, code_execution_…, bash_…) run inside Anthropic; no other
+    // provider can run them, and dropping one silently would let the model pretend it did.
+    if (const json::value* type = field(o, "type")) {
+      if (!type->is_string()) return bad(at + ".type", "'type' must be a string");
+      if (type->as_string() != "custom")
+        return bad(at + ".type",
+                   fmt::format("server tool '{}' is not supported; only custom tools are",
+                               std::string_view(type->as_string())));
+    }
+    Tool t;
+    const json::value* name = field(o, "name");
+    if (!name || !name->is_string()) return bad(at + ".name", "tools need a string 'name'");
+    t.name = str(*name);
+    if (const json::value* d = field(o, "description")) {
+      if (!d->is_string()) return bad(at + ".description", "'description' must be a string");
+      t.description = str(*d);
+    }
+    if (const json::value* s = field(o, "input_schema")) {
+      if (!s->is_object()) return bad(at + ".input_schema", "'input_schema' must be an object");
+      t.parameters = *s;
+    }
+    if (const json::value* s = field(o, "strict")) {
+      if (!s->is_bool()) return bad(at + ".strict", "'strict' must be a boolean");
+      t.strict = s->as_bool();
+    }
+    r.tools.push_back(std::move(t));
+  }
+  return core::Ok{};
+}
+
+core::Status parseToolChoice(const json::value& v, ChatRequest& r) {
+  if (!v.is_object()) return bad("tool_choice", "'tool_choice' must be an object");
+  const auto& o = v.as_object();
+  const json::value* type = field(o, "type");
+  if (!type || !type->is_string())
+    return bad("tool_choice.type", "'tool_choice' needs a string 'type'");
+  const std::string_view t = type->as_string();
+  if (t == "auto") {
+    r.tool_choice.mode = ToolChoice::Mode::kAuto;
+  } else if (t == "any") {
+    r.tool_choice.mode = ToolChoice::Mode::kRequired;
+  } else if (t == "none") {
+    r.tool_choice.mode = ToolChoice::Mode::kNone;
+  } else if (t == "tool") {
+    const json::value* name = field(o, "name");
+    if (!name || !name->is_string())
+      return bad("tool_choice.name", "tool_choice of type 'tool' needs a string 'name'");
+    r.tool_choice.mode = ToolChoice::Mode::kNamed;
+    r.tool_choice.name = str(*name);
+  } else {
+    return bad("tool_choice.type", fmt::format("unknown tool_choice type '{}'", t));
+  }
+  if (const json::value* d = field(o, "disable_parallel_tool_use")) {
+    if (!d->is_bool())
+      return bad("tool_choice.disable_parallel_tool_use",
+                 "'disable_parallel_tool_use' must be a boolean");
+    if (d->as_bool()) r.parallel_tool_calls = false;
+  }
+  return core::Ok{};
+}
+
+// output_config.format (GA) or the beta's top-level output_format: {type: json_schema, schema}.
+core::Status parseOutputFormat(const json::value& v, const std::string& at, ChatRequest& r) {
+  if (!v.is_object()) return bad(at, fmt::format("'{}' must be an object", at));
+  const auto& o = v.as_object();
+  if (stringField(o, "type") != "json_schema")
+    return bad(at + ".type", "the only output format type is 'json_schema'");
+  const json::value* schema = field(o, "schema");
+  if (!schema || !schema->is_object())
+    return bad(at + ".schema", "json_schema output formats need a 'schema' object");
+  r.response_format.kind = ResponseFormat::Kind::kJsonSchema;
+  r.response_format.name = "response";
+  r.response_format.schema = *schema;
+  // Anthropic's structured outputs always constrain decoding; OpenAI calls that strict.
+  r.response_format.strict = true;
+  return core::Ok{};
+}
+
+core::Status numberInRange(const json::object& o, std::string_view key, double min, double max,
+                           std::optional<double>& out) {
+  const json::value* v = field(o, key);
+  if (!v) return core::Ok{};
+  auto d = number(*v);
+  if (!d) return bad(std::string(key), fmt::format("'{}' must be a number", key));
+  if (*d < min || *d > max)
+    return bad(std::string(key), fmt::format("'{}' must be between {} and {}", key, min, max));
+  out = *d;
+  return core::Ok{};
+}
+
+// ---- Outbound request (to Anthropic) ----
+
+core::Result<json::object> imageBlock(const Image& img, const std::string& at) {
+  if (img.url.empty()) {
+    if (img.media_type.empty() || img.data.empty())
+      return bad(at, "inline images need a media type and base64 data");
+    return json::object{
+        {"type", "image"},
+        {"source",
+         json::object{{"type", "base64"}, {"media_type", img.media_type}, {"data", img.data}}}};
+  }
+  if (img.url.starts_with("https://") || img.url.starts_with("http://"))
+    return json::object{{"type", "image"},
+                        {"source", json::object{{"type", "url"}, {"url", img.url}}}};
+  return bad(at, "Anthropic takes images as base64 data: URLs or http(s) URLs only");
+}
+
+// Empty text parts are left out: Anthropic refuses empty text blocks.
+core::Result<json::array> partsToBlocks(const std::vector<ContentPart>& parts,
+                                        const std::string& at) {
+  json::array out;
+  for (size_t j = 0; j < parts.size(); ++j) {
+    const auto& p = parts[j];
+    if (p.kind == ContentPart::Kind::kText) {
+      if (!p.text.empty()) out.push_back(json::object{{"type", "text"}, {"text", p.text}});
+      continue;
+    }
+    auto img = imageBlock(p.image, fmt::format("{}[{}]", at, j));
+    if (!img) return std::move(img).error();
+    out.push_back(std::move(*img));
+  }
+  return out;
+}
+
+struct Turn {
+  std::string_view role;
+  json::array content;
+};
+
+bool isToolResult(const json::value& block) {
+  return block.is_object() && stringField(block.as_object(), "type") == "tool_result";
+}
+
+// Anthropic wants strict user/assistant alternation, so same-role neighbours merge. Tool results
+// go before any other blocks of their user turn: Anthropic answers 400 when text comes between a
+// tool_use and its tool_result.
+void appendTurn(std::vector<Turn>& turns, std::string_view role, json::array blocks,
+                bool tool_results) {
+  if (blocks.empty()) return;
+  if (turns.empty() || turns.back().role != role) {
+    turns.push_back(Turn{role, std::move(blocks)});
+    return;
+  }
+  json::array& into = turns.back().content;
+  if (!tool_results) {
+    for (auto& b : blocks) into.push_back(std::move(b));
+    return;
+  }
+  size_t pos = 0;
+  while (pos < into.size() && isToolResult(into[pos])) ++pos;
+  for (auto& b : blocks)
+    into.insert(into.begin() + static_cast<std::ptrdiff_t>(pos++), std::move(b));
+}
+
+}  // namespace
+
+core::Result<ChatRequest> parseAnthropicRequest(const json::value& body) {
+  if (!body.is_object()) return bad("", "The request body must be a JSON object");
+  const auto& o = body.as_object();
+  ChatRequest r;
+  const json::value* model = field(o, "model");
+  if (!model) return bad("model", "'model' is required");
+  if (!model->is_string()) return bad("model", "'model' must be a string");
+  r.model = str(*model);
+
+  // Anthropic requires max_tokens; a missing one is left to the provider's default.
+  if (const json::value* v = field(o, "max_tokens")) {
+    auto i = integer(*v);
+    if (!i || *i < 1) return bad("max_tokens", "'max_tokens' must be a positive integer");
+    r.max_tokens = *i;
+  }
+
+  if (const json::value* sys = field(o, "system")) {
+    auto text = systemText(*sys, "system");
+    if (!text) return std::move(text).error();
+    if (!text->empty()) {
+      Message m;
+      m.role = Role::kSystem;
+      m.content.push_back(ContentPart::textPart(std::move(*text)));
+      r.messages.push_back(std::move(m));
+    }
+  }
+
+  const json::value* messages = field(o, "messages");
+  if (!messages) return bad("messages", "'messages' is required");
+  if (!messages->is_array()) return bad("messages", "'messages' must be an array");
+  const auto& arr = messages->as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string at = fmt::format("messages[{}]", i);
+    if (!arr[i].is_object()) return bad(at, fmt::format("'{}' must be an object", at));
+    const auto& mo = arr[i].as_object();
+    const json::value* role = field(mo, "role");
+    if (!role || !role->is_string()) return bad(at + ".role", "messages need a string 'role'");
+    const std::string_view rs = role->as_string();
+    const json::value* content = field(mo, "content");
+    if (!content) return bad(at + ".content", "messages need 'content'");
+    if (!content->is_string() && !content->is_array())
+      return bad(at + ".content", "'content' must be a string or an array");
+    if (rs == "user") {
+      if (auto s = parseUserTurn(*content, at + ".content", r.messages); !s)
+        return std::move(s).error();
+    } else if (rs == "assistant") {
+      auto m = parseAssistantTurn(*content, at + ".content");
+      if (!m) return std::move(m).error();
+      r.messages.push_back(std::move(*m));
+    } else if (rs == "system") {
+      // Not in Anthropic's documented schema, but current Claude clients send such turns.
+      auto text = systemText(*content, at + ".content");
+      if (!text) return std::move(text).error();
+      Message m;
+      m.role = Role::kSystem;
+      m.content.push_back(ContentPart::textPart(std::move(*text)));
+      r.messages.push_back(std::move(m));
+    } else {
+      return bad(at + ".role", fmt::format("unknown role '{}'", rs));
+    }
+  }
+
+  if (const json::value* v = field(o, "stop_sequences")) {
+    if (!v->is_array()) return bad("stop_sequences", "'stop_sequences' must be an array");
+    for (const auto& s : v->as_array()) {
+      if (!s.is_string()) return bad("stop_sequences", "'stop_sequences' must hold strings");
+      r.stop.push_back(str(s));
+    }
+  }
+  if (auto s = numberInRange(o, "temperature", 0, 1, r.temperature); !s)
+    return std::move(s).error();
+  if (auto s = numberInRange(o, "top_p", 0, 1, r.top_p); !s) return std::move(s).error();
+  if (const json::value* k = field(o, "top_k")) {
+    auto i = integer(*k);
+    if (!i || *i < 0) return bad("top_k", "'top_k' must be a non-negative integer");
+    r.top_k = static_cast<int>(*i);
+  }
+  if (const json::value* t = field(o, "tools")) {
+    if (auto s = parseTools(*t, r); !s) return std::move(s).error();
+  }
+  if (const json::value* tc = field(o, "tool_choice")) {
+    if (auto s = parseToolChoice(*tc, r); !s) return std::move(s).error();
+  }
+  if (const json::value* md = field(o, "metadata")) {
+    if (!md->is_object()) return bad("metadata", "'metadata' must be an object");
+    if (const json::value* u = field(md->as_object(), "user_id")) {
+      if (!u->is_string()) return bad("metadata.user_id", "'metadata.user_id' must be a string");
+      r.user = str(*u);
+    }
+  }
+  if (const json::value* v = field(o, "stream")) {
+    if (!v->is_bool()) return bad("stream", "'stream' must be a boolean");
+    r.stream = v->as_bool();
+    // message_delta carries usage in every Anthropic stream, so the upstream must send it.
+    r.include_usage = r.stream;
+  }
+  if (const json::value* oc = field(o, "output_config")) {
+    if (!oc->is_object()) return bad("output_config", "'output_config' must be an object");
+    if (const json::value* f = field(oc->as_object(), "format")) {
+      if (auto s = parseOutputFormat(*f, "output_config.format", r); !s)
+        return std::move(s).error();
+    }
+  } else if (const json::value* f = field(o, "output_format")) {
+    if (auto s = parseOutputFormat(*f, "output_format", r); !s) return std::move(s).error();
+  }
+  // `thinking`, `service_tier`, `container` and other Anthropic-only fields are dropped: `extra`
+  // is passed to OpenAI-wire upstreams, which would refuse them.
+  return r;
+}
+
+core::Result<json::object> toAnthropicRequest(const ChatRequest& r,
+                                              const AnthropicRequestOptions& options) {
+  if (r.n && *r.n > 1)
+    return bad("n", "Anthropic models return one choice per request; 'n' must be 1");
+  json::object o;
+  o["model"] = r.model;
+
+  std::string system;
+  std::vector<Turn> turns;
+  for (size_t i = 0; i < r.messages.size(); ++i) {
+    const Message& m = r.messages[i];
+    const std::string at = fmt::format("messages[{}]", i);
+    switch (m.role) {
+      case Role::kSystem:
+      case Role::kDeveloper: {
+        // Anthropic has one system prompt, outside the turns; every system message joins it.
+        for (size_t j = 0; j < m.content.size(); ++j)
+          if (m.content[j].kind != ContentPart::Kind::kText)
+            return bad(fmt::format("{}.content[{}]", at, j),
+                       "Anthropic system prompts can only hold text");
+        const std::string text = m.text();
+        if (text.empty()) break;
+        if (!system.empty()) system += "\n\n";
+        system += text;
+        break;
+      }
+      case Role::kUser: {
+        auto blocks = partsToBlocks(m.content, at + ".content");
+        if (!blocks) return std::move(blocks).error();
+        appendTurn(turns, "user", std::move(*blocks), false);
+        break;
+      }
+      case Role::kAssistant: {
+        auto blocks = partsToBlocks(m.content, at + ".content");
+        if (!blocks) return std::move(blocks).error();
+        if (blocks->empty() && m.tool_calls.empty() && m.refusal && !m.refusal->empty())
+          blocks->push_back(json::object{{"type", "text"}, {"text", *m.refusal}});
+        for (size_t j = 0; j < m.tool_calls.size(); ++j) {
+          const ToolCall& c = m.tool_calls[j];
+          if (c.name.empty())
+            return bad(fmt::format("{}.tool_calls[{}].function.name", at, j),
+                       "tool calls need a function name");
+          // A call without an id cannot be answered anyway; it still needs a valid one.
+          std::string id = c.id.empty() ? fmt::format("toolu_kh_{}_{}", i, j) : toolUseId(c.id);
+          blocks->push_back(json::object{{"type", "tool_use"},
+                                         {"id", std::move(id)},
+                                         {"name", c.name},
+                                         {"input", argumentsObject(c.arguments)}});
+        }
+        appendTurn(turns, "assistant", std::move(*blocks), false);
+        break;
+      }
+      case Role::kTool: {
+        if (m.tool_call_id.empty())
+          return bad(at + ".tool_call_id", "Anthropic needs 'tool_call_id' on tool messages");
+        json::object result{{"type", "tool_result"}, {"tool_use_id", toolUseId(m.tool_call_id)}};
+        bool all_text = true;
+        for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
+        if (all_text) {
+          std::string text = m.text();
+          if (!text.empty()) result["content"] = std::move(text);
+        } else {
+          auto blocks = partsToBlocks(m.content, at + ".content");
+          if (!blocks) return std::move(blocks).error();
+          result["content"] = std::move(*blocks);
+        }
+        appendTurn(turns, "user", json::array{std::move(result)}, true);
+        break;
+      }
+    }
+  }
+  if (r.response_format.kind == ResponseFormat::Kind::kJsonObject) {
+    if (!system.empty()) system += "\n\n";
+    system += kJsonObjectInstruction;
+  }
+  if (!system.empty()) o["system"] = std::move(system);
+  if (turns.empty())
+    return bad("messages", "Anthropic needs at least one user or assistant message");
+  json::array messages;
+  for (auto& t : turns)
+    messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
+  o["messages"] = std::move(messages);
+  o["max_tokens"] = r.max_tokens.value_or(options.default_max_tokens);
+
+  if (!r.tools.empty()) {
+    json::array tools;
+    for (const auto& t : r.tools) {
+      json::object tool{{"name", t.name}};
+      if (!t.description.empty()) tool["description"] = t.description;
+      // Anthropic requires an object schema even for tools that take no arguments.
+      tool["input_schema"] =
+          t.parameters.is_null()
+              ? json::value(json::object{{"type", "object"}, {"properties", json::object{}}})
+              : t.parameters;
+      if (t.strict) tool["strict"] = true;
+      tools.push_back(std::move(tool));
+    }
+    o["tools"] = std::move(tools);
+
+    // Anthropic refuses tool_choice without tools, so it is only rendered alongside them.
+    json::object choice;
+    switch (r.tool_choice.mode) {
+      case ToolChoice::Mode::kUnset:
+        break;
+      case ToolChoice::Mode::kAuto:
+        choice["type"] = "auto";
+        break;
+      case ToolChoice::Mode::kNone:
+        choice["type"] = "none";
+        break;
+      case ToolChoice::Mode::kRequired:
+        choice["type"] = "any";
+        break;
+      case ToolChoice::Mode::kNamed:
+        if (r.tool_choice.name.empty()) return bad("tool_choice", "tool_choice needs a name");
+        choice["type"] = "tool";
+        choice["name"] = r.tool_choice.name;
+        break;
+    }
+    if (r.parallel_tool_calls == false && r.tool_choice.mode != ToolChoice::Mode::kNone) {
+      if (choice.empty()) choice["type"] = "auto";
+      choice["disable_parallel_tool_use"] = true;
+    }
+    if (!choice.empty()) o["tool_choice"] = std::move(choice);
+  } else if (r.tool_choice.mode == ToolChoice::Mode::kNamed) {
+    return bad("tool_choice",
+               fmt::format("tool_choice names '{}' but no tools are given", r.tool_choice.name));
+  }
+
+  if (!r.stop.empty()) {
+    json::array stop;
+    for (const auto& s : r.stop) stop.push_back(json::string(s));
+    o["stop_sequences"] = std::move(stop);
+  }
+  if (r.temperature) o["temperature"] = std::min(*r.temperature, kMaxTemperature);
+  if (r.top_p) o["top_p"] = *r.top_p;
+  if (r.top_k) o["top_k"] = *r.top_k;
+  if (!r.user.empty()) o["metadata"] = json::object{{"user_id", r.user}};
+  if (r.stream) o["stream"] = true;
+  if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
+    // Anthropic's documented structured-output mechanism (GA): output_config.format constrains
+    // decoding to the schema and the answer stays a plain text block. A forced tool would turn
+    // the answer into a tool_use block that parseAnthropicResponse cannot tell from a real call.
+    if (!r.response_format.schema.is_object())
+      return bad("response_format.json_schema.schema",
+                 "json_schema response formats need a 'schema' object");
+    o["output_config"] = json::object{
+        {"format", json::object{{"type", "json_schema"}, {"schema", r.response_format.schema}}}};
+  }
+  // seed, presence/frequency penalties, logprobs and OpenAI-only extras have no Anthropic
+  // counterpart and are dropped.
+  return o;
+}
+
+core::Result<ChatResponse> parseAnthropicResponse(const json::value& body) {
+  if (!body.is_object()) return core::Error::badGateway("The upstream response is not an object");
+  const auto& o = body.as_object();
+  if (stringField(o, "type") == "error") return errorFromJson(0, body);
+  ChatResponse r;
+  r.id = std::string(stringField(o, "id"));
+  r.model = std::string(stringField(o, "model"));
+  r.created = core::nowUnixSeconds();  // Anthropic sends no timestamp
+  const json::value* content = field(o, "content");
+  if (!content || !content->is_array())
+    return core::Error::badGateway("The upstream response has no 'content'");
+  Choice ch;
+  ch.message.role = Role::kAssistant;
+  std::string text;
+  bool has_text = false;
+  for (const auto& b : content->as_array()) {
+    if (!b.is_object()) continue;
+    const auto& bo = b.as_object();
+    const std::string_view type = stringField(bo, "type");
+    if (type == "text") {
+      // Citations split one answer into several text blocks; they read as one text.
+      text += stringField(bo, "text");
+      has_text = true;
+    } else if (type == "tool_use") {
+      ToolCall c;
+      c.id = std::string(stringField(bo, "id"));
+      c.name = std::string(stringField(bo, "name"));
+      const json::value* input = field(bo, "input");
+      c.arguments = input ? json::serialize(*input) : "{}";
+      ch.message.tool_calls.push_back(std::move(c));
+    }
+    // thinking, redacted_thinking and server tool blocks have no canonical form.
+  }
+  if (has_text) ch.message.content.push_back(ContentPart::textPart(std::move(text)));
+  if (const std::string_view sr = stringField(o, "stop_reason"); !sr.empty())
+    ch.finish_reason = finishFor(sr);
+  else
+    ch.finish_reason =
+        ch.message.tool_calls.empty() ? FinishReason::kStop : FinishReason::kToolCalls;
+  r.choices.push_back(std::move(ch));
+  if (const json::value* u = field(o, "usage")) {
+    Usage usage;
+    applyUsage(*u, usage);
+    r.usage = usage;
+  }
+  return r;
+}
+
+json::object toAnthropicResponse(const ChatResponse& r) {
+  json::array content;
+  FinishReason finish = FinishReason::kNone;
+  bool has_tools = false;
+  if (!r.choices.empty()) {
+    const Choice& c = r.choices.front();
+    std::string text = c.message.text();
+    if (text.empty() && c.message.refusal) text = *c.message.refusal;
+    if (!text.empty()) content.push_back(json::object{{"type", "text"}, {"text", std::move(text)}});
+    for (const auto& tc : c.message.tool_calls) {
+      content.push_back(json::object{{"type", "tool_use"},
+                                     {"id", tc.id},
+                                     {"name", tc.name},
+                                     {"input", argumentsObject(tc.arguments)}});
+      has_tools = true;
+    }
+    finish = c.finish_reason;
+  }
+  if (finish == FinishReason::kNone && has_tools) finish = FinishReason::kToolCalls;
+  return json::object{
+      {"id", messageId(r.id)},         {"type", "message"},
+      {"role", "assistant"},           {"model", r.model},
+      {"content", std::move(content)}, {"stop_reason", stopReasonFor(finish)},
+      {"stop_sequence", nullptr},      {"usage", usageToJson(r.usage.value_or(Usage{}))}};
+}
+
+core::Error parseAnthropicError(int status, std::string_view body) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (!ec && v.is_object()) return errorFromJson(status, v);
+  return upstreamError(status, "", cutText(body));
+}
+
+std::string_view anthropicErrorType(int status) {
+  switch (status) {
+    case 400:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 402:
+      return "billing_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    case 504:
+      return "timeout_error";
+    default:
+      break;
+  }
+  // Anthropic's own docs use invalid_request_error for 4xx statuses they do not list.
+  return status >= 500 ? "api_error" : "invalid_request_error";
+}
+
+std::string renderAnthropicError(const core::Error& e) {
+  std::string message = e.message;
+  if (e.code == core::ErrorCode::kUpstreamStatus && !e.upstream_body.empty()) {
+    boost::system::error_code ec;
+    const json::value v = json::parse(e.upstream_body, ec);
+    if (!ec && v.is_object()) {
+      const auto& o = v.as_object();
+      const json::value* err = field(o, "error");
+      // Already Anthropic's shape (a pass-through from Anthropic itself): as it is.
+      if (stringField(o, "type") == "error" && err && err->is_object()) return e.upstream_body;
+      if (err && err->is_object() && !stringField(err->as_object(), "message").empty())
+        message = std::string(stringField(err->as_object(), "message"));
+      else
+        message = fmt::format("Upstream answered HTTP {}: {}", e.http_status,
+                              cutText(json::serialize(v)));
+    } else {
+      message =
+          fmt::format("Upstream answered HTTP {}: {}", e.http_status, cutText(e.upstream_body));
+    }
+  } else if (e.code == core::ErrorCode::kInvalidRequest && !e.param.empty() &&
+             !message.starts_with(e.param + ":")) {
+    // Anthropic's shape has no `param`; its own messages lead with the field path instead.
+    message = fmt::format("{}: {}", e.param, message);
+  }
+  json::object root{{"type", "error"},
+                    {"error", json::object{{"type", anthropicErrorType(e.http_status)},
+                                           {"message", std::move(message)}}}};
+  return json::serialize(root);
+}
+
+std::string renderAnthropicStreamError(const core::Error& e) {
+  std::string out = "event: error\ndata: ";
+  out += renderAnthropicError(e);
+  out += "\n\n";
+  return out;
+}
+
+// ---- AnthropicStreamDecoder ----
+
+ChatChunk AnthropicStreamDecoder::chunk() const {
+  ChatChunk c;
+  c.id = id_;
+  c.model = model_;
+  c.created = created_;
+  c.choices.emplace_back();
+  return c;
+}
+
+ChatChunk AnthropicStreamDecoder::finishChunk(FinishReason reason) const {
+  ChatChunk c = chunk();
+  c.choices.front().finish_reason = reason;
+  return c;
+}
+
+core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_view data,
+                                          std::vector<ChatChunk>& out) {
+  if (event == "ping") return core::Ok{};
+  json::value v;
+  // An event without data is named by its `event:` line alone (message_stop, ping).
+  if (!data.empty()) {
+    boost::system::error_code ec;
+    v = json::parse(data, ec);
+    if (ec || !v.is_object())
+      return core::Error::badGateway(
+          fmt::format("Anthropic sent a malformed '{}' stream event", event));
+  } else {
+    v = json::object{};
+  }
+  const auto& o = v.as_object();
+  std::string_view type = stringField(o, "type");
+  if (type.empty()) type = event;
+
+  auto blockIndex = [&]() -> int {
+    const json::value* i = field(o, "index");
+    const long long n = i ? integer(*i).value_or(-1) : -1;
+    return n >= 0 && n < 4096 ? static_cast<int>(n) : -1;
+  };
+
+  if (type == "message_start") {
+    created_ = core::nowUnixSeconds();
+    if (const json::value* m = field(o, "message"); m && m->is_object()) {
+      const auto& mo = m->as_object();
+      id_ = std::string(stringField(mo, "id"));
+      model_ = std::string(stringField(mo, "model"));
+      if (const json::value* u = field(mo, "usage")) applyUsage(*u, usage_);
+    }
+    ChatChunk c = chunk();
+    c.choices.front().role = Role::kAssistant;
+    c.choices.front().content = "";
+    out.push_back(std::move(c));
+  } else if (type == "content_block_start") {
+    const int index = blockIndex();
+    const json::value* cb = field(o, "content_block");
+    if (index < 0 || !cb || !cb->is_object()) return core::Ok{};
+    const auto& b = cb->as_object();
+    if (static_cast<size_t>(index) >= block_tool_.size()) block_tool_.resize(index + 1, -1);
+    const std::string_view btype = stringField(b, "type");
+    if (btype == "tool_use") {
+      block_tool_[index] = tool_count_++;
+      ToolCallDelta td;
+      td.index = block_tool_[index];
+      td.id = std::string(stringField(b, "id"));
+      td.name = std::string(stringField(b, "name"));
+      // Anthropic starts with input {} and streams it as deltas; some relays send it whole here.
+      if (const json::value* in = field(b, "input");
+          in && in->is_object() && !in->as_object().empty())
+        td.arguments = json::serialize(*in);
+      ChatChunk c = chunk();
+      c.choices.front().tool_calls.push_back(std::move(td));
+      out.push_back(std::move(c));
+    } else if (btype == "text") {
+      if (const std::string_view t = stringField(b, "text"); !t.empty()) {
+        ChatChunk c = chunk();
+        c.choices.front().content = std::string(t);
+        out.push_back(std::move(c));
+      }
+    }
+  } else if (type == "content_block_delta") {
+    const int index = blockIndex();
+    const json::value* d = field(o, "delta");
+    if (index < 0 || !d || !d->is_object()) return core::Ok{};
+    const auto& delta = d->as_object();
+    const std::string_view dtype = stringField(delta, "type");
+    if (dtype == "text_delta") {
+      const std::string_view t = stringField(delta, "text");
+      if (t.empty()) return core::Ok{};
+      ChatChunk c = chunk();
+      c.choices.front().content = std::string(t);
+      out.push_back(std::move(c));
+    } else if (dtype == "input_json_delta") {
+      const std::string_view part = stringField(delta, "partial_json");
+      if (part.empty() || static_cast<size_t>(index) >= block_tool_.size() ||
+          block_tool_[index] < 0)
+        return core::Ok{};
+      ToolCallDelta td;
+      td.index = block_tool_[index];
+      td.arguments = std::string(part);
+      ChatChunk c = chunk();
+      c.choices.front().tool_calls.push_back(std::move(td));
+      out.push_back(std::move(c));
+    }
+    // thinking_delta, signature_delta and citations_delta have no canonical form.
+  } else if (type == "message_delta") {
+    if (const json::value* u = field(o, "usage")) applyUsage(*u, usage_);
+    const json::value* d = field(o, "delta");
+    const std::string_view sr =
+        d && d->is_object() ? stringField(d->as_object(), "stop_reason") : std::string_view();
+    if (!sr.empty() && finish_ == FinishReason::kNone) {
+      finish_ = finishFor(sr);
+      out.push_back(finishChunk(finish_));
+    }
+  } else if (type == "message_stop") {
+    if (finished_) return core::Ok{};
+    // A stream without a stop_reason still owes OpenAI clients a finish reason.
+    if (finish_ == FinishReason::kNone) {
+      finish_ = tool_count_ > 0 ? FinishReason::kToolCalls : FinishReason::kStop;
+      out.push_back(finishChunk(finish_));
+    }
+    ChatChunk c = chunk();
+    c.choices.clear();
+    c.usage = usage_;
+    out.push_back(std::move(c));
+    finished_ = true;
+  } else if (type == "error") {
+    return errorFromJson(0, v);
+  }
+  // ping and event types added later carry nothing to translate.
+  return core::Ok{};
+}
+
+// ---- AnthropicStreamEncoder ----
+
+AnthropicStreamEncoder::AnthropicStreamEncoder(std::string id, std::string model)
+    : id_(messageId(id)), model_(std::move(model)) {}
+
+void AnthropicStreamEncoder::start(std::string& out) {
+  if (started_) return;
+  started_ = true;
+  json::object usage{{"input_tokens", uncachedInput(usage_)},
+                     {"cache_creation_input_tokens", usage_.cache_creation_tokens},
+                     {"cache_read_input_tokens", usage_.cached_tokens},
+                     {"output_tokens", usage_.completion_tokens}};
+  out += sse("message_start", json::object{{"type", "message_start"},
+                                           {"message", json::object{{"id", id_},
+                                                                    {"type", "message"},
+                                                                    {"role", "assistant"},
+                                                                    {"model", model_},
+                                                                    {"content", json::array{}},
+                                                                    {"stop_reason", nullptr},
+                                                                    {"stop_sequence", nullptr},
+                                                                    {"usage", std::move(usage)}}}});
+  out += sse("ping", json::object{{"type", "ping"}});
+}
+
+void AnthropicStreamEncoder::openBlock(Block kind, const ToolCallDelta* tool, std::string& out) {
+  closeBlock(out);
+  json::object block;
+  if (kind == Block::kText) {
+    block = json::object{{"type", "text"}, {"text", ""}};
+  } else {
+    std::string id =
+        tool->id.empty() ? fmt::format("toolu_{}_{}", id_.substr(4), tool->index) : tool->id;
+    block = json::object{{"type", "tool_use"},
+                         {"id", std::move(id)},
+                         {"name", tool->name},
+                         {"input", json::object{}}};
+    open_tool_ = tool->index;
+    last_tool_ = std::max(last_tool_, tool->index);
+  }
+  out += sse("content_block_start", json::object{{"type", "content_block_start"},
+                                                 {"index", next_block_},
+                                                 {"content_block", std::move(block)}});
+  open_ = kind;
+}
+
+void AnthropicStreamEncoder::closeBlock(std::string& out) {
+  if (open_ == Block::kNone) return;
+  out += sse("content_block_stop",
+             json::object{{"type", "content_block_stop"}, {"index", next_block_}});
+  ++next_block_;
+  open_ = Block::kNone;
+  open_tool_ = -1;
+}
+
+void AnthropicStreamEncoder::encode(const ChatChunk& chunk, std::string& out) {
+  if (finished_) return;
+  // Usage first: a chunk carrying it before any content gives message_start its input count.
+  if (chunk.usage) usage_ = *chunk.usage;
+  start(out);
+  for (const auto& ch : chunk.choices) {
+    if (ch.index != 0) continue;  // Anthropic messages have one choice
+    if (ch.content && !ch.content->empty()) {
+      if (open_ != Block::kText) openBlock(Block::kText, nullptr, out);
+      out +=
+          sse("content_block_delta",
+              json::object{{"type", "content_block_delta"},
+                           {"index", next_block_},
+                           {"delta", json::object{{"type", "text_delta"}, {"text", *ch.content}}}});
+    }
+    for (const auto& td : ch.tool_calls) {
+      if (open_ != Block::kTool || open_tool_ != td.index) {
+        // A closed tool_use block cannot be reopened; late fragments of an earlier call (which
+        // OpenAI-style upstreams do not send) have nowhere to go.
+        if (td.index <= last_tool_) continue;
+        openBlock(Block::kTool, &td, out);
+      }
+      if (td.arguments.empty()) continue;
+      out += sse("content_block_delta",
+                 json::object{{"type", "content_block_delta"},
+                              {"index", next_block_},
+                              {"delta", json::object{{"type", "input_json_delta"},
+                                                     {"partial_json", td.arguments}}}});
+    }
+    if (ch.finish_reason != FinishReason::kNone) finish_ = ch.finish_reason;
+  }
+}
+
+void AnthropicStreamEncoder::finish(std::string& out) {
+  if (finished_) return;
+  start(out);
+  closeBlock(out);
+  FinishReason reason = finish_;
+  if (reason == FinishReason::kNone)
+    reason = last_tool_ >= 0 ? FinishReason::kToolCalls : FinishReason::kStop;
+  out +=
+      sse("message_delta",
+          json::object{
+              {"type", "message_delta"},
+              {"delta",
+               json::object{{"stop_reason", stopReasonFor(reason)}, {"stop_sequence", nullptr}}},
+              {"usage", json::object{{"input_tokens", uncachedInput(usage_)},
+                                     {"cache_creation_input_tokens", usage_.cache_creation_tokens},
+                                     {"cache_read_input_tokens", usage_.cached_tokens},
+                                     {"output_tokens", usage_.completion_tokens}}}});
+  out += sse("message_stop", json::object{{"type", "message_stop"}});
+  finished_ = true;
+}
+
+}  // namespace kh::model

@@ -57,11 +57,14 @@ class AnthropicStreamDecoder {
   bool finished() const { return finished_; }
 
  private:
+  ChatChunk chunk() const;
+  ChatChunk finishChunk(FinishReason reason) const;
+
   std::string id_;
   std::string model_;
   long long created_ = 0;
   Usage usage_;
-  FinishReason finish_ = FinishReason::kNone;
+  FinishReason finish_ = FinishReason::kNone;  // kNone until message_delta named one
   // Content block index → tool-call ordinal, or -1 for text/thinking blocks.
   std::vector<int> block_tool_;
   int tool_count_ = 0;
@@ -81,12 +84,17 @@ class AnthropicStreamEncoder {
 
  private:
   enum class Block { kNone, kText, kTool };
+  void start(std::string& out);
+  void openBlock(Block kind, const ToolCallDelta* tool, std::string& out);
+  void closeBlock(std::string& out);
+
   std::string id_;
   std::string model_;
   bool started_ = false;
   bool finished_ = false;
   Block open_ = Block::kNone;
   int open_tool_ = -1;  // the canonical tool-call index of the open tool_use block
+  int last_tool_ = -1;  // the highest tool-call index a block was opened for
   int next_block_ = 0;
   FinishReason finish_ = FinishReason::kNone;
   Usage usage_;
