@@ -39,6 +39,36 @@
 #   BENCH_KEEP        1 = keep the temporary directory (configs, logs, raw wrk output)
 #   BENCH_PIN         1 = pin wrk + mock to CPU 0 and the proxy under test to
 #                     CPU 1 (taskset); steadier numbers on small VMs (default: 0)
+#   BENCH_TRANSLATED  1 = also measure the translated paths through kakehashi
+#                     (see TRANSLATED PATHS below); 0 = off, and the run and
+#                     report are exactly the plain comparison      (default: 1)
+#   BENCH_TRANSLATED_CONNS  connection counts for the translated paths
+#                     (default: "1 16 64")
+#
+# TRANSLATED PATHS (BENCH_TRANSLATED=1; kakehashi only, nginx cannot translate)
+#   The mock also answers in Anthropic's and Gemini's wire formats (same text,
+#   same token counts as the OpenAI answers):
+#     Anthropic Messages  POST /v1/messages -> a "message" (one port) or the
+#                         message_start ... message_stop event stream (another
+#                         port); GET /v1/models (Anthropic list shape)
+#     Gemini v1beta       POST /v1beta/models/M:generateContent -> a
+#                         GenerateContentResponse; POST ...:streamGenerateContent
+#                         ?alt=sse -> "data: {...}" events framed with CRLF;
+#                         GET /v1beta/models (one port for both)
+#   kakehashi gets three more providers: anthropic-mock (type anthropic, model
+#   claude-bench), anthropic-mock-stream (claude-bench-stream) and gemini-mock
+#   (type gemini, models gemini-bench and gemini-bench-stream).  Paths, each
+#   non-stream and stream, interleaved and repeated like the main targets:
+#     pass-through       OpenAI request -> kakehashi -> OpenAI mock (baseline)
+#     openai->anthropic  the same OpenAI request with model claude-bench[-stream]
+#     openai->gemini     the same OpenAI request with model gemini-bench[-stream]
+#     anthropic->openai  an Anthropic Messages request of the same content to
+#                        kakehashi's /v1/messages, model gpt-4o-mini[-stream]
+#   One answer per path and mode is checked first (client's wire format, the
+#   mock's text, finish/stop reason, the event sequence; usage mismatches are
+#   noted); a path that fails is reported and not loaded.  Needs jq.
+#   Target: CPU per request of a translated path <= 1.3x the pass-through path
+#   of the same mode and connection count.
 #
 # TARGETS (what kakehashi must meet; the report marks each as met / MISSED)
 #   - CPU time per request     <= nginx's, at every connection count and mode
@@ -59,7 +89,9 @@
 # absolute numbers are contended; the comparison between nginx and kakehashi
 # under identical conditions is the point.  The whole run takes about
 # (#conns x #modes x 3 targets x BENCH_REPEAT x BENCH_DURATION) + warm-ups:
-# about 4 minutes with the defaults.
+# about 4 minutes with the defaults; the translated paths add
+# (#translated conns x #modes x 4 paths x BENCH_REPEAT x BENCH_DURATION) +
+# warm-ups: about 4 more minutes with the defaults.
 # =============================================================================
 set -euo pipefail
 
@@ -77,6 +109,9 @@ OUT="${BENCH_OUT:-$REPO_DIR/bench/results/latest.md}"
 KEEP="${BENCH_KEEP:-0}"
 PIN="${BENCH_PIN:-0}"
 REPEAT="${BENCH_REPEAT:-3}"
+TRANSLATED="${BENCH_TRANSLATED:-1}"
+T_CONNS="${BENCH_TRANSLATED_CONNS:-1 16 64}"
+case "$TRANSLATED" in 0|1) ;; *) TRANSLATED=1 ;; esac
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 die() {
@@ -98,6 +133,7 @@ install_deps() {
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  if [ "$TRANSLATED" = 1 ]; then command -v jq >/dev/null 2>&1 || missing+=(jq); fi
   [ ${#missing[@]} -eq 0 ] && return 0
   local pkg need=()
   for pkg in "${missing[@]}"; do
@@ -124,6 +160,7 @@ install_deps
 NGINX="$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)"
 [ -x "$NGINX" ] || die "nginx not found after install"
 command -v wrk >/dev/null 2>&1 || die "wrk not found after install"
+if [ "$TRANSLATED" = 1 ]; then command -v jq >/dev/null 2>&1 || die "jq not found after install (needed by BENCH_TRANSLATED=1)"; fi
 
 CLK_TCK="$(getconf CLK_TCK)"
 
@@ -232,12 +269,17 @@ wait_http() {   # url [tries (x0.1 s)] [pid]; succeeds on any HTTP answer < 500,
 # -----------------------------------------------------------------------------
 MOCK_JSON='{"id":"chatcmpl-bench0000000000000000000001","object":"chat.completion","created":1735689600,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench0001","choices":[{"index":0,"message":{"role":"assistant","content":"A reverse proxy sits between clients and upstream servers. It accepts each request, picks an upstream, forwards the request over a pooled keep-alive connection, and relays the answer back, adding little latency of its own.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":231,"completion_tokens":44,"total_tokens":275,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}'
 
+# The answer text: whole (non-stream) and in the 9 pieces every stream sends.
+ANSWER_TEXT='A reverse proxy sits between clients and upstream servers. It accepts each request, picks an upstream, forwards the request over a pooled keep-alive connection, and relays the answer back, adding little latency of its own.'
+PIECES=("A reverse" " proxy sits" " between clients" " and upstream" " servers, forwarding" " each request" " over pooled" " connections and" " relaying the answer.")
+STREAM_TEXT=$(printf '%s' "${PIECES[@]}")
+
 make_sse() {
   local id='chatcmpl-bench0000000000000000000002' created=1735689600 model='gpt-4o-mini-2024-07-18'
   local head="{\"id\":\"$id\",\"object\":\"chat.completion.chunk\",\"created\":$created,\"model\":\"$model\",\"system_fingerprint\":\"fp_bench0001\""
   local piece
   printf 'data: %s,"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}\n\n' "$head"
-  for piece in "A reverse" " proxy sits" " between clients" " and upstream" " servers, forwarding" " each request" " over pooled" " connections and" " relaying the answer."; do
+  for piece in "${PIECES[@]}"; do
     printf 'data: %s,"choices":[{"index":0,"delta":{"content":"%s"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n' "$head" "$piece"
   done
   printf 'data: %s,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}\n\n' "$head"
@@ -254,11 +296,131 @@ make_body() {   # model, stream(0|1)
   printf '%s' "{\"model\":\"$model\",\"messages\":[{\"role\":\"system\",\"content\":\"You are a concise assistant for an infrastructure team. Answer in plain English, prefer short paragraphs, and mention trade-offs when they matter. When you are unsure, say so and suggest how to measure it instead of guessing.\"},{\"role\":\"user\",\"content\":\"We run several language model providers behind one endpoint. What does a gateway in front of them actually do on every request?\"},{\"role\":\"assistant\",\"content\":\"It authenticates the caller, resolves the requested model to a provider, forwards the request over a pooled connection, and records usage such as tokens, latency and cost.\"},{\"role\":\"user\",\"content\":\"And how is that different from an ordinary reverse proxy like nginx? Please keep the answer under one hundred words and focus on the extra work per request, because we care about latency and CPU cost at high request rates.\"}],\"temperature\":0.2,\"max_tokens\":256$extra}"
 }
 
+# --- Translated paths (BENCH_TRANSLATED=1): the same answer in Anthropic's and
+# Gemini's wire formats (same text, same token counts), and an Anthropic
+# Messages request with the same content as make_body's.
+#
+# Anthropic Messages API: a "message" object; the stream is `event: <type>` +
+# `data: <json>` per event, LF line ends, in the API's order: message_start,
+# content_block_start, ping, content_block_delta (text_delta) per piece,
+# content_block_stop, message_delta (stop_reason, usage), message_stop.
+ANTH_USAGE_IN='"input_tokens":231,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0}'
+ANTH_JSON="{\"id\":\"msg_01BenchXq7Lm2Vw9Pz4Rt6Yk3N\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[{\"type\":\"text\",\"text\":\"$ANSWER_TEXT\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{$ANTH_USAGE_IN,\"output_tokens\":44,\"service_tier\":\"standard\"}}"
+make_anth_sse() {
+  local piece
+  printf 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_01BenchYc3Kp8Wn2Qs5Tv7Hd4M","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{%s,"output_tokens":1,"service_tier":"standard"}}}\n\n' "$ANTH_USAGE_IN"
+  printf 'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
+  printf 'event: ping\ndata: {"type": "ping"}\n\n'
+  for piece in "${PIECES[@]}"; do
+    printf 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"%s"}}\n\n' "$piece"
+  done
+  printf 'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+  printf 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":19}}\n\n'
+  printf 'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+}
+ANTH_MODELS_JSON='{"data":[{"type":"model","id":"claude-bench","display_name":"Claude Bench","created_at":"2025-09-29T00:00:00Z"},{"type":"model","id":"claude-bench-stream","display_name":"Claude Bench (stream)","created_at":"2025-09-29T00:00:00Z"}],"has_more":false,"first_id":"claude-bench","last_id":"claude-bench-stream"}'
+
+# Gemini API v1beta: generateContent answers pretty-printed JSON (Google APIs
+# default to prettyPrint=true); streamGenerateContent?alt=sse sends one
+# `data: <GenerateContentResponse>` per event in Google's compact style
+# (`": "` after keys), each ended by CRLF CRLF; every event carries
+# usageMetadata, the last one finishReason and the full counts; no [DONE].
+# The CRLFs are written as \r\n, which nginx turns into CR LF inside a quoted
+# string.
+GEM_JSON="{
+  \"candidates\": [
+    {
+      \"content\": {
+        \"parts\": [
+          {
+            \"text\": \"$ANSWER_TEXT\"
+          }
+        ],
+        \"role\": \"model\"
+      },
+      \"finishReason\": \"STOP\",
+      \"avgLogprobs\": -0.10790280004342397
+    }
+  ],
+  \"usageMetadata\": {
+    \"promptTokenCount\": 231,
+    \"candidatesTokenCount\": 44,
+    \"totalTokenCount\": 275,
+    \"promptTokensDetails\": [
+      {
+        \"modality\": \"TEXT\",
+        \"tokenCount\": 231
+      }
+    ],
+    \"candidatesTokensDetails\": [
+      {
+        \"modality\": \"TEXT\",
+        \"tokenCount\": 44
+      }
+    ]
+  },
+  \"modelVersion\": \"gemini-2.0-flash\",
+  \"responseId\": \"bench0Gx2Yv8Kq4Lm7Nw3Pt5Rs\"
+}
+"
+make_gem_sse() {
+  local i n=${#PIECES[@]} tail='"modelVersion": "gemini-2.0-flash","responseId": "bench1Hy3Zw9Lr5Mn8Ox4Qu6St"'
+  for ((i = 0; i < n - 1; i++)); do
+    printf 'data: {"candidates": [{"content": {"parts": [{"text": "%s"}],"role": "model"}}],"usageMetadata": {"promptTokenCount": 231,"totalTokenCount": 231,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 231}]},%s}\\r\\n\\r\\n' "${PIECES[$i]}" "$tail"
+  done
+  printf 'data: {"candidates": [{"content": {"parts": [{"text": "%s"}],"role": "model"},"finishReason": "STOP"}],"usageMetadata": {"promptTokenCount": 231,"candidatesTokenCount": 19,"totalTokenCount": 250,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 231}],"candidatesTokensDetails": [{"modality": "TEXT","tokenCount": 19}]},%s}\\r\\n\\r\\n' "${PIECES[$((n - 1))]}" "$tail"
+}
+GEM_MODELS_JSON='{
+  "models": [
+    {
+      "name": "models/gemini-bench",
+      "version": "001",
+      "displayName": "Gemini Bench",
+      "description": "Bench mock model",
+      "inputTokenLimit": 1048576,
+      "outputTokenLimit": 8192,
+      "supportedGenerationMethods": [
+        "generateContent",
+        "countTokens"
+      ]
+    },
+    {
+      "name": "models/gemini-bench-stream",
+      "version": "001",
+      "displayName": "Gemini Bench (stream)",
+      "description": "Bench mock model",
+      "inputTokenLimit": 1048576,
+      "outputTokenLimit": 8192,
+      "supportedGenerationMethods": [
+        "generateContent",
+        "countTokens"
+      ]
+    }
+  ]
+}
+'
+
+# An Anthropic Messages request with make_body's content: the system prompt
+# as top-level "system", the same three turns, max_tokens and temperature.
+make_anth_body() {   # model, stream(0|1)
+  local model=$1 stream=$2 extra=''
+  [ "$stream" = 1 ] && extra=',"stream":true'
+  printf '%s' "{\"model\":\"$model\",\"max_tokens\":256,\"system\":\"You are a concise assistant for an infrastructure team. Answer in plain English, prefer short paragraphs, and mention trade-offs when they matter. When you are unsure, say so and suggest how to measure it instead of guessing.\",\"messages\":[{\"role\":\"user\",\"content\":\"We run several language model providers behind one endpoint. What does a gateway in front of them actually do on every request?\"},{\"role\":\"assistant\",\"content\":\"It authenticates the caller, resolves the requested model to a provider, forwards the request over a pooled connection, and records usage such as tokens, latency and cost.\"},{\"role\":\"user\",\"content\":\"And how is that different from an ordinary reverse proxy like nginx? Please keep the answer under one hundred words and focus on the extra work per request, because we care about latency and CPU cost at high request rates.\"}],\"temperature\":0.2$extra}"
+}
+
 # nginx accepts multi-line single-quoted strings; the fixtures contain no
 # single quotes or '$', so they can be embedded verbatim.
 SSE_BODY="$(make_sse)"
 SSE_BODY+=$'\n\n'        # restore the final blank line that $(...) strips
 case "$MOCK_JSON$SSE_BODY$MODELS_JSON" in *\'*|*\$*) die "fixture contains ' or \$" ;; esac
+if [ "$TRANSLATED" = 1 ]; then
+  ANTH_SSE_BODY="$(make_anth_sse)"
+  ANTH_SSE_BODY+=$'\n\n'
+  GEM_SSE_BODY="$(make_gem_sse)"
+  case "$ANTH_JSON$ANTH_SSE_BODY$ANTH_MODELS_JSON$GEM_JSON$GEM_SSE_BODY$GEM_MODELS_JSON" in
+    *\'*|*\$*) die "translated fixture contains ' or \$" ;;
+  esac
+fi
 
 # -----------------------------------------------------------------------------
 # 3. Configs
@@ -301,6 +463,88 @@ NGINX_JSON_PORT=$(free_port)
 NGINX_SSE_PORT=$(free_port)
 KK_PORT=$(free_port)
 KK_ADMIN_PORT=$(free_port)
+if [ "$TRANSLATED" = 1 ]; then
+  ANTH_JSON_PORT=$(free_port)
+  ANTH_SSE_PORT=$(free_port)
+  GEM_PORT=$(free_port)
+fi
+
+# Translated paths: Anthropic (two ports: nginx cannot tell a stream request
+# from the JSON body, so each mode gets its own server) and Gemini (one port:
+# the method in the path tells the modes apart).  Like the real APIs they
+# refuse requests without their key header (Anthropic also wants
+# anthropic-version), and streamGenerateContent without ?alt=sse (which would
+# be a JSON array, not SSE), with the provider's error shape.
+mock_translated_servers() {
+  local anth_401='{"type":"error","error":{"type":"authentication_error","message":"x-api-key header is required"},"request_id":"req_bench"}'
+  local anth_400='{"type":"error","error":{"type":"invalid_request_error","message":"anthropic-version: header is required"},"request_id":"req_bench"}'
+  local gem_403='{"error":{"code":403,"message":"Method doesn'"'"'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.","status":"PERMISSION_DENIED"}}'
+  local gem_400='{"error":{"code":400,"message":"bench mock: streamGenerateContent is answered as SSE only with ?alt=sse","status":"INVALID_ARGUMENT"}}'
+  gem_403=${gem_403//\'/}   # no single quote inside the nginx string
+  local mode port body
+  for mode in json sse; do
+    if [ "$mode" = json ]; then port=$ANTH_JSON_PORT; else port=$ANTH_SSE_PORT; fi
+    cat <<EOF
+  server {
+    listen 127.0.0.1:$port;
+    error_page 401 @anth_401;
+    error_page 400 @anth_400;
+    location @anth_401 { default_type application/json; return 401 '$anth_401'; }
+    location @anth_400 { default_type application/json; return 400 '$anth_400'; }
+EOF
+    if [ "$mode" = json ]; then
+      cat <<EOF
+    location = /v1/messages {
+      if (\$http_x_api_key = "") { return 401; }
+      if (\$http_anthropic_version = "") { return 400; }
+      default_type application/json;
+      return 200 '$ANTH_JSON';
+    }
+EOF
+    else
+      cat <<EOF
+    location = /v1/messages {
+      if (\$http_x_api_key = "") { return 401; }
+      if (\$http_anthropic_version = "") { return 400; }
+      default_type text/event-stream; charset utf-8; charset_types text/event-stream;
+      add_header Cache-Control no-cache;
+      ssi on; ssi_types text/event-stream;
+      return 200 '$ANTH_SSE_BODY';
+    }
+EOF
+    fi
+    cat <<EOF
+    location = /v1/models { default_type application/json; return 200 '$ANTH_MODELS_JSON'; }
+    location / { return 404; }
+  }
+EOF
+  done
+  cat <<EOF
+  server {
+    listen 127.0.0.1:$GEM_PORT;
+    charset utf-8; charset_types application/json text/event-stream;
+    error_page 403 @gem_403;
+    error_page 400 @gem_400;
+    location @gem_403 { default_type application/json; return 403 '$gem_403'; }
+    location @gem_400 { default_type application/json; return 400 '$gem_400'; }
+    location ~ ^/v1beta/models/[^/]+:generateContent\$ {
+      if (\$http_x_goog_api_key\$arg_key = "") { return 403; }
+      default_type application/json;
+      return 200 '$GEM_JSON';
+    }
+    location ~ ^/v1beta/models/[^/]+:streamGenerateContent\$ {
+      if (\$http_x_goog_api_key\$arg_key = "") { return 403; }
+      if (\$arg_alt != sse) { return 400; }
+      default_type text/event-stream;
+      add_header Cache-Control no-cache;
+      ssi on; ssi_types text/event-stream;
+      return 200 '$GEM_SSE_BODY';
+    }
+    location = /v1beta/models { default_type application/json; return 200 '$GEM_MODELS_JSON'; }
+    location / { return 404; }
+  }
+EOF
+}
 
 {
   nginx_common mock
@@ -326,8 +570,9 @@ KK_ADMIN_PORT=$(free_port)
     location = /v1/models { default_type application/json; return 200 '$MODELS_JSON'; }
     location / { return 404; }
   }
-}
 EOF
+  if [ "$TRANSLATED" = 1 ]; then mock_translated_servers; fi
+  echo "}"
 } >"$TMP/mock.conf"
 
 if [ "$LOGS" = 1 ]; then
@@ -394,6 +639,29 @@ providers:
     api_key: bench
     models: [gpt-4o-mini-stream]
 EOF
+# Translated paths: the Anthropic and Gemini mocks as native providers, with
+# explicit model lists (no start-up discovery).  Kept apart so the plain config
+# can be restored if this kakehashi build rejects them (see section 5).
+cp "$TMP/kakehashi.yaml" "$TMP/kakehashi-plain.yaml"
+if [ "$TRANSLATED" = 1 ]; then
+  cat >>"$TMP/kakehashi.yaml" <<EOF
+  - name: anthropic-mock
+    type: anthropic
+    base_url: http://127.0.0.1:$ANTH_JSON_PORT
+    api_key: bench-anthropic-key
+    models: [claude-bench]
+  - name: anthropic-mock-stream
+    type: anthropic
+    base_url: http://127.0.0.1:$ANTH_SSE_PORT
+    api_key: bench-anthropic-key
+    models: [claude-bench-stream]
+  - name: gemini-mock
+    type: gemini
+    base_url: http://127.0.0.1:$GEM_PORT/v1beta
+    api_key: bench-gemini-key
+    models: [gemini-bench, gemini-bench-stream]
+EOF
+fi
 
 make_body gpt-4o-mini 0        >"$TMP/body-non-stream.json"
 make_body gpt-4o-mini-stream 1 >"$TMP/body-stream.json"

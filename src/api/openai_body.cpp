@@ -152,9 +152,10 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
   return info;
 }
 
-std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model) {
+std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model,
+                        bool force_usage) {
   const std::string quoted = boost::json::serialize(boost::json::string(model));
-  const bool force_usage = info.stream && !info.include_usage;
+  force_usage = force_usage && info.stream && !info.include_usage;
   std::string out;
   out.reserve(body.size() + quoted.size() + 48);
   if (!force_usage) {

@@ -26,9 +26,10 @@ struct OpenAIBodyInfo {
 // (its contents are unchanged). Errors are 400s naming the field at fault.
 core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op);
 
-// The body to send upstream: `model` replaced; for streams, `stream_options.include_usage`
-// forced on so usage is always known.
-std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model);
+// The body to send upstream: `model` replaced; with `force_usage` (OpenAI's wire format), streams
+// get `stream_options.include_usage` forced on so usage is always known.
+std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model,
+                        bool force_usage = true);
 
 // Usage numbers from an OpenAI response or chunk; all zero when absent.
 struct UsageCounts {

@@ -6,8 +6,10 @@
 #include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
 
+#include "api/client_api.h"
 #include "api/openai_errors.h"
 #include "core/ids.h"
+#include "model/token_estimate.h"
 #include "observability/log.h"
 #include "pipeline/stages.h"
 
@@ -44,6 +46,7 @@ net::awaitable<void> answer(http::Exchange& ex, const std::string& request_id, i
 struct Route {
   std::string_view path;
   providers::Operation op;
+  api::ClientApi client = api::ClientApi::kOpenAI;
 };
 constexpr Route kPipelineRoutes[] = {
     {"/v1/chat/completions", providers::Operation::kChat},
@@ -51,7 +54,21 @@ constexpr Route kPipelineRoutes[] = {
     {"/v1/completions", providers::Operation::kCompletion},
     {"/api/generate", providers::Operation::kCompletion},
     {"/v1/embeddings", providers::Operation::kEmbedding},
+    {"/v1/messages", providers::Operation::kChat, api::ClientApi::kAnthropic},
 };
+constexpr std::string_view kCountTokens = "/v1/messages/count_tokens";
+
+// Anthropic's count_tokens, answered locally with the gateway's estimate: the request may be
+// routed to any provider, and most have no such endpoint.
+std::pair<int, std::string> countTokens(const http::Request& req) {
+  auto parsed = api::parseChatRequest(api::ClientApi::kAnthropic, providers::Operation::kChat,
+                                      req.msg.body());
+  if (!parsed) {
+    const core::Error& e = parsed.error();
+    return {e.http_status, api::renderError(api::ClientApi::kAnthropic, e)};
+  }
+  return {200, fmt::format(R"({{"input_tokens":{}}})", model::estimateTokens(*parsed))};
+}
 
 // Routes that need no upstream: their status and body, or nullopt when `path` is not one.
 // Kept synchronous so the coroutine below awaits only named values (see answer()).
@@ -103,12 +120,28 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
                           {},
                           false,
                           {}};
-      const std::string body = api::renderOpenAIError(e);
+      const std::string body = api::renderError(r.client, e);
       co_await answer(ex, request_id, e.http_status, body);
       co_return;
     }
-    pipeline::RequestContext ctx(ex, request_id, r.op, catalogs_.current());
+    pipeline::RequestContext ctx(ex, request_id, r.client, r.op, catalogs_.current());
     co_await pipeline::runPipeline(ctx);
+    co_return;
+  }
+  if (path == kCountTokens) {
+    std::pair<int, std::string> counted{405, ""};
+    if (msg.method() == bhttp::verb::post) {
+      counted = countTokens(ex.request);
+    } else {
+      const core::Error e{core::ErrorCode::kMethodNotAllowed,
+                          405,
+                          "Use POST for /v1/messages/count_tokens",
+                          {},
+                          false,
+                          {}};
+      counted.second = api::renderError(api::ClientApi::kAnthropic, e);
+    }
+    co_await answer(ex, request_id, counted.first, counted.second);
     co_return;
   }
 

@@ -15,6 +15,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "core/base64.h"
+
 namespace kh::http {
 
 namespace {
@@ -25,35 +27,6 @@ using boost::system::error_code;
 bool isHttpParseError(const error_code& ec) {
   return ec.category() ==
          beast::http::make_error_code(beast::http::error::end_of_stream).category();
-}
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v =
-        (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = (unsigned char)in[i] << 16;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
 }
 
 // A peer that closed an idle keep-alive connection shows as readable EOF; one that sent anything
@@ -194,7 +167,8 @@ core::Result<UpstreamTarget> UpstreamTarget::make(std::string url, const ProxySe
   if (!t.proxy.empty()) {
     auto p = parseEndpoint(t.proxy);
     if (!p) return core::Error::internal(fmt::format("invalid proxy URL '{}'", t.proxy));
-    if (!t.endpoint.tls && !p->userinfo.empty()) t.proxy_auth = "Basic " + base64(p->userinfo);
+    if (!t.endpoint.tls && !p->userinfo.empty())
+      t.proxy_auth = "Basic " + core::base64Encode(p->userinfo);
   }
   t.pool_key = t.proxy + "|" + t.endpoint.origin();
   return t;
@@ -277,7 +251,7 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
   conn->plain->set_option(net::ip::tcp::no_delay(true), nodelay_ec);
 
   const std::string proxy_auth =
-      hop.userinfo.empty() ? std::string() : "Basic " + base64(hop.userinfo);
+      hop.userinfo.empty() ? std::string() : "Basic " + core::base64Encode(hop.userinfo);
   if (!proxy_url.empty() && dest.tls) {
     // HTTPS through a proxy: open a CONNECT tunnel, then speak TLS inside it.
     std::string connect_req = fmt::format("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n", dest.hostPort());
@@ -334,6 +308,7 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
     head.reserve(512);
     head.append(req.method).append(" ");
     head.append(conn->absolute_form ? std::string_view(target.url) : std::string_view(dest.path));
+    head.append(req.path_suffix);
     head.append(" HTTP/1.1\r\nHost: ");
     if ((dest.tls && dest.port == 443) || (!dest.tls && dest.port == 80))
       head.append(dest.host);

@@ -46,6 +46,9 @@ struct UpstreamRequest {
   std::string_view method = "POST";
   // Owned by the provider, which outlives every request made from it.
   const UpstreamTarget* target = nullptr;
+  // Appended to the target's path, for paths that name the model (Gemini's
+  // "/models/{model}:generateContent"); the target then ends where the model id begins.
+  std::string path_suffix;
   const HeaderList* fixed_headers = nullptr;  // the provider's own (auth, content type, extras)
   HeaderList headers;                         // per request, usually none
   std::string_view accept = "application/json";

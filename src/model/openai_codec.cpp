@@ -1,9 +1,11 @@
 #include "model/openai_codec.h"
 
-#include "model/json_util.h"
-
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+
+#include "core/base64.h"
+#include "model/json_util.h"
 
 namespace kh::model {
 
@@ -574,6 +576,87 @@ json::object toOpenAIJson(const ChatChunk& c) {
   return o;
 }
 
+core::Result<ChatRequest> parseOpenAICompletionRequest(const json::value& body) {
+  if (!body.is_object()) return bad("", "The request body must be a JSON object");
+  json::object chat = body.as_object();
+  const json::value* prompt = field(chat, "prompt");
+  if (!prompt) return bad("prompt", "'prompt' is required");
+  std::string text;
+  if (prompt->is_string()) {
+    text = str(*prompt);
+  } else if (prompt->is_array() && prompt->as_array().size() == 1 &&
+             prompt->as_array()[0].is_string()) {
+    text = str(prompt->as_array()[0]);
+  } else {
+    return bad("prompt", "'prompt' must be one string for this model (it is served through chat)");
+  }
+  if (const auto* echo = field(chat, "echo"); echo && echo->is_bool() && echo->as_bool())
+    return bad("echo", "'echo' is not supported for this model (it is served through chat)");
+  if (const auto* suffix = field(chat, "suffix"); suffix && suffix->is_string())
+    return bad("suffix", "'suffix' is not supported for this model (it is served through chat)");
+  for (const char* key : {"prompt", "echo", "suffix", "best_of", "logprobs", "logit_bias"})
+    chat.erase(key);
+  chat["messages"] = json::array{json::object{{"role", "user"}, {"content", std::move(text)}}};
+  auto r = parseOpenAIChatRequest(chat);
+  if (!r) {
+    core::Error e = std::move(r).error();
+    if (e.param.starts_with("messages")) e.param = "prompt";
+    return e;
+  }
+  r->extra.clear();
+  return r;
+}
+
+json::object toOpenAICompletionJson(const ChatResponse& r) {
+  json::array choices;
+  for (const auto& c : r.choices) {
+    json::value finish = nullptr;
+    if (c.finish_reason != FinishReason::kNone) finish = json::string(toString(c.finish_reason));
+    choices.push_back(json::object{{"text", c.message.text()},
+                                   {"index", c.index},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", std::move(finish)}});
+  }
+  json::object o{{"id", r.id},
+                 {"object", "text_completion"},
+                 {"created", r.created},
+                 {"model", r.model},
+                 {"choices", std::move(choices)}};
+  if (r.usage) o["usage"] = toOpenAIJson(*r.usage);
+  return o;
+}
+
+json::object toOpenAICompletionJson(const ChatChunk& c) {
+  json::array choices;
+  for (const auto& ch : c.choices) {
+    json::value finish = nullptr;
+    if (ch.finish_reason != FinishReason::kNone) finish = json::string(toString(ch.finish_reason));
+    choices.push_back(json::object{{"text", ch.content.value_or("")},
+                                   {"index", ch.index},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", std::move(finish)}});
+  }
+  json::object o{{"id", c.id},
+                 {"object", "text_completion"},
+                 {"created", c.created},
+                 {"model", c.model},
+                 {"choices", std::move(choices)}};
+  if (c.usage) o["usage"] = toOpenAIJson(*c.usage);
+  return o;
+}
+
+std::string openAIErrorMessage(std::string_view body) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  const json::value* err = field(v.as_object(), "error");
+  if (!err) return {};
+  if (err->is_string()) return str(*err);
+  if (!err->is_object()) return {};
+  const json::value* msg = field(err->as_object(), "message");
+  return msg && msg->is_string() ? str(*msg) : std::string();
+}
+
 core::Result<EmbeddingRequest> parseOpenAIEmbeddingRequest(const json::value& body) {
   if (!body.is_object()) return bad("", "The request body must be a JSON object");
   const auto& o = body.as_object();
@@ -609,14 +692,23 @@ core::Result<EmbeddingRequest> parseOpenAIEmbeddingRequest(const json::value& bo
   return r;
 }
 
-json::object toOpenAIJson(const EmbeddingResponse& r) {
+json::object toOpenAIJson(const EmbeddingResponse& r, bool base64) {
   json::array data;
   for (size_t i = 0; i < r.embeddings.size(); ++i) {
-    json::array vec;
-    vec.reserve(r.embeddings[i].size());
-    for (float f : r.embeddings[i]) vec.push_back(static_cast<double>(f));
+    json::value embedding;
+    if (base64) {
+      // OpenAI's base64 form: the float32 values' little-endian bytes (x86 and ARM are both).
+      const auto& vec = r.embeddings[i];
+      std::string raw(reinterpret_cast<const char*>(vec.data()), vec.size() * sizeof(float));
+      embedding = json::string(core::base64Encode(raw));
+    } else {
+      json::array vec;
+      vec.reserve(r.embeddings[i].size());
+      for (float f : r.embeddings[i]) vec.push_back(static_cast<double>(f));
+      embedding = std::move(vec);
+    }
     data.push_back(
-        json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(vec)}});
+        json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
   }
   return json::object{{"object", "list"},
                       {"data", std::move(data)},

@@ -25,7 +25,18 @@ boost::json::object toOpenAIJson(const ChatChunk& chunk);
 boost::json::object toOpenAIJson(const Usage& usage);
 Usage parseOpenAIUsage(const boost::json::value& usage);
 
+// Legacy /v1/completions for upstreams that only chat: the prompt becomes one user turn, and the
+// answer's message text comes back as the completion's text.
+core::Result<ChatRequest> parseOpenAICompletionRequest(const boost::json::value& body);
+boost::json::object toOpenAICompletionJson(const ChatResponse& response);
+boost::json::object toOpenAICompletionJson(const ChatChunk& chunk);
+
+// An OpenAI error body's message, or "" when the body is not in that shape.
+std::string openAIErrorMessage(std::string_view body);
+
 core::Result<EmbeddingRequest> parseOpenAIEmbeddingRequest(const boost::json::value& body);
-boost::json::object toOpenAIJson(const EmbeddingResponse& response);
+// `base64` renders each vector as little-endian float32 bytes in base64, as OpenAI does for
+// encoding_format "base64".
+boost::json::object toOpenAIJson(const EmbeddingResponse& response, bool base64 = false);
 
 }  // namespace kh::model

@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "api/client_api.h"
 #include "api/openai_errors.h"
 #include "http/sse_parser.h"
 #include "pipeline/stages.h"
+#include "pipeline/stream_translator.h"
 
 namespace kh::pipeline {
 
@@ -31,24 +33,106 @@ std::string_view contentTypeOf(const http::UpstreamResponse& resp) {
   return ct.empty() ? std::string_view("application/json") : ct;
 }
 
-// Relays an SSE body event by event. Complete events are forwarded byte for byte, batched per
-// upstream read; the usage-only chunk the gateway asked for on the client's behalf is dropped.
-net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResponse& resp) {
+api::UsageCounts usageCounts(const model::Usage& u) {
+  return {u.prompt_tokens, u.completion_tokens, u.cached_tokens, true};
+}
+
+// What a relayed stream does with each upstream event; the loop around it (relayStream) is the
+// same for every kind. All output goes to `out`, which is sent once per upstream read.
+class StreamHandler {
+ public:
+  virtual ~StreamHandler() = default;
+  // false: the stream is over (the handler wrote its closing events).
+  virtual bool onEvent(const http::SseEvent& event, std::string& out) = 0;
+  // The upstream body ended normally.
+  virtual void onEnd(std::string& out) = 0;
+  // The upstream connection failed half-way.
+  virtual void onFail(const core::Error& error, std::string& out) = 0;
+};
+
+// Same wire format, OpenAI: events are forwarded byte for byte; the usage-only chunk the gateway
+// asked for on the client's behalf is dropped.
+class OpenAIPassThrough final : public StreamHandler {
+ public:
+  explicit OpenAIPassThrough(RequestContext& ctx) : ctx_(ctx) {}
+  bool onEvent(const http::SseEvent& ev, std::string& out) override {
+    if (ev.has_data && api::mayCarryUsage(ev.data)) {
+      const api::ChunkInfo chunk = api::inspectChunk(ev.data);
+      if (chunk.usage.present) ctx_.usage = chunk.usage;
+      if (chunk.usage_only && !ctx_.info.include_usage) return true;
+    }
+    out.append(ev.raw);
+    return true;
+  }
+  void onEnd(std::string&) override {}
+  void onFail(const core::Error& e, std::string& out) override {
+    out.append(api::renderOpenAIStreamError(e));
+  }
+
+ private:
+  RequestContext& ctx_;
+};
+
+// Same wire format, Anthropic: forwarded byte for byte; usage read from the two events that carry
+// it.
+class AnthropicPassThrough final : public StreamHandler {
+ public:
+  explicit AnthropicPassThrough(RequestContext& ctx) : ctx_(ctx) {}
+  bool onEvent(const http::SseEvent& ev, std::string& out) override {
+    if (ev.has_data && (ev.event == "message_start" || ev.event == "message_delta"))
+      api::mergeAnthropicUsage(ev.data, ctx_.usage);
+    out.append(ev.raw);
+    return true;
+  }
+  void onEnd(std::string&) override {}
+  void onFail(const core::Error& e, std::string& out) override {
+    out.append(api::renderStreamError(api::ClientApi::kAnthropic, e));
+  }
+
+ private:
+  RequestContext& ctx_;
+};
+
+// Different wire formats: the translator does the work; the request records what it learnt.
+class Translation final : public StreamHandler {
+ public:
+  Translation(RequestContext& ctx, StreamTranslator translator)
+      : ctx_(ctx), translator_(std::move(translator)) {}
+
+  bool onEvent(const http::SseEvent& ev, std::string& out) override {
+    const bool open = translator_.onEvent(ev, out);
+    record();
+    return open;
+  }
+  void onEnd(std::string& out) override {
+    translator_.onEnd(out);
+    record();
+  }
+  void onFail(const core::Error& e, std::string& out) override { translator_.onFail(e, out); }
+
+ private:
+  void record() {
+    if (translator_.usage()) ctx_.usage = usageCounts(*translator_.usage());
+    if (!translator_.error().empty()) ctx_.error = translator_.error();
+  }
+  RequestContext& ctx_;
+  StreamTranslator translator_;
+};
+
+// Relays an SSE body event by event: everything one upstream read yields goes out in one write,
+// never buffered whole.
+net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResponse& resp,
+                                         StreamHandler& handler) {
   http::HeaderList headers = ctx.responseHeaders();
   headers.emplace_back("Cache-Control", "no-cache");
   if (!co_await ctx.ex.sink.begin(200, headers, "text/event-stream"))
     co_return core::Error::cancelled();
   ctx.status = 200;
-  const bool drop_usage_chunk = !ctx.info.include_usage;
   http::SseParser parser;
   std::string out;
+  bool open = true;  // the handler still takes events
   auto onEvent = [&](const http::SseEvent& ev) {
-    if (ev.has_data && api::mayCarryUsage(ev.data)) {
-      const api::ChunkInfo chunk = api::inspectChunk(ev.data);
-      if (chunk.usage.present) ctx.usage = chunk.usage;
-      if (chunk.usage_only && drop_usage_chunk) return;
-    }
-    out.append(ev.raw);
+    if (open) open = handler.onEvent(ev, out);
   };
   // Sends what the events collected; `last` also ends the response, in the same write.
   auto flush = [&](bool last) -> net::awaitable<bool> {
@@ -73,19 +157,65 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
       core::Error e = std::move(piece).error();
       ctx.error = e.message;
       e.message = "The upstream stream failed: " + e.message;
-      out.append(api::renderOpenAIStreamError(e));
+      if (open) handler.onFail(e, out);
       co_await flush(true);
       co_return core::Ok{};
     }
     bool last = piece->empty();
     if (!last) {
       parser.feed(*piece, onEvent);
-      last = resp.done();
+      last = resp.done() || !open;
     }
-    if (last) parser.finish(onEvent);
+    if (last) {
+      parser.finish(onEvent);
+      if (open) handler.onEnd(out);
+    }
     if (!co_await flush(last)) co_return core::Error::cancelled();
     if (last) co_return core::Ok{};
   }
+}
+
+// The upstream request for one attempt: the client's body with the model spliced in when the
+// provider speaks the client's format, else built from the canonical request.
+core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
+                                                 const providers::Provider& provider,
+                                                 const std::string& model, bool same_wire) {
+  if (same_wire) {
+    const bool force_usage = ctx.client == api::ClientApi::kOpenAI;
+    return provider.passThrough(ctx.op, api::rewriteBody(ctx.body, ctx.info, model, force_usage),
+                                ctx.info.stream);
+  }
+  if (ctx.op == providers::Operation::kEmbedding) {
+    if (!ctx.embedding) {
+      auto parsed = api::parseEmbeddingRequest(ctx.body);
+      if (!parsed) return std::move(parsed).error();
+      ctx.embedding = std::move(*parsed);
+    }
+    ctx.embedding->model = model;
+    return provider.buildEmbedding(*ctx.embedding);
+  }
+  if (!ctx.chat) {
+    auto parsed = api::parseChatRequest(ctx.client, ctx.op, ctx.body);
+    if (!parsed) return std::move(parsed).error();
+    ctx.chat = std::move(*parsed);
+  }
+  ctx.chat->model = model;
+  return provider.buildChat(*ctx.chat);
+}
+
+// A whole (non-stream) answer from a provider of another wire format, in the client's format.
+core::Result<std::string> translateAnswer(RequestContext& ctx, const providers::Provider& provider,
+                                          std::string_view body) {
+  if (ctx.op == providers::Operation::kEmbedding) {
+    auto r = provider.parseEmbedding(body, *ctx.embedding);
+    if (!r) return std::move(r).error();
+    ctx.usage = usageCounts(r->usage);
+    return api::renderEmbeddingResponse(*ctx.embedding, *r);
+  }
+  auto r = provider.parseChat(body, *ctx.chat);
+  if (!r) return std::move(r).error();
+  if (r->usage) ctx.usage = usageCounts(*r->usage);
+  return api::renderChatResponse(ctx.client, ctx.op, *r);
 }
 
 }  // namespace
@@ -101,18 +231,15 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     ctx.attempts = i + 1;
     ctx.provider = provider.name();
     ctx.upstream_model = target.model;
-    if (provider.wire() != providers::WireFormat::kOpenAI) {
-      last = {core::ErrorCode::kNotImplemented,
-              501,
-              fmt::format("Provider '{}' (type {}) is not served yet", provider.name(),
-                          provider.config().type),
-              {},
-              false,
-              {}};
+    const bool same_wire = provider.wire() == api::wireOf(ctx.client);
+    auto built = buildRequest(ctx, provider, target.model, same_wire);
+    if (!built) {
+      // The request cannot be expressed for this provider (a client error); another target of
+      // a group may speak a format that can.
+      last = std::move(built).error();
       continue;
     }
-    http::UpstreamRequest req = provider.passThrough(
-        ctx.op, api::rewriteBody(ctx.body, ctx.info, target.model), ctx.info.stream);
+    const http::UpstreamRequest& req = *built;
     auto sent = co_await ctx.ex.upstream.send(req, &ctx.ex.cancel);
     if (!sent) {
       last = std::move(sent).error();
@@ -123,13 +250,28 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     const int status = resp.status();
     if (status < 200 || status >= 300) {
       auto body = co_await resp.readAll(kMaxErrorBody);
-      last = core::Error::upstreamStatus(status, body ? std::move(*body) : std::string());
+      std::string text = body ? std::move(*body) : std::string();
+      last = same_wire ? core::Error::upstreamStatus(status, std::move(text))
+                       : provider.parseError(status, std::move(text));
       last.retryable = retryOn(ctx, status);
       if (last.retryable) continue;
       co_return last;
     }
     const bool is_sse = resp.header("Content-Type").starts_with("text/event-stream");
-    if (ctx.info.stream && is_sse) co_return co_await relayStream(ctx, resp);
+    if (ctx.info.stream && is_sse) {
+      if (!same_wire) {
+        Translation handler(
+            ctx, StreamTranslator(provider.chatStreamDecoder(*ctx.chat),
+                                  api::chatStreamEncoder(ctx.client, ctx.op, *ctx.chat)));
+        co_return co_await relayStream(ctx, resp, handler);
+      }
+      if (ctx.client == api::ClientApi::kAnthropic) {
+        AnthropicPassThrough handler(ctx);
+        co_return co_await relayStream(ctx, resp, handler);
+      }
+      OpenAIPassThrough handler(ctx);
+      co_return co_await relayStream(ctx, resp, handler);
+    }
 
     auto body = co_await resp.readAll(kMaxResponseBody);
     if (!body) {
@@ -137,19 +279,38 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       if (last.code == core::ErrorCode::kCancelled || !last.retryable) co_return last;
       continue;
     }
-    if (!is_sse) {
-      auto usage = api::extractUsage(*body);
-      if (!usage) {
-        last = core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+    std::string_view content_type = contentTypeOf(resp);
+    if (!same_wire) {
+      if (is_sse) {
+        last =
+            core::Error::badGateway("The upstream answered with a stream that was not asked for");
         continue;
       }
-      ctx.usage = *usage;
+      auto translated = translateAnswer(ctx, provider, *body);
+      if (!translated) {
+        last = std::move(translated).error();
+        continue;
+      }
+      *body = std::move(*translated);
+      content_type = "application/json";
+    } else if (!is_sse) {
+      if (ctx.client == api::ClientApi::kAnthropic) {
+        api::mergeAnthropicUsage(*body, ctx.usage);
+      } else {
+        auto usage = api::extractUsage(*body);
+        if (!usage) {
+          last =
+              core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+          continue;
+        }
+        ctx.usage = *usage;
+      }
     }
     ctx.status = 200;
     ctx.ttft_us = sinceStartUs(ctx);
     ctx.bytes_out += body->size();
     const http::HeaderList headers = ctx.responseHeaders();
-    if (!co_await ctx.ex.sink.send(200, headers, contentTypeOf(resp), *body))
+    if (!co_await ctx.ex.sink.send(200, headers, content_type, *body))
       co_return core::Error::cancelled();
     co_return core::Ok{};
   }

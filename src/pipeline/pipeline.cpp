@@ -1,4 +1,4 @@
-#include "api/openai_errors.h"
+#include "api/client_api.h"
 #include "pipeline/stages.h"
 
 namespace kh::pipeline {
@@ -12,7 +12,7 @@ boost::asio::awaitable<void> runPipeline(RequestContext& ctx) {
     ctx.status = e.http_status;
     ctx.error = e.message;
     if (e.code != core::ErrorCode::kCancelled && !ctx.ex.sink.started()) {
-      const std::string body = api::renderOpenAIError(e);
+      const std::string body = api::renderError(ctx.client, e);
       ctx.bytes_out += body.size();
       const http::HeaderList headers = ctx.responseHeaders();
       co_await ctx.ex.sink.send(e.http_status, headers, "application/json", body);

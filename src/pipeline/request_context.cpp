@@ -2,9 +2,10 @@
 
 namespace kh::pipeline {
 
-RequestContext::RequestContext(http::Exchange& exchange, std::string id, providers::Operation o,
+RequestContext::RequestContext(http::Exchange& exchange, std::string id, api::ClientApi api,
+                               providers::Operation o,
                                std::shared_ptr<const routing::ModelCatalog> c)
-    : ex(exchange), request_id(std::move(id)), op(o), catalog(std::move(c)) {}
+    : ex(exchange), request_id(std::move(id)), client(api), op(o), catalog(std::move(c)) {}
 
 http::HeaderList RequestContext::responseHeaders() const {
   http::HeaderList h;

@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "api/client_api.h"
 #include "api/openai_body.h"
 #include "http/server.h"
 #include "providers/provider.h"
@@ -14,11 +16,12 @@ namespace kh::pipeline {
 // Everything one proxied request carries through the stages, and what they found out, which the
 // record stage writes down. Lives on the request's coroutine frame; single-threaded.
 struct RequestContext {
-  RequestContext(http::Exchange& exchange, std::string request_id, providers::Operation op,
-                 std::shared_ptr<const routing::ModelCatalog> catalog);
+  RequestContext(http::Exchange& exchange, std::string request_id, api::ClientApi client,
+                 providers::Operation op, std::shared_ptr<const routing::ModelCatalog> catalog);
 
   http::Exchange& ex;
   std::string request_id;
+  api::ClientApi client;
   providers::Operation op;
   std::shared_ptr<const routing::ModelCatalog> catalog;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -26,6 +29,9 @@ struct RequestContext {
   std::string body;  // the inbound body, moved out of the request
   api::OpenAIBodyInfo info;
   routing::Route route;
+  // The canonical form of the body, built on the first attempt that needs translation.
+  std::optional<model::ChatRequest> chat;
+  std::optional<model::EmbeddingRequest> embedding;
 
   // Outcome.
   int status = 0;

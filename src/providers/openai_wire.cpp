@@ -1,9 +1,11 @@
 #include "providers/openai_wire.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "http/url.h"
+#include "model/openai_codec.h"
 
 namespace kh::providers {
 
@@ -33,18 +35,12 @@ std::string_view OpenAIWireProvider::pathFor(Operation op) {
   return "/chat/completions";
 }
 
-http::UpstreamRequest OpenAIWireProvider::passThrough(Operation op, std::string body,
-                                                      bool stream) const {
-  http::UpstreamRequest req;
-  req.method = "POST";
-  req.target = op == Operation::kChat         ? chat_
-               : op == Operation::kCompletion ? completions_
-                                              : embeddings_;
-  req.fixed_headers = &headers_;
-  req.accept = stream ? "text/event-stream" : "application/json";
-  req.body = std::move(body);
-  req.deadline = http::Clock::now() + std::chrono::seconds(config_.timeout_s);
-  return req;
+core::Result<http::UpstreamRequest> OpenAIWireProvider::passThrough(Operation op, std::string body,
+                                                                    bool stream) const {
+  const http::UpstreamTarget* target = op == Operation::kChat         ? chat_
+                                       : op == Operation::kCompletion ? completions_
+                                                                      : embeddings_;
+  return request(target, &headers_, std::move(body), stream);
 }
 
 http::UpstreamRequest OpenAIWireProvider::listModels() const {
@@ -72,6 +68,62 @@ std::vector<std::string> OpenAIWireProvider::parseModelList(std::string_view bod
     if (id && id->is_string()) ids.emplace_back(id->as_string().c_str());
   }
   return ids;
+}
+
+namespace {
+
+// OpenAI chunks are already canonical in shape; this only parses them and spots the error object
+// some servers put into a stream when they fail half-way.
+class OpenAIStreamDecoder final : public ChatStreamDecoder {
+ public:
+  core::Status feed(const http::SseEvent& event, std::vector<model::ChatChunk>& out) override {
+    if (!event.has_data || event.data == "[DONE]") return core::Ok{};
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(event.data, ec);
+    if (ec) return core::Error::badGateway("The upstream sent a stream event that is not JSON");
+    if (v.is_object()) {
+      if (const auto* err = v.as_object().if_contains("error"); err && !err->is_null()) {
+        core::Error e = core::Error::badGateway("The upstream reported an error in the stream");
+        if (std::string msg = model::openAIErrorMessage(event.data); !msg.empty())
+          e.message = std::move(msg);
+        return e;
+      }
+    }
+    auto chunk = model::parseOpenAIChatChunk(v);
+    if (!chunk) return std::move(chunk).error();
+    out.push_back(std::move(*chunk));
+    return core::Ok{};
+  }
+  void finish(std::vector<model::ChatChunk>&) override {}
+};
+
+}  // namespace
+
+core::Result<http::UpstreamRequest> OpenAIWireProvider::buildChat(
+    const model::ChatRequest& request) const {
+  return this->request(chat_, &headers_, boost::json::serialize(model::toOpenAIJson(request)),
+                       request.stream);
+}
+
+core::Result<model::ChatResponse> OpenAIWireProvider::parseChat(std::string_view body,
+                                                                const model::ChatRequest&) const {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (ec)
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  return model::parseOpenAIChatResponse(v);
+}
+
+std::unique_ptr<ChatStreamDecoder> OpenAIWireProvider::chatStreamDecoder(
+    const model::ChatRequest&) const {
+  return std::make_unique<OpenAIStreamDecoder>();
+}
+
+core::Error OpenAIWireProvider::parseError(int status, std::string body) const {
+  std::string message = model::openAIErrorMessage(body);
+  core::Error e = core::Error::upstreamStatus(status, std::move(body));
+  if (!message.empty()) e.message = std::move(message);
+  return e;
 }
 
 }  // namespace kh::providers

@@ -10,9 +10,17 @@ class OpenAIWireProvider final : public Provider {
  public:
   OpenAIWireProvider(config::ProviderConfig config, const ProviderType& type);
 
-  http::UpstreamRequest passThrough(Operation op, std::string body, bool stream) const override;
+  core::Result<http::UpstreamRequest> passThrough(Operation op, std::string body,
+                                                  bool stream) const override;
   http::UpstreamRequest listModels() const override;
   std::vector<std::string> parseModelList(std::string_view body) const override;
+
+  core::Result<http::UpstreamRequest> buildChat(const model::ChatRequest& request) const override;
+  core::Result<model::ChatResponse> parseChat(std::string_view body,
+                                              const model::ChatRequest& request) const override;
+  std::unique_ptr<ChatStreamDecoder> chatStreamDecoder(
+      const model::ChatRequest& request) const override;
+  core::Error parseError(int status, std::string body) const override;
 
   static std::string_view pathFor(Operation op);
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "http/url.h"
+#include "providers/anthropic.h"
+#include "providers/gemini.h"
 #include "providers/openai_wire.h"
 
 namespace kh::providers {
@@ -47,6 +49,35 @@ const http::UpstreamTarget* Provider::addTarget(std::string_view path) {
   return targets_.back().get();
 }
 
+http::UpstreamRequest Provider::request(const http::UpstreamTarget* target,
+                                        const http::HeaderList* headers, std::string body,
+                                        bool stream) const {
+  http::UpstreamRequest req;
+  req.method = "POST";
+  req.target = target;
+  req.fixed_headers = headers;
+  req.accept = stream ? "text/event-stream" : "application/json";
+  req.body = std::move(body);
+  req.deadline = http::Clock::now() + std::chrono::seconds(config_.timeout_s);
+  return req;
+}
+
+core::Result<http::UpstreamRequest> Provider::passThrough(Operation, std::string, bool) const {
+  return core::Error::internal(fmt::format(
+      "Provider '{}' has no pass-through path: no client speaks its wire format", name()));
+}
+
+core::Result<http::UpstreamRequest> Provider::buildEmbedding(const model::EmbeddingRequest&) const {
+  return core::Error::invalidField(
+      "model",
+      fmt::format("Provider '{}' (type {}) does not offer embeddings", name(), config_.type));
+}
+
+core::Result<model::EmbeddingResponse> Provider::parseEmbedding(
+    std::string_view, const model::EmbeddingRequest&) const {
+  return core::Error::internal("embeddings are not offered by this provider");
+}
+
 std::unique_ptr<Provider> makeProvider(const config::ProviderConfig& config, std::string* why) {
   const ProviderType* type = findProviderType(config.type);
   if (!type) {
@@ -59,7 +90,10 @@ std::unique_ptr<Provider> makeProvider(const config::ProviderConfig& config, std
       p = std::make_unique<OpenAIWireProvider>(config, *type);
       break;
     case WireFormat::kAnthropic:
+      p = std::make_unique<AnthropicProvider>(config, *type);
+      break;
     case WireFormat::kGemini:
+      p = std::make_unique<GeminiProvider>(config, *type);
       break;
   }
   if (p && !p->targetError().empty()) {

@@ -7,7 +7,10 @@
 
 #include "config/config.h"
 #include "core/error.h"
+#include "core/result.h"
+#include "http/sse_parser.h"
 #include "http/upstream.h"
+#include "model/types.h"
 
 namespace kh::providers {
 
@@ -25,6 +28,18 @@ struct ProviderType {
 
 const ProviderType* findProviderType(std::string_view name);
 
+// Turns one upstream stream into canonical chunks, event by event. Created per request (it keeps
+// the stream's state), not thread-safe.
+class ChatStreamDecoder {
+ public:
+  virtual ~ChatStreamDecoder() = default;
+  // Appends the chunks one SSE event carries. An Error means the upstream reported a failure in
+  // the stream (or sent something unreadable); nothing more will follow.
+  virtual core::Status feed(const http::SseEvent& event, std::vector<model::ChatChunk>& out) = 0;
+  // The upstream body ended; appends what was held back (e.g. the usage chunk).
+  virtual void finish(std::vector<model::ChatChunk>& out) = 0;
+};
+
 // A configured upstream. Immutable after construction and shared by all threads; everything a
 // request needs to mutate (stream decoders) is created per request. Pure transforms only: no I/O.
 class Provider {
@@ -39,17 +54,38 @@ class Provider {
   const std::string& targetError() const { return target_error_; }
 
   // An upstream request whose body is already in this provider's wire format (the pass-through
-  // fast path). `stream` selects the SSE accept header.
-  virtual http::UpstreamRequest passThrough(Operation op, std::string body, bool stream) const = 0;
+  // fast path), for clients that speak it. `stream` selects the SSE accept header.
+  virtual core::Result<http::UpstreamRequest> passThrough(Operation op, std::string body,
+                                                          bool stream) const;
   // The request that lists the provider's models, and the model ids in its answer.
   virtual http::UpstreamRequest listModels() const = 0;
   virtual std::vector<std::string> parseModelList(std::string_view body) const = 0;
+
+  // The translated path, for clients that speak another wire format: build the upstream request
+  // from the canonical one (its `model` is the upstream model id), read the answer, a stream and
+  // an error. Pure transforms: the same request may be built again for another attempt.
+  virtual core::Result<http::UpstreamRequest> buildChat(
+      const model::ChatRequest& request) const = 0;
+  virtual core::Result<model::ChatResponse> parseChat(std::string_view body,
+                                                      const model::ChatRequest& request) const = 0;
+  virtual std::unique_ptr<ChatStreamDecoder> chatStreamDecoder(
+      const model::ChatRequest& request) const = 0;
+  // An upstream error answer as the client should see it (status mapped, message extracted).
+  virtual core::Error parseError(int status, std::string body) const = 0;
+  // Embeddings; providers without them answer 400.
+  virtual core::Result<http::UpstreamRequest> buildEmbedding(
+      const model::EmbeddingRequest& request) const;
+  virtual core::Result<model::EmbeddingResponse> parseEmbedding(
+      std::string_view body, const model::EmbeddingRequest& request) const;
 
  protected:
   Provider(config::ProviderConfig config, const ProviderType& type);
 
   // Resolves base_url + path once; an unusable URL leaves a target that fails every request.
   const http::UpstreamTarget* addTarget(std::string_view path);
+  // A request to `target` with this provider's deadline.
+  http::UpstreamRequest request(const http::UpstreamTarget* target, const http::HeaderList* headers,
+                                std::string body, bool stream) const;
 
   config::ProviderConfig config_;
   const ProviderType& type_;

@@ -1,0 +1,149 @@
+#include "api/client_api.h"
+
+#include <simdjson.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "api/openai_errors.h"
+#include "core/ids.h"
+#include "model/anthropic_codec.h"
+#include "model/openai_codec.h"
+
+namespace kh::api {
+
+namespace {
+
+namespace json = boost::json;
+using providers::Operation;
+
+core::Result<json::value> parseJson(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return core::Error::invalidJson("The request body is not valid JSON: " + ec.message());
+  return v;
+}
+
+void appendData(std::string& out, const json::object& o) {
+  out.append("data: ");
+  out.append(json::serialize(o));
+  out.append("\n\n");
+}
+
+class OpenAIChatEncoder final : public ChatStreamEncoder {
+ public:
+  OpenAIChatEncoder(bool include_usage, bool completion)
+      : include_usage_(include_usage), completion_(completion) {}
+
+  void encode(const model::ChatChunk& chunk, std::string& out) override {
+    // The gateway always learns usage; the client sees the usage chunk only if it asked.
+    if (chunk.usage && !include_usage_) {
+      if (chunk.choices.empty()) return;
+      model::ChatChunk copy = chunk;
+      copy.usage.reset();
+      appendData(out, render(copy));
+      return;
+    }
+    appendData(out, render(chunk));
+  }
+  void finish(std::string& out) override { out.append("data: [DONE]\n\n"); }
+  void fail(const core::Error& error, std::string& out) override {
+    out.append(renderOpenAIStreamError(error));
+  }
+
+ private:
+  json::object render(const model::ChatChunk& chunk) const {
+    return completion_ ? model::toOpenAICompletionJson(chunk) : model::toOpenAIJson(chunk);
+  }
+  bool include_usage_;
+  bool completion_;
+};
+
+class AnthropicEncoder final : public ChatStreamEncoder {
+ public:
+  AnthropicEncoder(std::string id, std::string model) : encoder_(std::move(id), std::move(model)) {}
+  void encode(const model::ChatChunk& chunk, std::string& out) override {
+    encoder_.encode(chunk, out);
+  }
+  void finish(std::string& out) override { encoder_.finish(out); }
+  void fail(const core::Error& error, std::string& out) override {
+    out.append(model::renderAnthropicStreamError(error));
+  }
+
+ private:
+  model::AnthropicStreamEncoder encoder_;
+};
+
+}  // namespace
+
+providers::WireFormat wireOf(ClientApi api) {
+  return api == ClientApi::kAnthropic ? providers::WireFormat::kAnthropic
+                                      : providers::WireFormat::kOpenAI;
+}
+
+core::Result<model::ChatRequest> parseChatRequest(ClientApi api, Operation op,
+                                                  std::string_view body) {
+  auto v = parseJson(body);
+  if (!v) return std::move(v).error();
+  if (api == ClientApi::kAnthropic) return model::parseAnthropicRequest(*v);
+  if (op == Operation::kCompletion) return model::parseOpenAICompletionRequest(*v);
+  return model::parseOpenAIChatRequest(*v);
+}
+
+core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body) {
+  auto v = parseJson(body);
+  if (!v) return std::move(v).error();
+  return model::parseOpenAIEmbeddingRequest(*v);
+}
+
+std::string renderChatResponse(ClientApi api, Operation op, const model::ChatResponse& response) {
+  if (api == ClientApi::kAnthropic) return json::serialize(model::toAnthropicResponse(response));
+  if (op == Operation::kCompletion) return json::serialize(model::toOpenAICompletionJson(response));
+  return json::serialize(model::toOpenAIJson(response));
+}
+
+std::unique_ptr<ChatStreamEncoder> chatStreamEncoder(ClientApi api, Operation op,
+                                                     const model::ChatRequest& request) {
+  if (api == ClientApi::kAnthropic)
+    return std::make_unique<AnthropicEncoder>("msg_" + core::newRequestId(), request.model);
+  return std::make_unique<OpenAIChatEncoder>(request.include_usage, op == Operation::kCompletion);
+}
+
+std::string renderEmbeddingResponse(const model::EmbeddingRequest& request,
+                                    const model::EmbeddingResponse& response) {
+  return json::serialize(model::toOpenAIJson(response, request.encoding_format == "base64"));
+}
+
+std::string renderError(ClientApi api, const core::Error& error) {
+  return api == ClientApi::kOpenAI ? renderOpenAIError(error) : model::renderAnthropicError(error);
+}
+
+std::string renderStreamError(ClientApi api, const core::Error& error) {
+  return api == ClientApi::kOpenAI ? renderOpenAIStreamError(error)
+                                   : model::renderAnthropicStreamError(error);
+}
+
+void mergeAnthropicUsage(std::string_view text, UsageCounts& into) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(text.data(), text.size(), true).get(doc)) return;
+  simdjson::dom::element usage;
+  // message_start nests the message; message_delta and whole answers have usage at the top.
+  if (doc["usage"].get(usage) && doc["message"]["usage"].get(usage)) return;
+  if (!usage.is_object()) return;
+  int64_t input = 0, output = 0, cache_read = 0, cache_write = 0;
+  const bool has_input = !usage["input_tokens"].get_int64().get(input);
+  const bool has_output = !usage["output_tokens"].get_int64().get(output);
+  const bool has_read = !usage["cache_read_input_tokens"].get_int64().get(cache_read);
+  const bool has_write = !usage["cache_creation_input_tokens"].get_int64().get(cache_write);
+  // Anthropic counts cached prompt tokens apart from input_tokens; OpenAI's prompt_tokens holds
+  // them all. A later event repeats or completes an earlier one, so fields present win.
+  if (has_input || has_read || has_write) {
+    into.prompt_tokens = input + cache_read + cache_write;
+    into.cached_tokens = cache_read;
+  }
+  if (has_output) into.completion_tokens = output;
+  into.present = true;
+}
+
+}  // namespace kh::api

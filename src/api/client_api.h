@@ -1,0 +1,54 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api/openai_body.h"
+#include "core/result.h"
+#include "model/types.h"
+#include "providers/provider.h"
+
+namespace kh::api {
+
+// The wire format a client speaks to the gateway: OpenAI's (chat, completions, embeddings) or
+// Anthropic's Messages API (/v1/messages). When the chosen provider speaks the same format the
+// body is passed through; otherwise it goes through the canonical form, and everything sent
+// back — answers, stream events, errors — is rendered in the client's format by this module.
+enum class ClientApi { kOpenAI, kAnthropic };
+
+providers::WireFormat wireOf(ClientApi api);
+
+// Canonical chunks → the client's stream, event by event. One per request; not thread-safe.
+class ChatStreamEncoder {
+ public:
+  virtual ~ChatStreamEncoder() = default;
+  virtual void encode(const model::ChatChunk& chunk, std::string& out) = 0;
+  // The upstream stream ended normally.
+  virtual void finish(std::string& out) = 0;
+  // The stream failed after it started: an error event in the client's format ends it.
+  virtual void fail(const core::Error& error, std::string& out) = 0;
+};
+
+// The client's body → canonical chat request (chat, legacy completions or Anthropic messages).
+core::Result<model::ChatRequest> parseChatRequest(ClientApi api, providers::Operation op,
+                                                  std::string_view body);
+core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body);
+
+std::string renderChatResponse(ClientApi api, providers::Operation op,
+                               const model::ChatResponse& response);
+std::unique_ptr<ChatStreamEncoder> chatStreamEncoder(ClientApi api, providers::Operation op,
+                                                     const model::ChatRequest& request);
+std::string renderEmbeddingResponse(const model::EmbeddingRequest& request,
+                                    const model::EmbeddingResponse& response);
+
+// An error body in the client's shape. An upstream error body already in that shape (same wire
+// format) is passed on as it is.
+std::string renderError(ClientApi api, const core::Error& error);
+std::string renderStreamError(ClientApi api, const core::Error& error);
+
+// Usage from an Anthropic answer or stream event (message_start, message_delta), merged into
+// `into`: for pass-through /v1/messages, where the gateway only reads what accounting needs.
+void mergeAnthropicUsage(std::string_view json, UsageCounts& into);
+
+}  // namespace kh::api

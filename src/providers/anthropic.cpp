@@ -1,0 +1,100 @@
+#include "providers/anthropic.h"
+
+#include <fmt/format.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "model/anthropic_codec.h"
+
+namespace kh::providers {
+
+namespace {
+
+class AnthropicDecoder final : public ChatStreamDecoder {
+ public:
+  core::Status feed(const http::SseEvent& event, std::vector<model::ChatChunk>& out) override {
+    if (!event.has_data) return core::Ok{};
+    return decoder_.feed(event.event, event.data, out);
+  }
+  void finish(std::vector<model::ChatChunk>&) override {}
+
+ private:
+  model::AnthropicStreamDecoder decoder_;
+};
+
+}  // namespace
+
+AnthropicProvider::AnthropicProvider(config::ProviderConfig config, const ProviderType& type)
+    : Provider(std::move(config), type) {
+  headers_.emplace_back("Content-Type", "application/json");
+  if (!config_.api_key.empty()) headers_.emplace_back("x-api-key", config_.api_key);
+  headers_.emplace_back("anthropic-version", std::string(kApiVersion));
+  headers_.emplace_back("User-Agent", "kakehashi");
+  for (const auto& h : config_.headers) headers_.push_back(h);
+  for (const auto& h : headers_)
+    if (h.first != "Content-Type") get_headers_.push_back(h);
+  // ANTHROPIC_BASE_URL is documented without the version, but "…/v1" is a common spelling.
+  const bool has_version = baseUrl().ends_with("/v1");
+  messages_ = addTarget(has_version ? "/messages" : "/v1/messages");
+  models_ = addTarget(has_version ? "/models?limit=1000" : "/v1/models?limit=1000");
+}
+
+core::Result<http::UpstreamRequest> AnthropicProvider::passThrough(Operation op, std::string body,
+                                                                   bool stream) const {
+  if (op != Operation::kChat)
+    return core::Error::invalidField(
+        "model", fmt::format("Provider '{}' (type anthropic) only offers chat", name()));
+  return request(messages_, &headers_, std::move(body), stream);
+}
+
+http::UpstreamRequest AnthropicProvider::listModels() const {
+  http::UpstreamRequest req;
+  req.method = "GET";
+  req.target = models_;
+  req.fixed_headers = &get_headers_;
+  req.deadline = http::Clock::now() + std::chrono::seconds(10);
+  return req;
+}
+
+std::vector<std::string> AnthropicProvider::parseModelList(std::string_view body) const {
+  std::vector<std::string> ids;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return ids;
+  const auto* data = v.as_object().if_contains("data");
+  if (!data || !data->is_array()) return ids;
+  for (const auto& m : data->as_array()) {
+    const auto* id = m.is_object() ? m.as_object().if_contains("id") : nullptr;
+    if (id && id->is_string()) ids.emplace_back(id->as_string());
+  }
+  return ids;
+}
+
+core::Result<http::UpstreamRequest> AnthropicProvider::buildChat(
+    const model::ChatRequest& request) const {
+  model::AnthropicRequestOptions options;
+  options.default_max_tokens = config_.max_tokens_default;
+  auto body = model::toAnthropicRequest(request, options);
+  if (!body) return std::move(body).error();
+  return this->request(messages_, &headers_, boost::json::serialize(*body), request.stream);
+}
+
+core::Result<model::ChatResponse> AnthropicProvider::parseChat(std::string_view body,
+                                                               const model::ChatRequest&) const {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (ec)
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  return model::parseAnthropicResponse(v);
+}
+
+std::unique_ptr<ChatStreamDecoder> AnthropicProvider::chatStreamDecoder(
+    const model::ChatRequest&) const {
+  return std::make_unique<AnthropicDecoder>();
+}
+
+core::Error AnthropicProvider::parseError(int status, std::string body) const {
+  return model::parseAnthropicError(status, body);
+}
+
+}  // namespace kh::providers

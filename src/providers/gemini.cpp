@@ -1,0 +1,127 @@
+#include "providers/gemini.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/ids.h"
+#include "model/gemini_codec.h"
+
+namespace kh::providers {
+
+namespace {
+
+class GeminiDecoder final : public ChatStreamDecoder {
+ public:
+  GeminiDecoder(std::string id, std::string model)
+      : decoder_(std::move(id), std::move(model), core::nowUnixSeconds()) {}
+  core::Status feed(const http::SseEvent& event, std::vector<model::ChatChunk>& out) override {
+    if (!event.has_data) return core::Ok{};
+    return decoder_.feed(event.data, out);
+  }
+  void finish(std::vector<model::ChatChunk>& out) override { decoder_.finish(out); }
+
+ private:
+  model::GeminiStreamDecoder decoder_;
+};
+
+// Gemini answers carry no OpenAI-style id; clients expect one.
+std::string completionId() {
+  return "chatcmpl-" + core::newRequestId();
+}
+
+}  // namespace
+
+GeminiProvider::GeminiProvider(config::ProviderConfig config, const ProviderType& type)
+    : Provider(std::move(config), type) {
+  headers_.emplace_back("Content-Type", "application/json");
+  if (!config_.api_key.empty()) headers_.emplace_back("x-goog-api-key", config_.api_key);
+  headers_.emplace_back("User-Agent", "kakehashi");
+  for (const auto& h : config_.headers) headers_.push_back(h);
+  for (const auto& h : headers_)
+    if (h.first != "Content-Type") get_headers_.push_back(h);
+  models_ = addTarget("/models?pageSize=1000");
+  per_model_ = addTarget("/models/");
+}
+
+std::string GeminiProvider::modelPath(std::string_view model, std::string_view method) {
+  if (model.starts_with("models/")) model.remove_prefix(7);
+  std::string out;
+  out.reserve(model.size() + method.size() + 1);
+  for (const char c : model) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(c);
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out.push_back('%');
+      out.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
+      out.push_back(kHex[static_cast<unsigned char>(c) & 15]);
+    }
+  }
+  out.push_back(':');
+  out.append(method);
+  return out;
+}
+
+http::UpstreamRequest GeminiProvider::listModels() const {
+  http::UpstreamRequest req;
+  req.method = "GET";
+  req.target = models_;
+  req.fixed_headers = &get_headers_;
+  req.deadline = http::Clock::now() + std::chrono::seconds(10);
+  return req;
+}
+
+std::vector<std::string> GeminiProvider::parseModelList(std::string_view body) const {
+  return model::parseGeminiModelList(body);
+}
+
+core::Result<http::UpstreamRequest> GeminiProvider::buildChat(
+    const model::ChatRequest& request) const {
+  auto body = model::toGeminiRequest(request);
+  if (!body) return std::move(body).error();
+  http::UpstreamRequest req =
+      this->request(per_model_, &headers_, boost::json::serialize(*body), request.stream);
+  req.path_suffix = modelPath(request.model,
+                              request.stream ? "streamGenerateContent?alt=sse" : "generateContent");
+  return req;
+}
+
+core::Result<model::ChatResponse> GeminiProvider::parseChat(
+    std::string_view body, const model::ChatRequest& request) const {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (ec)
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  return model::parseGeminiResponse(v, completionId(), request.model, core::nowUnixSeconds());
+}
+
+std::unique_ptr<ChatStreamDecoder> GeminiProvider::chatStreamDecoder(
+    const model::ChatRequest& request) const {
+  return std::make_unique<GeminiDecoder>(completionId(), request.model);
+}
+
+core::Error GeminiProvider::parseError(int status, std::string body) const {
+  return model::parseGeminiError(status, body);
+}
+
+core::Result<http::UpstreamRequest> GeminiProvider::buildEmbedding(
+    const model::EmbeddingRequest& request) const {
+  const boost::json::object body = model::toGeminiEmbedRequest(request, request.model);
+  http::UpstreamRequest req =
+      this->request(per_model_, &headers_, boost::json::serialize(body), false);
+  req.path_suffix = modelPath(request.model, "batchEmbedContents");
+  return req;
+}
+
+core::Result<model::EmbeddingResponse> GeminiProvider::parseEmbedding(
+    std::string_view body, const model::EmbeddingRequest& request) const {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (ec)
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  return model::parseGeminiEmbedResponse(v, request.model);
+}
+
+}  // namespace kh::providers
