@@ -478,10 +478,10 @@ fi
 mock_translated_servers() {
   local anth_401='{"type":"error","error":{"type":"authentication_error","message":"x-api-key header is required"},"request_id":"req_bench"}'
   local anth_400='{"type":"error","error":{"type":"invalid_request_error","message":"anthropic-version: header is required"},"request_id":"req_bench"}'
-  local gem_403='{"error":{"code":403,"message":"Method doesn'"'"'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.","status":"PERMISSION_DENIED"}}'
+  # (\' is nginx's escape for a quote inside a single-quoted string)
+  local gem_403='{"error":{"code":403,"message":"Method doesn\'"'"'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.","status":"PERMISSION_DENIED"}}'
   local gem_400='{"error":{"code":400,"message":"bench mock: streamGenerateContent is answered as SSE only with ?alt=sse","status":"INVALID_ARGUMENT"}}'
-  gem_403=${gem_403//\'/}   # no single quote inside the nginx string
-  local mode port body
+  local mode port
   for mode in json sse; do
     if [ "$mode" = json ]; then port=$ANTH_JSON_PORT; else port=$ANTH_SSE_PORT; fi
     cat <<EOF
@@ -666,6 +666,17 @@ fi
 make_body gpt-4o-mini 0        >"$TMP/body-non-stream.json"
 make_body gpt-4o-mini-stream 1 >"$TMP/body-stream.json"
 BODY_BYTES=$(wc -c <"$TMP/body-non-stream.json")
+if [ "$TRANSLATED" = 1 ]; then   # body-<path>-<mode>.json
+  cp "$TMP/body-non-stream.json" "$TMP/body-passthrough-non-stream.json"
+  cp "$TMP/body-stream.json"     "$TMP/body-passthrough-stream.json"
+  make_body claude-bench 0            >"$TMP/body-openai-anthropic-non-stream.json"
+  make_body claude-bench-stream 1     >"$TMP/body-openai-anthropic-stream.json"
+  make_body gemini-bench 0            >"$TMP/body-openai-gemini-non-stream.json"
+  make_body gemini-bench-stream 1     >"$TMP/body-openai-gemini-stream.json"
+  make_anth_body gpt-4o-mini 0        >"$TMP/body-anthropic-openai-non-stream.json"
+  make_anth_body gpt-4o-mini-stream 1 >"$TMP/body-anthropic-openai-stream.json"
+  ANTH_BODY_BYTES=$(wc -c <"$TMP/body-anthropic-openai-non-stream.json")
+fi
 
 cat >"$TMP/post.lua" <<'EOF'
 -- POST a fixed chat request; print exact numbers for the report in done().
@@ -679,6 +690,10 @@ wrk.method = "POST"
 wrk.body = slurp(os.getenv("BENCH_BODY_FILE"))
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = os.getenv("BENCH_ACCEPT") or "application/json"
+-- Optional extra headers, "Name: value|Name: value" (translated paths).
+for name, value in string.gmatch(os.getenv("BENCH_EXTRA_HEADERS") or "", "([^:|]+):%s*([^|]*)") do
+  wrk.headers[name] = value
+end
 
 function done(summary, latency, requests)
   local e = summary.errors
@@ -740,6 +755,11 @@ wait_http "http://127.0.0.1:$MOCK_JSON_PORT/v1/models" || die "mock upstream did
 wait_http "http://127.0.0.1:$MOCK_SSE_PORT/v1/models"  || die "mock upstream (SSE) did not start"
 wait_http "http://127.0.0.1:$NGINX_JSON_PORT/v1/models" || die "nginx proxy did not start (see $TMP/proxy/error.log)"
 wait_http "http://127.0.0.1:$NGINX_SSE_PORT/v1/models"  || die "nginx proxy (SSE) did not start"
+if [ "$TRANSLATED" = 1 ]; then
+  wait_http "http://127.0.0.1:$ANTH_JSON_PORT/v1/models" || die "mock upstream (Anthropic) did not start"
+  wait_http "http://127.0.0.1:$ANTH_SSE_PORT/v1/models"  || die "mock upstream (Anthropic SSE) did not start"
+  wait_http "http://127.0.0.1:$GEM_PORT/v1beta/models"   || die "mock upstream (Gemini) did not start"
+fi
 sleep 0.3
 read -r -a NGINX_PIDS <<<"$(nginx_pids "$PROXY_PID")"
 [ ${#NGINX_PIDS[@]} -ge 2 ] || die "nginx proxy worker not found"
@@ -747,6 +767,7 @@ NGINX_RSS_IDLE=$(status_kb VmRSS "${NGINX_PIDS[@]}")
 
 KK_PID=''
 KK_STATE='not run'
+T_STATE=on          # translated paths: "on" or why they are skipped
 KK_VERSION='n/a'
 if [ ! -x "$KAKEHASHI_BIN" ]; then
   KK_STATE="skipped: binary not found at $KAKEHASHI_BIN (build it, or set KAKEHASHI_BIN)"
@@ -754,14 +775,22 @@ if [ ! -x "$KAKEHASHI_BIN" ]; then
 else
   KK_VERSION=$("$KAKEHASHI_BIN" version 2>/dev/null | head -n 1 || true)
   KK_VERSION=${KK_VERSION:-unknown}
-  # A clean environment for provider discovery: only the two mock providers.
-  env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_API_KEY -u ANTHROPIC_BASE_URL \
-      -u ANTHROPIC_API_BASE_URL -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GOOGLE_API_BASE_URL \
-      -u OPENROUTER_API_KEY -u OPENROUTER_BASE_URL -u KAKEHASHI_CONFIG -u KAKEHASHI_PORT \
-      -u KAKEHASHI_ADMIN_PORT -u KAKEHASHI_HOST -u KAKEHASHI_DATABASE_URL -u KAKEHASHI_REDIS_URL \
-      -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy \
-      KAKEHASHI_DATA_DIR="$TMP/kk-data" KAKEHASHI_ADMIN_PASSWORD=bench-admin-password-0001 \
-      "${PIN_PROXY[@]}" "$KAKEHASHI_BIN" serve --port "$KK_PORT" --threads 1 --config "$TMP/kakehashi.yaml" \
+  # A clean environment for provider discovery: only the mock providers.
+  KK_ENV=(env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u ANTHROPIC_API_KEY -u ANTHROPIC_BASE_URL
+      -u ANTHROPIC_API_BASE_URL -u GEMINI_API_KEY -u GOOGLE_API_KEY -u GOOGLE_API_BASE_URL
+      -u OPENROUTER_API_KEY -u OPENROUTER_BASE_URL -u KAKEHASHI_CONFIG -u KAKEHASHI_PORT
+      -u KAKEHASHI_ADMIN_PORT -u KAKEHASHI_HOST -u KAKEHASHI_DATABASE_URL -u KAKEHASHI_REDIS_URL
+      -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy
+      KAKEHASHI_DATA_DIR="$TMP/kk-data" KAKEHASHI_ADMIN_PASSWORD=bench-admin-password-0001)
+  # A build that rejects the anthropic/gemini providers would not start at
+  # all: fall back to the plain config and skip the translated paths.
+  if [ "$TRANSLATED" = 1 ] && ! "${KK_ENV[@]}" "$KAKEHASHI_BIN" config check "$TMP/kakehashi.yaml" \
+       >"$TMP/config-check.log" 2>&1; then
+    T_STATE="skipped: \`kakehashi config check\` rejects the anthropic/gemini providers: $(grep -v '^\s*$' "$TMP/config-check.log" | tail -n 1 | head -c 200)"
+    say "translated paths $T_STATE"
+    cp "$TMP/kakehashi-plain.yaml" "$TMP/kakehashi.yaml"
+  fi
+  "${KK_ENV[@]}" "${PIN_PROXY[@]}" "$KAKEHASHI_BIN" serve --port "$KK_PORT" --threads 1 --config "$TMP/kakehashi.yaml" \
       >"$TMP/kakehashi.log" 2>&1 &
   KK_PID=$!
   PIDS+=("$KK_PID")
@@ -840,6 +869,149 @@ preflight() {   # target mode -> sets PREFLIGHT[target|mode]
 for m in $MODES; do
   for t in $TARGETS; do preflight "$t" "$m"; done
 done
+
+# --- Translated paths: one checked answer per path and mode -------------------
+T_PATHS="passthrough openai-anthropic openai-gemini anthropic-openai"
+if [ "$TRANSLATED" = 1 ] && [ "$T_STATE" = on ] && [ -z "$KK_PID" ]; then
+  T_STATE="not measured: kakehashi $KK_STATE"
+fi
+t_label() {
+  case "$1" in
+    passthrough) echo 'pass-through' ;;
+    openai-anthropic) echo 'openai→anthropic' ;;
+    openai-gemini) echo 'openai→gemini' ;;
+    anthropic-openai) echo 'anthropic→openai' ;;
+  esac
+}
+t_url() {
+  case "$1" in
+    anthropic-openai) echo "http://127.0.0.1:$KK_PORT/v1/messages" ;;
+    *) echo "http://127.0.0.1:$KK_PORT/v1/chat/completions" ;;
+  esac
+}
+t_headers() {   # extra request headers, "Name: value|Name: value"
+  case "$1" in
+    anthropic-openai) echo 'anthropic-version: 2023-06-01' ;;
+    *) echo '' ;;
+  esac
+}
+
+# Checks of an answer in the client's wire format.  Each prints "ok" or what is
+# wrong; the *_usage ones check the token counts the mock reported (231 in;
+# 44 out plain, 19 streamed), which only give a note in the report.
+JQ_OPENAI_JSON='
+  if type != "object" then "the body is not a JSON object"
+  elif .object != "chat.completion" then "object is \(.object | tojson), not \"chat.completion\""
+  elif (.choices | type) != "array" or (.choices | length) != 1 then "expected exactly one choice"
+  elif .choices[0].message.role != "assistant" then "message.role is \(.choices[0].message.role | tojson)"
+  elif .choices[0].message.content != $t then "the content is not the mock text: \(.choices[0].message.content | tojson | .[0:100])"
+  elif .choices[0].finish_reason != "stop" then "finish_reason is \(.choices[0].finish_reason | tojson), not \"stop\""
+  else "ok" end'
+JQ_OPENAI_JSON_USAGE='
+  .usage | if . == null then "no usage"
+  elif .prompt_tokens == 231 and .completion_tokens == 44 and .total_tokens == 275 then "ok"
+  else "usage \(tojson) (the mock reported 231 in, 44 out)" end'
+JQ_OPENAI_SSE='
+  ([.[] | .choices[]? | .delta.content // empty] | join("")) as $got |
+  if length == 0 then "no data events besides [DONE]"
+  elif any(.[]; .object != "chat.completion.chunk") then "an event is not a chat.completion.chunk"
+  elif ([.[] | .choices[]? | .delta.role // empty] | index("assistant")) == null then "no delta with role \"assistant\""
+  elif $got != $t then "the streamed text is not the mock text: \($got | tojson | .[0:100])"
+  elif ([.[] | .choices[]? | .finish_reason // empty] | last) != "stop" then "no finish_reason \"stop\""
+  else "ok" end'
+JQ_OPENAI_SSE_USAGE='
+  [.[] | .usage // empty] | last | if . == null then "no usage chunk (stream_options.include_usage was set)"
+  elif .prompt_tokens == 231 and .completion_tokens == 19 and .total_tokens == 250 then "ok"
+  else "usage \(tojson) (the mock reported 231 in, 19 out)" end'
+JQ_ANTH_JSON='
+  ([.content[]? | select(.type == "text") | .text] | join("")) as $got |
+  if type != "object" then "the body is not a JSON object"
+  elif .type != "message" then "type is \(.type | tojson), not \"message\""
+  elif .role != "assistant" then "role is \(.role | tojson)"
+  elif $got != $t then "the text is not the mock text: \($got | tojson | .[0:100])"
+  elif .stop_reason != "end_turn" then "stop_reason is \(.stop_reason | tojson), not \"end_turn\""
+  else "ok" end'
+JQ_ANTH_JSON_USAGE='
+  .usage | if . == null then "no usage"
+  elif .input_tokens == 231 and .output_tokens == 44 then "ok"
+  else "usage \(tojson) (the mock reported 231 in, 44 out)" end'
+JQ_ANTH_SSE='
+  ([.[] | .type] | join(",")) as $types |
+  ([.[] | select(.type != "ping") | .type] | join(",")) as $seq |
+  ([.[] | select(.type == "content_block_delta") | .delta | select(.type == "text_delta") | .text] | join("")) as $got |
+  if $types != $ev then "event: names (\($ev)) do not match the data types (\($types))"
+  elif ($seq | test("^message_start,content_block_start,(content_block_delta,)+content_block_stop,message_delta,message_stop$") | not)
+    then "event sequence \($seq | tojson)"
+  elif .[0].message.type != "message" or .[0].message.role != "assistant" then "message_start does not carry an assistant message"
+  elif $got != $t then "the streamed text is not the mock text: \($got | tojson | .[0:100])"
+  elif ([.[] | select(.type == "message_delta") | .delta.stop_reason][0]) != "end_turn" then "message_delta stop_reason is not \"end_turn\""
+  else "ok" end'
+JQ_ANTH_SSE_USAGE='
+  ([.[] | select(.type == "message_delta") | .usage][0] // {}) as $d |
+  ((.[0].message.usage // {}) as $s | [$d.input_tokens, $s.input_tokens] | map(select(. != null and . != 0)) | .[0]) as $in |
+  if $in == 231 and $d.output_tokens == 19 then "ok"
+  else "input_tokens \($in | tojson) (message_start/message_delta), output_tokens \($d.output_tokens | tojson) (the mock reported 231 in, 19 out)" end'
+
+declare -A T_PRE T_NOTE
+t_preflight() {   # path mode -> sets T_PRE[path|mode] ("ok" or "FAIL: ...") and T_NOTE
+  local p=$1 m=$2 out code ct res note='' client=openai text=$ANSWER_TEXT accept=application/json
+  out="$TMP/preflight-t-$p-$m"
+  [ "$p" = anthropic-openai ] && client=anthropic
+  [ "$m" = stream ] && { text=$STREAM_TEXT; accept=text/event-stream; }
+  local hdr=(-H 'Content-Type: application/json' -H "Accept: $accept")
+  [ -n "$(t_headers "$p")" ] && hdr+=(-H "$(t_headers "$p")")
+  code=$(curl -s --max-time 10 -o "$out.body" -D "$out.headers" -w '%{http_code}' "${hdr[@]}" \
+           --data-binary "@$TMP/body-$p-$m.json" "$(t_url "$p")" || echo 000)
+  ct=$(awk 'tolower($1) == "content-type:" {print tolower($2)}' "$out.headers" 2>/dev/null | tr -d '\r;' | tail -n 1)
+  if [ "$code" != 200 ]; then
+    res="FAIL: HTTP $code: $(head -c 200 "$out.body" 2>/dev/null | tr '\n\r|' '   ')"
+  elif [ "$m" = non-stream ]; then
+    local prog=$JQ_OPENAI_JSON usage=$JQ_OPENAI_JSON_USAGE
+    [ "$client" = anthropic ] && { prog=$JQ_ANTH_JSON; usage=$JQ_ANTH_JSON_USAGE; }
+    res=$(jq -r --arg t "$text" "$prog" "$out.body" 2>/dev/null) || res="the body is not JSON: $(head -c 120 "$out.body" | tr '\n\r|' '   ')"
+    [ "$res" = ok ] && note=$(jq -r "$usage" "$out.body" 2>/dev/null || true)
+  else
+    tr -d '\r' <"$out.body" >"$out.lf"
+    sed -n 's/^data: //p' "$out.lf" >"$out.data"
+    if [ "$ct" != text/event-stream ]; then
+      res="content-type $ct, not text/event-stream"
+    elif [ "$client" = openai ]; then
+      if [ "$(tail -n 1 "$out.data")" != '[DONE]' ]; then
+        res="the stream does not end with data: [DONE]"
+      else
+        sed '$d' "$out.data" >"$out.json"
+        res=$(jq -rs --arg t "$text" "$JQ_OPENAI_SSE" "$out.json" 2>/dev/null) || res="an event is not valid JSON"
+        [ "$res" = ok ] && note=$(jq -rs "$JQ_OPENAI_SSE_USAGE" "$out.json" 2>/dev/null || true)
+        if [ "$res" = ok ] && [ "$(grep -c '^data: ' "$out.lf")" -ne "$(grep -c '^$' "$out.lf")" ]; then
+          res="events are not each ended by a blank line"
+        fi
+      fi
+    else
+      local ev
+      ev=$(sed -n 's/^event: //p' "$out.lf" | paste -sd, -)
+      if grep -q '^data: \[DONE\]' "$out.lf"; then
+        res="an Anthropic stream must not carry data: [DONE]"
+      else
+        res=$(jq -rs --arg t "$text" --arg ev "$ev" "$JQ_ANTH_SSE" "$out.data" 2>/dev/null) || res="an event is not valid JSON"
+        [ "$res" = ok ] && note=$(jq -rs "$JQ_ANTH_SSE_USAGE" "$out.data" 2>/dev/null || true)
+      fi
+    fi
+    [ -z "$res" ] && res="the stream could not be checked"
+  fi
+  case "$res" in ok|FAIL:*) ;; *) res="FAIL: $res" ;; esac
+  T_PRE["$p|$m"]=$res
+  [ -n "$note" ] && [ "$note" != ok ] && T_NOTE["$p|$m"]=$note
+  if [ "$res" != ok ]; then
+    say "pre-flight translated $(t_label "$p") $m: $res (answer in $out.body; BENCH_KEEP=1 keeps it)"
+  elif [ -n "${T_NOTE[$p|$m]:-}" ]; then
+    say "pre-flight translated $(t_label "$p") $m: ok; note: ${T_NOTE[$p|$m]}"
+  fi
+}
+if [ "$TRANSLATED" = 1 ] && [ "$T_STATE" = on ]; then
+  for m in $MODES; do
+    for p in $T_PATHS; do t_preflight "$p" "$m"; done
+  done
+fi
 
 # -----------------------------------------------------------------------------
 # 7. Load runs

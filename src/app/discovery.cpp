@@ -20,6 +20,9 @@ routing::DiscoveredModels discoverModels(const routing::ProviderSet& providers,
     std::unique_ptr<net::ssl::context> tls = http::makeClientTlsContext();
     http::UpstreamPool pool;
     routing::DiscoveredModels found;
+    std::size_t running = 0;
+    bool over =
+        false;  // the io_context is going away; coroutines destroyed with it must not touch it
     explicit State(net::io_context& ioc) : pool(ioc.get_executor(), *tls) {}
   };
   auto state = std::make_shared<State>(ioc);
@@ -28,9 +31,18 @@ routing::DiscoveredModels discoverModels(const routing::ProviderSet& providers,
   for (const auto& p : providers) {
     if (p->config().models_configured) continue;
     pending.push_back(p->name());
+    ++state->running;
     net::co_spawn(
         ioc,
-        [state, deadline, provider = p]() -> net::awaitable<void> {
+        [state, deadline, provider = p, &ioc]() -> net::awaitable<void> {
+          // Pooled connections keep timers armed; the last answer ends the wait, not the budget.
+          struct Done {
+            State& s;
+            net::io_context& ioc;
+            ~Done() {
+              if (--s.running == 0 && !s.over) ioc.stop();
+            }
+          } done{*state, ioc};
           http::UpstreamRequest req = provider->listModels();
           req.deadline = std::min(req.deadline, deadline);
           auto resp = co_await state->pool.send(req, nullptr);
@@ -57,6 +69,7 @@ routing::DiscoveredModels discoverModels(const routing::ProviderSet& providers,
         net::detached);
   }
   ioc.run_for(budget + std::chrono::milliseconds(200));
+  state->over = true;
   if (failed)
     for (const auto& name : pending)
       if (!state->found.count(name)) failed->push_back(name);
