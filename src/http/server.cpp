@@ -1,5 +1,8 @@
 #include "http/server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <span>
 #include <unordered_set>
 
@@ -21,6 +24,7 @@
 
 #include "core/ids.h"
 #include "http/deadline.h"
+#include "http/fast_io.h"
 
 namespace kh::http {
 
@@ -139,7 +143,7 @@ class SessionSink final : public ResponseSink {
     // A client that stops reading must not hold the stream (and its upstream) forever; between
     // writes (while the upstream thinks) no deadline runs.
     deadline_.expiresAfter(write_timeout_);
-    auto [ec, n] = co_await net::async_write(stream_, bufs, kTuple);
+    const error_code ec = co_await fastio::write(stream_, bufs);
     deadline_.clear();
     if (ec) ok_ = false;
     co_return ok_;
@@ -191,6 +195,7 @@ net::awaitable<void> Server::Worker::acceptLoop() {
     }
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    socket.non_blocking(true, ignored);
     net::co_spawn(ioc, session(std::move(socket)), net::detached);
   }
 }
@@ -218,9 +223,10 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   struct WatchState {
     std::uint64_t generation = 0;
     CancelSignal* cancel = nullptr;
-    char peek[1];
+    int fd = -1;
   };
   auto watch = std::make_shared<WatchState>();
+  watch->fd = stream.native_handle();
   sessions.insert(&state);
   beast::flat_buffer buf;
   // Beast reads at most the buffer's free capacity (and 512 bytes when it has none): without
@@ -236,7 +242,8 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     beast::http::request_parser<beast::http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
     parser.body_limit(opt.max_body_bytes);
-    auto [hec, hn] = co_await beast::http::async_read_header(stream, buf, parser, kTuple);
+    const error_code hec = co_await fastio::readParsed(
+        stream, buf, parser, [](const auto& p) { return p.is_header_done(); }, false);
     state.idle = false;
     if (hec) {
       if (hec == beast::http::error::body_limit) {
@@ -279,11 +286,13 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     if (auto it = hdr.find(beast::http::field::expect);
         it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [cec, cn] = co_await net::async_write(stream, net::buffer(kContinue), kTuple);
+      const error_code cec = co_await fastio::write(stream, net::buffer(kContinue));
       if (cec) break;
     }
     deadline.expiresAfter(opt.request_timeout);
-    auto [bec, bn] = co_await beast::http::async_read(stream, buf, parser, kTuple);
+    parser.eager(true);
+    const error_code bec = co_await fastio::readParsed(
+        stream, buf, parser, [](const auto& p) { return p.is_done(); }, false);
     if (bec) {
       if (bec == beast::http::error::body_limit) {
         co_await reject(stream, deadline, too_large, client_request_id);
@@ -305,13 +314,17 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     // is cancelled below), so it reaches the request only through the session's watch state.
     const std::uint64_t generation = ++watch->generation;
     watch->cancel = &cancel;
-    stream.async_receive(net::buffer(watch->peek), tcp::socket::message_peek,
-                         [watch, generation](error_code ec, std::size_t n) {
-                           if (watch->generation != generation || !watch->cancel) return;
-                           // EOF (0 bytes) or an error other than our own cancellation.
-                           if ((!ec && n == 0) || (ec && ec != net::error::operation_aborted))
-                             watch->cancel->fire();
-                         });
+    // Waiting for readability costs no system call now; the peek happens only when it fires.
+    stream.async_wait(tcp::socket::wait_read, [watch, generation](error_code ec) {
+      if (watch->generation != generation || !watch->cancel) return;
+      if (ec) {
+        if (ec != net::error::operation_aborted) watch->cancel->fire();
+        return;
+      }
+      char peek;
+      const ssize_t n = ::recv(watch->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) watch->cancel->fire();
+    });
 
     Exchange exchange{req, sink, cancel, upstream};
     std::string failure;

@@ -16,6 +16,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "core/base64.h"
+#include "http/fast_io.h"
 
 namespace kh::http {
 
@@ -37,12 +38,6 @@ bool stillUsable(UpstreamConn& c) {
   char byte;
   const ssize_t n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-template <class F>
-auto withStream(UpstreamConn& c, F&& f) {
-  if (c.tls) return f(*c.tls);
-  return f(*c.plain);
 }
 
 }  // namespace
@@ -102,10 +97,15 @@ core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view dur
 
 net::awaitable<core::Status> UpstreamResponse::readHeader() {
   error_code ec;
-  co_await withStream(*conn_, [&](auto& s) {
-    return beast::http::async_read_header(s, conn_->buf, parser_,
-                                          net::redirect_error(net::use_awaitable, ec));
-  });
+  if (!conn_->tls) {
+    // The request was just sent: nothing can be there yet, so wait before reading.
+    parser_.eager(false);
+    ec = co_await fastio::readParsed(
+        *conn_->plain, conn_->buf, parser_, [](const auto& p) { return p.is_header_done(); }, true);
+  } else {
+    co_await beast::http::async_read_header(*conn_->tls, conn_->buf, parser_,
+                                            net::redirect_error(net::use_awaitable, ec));
+  }
   if (ec) {
     if (isHttpParseError(ec) && !(cancel_ && cancel_->fired()) &&
         ec != beast::http::error::end_of_stream)
@@ -122,10 +122,12 @@ net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
     body.data = conn_->body_scratch.data();
     body.size = conn_->body_scratch.size();
     error_code ec;
-    co_await withStream(*conn_, [&](auto& s) {
-      return beast::http::async_read_some(s, conn_->buf, parser_,
-                                          net::redirect_error(net::use_awaitable, ec));
-    });
+    if (!conn_->tls) {
+      ec = co_await readBodyPlain();
+    } else {
+      co_await beast::http::async_read_some(*conn_->tls, conn_->buf, parser_,
+                                            net::redirect_error(net::use_awaitable, ec));
+    }
     if (ec == beast::http::error::need_buffer) ec = {};
     const std::size_t n = conn_->body_scratch.size() - parser_.get().body().size;
     if (ec) {
@@ -138,6 +140,39 @@ net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
     if (n > 0) co_return std::string_view(conn_->body_scratch.data(), n);
   }
   co_return std::string_view{};
+}
+
+// Beast's async_read_some, without the round through the event loop when bytes are already
+// buffered or arrive at once: parses what is buffered into the body scratch, and reads (waiting
+// only when nothing is there) until some body bytes or the end of the body came out.
+net::awaitable<error_code> UpstreamResponse::readBodyPlain() {
+  beast::flat_buffer& buf = conn_->buf;
+  parser_.eager(true);
+  error_code ec;
+  for (;;) {
+    if (buf.size() > 0) {
+      const std::size_t used = parser_.put(buf.data(), ec);
+      buf.consume(used);
+      if (ec == beast::http::error::need_more) ec = {};
+      if (ec) co_return ec;
+      if (parser_.get().body().size < conn_->body_scratch.size() || parser_.is_done())
+        co_return error_code{};
+      if (used > 0) continue;
+    }
+    const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
+    const std::size_t n = conn_->plain->read_some(buf.prepare(room), ec);
+    if (!ec) {
+      buf.commit(n);
+      continue;
+    }
+    if (ec == net::error::eof) {
+      parser_.put_eof(ec);
+      co_return ec;
+    }
+    if (!fastio::wouldBlock(ec)) co_return ec;
+    auto [wec] = co_await conn_->plain->async_wait(net::ip::tcp::socket::wait_read, kTuple);
+    if (wec) co_return wec;
+  }
 }
 
 net::awaitable<core::Result<std::string>> UpstreamResponse::readAll(std::size_t limit) {
@@ -249,6 +284,7 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
   conn->deadline.expiresAt(deadline);
   error_code nodelay_ec;
   conn->plain->set_option(net::ip::tcp::no_delay(true), nodelay_ec);
+  conn->plain->non_blocking(true, nodelay_ec);
 
   const std::string proxy_auth =
       hop.userinfo.empty() ? std::string() : "Basic " + core::base64Encode(hop.userinfo);
@@ -332,9 +368,11 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
     c.deadline.expiresAt(req.deadline);
     const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body)};
     error_code wec;
-    co_await withStream(c, [&](auto& s) {
-      return net::async_write(s, bufs, net::redirect_error(net::use_awaitable, wec));
-    });
+    if (!c.tls) {
+      wec = co_await fastio::write(*c.plain, bufs);
+    } else {
+      co_await net::async_write(*c.tls, bufs, net::redirect_error(net::use_awaitable, wec));
+    }
     if (wec) {
       if (reused && !(cancel && cancel->fired()) && !c.timedOut()) continue;
       co_return resp->ioError(wec, "while sending the request");

@@ -102,6 +102,7 @@ class UpstreamResponse {
  private:
   friend class UpstreamPool;
   net::awaitable<core::Status> readHeader();
+  net::awaitable<boost::system::error_code> readBodyPlain();
   core::Error ioError(const boost::system::error_code& ec, std::string_view during) const;
 
   UpstreamPool& pool_;
