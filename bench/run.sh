@@ -479,6 +479,7 @@ mock_translated_servers() {
   local anth_401='{"type":"error","error":{"type":"authentication_error","message":"x-api-key header is required"},"request_id":"req_bench"}'
   local anth_400='{"type":"error","error":{"type":"invalid_request_error","message":"anthropic-version: header is required"},"request_id":"req_bench"}'
   # (\' is nginx's escape for a quote inside a single-quoted string)
+  # shellcheck disable=SC1003
   local gem_403='{"error":{"code":403,"message":"Method doesn\'"'"'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.","status":"PERMISSION_DENIED"}}'
   local gem_400='{"error":{"code":400,"message":"bench mock: streamGenerateContent is answered as SSE only with ?alt=sse","status":"INVALID_ARGUMENT"}}'
   local mode port
@@ -520,6 +521,7 @@ EOF
 EOF
   done
   cat <<EOF
+  map "\$http_x_goog_api_key\$arg_key" \$bench_gemini_no_key { "" 1; default 0; }
   server {
     listen 127.0.0.1:$GEM_PORT;
     charset utf-8; charset_types application/json text/event-stream;
@@ -528,12 +530,12 @@ EOF
     location @gem_403 { default_type application/json; return 403 '$gem_403'; }
     location @gem_400 { default_type application/json; return 400 '$gem_400'; }
     location ~ ^/v1beta/models/[^/]+:generateContent\$ {
-      if (\$http_x_goog_api_key\$arg_key = "") { return 403; }
+      if (\$bench_gemini_no_key) { return 403; }
       default_type application/json;
       return 200 '$GEM_JSON';
     }
     location ~ ^/v1beta/models/[^/]+:streamGenerateContent\$ {
-      if (\$http_x_goog_api_key\$arg_key = "") { return 403; }
+      if (\$bench_gemini_no_key) { return 403; }
       if (\$arg_alt != sse) { return 400; }
       default_type text/event-stream;
       add_header Cache-Control no-cache;
@@ -786,8 +788,8 @@ else
   # all: fall back to the plain config and skip the translated paths.
   if [ "$TRANSLATED" = 1 ] && ! "${KK_ENV[@]}" "$KAKEHASHI_BIN" config check "$TMP/kakehashi.yaml" \
        >"$TMP/config-check.log" 2>&1; then
-    T_STATE="skipped: \`kakehashi config check\` rejects the anthropic/gemini providers: $(grep -v '^\s*$' "$TMP/config-check.log" | tail -n 1 | head -c 200)"
-    say "translated paths $T_STATE"
+    T_STATE="\`kakehashi config check\` rejects the anthropic/gemini providers: $(grep -v '^\s*$' "$TMP/config-check.log" | tail -n 1 | head -c 200)"
+    say "translated paths skipped: $T_STATE"
     cp "$TMP/kakehashi-plain.yaml" "$TMP/kakehashi.yaml"
   fi
   "${KK_ENV[@]}" "${PIN_PROXY[@]}" "$KAKEHASHI_BIN" serve --port "$KK_PORT" --threads 1 --config "$TMP/kakehashi.yaml" \
@@ -873,7 +875,7 @@ done
 # --- Translated paths: one checked answer per path and mode -------------------
 T_PATHS="passthrough openai-anthropic openai-gemini anthropic-openai"
 if [ "$TRANSLATED" = 1 ] && [ "$T_STATE" = on ] && [ -z "$KK_PID" ]; then
-  T_STATE="not measured: kakehashi $KK_STATE"
+  T_STATE="kakehashi $KK_STATE"
 fi
 t_label() {
   case "$1" in
@@ -899,6 +901,7 @@ t_headers() {   # extra request headers, "Name: value|Name: value"
 # Checks of an answer in the client's wire format.  Each prints "ok" or what is
 # wrong; the *_usage ones check the token counts the mock reported (231 in;
 # 44 out plain, 19 streamed), which only give a note in the report.
+# shellcheck disable=SC2016  # $t and $ev are jq variables
 JQ_OPENAI_JSON='
   if type != "object" then "the body is not a JSON object"
   elif .object != "chat.completion" then "object is \(.object | tojson), not \"chat.completion\""
@@ -911,6 +914,7 @@ JQ_OPENAI_JSON_USAGE='
   .usage | if . == null then "no usage"
   elif .prompt_tokens == 231 and .completion_tokens == 44 and .total_tokens == 275 then "ok"
   else "usage \(tojson) (the mock reported 231 in, 44 out)" end'
+# shellcheck disable=SC2016  # $t and $ev are jq variables
 JQ_OPENAI_SSE='
   ([.[] | .choices[]? | .delta.content // empty] | join("")) as $got |
   if length == 0 then "no data events besides [DONE]"
@@ -923,6 +927,7 @@ JQ_OPENAI_SSE_USAGE='
   [.[] | .usage // empty] | last | if . == null then "no usage chunk (stream_options.include_usage was set)"
   elif .prompt_tokens == 231 and .completion_tokens == 19 and .total_tokens == 250 then "ok"
   else "usage \(tojson) (the mock reported 231 in, 19 out)" end'
+# shellcheck disable=SC2016  # $t and $ev are jq variables
 JQ_ANTH_JSON='
   ([.content[]? | select(.type == "text") | .text] | join("")) as $got |
   if type != "object" then "the body is not a JSON object"
@@ -935,6 +940,7 @@ JQ_ANTH_JSON_USAGE='
   .usage | if . == null then "no usage"
   elif .input_tokens == 231 and .output_tokens == 44 then "ok"
   else "usage \(tojson) (the mock reported 231 in, 44 out)" end'
+# shellcheck disable=SC2016  # $t and $ev are jq variables
 JQ_ANTH_SSE='
   ([.[] | .type] | join(",")) as $types |
   ([.[] | select(.type != "ping") | .type] | join(",")) as $seq |
@@ -946,6 +952,7 @@ JQ_ANTH_SSE='
   elif $got != $t then "the streamed text is not the mock text: \($got | tojson | .[0:100])"
   elif ([.[] | select(.type == "message_delta") | .delta.stop_reason][0]) != "end_turn" then "message_delta stop_reason is not \"end_turn\""
   else "ok" end'
+# shellcheck disable=SC2016
 JQ_ANTH_SSE_USAGE='
   ([.[] | select(.type == "message_delta") | .usage][0] // {}) as $d |
   ((.[0].message.usage // {}) as $s | [$d.input_tokens, $s.input_tokens] | map(select(. != null and . != 0)) | .[0]) as $in |
@@ -982,7 +989,7 @@ t_preflight() {   # path mode -> sets T_PRE[path|mode] ("ok" or "FAIL: ...") and
         sed '$d' "$out.data" >"$out.json"
         res=$(jq -rs --arg t "$text" "$JQ_OPENAI_SSE" "$out.json" 2>/dev/null) || res="an event is not valid JSON"
         [ "$res" = ok ] && note=$(jq -rs "$JQ_OPENAI_SSE_USAGE" "$out.json" 2>/dev/null || true)
-        if [ "$res" = ok ] && [ "$(grep -c '^data: ' "$out.lf")" -ne "$(grep -c '^$' "$out.lf")" ]; then
+        if [ "$res" = ok ] && [ "$(grep -c '^data: ' "$out.lf")" -gt "$(grep -c '^$' "$out.lf")" ]; then
           res="events are not each ended by a blank line"
         fi
       fi
@@ -999,6 +1006,7 @@ t_preflight() {   # path mode -> sets T_PRE[path|mode] ("ok" or "FAIL: ...") and
     [ -z "$res" ] && res="the stream could not be checked"
   fi
   case "$res" in ok|FAIL:*) ;; *) res="FAIL: $res" ;; esac
+  [ ${#res} -le 300 ] || res="${res:0:300}…"
   T_PRE["$p|$m"]=$res
   [ -n "$note" ] && [ "$note" != ok ] && T_NOTE["$p|$m"]=$note
   if [ "$res" != ok ]; then
@@ -1109,6 +1117,97 @@ if [ -n "$KK_PID" ]; then
 fi
 
 # -----------------------------------------------------------------------------
+# 7b. Translated paths (kakehashi only), after the main runs so they leave the
+#     main comparison untouched; the pass-through baseline is measured again
+#     here, interleaved with the translated paths like the main targets.
+# -----------------------------------------------------------------------------
+declare -A T_RPS T_P50 T_P99 T_CPU T_N2XX T_SOCK T_REQS
+declare -A T_L_RPS T_L_P50 T_L_P99 T_L_CPU
+declare -A T_OK_PATHS   # per mode: the paths that passed the pre-flight
+run_wrk_t() {   # path mode conns seconds tag -> prints the BENCH line (and keeps raw output)
+  local p=$1 m=$2 c=$3 d=$4 tag=$5 thr=$WRK_THREADS accept=application/json
+  local raw="$TMP/wrk-t-$p-$m-c$c-$tag.txt"
+  if [ "$thr" -gt "$c" ]; then thr=$c; fi
+  if [ "$m" = stream ]; then accept=text/event-stream; fi
+  BENCH_BODY_FILE="$TMP/body-$p-$m.json" BENCH_ACCEPT=$accept BENCH_EXTRA_HEADERS="$(t_headers "$p")" \
+    "${PIN_LOAD[@]}" wrk -t "$thr" -c "$c" -d "${d}s" --timeout 5s --latency -s "$TMP/post.lua" "$(t_url "$p")" \
+    >"$raw" 2>&1 || true
+  grep '^BENCH ' "$raw" | tail -n 1 || true
+}
+T_DIED=0
+if [ "$TRANSLATED" = 1 ] && [ "$T_STATE" = on ] && [ -n "$KK_PID" ] && kill -0 "$KK_PID" 2>/dev/null; then
+  t_total=0
+  for m in $MODES; do
+    T_OK_PATHS[$m]=''
+    # The baseline is needed for the ratios: without it nothing is loaded.
+    if [ "${T_PRE[passthrough|$m]:-}" = ok ]; then
+      for p in $T_PATHS; do
+        if [ "${T_PRE[$p|$m]:-}" = ok ]; then T_OK_PATHS[$m]+=" $p"; fi
+      done
+    fi
+    for c in $T_CONNS; do for p in ${T_OK_PATHS[$m]}; do t_total=$((t_total + REPEAT)); done; done
+  done
+  say "translated paths: modes: $MODES; connections: $T_CONNS; ${DURATION}s per run, $REPEAT repeat(s) ($t_total runs)"
+  t_no=0
+  for m in $MODES; do
+    for p in ${T_OK_PATHS[$m]}; do    # warm-up
+      if [ "$WARMUP" -gt 0 ]; then run_wrk_t "$p" "$m" 16 "$WARMUP" warmup >/dev/null; fi
+    done
+    for c in $T_CONNS; do
+      for r in $(seq 1 "$REPEAT"); do
+        for p in ${T_OK_PATHS[$m]}; do   # interleaved so drift hits every path alike
+          t_no=$((t_no + 1))
+          k="$m|$c|$p"
+          if ! kill -0 "$KK_PID" 2>/dev/null; then T_DIED=1; break 4; fi
+          before=$(cpu_ticks "$KK_PID")
+          line=$(run_wrk_t "$p" "$m" "$c" "$DURATION" "r$r")
+          after=$(cpu_ticks "$KK_PID")
+          if [ -z "$line" ]; then
+            T_SOCK[$k]='wrk failed'
+            say "[t $t_no/$t_total] $m c=$c $(t_label "$p"): wrk produced no result (see $TMP/wrk-t-$p-$m-c$c-r$r.txt, BENCH_KEEP=1)"
+            continue
+          fi
+          reqs=$(kv "$line" requests); dur=$(kv "$line" duration_us)
+          rps=$(awk -v r="$reqs" -v d="$dur" 'BEGIN { if (d > 0) printf "%.0f", r * 1e6 / d; else print 0 }')
+          p50=$(kv "$line" p50_us); p99=$(kv "$line" p99_us)
+          cpu=''
+          if [ "$reqs" -gt 0 ]; then
+            cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v r="$reqs" 'BEGIN { printf "%.1f", t * 1e6 / hz / r }')
+          fi
+          T_L_RPS[$k]+=" $rps"; T_L_P50[$k]+=" $p50"; T_L_P99[$k]+=" $p99"; T_L_CPU[$k]+=" $cpu"
+          T_REQS[$k]=$(( ${T_REQS[$k]:-0} + reqs ))
+          T_N2XX[$k]=$(( ${T_N2XX[$k]:-0} + $(kv "$line" non2xx) ))
+          if [ "${T_SOCK[$k]:-}" != 'wrk failed' ]; then
+            prev=${T_SOCK[$k]:-0/0/0/0}
+            T_SOCK[$k]=$(awk -v p="$prev" -v n="$(kv "$line" connect)/$(kv "$line" read)/$(kv "$line" write)/$(kv "$line" timeout)" \
+              'BEGIN { split(p, a, "/"); split(n, b, "/"); printf "%d/%d/%d/%d", a[1]+b[1], a[2]+b[2], a[3]+b[3], a[4]+b[4] }')
+          fi
+          say "[t $t_no/$t_total] $m c=$c $(t_label "$p"): $rps rps, p50 $p50 us, p99 $p99 us, cpu ${cpu:--} us/req, non-2xx $(kv "$line" non2xx), sock $(kv "$line" connect)/$(kv "$line" read)/$(kv "$line" write)/$(kv "$line" timeout)"
+        done
+      done
+    done
+  done
+  for k in "${!T_L_RPS[@]}"; do
+    # shellcheck disable=SC2086
+    {
+      T_RPS[$k]=$(median ${T_L_RPS[$k]})
+      T_P50[$k]=$(median ${T_L_P50[$k]})
+      T_P99[$k]=$(median ${T_L_P99[$k]})
+      T_CPU[$k]=$(median ${T_L_CPU[$k]:-})
+    }
+    T_RPS[$k]=$(awk -v v="${T_RPS[$k]}" 'BEGIN { printf "%.0f", v }')
+    T_P50[$k]=$(awk -v v="${T_P50[$k]}" 'BEGIN { printf "%.0f", v }')
+    T_P99[$k]=$(awk -v v="${T_P99[$k]}" 'BEGIN { printf "%.0f", v }')
+    if [ -n "${T_CPU[$k]}" ]; then T_CPU[$k]=$(awk -v v="${T_CPU[$k]}" 'BEGIN { printf "%.1f", v }'); fi
+  done
+  if [ "$T_DIED" = 1 ] || ! kill -0 "$KK_PID" 2>/dev/null; then
+    T_DIED=1
+    say "kakehashi died during the translated runs; log tail:"
+    tail -n 20 "$TMP/kakehashi.log" >&2 || true
+  fi
+fi
+
+# -----------------------------------------------------------------------------
 # 8. Report
 # -----------------------------------------------------------------------------
 na() { [ -n "${1:-}" ] && printf '%s' "$1" || printf '–'; }
@@ -1203,6 +1302,98 @@ report() {
     done
   else
     echo "Pre-flight: every target returned a correct chat.completion and a complete SSE stream (12 chunks + [DONE])."
+  fi
+  if [ "$TRANSLATED" = 1 ]; then report_translated; fi
+}
+
+report_translated() {
+  local m c p k cr ok lo hi label
+  echo
+  echo "## Translated paths (kakehashi only)"
+  echo
+  if [ "$T_STATE" != on ]; then
+    echo "Not measured: $T_STATE."
+    return
+  fi
+  echo "- paths: **pass-through** = the OpenAI request above → kakehashi → OpenAI mock (the baseline, measured again here); **openai→anthropic** = the same request for model \`claude-bench[-stream]\` → Anthropic Messages mock; **openai→gemini** = for \`gemini-bench[-stream]\` → Gemini v1beta mock (\`generateContent\` / \`streamGenerateContent?alt=sse\`); **anthropic→openai** = a ${ANTH_BODY_BYTES:-?}-byte Anthropic Messages request (same conversation, top-level \`system\`, \`max_tokens\`) to kakehashi's \`/v1/messages\` → OpenAI mock"
+  echo "- mock answers: the same text and token counts in each wire format; Anthropic stream = message_start, content_block_start, ping, 9 text_delta, content_block_stop, message_delta, message_stop; Gemini stream = 9 \`data:\` events (CRLF-framed), the last with finishReason and usageMetadata"
+  echo "- load: as above (wrk -t$WRK_THREADS, ${DURATION}s per run, $REPEAT run(s) per cell, medians), connections: $T_CONNS; the paths are interleaved per connection count"
+  echo "- ratio = CPU µs/request of the path ÷ CPU µs/request of pass-through, same mode and connection count; target ≤ 1.3"
+  echo
+  echo "| path | mode | conns | rps | p50 µs | p99 µs | CPU µs/req | CPU/req ratio vs pass-through | ≤ 1.3× | non-2xx | socket errors c/r/w/t |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|"
+  for m in $MODES; do for p in $T_PATHS; do
+    label=$(t_label "$p")
+    case " ${T_OK_PATHS[$m]:-} " in
+      *" $p "*) ;;
+      *)
+        echo "| $label | $m | – | – | – | – | – | – | not measured: pre-flight failed | – | – |"
+        continue ;;
+    esac
+    for c in $T_CONNS; do
+      k="$m|$c|$p"
+      cr=$(ratio "${T_CPU[$k]:-}" "${T_CPU[$m|$c|passthrough]:-}")
+      if [ "$p" = passthrough ]; then
+        ok='(baseline)'
+      else
+        ok=$(awk -v r="$cr" 'BEGIN { if (r == "–") print "–"; else if (r + 0 <= 1.3) print "met"; else print "MISSED" }')
+      fi
+      echo "| $label | $m | $c | $(na "${T_RPS[$k]:-}") | $(na "${T_P50[$k]:-}") | $(na "${T_P99[$k]:-}") | $(na "${T_CPU[$k]:-}") | $cr | $ok | $(na "${T_N2XX[$k]:-}") | $(na "${T_SOCK[$k]:-}") |"
+    done
+  done; done
+  echo
+  echo "### Translated CPU/request vs pass-through"
+  echo
+  echo "| path | mode | CPU/req ratio over the connection counts (lowest–highest) | ≤ 1.3× at every count |"
+  echo "|---|---|---|---|"
+  for m in $MODES; do for p in $T_PATHS; do
+    [ "$p" = passthrough ] && continue
+    label=$(t_label "$p")
+    case " ${T_OK_PATHS[$m]:-} " in *" $p "*) ;; *) echo "| $label | $m | – | not measured |"; continue ;; esac
+    local rs=()
+    for c in $T_CONNS; do
+      cr=$(ratio "${T_CPU[$m|$c|$p]:-}" "${T_CPU[$m|$c|passthrough]:-}")
+      [ "$cr" != "–" ] && rs+=("$cr")
+    done
+    if [ ${#rs[@]} -eq 0 ]; then echo "| $label | $m | – | – |"; continue; fi
+    lo=$(printf '%s\n' "${rs[@]}" | sort -g | head -n 1)
+    hi=$(printf '%s\n' "${rs[@]}" | sort -g | tail -n 1)
+    ok=$(awk -v r="$hi" 'BEGIN { print (r + 0 <= 1.3) ? "met" : "MISSED" }')
+    [ ${#rs[@]} -lt "$(echo "$T_CONNS" | wc -w)" ] && ok="$ok (some counts missing)"
+    if [ "$lo" = "$hi" ]; then echo "| $label | $m | $hi | $ok |"; else echo "| $label | $m | $lo–$hi | $ok |"; fi
+  done; done
+  echo
+  if [ "$T_DIED" = 1 ]; then
+    echo "**kakehashi died during the translated runs**; the numbers above are incomplete."
+    echo
+  fi
+  local bad=0 key
+  for key in "${!T_PRE[@]}"; do [ "${T_PRE[$key]}" = ok ] || bad=1; done
+  if [ "$bad" = 1 ]; then
+    echo "### Translated pre-flight problems"
+    echo
+    for m in $MODES; do for p in $T_PATHS; do
+      key="$p|$m"
+      [ "${T_PRE[$key]:-}" = ok ] || echo "- $(t_label "$p") $m: ${T_PRE[$key]:-not checked}"
+    done; done
+    if [ "${T_PRE[passthrough|non-stream]:-ok}" != ok ] || [ "${T_PRE[passthrough|stream]:-ok}" != ok ]; then
+      echo "- without a working pass-through baseline, no path of that mode is loaded"
+    fi
+    echo
+  else
+    echo "Pre-flight: every path answered in the client's wire format with the mock's text and stop reason (OpenAI: \`chat.completion\`, or chunks with role, text, \`finish_reason\` stop and \`[DONE]\`; Anthropic: \`message\` with \`end_turn\`, or message_start … message_stop)."
+    echo
+  fi
+  local any=0
+  for key in "${!T_NOTE[@]}"; do any=1; done
+  if [ "$any" = 1 ]; then
+    echo "Usage notes (token counts differ from the mock's):"
+    echo
+    for m in $MODES; do for p in $T_PATHS; do
+      key="$p|$m"
+      [ -n "${T_NOTE[$key]:-}" ] && echo "- $(t_label "$p") $m: ${T_NOTE[$key]}"
+    done; done
+    echo
   fi
 }
 
