@@ -62,7 +62,8 @@ std::string_view typeName(json_type t) {
 
 }  // namespace
 
-core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op) {
+core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op,
+                                         bool messages_api) {
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   // Full validation first: On-Demand skips what it does not read, and a malformed body must be a
@@ -79,7 +80,7 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
     return core::Error::invalidField("", "The request body must be a JSON object");
   info.object_begin = body.find('{');
 
-  bool has_model = false, has_main = false;
+  bool has_model = false, has_main = false, has_max_tokens = false;
   const std::string_view main_field = fieldFor(op);
   for (auto field : obj) {
     std::string_view key;
@@ -133,6 +134,11 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
         bool iu = false;
         if (!so_dom["include_usage"].get_bool().get(iu)) info.include_usage = iu;
       }
+    } else if (messages_api && key == "max_tokens") {
+      if (type != json_type::number)
+        return core::Error::invalidField(
+            "max_tokens", fmt::format("'max_tokens' must be an integer, got {}", typeName(type)));
+      has_max_tokens = true;
     } else if (key == main_field) {
       has_main = true;
       if (op == providers::Operation::kChat && type != json_type::array)
@@ -146,6 +152,8 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
     }
   }
   if (!has_model) return core::Error::invalidField("model", "'model' is required");
+  if (messages_api && !has_max_tokens)
+    return core::Error::invalidField("max_tokens", "'max_tokens' is required");
   if (!has_main)
     return core::Error::invalidField(std::string(main_field),
                                      fmt::format("'{}' is required", main_field));

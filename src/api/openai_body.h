@@ -24,7 +24,9 @@ struct OpenAIBodyInfo {
 
 // Validates and inspects a request body. `body` gains spare capacity for the SIMD parser's padding
 // (its contents are unchanged). Errors are 400s naming the field at fault.
-core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op);
+// `messages_api`: the body is an Anthropic Messages request, which must carry max_tokens.
+core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op,
+                                         bool messages_api = false);
 
 // The body to send upstream: `model` replaced; with `force_usage` (OpenAI's wire format), streams
 // get `stream_options.include_usage` forced on so usage is always known.

@@ -36,9 +36,11 @@ std::string_view pathOf(std::string_view target) {
 // GCC 12 can destroy a temporary twice when it lives in a full-expression containing co_await;
 // so across this code base, awaited calls only take named values, never temporaries.
 net::awaitable<void> answer(http::Exchange& ex, const std::string& request_id, int status,
-                            std::string_view body) {
+                            std::string_view body,
+                            api::ClientApi client = api::ClientApi::kOpenAI) {
   const auto start = std::chrono::steady_clock::now();
-  const http::HeaderList headers{{"x-request-id", request_id}};
+  http::HeaderList headers{{"x-request-id", request_id}};
+  if (client == api::ClientApi::kAnthropic) headers.emplace_back("request-id", request_id);
   co_await ex.sink.send(status, headers, "application/json", body);
   pipeline::logAccess(ex, request_id, status, start, body.size(), nullptr);
 }
@@ -60,13 +62,17 @@ constexpr std::string_view kCountTokens = "/v1/messages/count_tokens";
 
 // Anthropic's count_tokens, answered locally with the gateway's estimate: the request may be
 // routed to any provider, and most have no such endpoint.
-std::pair<int, std::string> countTokens(const http::Request& req) {
+std::pair<int, std::string> countTokens(const routing::ModelCatalog& catalog,
+                                        const http::Request& req) {
   auto parsed = api::parseChatRequest(api::ClientApi::kAnthropic, providers::Operation::kChat,
                                       req.msg.body());
   if (!parsed) {
     const core::Error& e = parsed.error();
     return {e.http_status, api::renderError(api::ClientApi::kAnthropic, e)};
   }
+  // The same model names as /v1/messages: an unknown one is a 404 here too.
+  if (auto route = catalog.resolve(parsed->model); !route)
+    return {route.error().http_status, api::renderError(api::ClientApi::kAnthropic, route.error())};
   return {200, fmt::format(R"({{"input_tokens":{}}})", model::estimateTokens(*parsed))};
 }
 
@@ -84,6 +90,7 @@ std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalo
                         fmt::format("Use GET for {}", path),
                         {},
                         false,
+                        {},
                         {}};
     return std::pair{e.http_status, api::renderOpenAIError(e)};
   }
@@ -119,9 +126,10 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
                           fmt::format("Use POST for {}", r.path),
                           {},
                           false,
+                          {},
                           {}};
       const std::string body = api::renderError(r.client, e);
-      co_await answer(ex, request_id, e.http_status, body);
+      co_await answer(ex, request_id, e.http_status, body, r.client);
       co_return;
     }
     pipeline::RequestContext ctx(ex, request_id, r.client, r.op, catalogs_.current());
@@ -131,17 +139,18 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
   if (path == kCountTokens) {
     std::pair<int, std::string> counted{405, ""};
     if (msg.method() == bhttp::verb::post) {
-      counted = countTokens(ex.request);
+      counted = countTokens(*catalogs_.current(), ex.request);
     } else {
       const core::Error e{core::ErrorCode::kMethodNotAllowed,
                           405,
                           "Use POST for /v1/messages/count_tokens",
                           {},
                           false,
+                          {},
                           {}};
       counted.second = api::renderError(api::ClientApi::kAnthropic, e);
     }
-    co_await answer(ex, request_id, counted.first, counted.second);
+    co_await answer(ex, request_id, counted.first, counted.second, api::ClientApi::kAnthropic);
     co_return;
   }
 
@@ -153,6 +162,7 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
                         fmt::format("Unknown route {} {}", method, path),
                         {},
                         false,
+                        {},
                         {}};
     local.emplace(e.http_status, api::renderOpenAIError(e));
   }

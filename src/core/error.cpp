@@ -5,11 +5,11 @@
 namespace kh::core {
 
 Error Error::invalidJson(std::string message) {
-  return {ErrorCode::kInvalidJson, 400, std::move(message), {}, false, {}};
+  return {ErrorCode::kInvalidJson, 400, std::move(message), {}, false, {}, {}};
 }
 
 Error Error::invalidField(std::string param, std::string message) {
-  return {ErrorCode::kInvalidRequest, 400, std::move(message), std::move(param), false, {}};
+  return {ErrorCode::kInvalidRequest, 400, std::move(message), std::move(param), false, {}, {}};
 }
 
 Error Error::modelNotFound(std::string_view model) {
@@ -18,6 +18,7 @@ Error Error::modelNotFound(std::string_view model) {
           fmt::format("The model '{}' does not exist or is not served by any provider", model),
           "model",
           false,
+          {},
           {}};
 }
 
@@ -27,28 +28,29 @@ Error Error::bodyTooLarge(size_t limit) {
           fmt::format("Request body exceeds the limit of {} bytes", limit),
           {},
           false,
+          {},
           {}};
 }
 
 Error Error::badGateway(std::string message) {
-  return {ErrorCode::kBadGateway, 502, std::move(message), {}, true, {}};
+  return {ErrorCode::kBadGateway, 502, std::move(message), {}, true, {}, {}};
 }
 
 Error Error::timeout(std::string message) {
-  return {ErrorCode::kTimeout, 504, std::move(message), {}, true, {}};
+  return {ErrorCode::kTimeout, 504, std::move(message), {}, true, {}, {}};
 }
 
 Error Error::unavailable(std::string message) {
-  return {ErrorCode::kUnavailable, 503, std::move(message), {}, true, {}};
+  return {ErrorCode::kUnavailable, 503, std::move(message), {}, true, {}, {}};
 }
 
 Error Error::cancelled() {
   // 499 is what proxies conventionally log for "client closed request"; nobody receives it.
-  return {ErrorCode::kCancelled, 499, "The client closed the connection", {}, false, {}};
+  return {ErrorCode::kCancelled, 499, "The client closed the connection", {}, false, {}, {}};
 }
 
 Error Error::internal(std::string message) {
-  return {ErrorCode::kInternal, 500, std::move(message), {}, false, {}};
+  return {ErrorCode::kInternal, 500, std::move(message), {}, false, {}, {}};
 }
 
 Error Error::upstreamStatus(int status, std::string body) {
@@ -57,7 +59,8 @@ Error Error::upstreamStatus(int status, std::string body) {
           fmt::format("Upstream answered HTTP {}", status),
           {},
           isRetryableStatus(status),
-          std::move(body)};
+          std::move(body),
+          {}};
   return e;
 }
 

@@ -36,6 +36,8 @@ struct Error {
   bool retryable = false;
   // When the upstream sent an error body, it is kept verbatim so it can be passed through.
   std::string upstream_body;
+  // Seconds the client should wait before trying again (the Retry-After header), or "".
+  std::string retry_after;
 
   static Error invalidJson(std::string message);
   static Error invalidField(std::string param, std::string message);

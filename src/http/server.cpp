@@ -252,8 +252,13 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
         co_await reject(stream, deadline, e);
         linger = true;
       } else if (hec == beast::http::error::header_limit) {
-        const core::Error e{
-            core::ErrorCode::kHeadersTooLarge, 431, "Request headers are too large", {}, false, {}};
+        const core::Error e{core::ErrorCode::kHeadersTooLarge,
+                            431,
+                            "Request headers are too large",
+                            {},
+                            false,
+                            {},
+                            {}};
         co_await reject(stream, deadline, e);
       } else if (isHttpParseError(hec) && hec != beast::http::error::end_of_stream &&
                  hec != beast::http::error::partial_message) {
@@ -262,6 +267,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
                             "Malformed HTTP request: " + hec.message(),
                             {},
                             false,
+                            {},
                             {}};
         co_await reject(stream, deadline, e);
       }

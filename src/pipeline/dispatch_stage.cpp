@@ -182,8 +182,15 @@ core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
                                                  const std::string& model, bool same_wire) {
   if (same_wire) {
     const bool force_usage = ctx.client == api::ClientApi::kOpenAI;
-    return provider.passThrough(ctx.op, api::rewriteBody(ctx.body, ctx.info, model, force_usage),
-                                ctx.info.stream);
+    auto req = provider.passThrough(
+        ctx.op, api::rewriteBody(ctx.body, ctx.info, model, force_usage), ctx.info.stream);
+    // Beta features are asked for by header; a pass-through must carry the client's ask.
+    if (req && ctx.client == api::ClientApi::kAnthropic) {
+      const auto& msg = ctx.ex.request.msg;
+      if (auto it = msg.find("anthropic-beta"); it != msg.end())
+        req->headers.emplace_back("anthropic-beta", std::string(it->value()));
+    }
+    return req;
   }
   if (ctx.op == providers::Operation::kEmbedding) {
     if (!ctx.embedding) {
@@ -253,6 +260,8 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       std::string text = body ? std::move(*body) : std::string();
       last = same_wire ? core::Error::upstreamStatus(status, std::move(text))
                        : provider.parseError(status, std::move(text));
+      if (const std::string_view ra = resp.header("Retry-After"); !ra.empty())
+        last.retry_after = std::string(ra);
       last.retryable = retryOn(ctx, status);
       if (last.retryable) continue;
       co_return last;

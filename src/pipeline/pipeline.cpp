@@ -14,7 +14,8 @@ boost::asio::awaitable<void> runPipeline(RequestContext& ctx) {
     if (e.code != core::ErrorCode::kCancelled && !ctx.ex.sink.started()) {
       const std::string body = api::renderError(ctx.client, e);
       ctx.bytes_out += body.size();
-      const http::HeaderList headers = ctx.responseHeaders();
+      http::HeaderList headers = ctx.responseHeaders();
+      if (!e.retry_after.empty()) headers.emplace_back("Retry-After", e.retry_after);
       co_await ctx.ex.sink.send(e.http_status, headers, "application/json", body);
     }
   }

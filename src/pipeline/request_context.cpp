@@ -9,8 +9,10 @@ RequestContext::RequestContext(http::Exchange& exchange, std::string id, api::Cl
 
 http::HeaderList RequestContext::responseHeaders() const {
   http::HeaderList h;
-  h.reserve(4);
+  h.reserve(5);
   h.emplace_back("x-request-id", request_id);
+  // Anthropic's SDKs read the id from request-id (error.requestID, message._request_id).
+  if (client == api::ClientApi::kAnthropic) h.emplace_back("request-id", request_id);
   if (!provider.empty()) {
     h.emplace_back("x-kakehashi-provider", provider);
     h.emplace_back("x-kakehashi-model", upstream_model);

@@ -1,5 +1,8 @@
 #include "providers/gemini.h"
 
+#include <charconv>
+#include <cmath>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -27,6 +30,30 @@ class GeminiDecoder final : public ChatStreamDecoder {
 // Gemini answers carry no OpenAI-style id; clients expect one.
 std::string completionId() {
   return "chatcmpl-" + core::newRequestId();
+}
+
+// Google sends no Retry-After header; a 429 says how long to wait in a RetryInfo detail
+// ("retryDelay": "17s" or "0.5s"). Rounded up to whole seconds, as Retry-After needs.
+std::string retryDelaySeconds(std::string_view body) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  if (ec) return {};
+  const boost::json::value* err = v.is_object() ? v.as_object().if_contains("error") : nullptr;
+  if (v.is_array() && !v.as_array().empty() && v.as_array()[0].is_object())
+    err = v.as_array()[0].as_object().if_contains("error");
+  const auto* details = err && err->is_object() ? err->as_object().if_contains("details") : nullptr;
+  if (!details || !details->is_array()) return {};
+  for (const auto& d : details->as_array()) {
+    const auto* delay = d.is_object() ? d.as_object().if_contains("retryDelay") : nullptr;
+    if (!delay || !delay->is_string()) continue;
+    std::string_view text = delay->as_string();
+    if (text.ends_with('s')) text.remove_suffix(1);
+    double seconds = 0;
+    const auto [ptr, rc] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (rc != std::errc() || seconds < 0) continue;
+    return std::to_string(static_cast<long long>(std::ceil(seconds)));
+  }
+  return {};
 }
 
 }  // namespace
@@ -103,7 +130,9 @@ std::unique_ptr<ChatStreamDecoder> GeminiProvider::chatStreamDecoder(
 }
 
 core::Error GeminiProvider::parseError(int status, std::string body) const {
-  return model::parseGeminiError(status, body);
+  core::Error e = model::parseGeminiError(status, body);
+  e.retry_after = retryDelaySeconds(body);
+  return e;
 }
 
 core::Result<http::UpstreamRequest> GeminiProvider::buildEmbedding(

@@ -160,3 +160,211 @@ export function openaiError(assert, res, status, { type, code, param } = {}) {
   if (param !== undefined) assert.equal(err.param, param, ctx);
   return err;
 }
+
+// ---- Translation stack: Anthropic, Gemini and OpenAI-wire fakes behind one gateway ----
+//
+// Providers in the generated config:
+//   claude      type anthropic -> `anthropic` fake (key ANTHROPIC_KEY): CLAUDE_MODELS
+//   claude-bad  type anthropic -> the same fake with a wrong key (upstream answers 401)
+//   gem         type gemini    -> `gemini` fake (key GEMINI_KEY): GEMINI_MODELS
+//   gem-bad     type gemini    -> the same fake with a wrong key
+//   oa          openai-compatible -> `openai` fake (server.mjs): OA_MODELS
+//   oas         openai-compatible -> `scripted`, an OpenAI-wire upstream answering what the test
+//               queued with scripted.nextReply() (tool calls, finish reasons, usage)
+
+export const ANTHROPIC_KEY = 'sk-ant-fake-provider-key';
+export const GEMINI_KEY = 'AIza-fake-gemini-provider-key';
+export const OA_KEY = 'sk-oa-fake-provider-key';
+export const SCRIPTED_KEY = 'sk-scripted-provider-key';
+
+export const CLAUDE_MODELS = ['claude-sonnet-4-5', 'claude-haiku-4-5', 'tool-get_weather', 'max-tokens',
+  'stop-seq', 'fault-400', 'fault-401', 'fault-404', 'fault-429', 'fault-500', 'fault-529',
+  'fault-stream-error', 'fault-drop-5'];
+export const GEMINI_MODELS = ['gemini-2.0-flash', 'gemini-2.5-pro', 'text-embedding-004', 'tool-get_weather',
+  'max-tokens', 'safety', 'blocked', 'fault-400', 'fault-401', 'fault-403', 'fault-429', 'fault-500',
+  'fault-503', 'fault-stream-error'];
+export const OA_MODELS = ['gpt-4o', 'gpt-4o-mini', 'fault-400', 'fault-401', 'fault-429', 'fault-500',
+  'fault-503', 'fault-drop-3'];
+
+/**
+ * A minimal OpenAI-wire chat upstream that answers from a queue of scripted replies, for the
+ * answers server.mjs cannot give (tool calls, finish reasons, chosen usage). Records requests like
+ * the other fakes. reply: { content (string|null), tool_calls: [{id?, name, arguments (object or
+ * string)}], finish_reason, usage: {prompt_tokens, completion_tokens} }. Without a queued reply it
+ * echoes the last user text.
+ */
+export async function startScriptedOpenAI({ apiKey } = {}) {
+  const http = await import('node:http');
+  const requests = [];
+  const replies = [];
+  const sockets = new Set();
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      try {
+        body = rawBody ? JSON.parse(rawBody) : null;
+      } catch {
+        body = null;
+      }
+      const path = new URL(req.url, 'http://x').pathname;
+      const rec = { method: req.method, path, url: req.url, headers: { ...req.headers }, rawBody, body,
+        responseBody: '' };
+      requests.push(rec);
+      const send = (status, obj) => {
+        rec.status = status;
+        rec.responseBody = JSON.stringify(obj);
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(rec.responseBody);
+      };
+      if (apiKey !== undefined && req.headers.authorization !== `Bearer ${apiKey}`) {
+        return send(401, { error: { message: 'bad key (scripted)', type: 'invalid_request_error', param: null,
+          code: 'invalid_api_key' } });
+      }
+      if (req.method === 'GET' && path === '/v1/models') {
+        return send(200, { object: 'list', data: [{ id: 'scripted', object: 'model', created: 0, owned_by: 'x' }] });
+      }
+      if (req.method !== 'POST' || path !== '/v1/chat/completions' || !body) {
+        return send(404, { error: { message: 'not found (scripted)', type: 'invalid_request_error', param: null,
+          code: null } });
+      }
+      const r = replies.length ? replies.shift() : null;
+      const lastUser = [...(body.messages ?? [])].reverse().find((m) => m.role === 'user');
+      const userText = typeof lastUser?.content === 'string' ? lastUser.content
+        : (lastUser?.content ?? []).filter((p) => p.type === 'text').map((p) => p.text).join('');
+      const content = r ? (r.content ?? null) : `echo: ${userText}`;
+      const toolCalls = (r?.tool_calls ?? []).map((t, i) => ({
+        id: t.id ?? `call_scripted_${++n}_${i}`,
+        type: 'function',
+        function: { name: t.name, arguments: typeof t.arguments === 'string' ? t.arguments : JSON.stringify(t.arguments ?? {}) },
+      }));
+      const finish = r?.finish_reason ?? (toolCalls.length ? 'tool_calls' : 'stop');
+      const usage = { prompt_tokens: r?.usage?.prompt_tokens ?? 10, completion_tokens: r?.usage?.completion_tokens ?? 5 };
+      usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+      const id = `chatcmpl-scripted${++n}`;
+      const model = body.model;
+      if (!body.stream) {
+        const message = { role: 'assistant', content };
+        if (toolCalls.length) message.tool_calls = toolCalls;
+        return send(200, { id, object: 'chat.completion', created: 1700000000, model,
+          choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage });
+      }
+      rec.status = 200;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const includeUsage = body.stream_options?.include_usage === true;
+      const chunk = (delta, finishReason = null) => ({ id, object: 'chat.completion.chunk', created: 1700000000,
+        model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] });
+      const events = [chunk({ role: 'assistant', content: '' })];
+      if (content) for (const piece of content.match(/\s*\S+/g) ?? [content]) events.push(chunk({ content: piece }));
+      toolCalls.forEach((t, index) => {
+        events.push(chunk({ tool_calls: [{ index, id: t.id, type: 'function', function: { name: t.function.name, arguments: '' } }] }));
+        const a = t.function.arguments;
+        for (let i = 0; i < a.length; i += 5) {
+          events.push(chunk({ tool_calls: [{ index, function: { arguments: a.slice(i, i + 5) } }] }));
+        }
+      });
+      events.push(chunk({}, finish));
+      if (includeUsage) events.push({ id, object: 'chat.completion.chunk', created: 1700000000, model, choices: [], usage });
+      for (const e of events) {
+        const s = `data: ${JSON.stringify(e)}\n\n`;
+        rec.responseBody += s;
+        res.write(s);
+      }
+      rec.responseBody += 'data: [DONE]\n\n';
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    port,
+    nextReply(reply, count = 1) {
+      for (let i = 0; i < count; i++) replies.push(reply);
+    },
+    requests: (f) => (f ? requests.filter(f) : requests.slice()),
+    lastRequest: (f) => (f ? requests.filter(f) : requests).at(-1),
+    reset() {
+      requests.length = 0;
+      replies.length = 0;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+export function translationConfig({ anthropic, gemini, openai, scripted }, overrides = {}) {
+  return {
+    server: { shutdown_grace_s: 5, ...(overrides.server ?? {}) },
+    providers: [
+      { name: 'claude', type: 'anthropic', base_url: anthropic.url, api_key: ANTHROPIC_KEY,
+        models: CLAUDE_MODELS, timeout_s: 10 },
+      { name: 'claude-bad', type: 'anthropic', base_url: anthropic.url, api_key: 'sk-ant-wrong-key',
+        models: ['claude-wrongkey'], timeout_s: 10 },
+      { name: 'gem', type: 'gemini', base_url: gemini.url, api_key: GEMINI_KEY, models: GEMINI_MODELS,
+        timeout_s: 10 },
+      { name: 'gem-bad', type: 'gemini', base_url: gemini.url, api_key: 'AIza-wrong-key',
+        models: ['gemini-wrongkey'], timeout_s: 10 },
+      { name: 'oa', type: 'openai-compatible', base_url: openai.url, api_key: OA_KEY, models: OA_MODELS,
+        timeout_s: 10 },
+      { name: 'oas', type: 'openai-compatible', base_url: scripted.url, api_key: SCRIPTED_KEY,
+        models: ['scripted'], timeout_s: 10 },
+      ...(overrides.providers ?? []),
+    ],
+    ...(overrides.aliases ? { aliases: overrides.aliases } : {}),
+    ...(overrides.groups ? { groups: overrides.groups } : {}),
+  };
+}
+
+/**
+ * Starts the Anthropic, Gemini, OpenAI-wire and scripted fakes and one gateway in front of them.
+ * The `-wrongkey` models live on providers configured with a wrong key, so upstream auth fails.
+ */
+export async function startTranslationStack(opts = {}) {
+  const { startFakeAnthropic } = await import('../../fake_upstream/anthropic.mjs');
+  const { startFakeGemini } = await import('../../fake_upstream/gemini.mjs');
+  const started = [];
+  try {
+    const anthropic = await startFakeAnthropic({ apiKey: ANTHROPIC_KEY,
+      models: [...CLAUDE_MODELS, 'claude-wrongkey'] });
+    started.push(anthropic);
+    const gemini = await startFakeGemini({ apiKey: GEMINI_KEY, models: [...GEMINI_MODELS, 'gemini-wrongkey'] });
+    started.push(gemini);
+    const openai = await startFakeUpstream({ models: OA_MODELS, apiKey: OA_KEY });
+    started.push(openai);
+    const scripted = await startScriptedOpenAI({ apiKey: SCRIPTED_KEY });
+    started.push(scripted);
+    const gw = await startGateway({
+      config: translationConfig({ anthropic, gemini, openai, scripted }, opts.overrides ?? {}),
+      env: opts.env,
+      args: opts.args,
+    });
+    return {
+      anthropic, gemini, openai, scripted, gw, url: gw.url,
+      async stop() {
+        const died = gw.exitInfo();
+        if (died && (died.code !== 0 || died.signal !== null)) {
+          process.stderr.write(`gateway exited unexpectedly (${JSON.stringify(died)}); last logs:\n`
+            + `${gw.logs().split('\n').slice(-40).join('\n')}\n`);
+        }
+        try {
+          return await gw.stop();
+        } finally {
+          for (const s of started) await s.close();
+        }
+      },
+    };
+  } catch (e) {
+    for (const s of started) await s.close();
+    throw e;
+  }
+}
