@@ -869,7 +869,10 @@ json::object toAnthropicResponse(const ChatResponse& r) {
     }
     finish = c.finish_reason;
   }
-  if (finish == FinishReason::kNone && has_tools) finish = FinishReason::kToolCalls;
+  // Anthropic answers tool_use whenever the message calls a tool, and clients run tools on that;
+  // OpenAI says "stop" for a call forced by a named tool_choice.
+  if ((finish == FinishReason::kNone || finish == FinishReason::kStop) && has_tools)
+    finish = FinishReason::kToolCalls;
   return json::object{
       {"id", messageId(r.id)},         {"type", "message"},
       {"role", "assistant"},           {"model", r.model},
@@ -1140,6 +1143,8 @@ void AnthropicStreamEncoder::encode(const ChatChunk& chunk, std::string& out) {
   if (finished_) return;
   // Usage first: a chunk carrying it before any content gives message_start its input count.
   if (chunk.usage) usage_ = *chunk.usage;
+  // The model that answers, as a whole answer names it; the requested name until one is known.
+  if (!started_ && !chunk.model.empty()) model_ = chunk.model;
   start(out);
   for (const auto& ch : chunk.choices) {
     if (ch.index != 0) continue;  // Anthropic messages have one choice
@@ -1174,7 +1179,9 @@ void AnthropicStreamEncoder::finish(std::string& out) {
   start(out);
   closeBlock(out);
   FinishReason reason = finish_;
-  if (reason == FinishReason::kNone)
+  // As in toAnthropicResponse: a message that called a tool ends with tool_use, even when the
+  // upstream said "stop" (OpenAI does for a forced tool_choice).
+  if (reason == FinishReason::kNone || reason == FinishReason::kStop)
     reason = last_tool_ >= 0 ? FinishReason::kToolCalls : FinishReason::kStop;
   out +=
       sse("message_delta",

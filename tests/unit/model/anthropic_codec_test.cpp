@@ -477,6 +477,13 @@ TEST(AnthropicCodec, RendersAMessageObjectAsAnthropicDoes) {
   EXPECT_EQ(toAnthropicResponse(plain).at("stop_reason").as_string(), "refusal");
   plain.choices[0].finish_reason = FinishReason::kStop;
   EXPECT_EQ(toAnthropicResponse(plain).at("stop_reason").as_string(), "end_turn");
+  // OpenAI says "stop" for a call forced by a named tool_choice; Anthropic clients expect tool_use
+  // whenever the message calls a tool.
+  ChatResponse forced = plain;
+  forced.choices[0].message = assistantCalls("", {{"call_1", "get_time", "{}"}});
+  EXPECT_EQ(toAnthropicResponse(forced).at("stop_reason").as_string(), "tool_use");
+  forced.choices[0].finish_reason = FinishReason::kLength;
+  EXPECT_EQ(toAnthropicResponse(forced).at("stop_reason").as_string(), "max_tokens");
   plain.id.clear();
   EXPECT_TRUE(std::string(toAnthropicResponse(plain).at("id").as_string()).starts_with("msg_"));
 }
@@ -1105,7 +1112,8 @@ TEST(AnthropicCodec, EncoderOpensNewBlocksForTextAfterToolsAndMapsFinishReasons)
     const char* stop;
   };
   for (const Case c :
-       {Case{FinishReason::kStop, "end_turn"}, Case{FinishReason::kLength, "max_tokens"},
+       // A stream that called a tool ends with tool_use even when the upstream said "stop".
+       {Case{FinishReason::kStop, "tool_use"}, Case{FinishReason::kLength, "max_tokens"},
         Case{FinishReason::kContentFilter, "refusal"},
         Case{FinishReason::kToolCalls, "tool_use"}}) {
     AnthropicStreamEncoder enc("msg_x", "m");
@@ -1126,6 +1134,25 @@ TEST(AnthropicCodec, EncoderOpensNewBlocksForTextAfterToolsAndMapsFinishReasons)
     EXPECT_EQ(ev[6].data.at("delta").at("text").as_string(), "after");
     EXPECT_EQ(ev[8].data.at("delta").at("stop_reason").as_string(), c.stop);
   }
+}
+
+TEST(AnthropicCodec, EncoderNamesTheModelTheUpstreamReports) {
+  // message_start names the model the first chunk reports, as the whole answer does.
+  AnthropicStreamEncoder enc("msg_m", "gpt-4o");
+  std::string out;
+  ChatChunk first = textChunk("Hi");
+  first.model = "gpt-4o-2024-08-06";
+  enc.encode(first, out);
+  ChatChunk later = textChunk("!");
+  later.model = "other";
+  enc.encode(later, out);
+  enc.finish(out);
+  EXPECT_EQ(parseSse(out)[0].data.at("message").at("model").as_string(), "gpt-4o-2024-08-06");
+
+  AnthropicStreamEncoder unnamed("msg_m", "gpt-4o");
+  std::string out2;
+  unnamed.encode(textChunk("Hi"), out2);
+  EXPECT_EQ(parseSse(out2)[0].data.at("message").at("model").as_string(), "gpt-4o");
 }
 
 TEST(AnthropicCodec, EncoderFinishWithoutChunksIsStillAValidStream) {
