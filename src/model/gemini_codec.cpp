@@ -84,7 +84,11 @@ bool isNullSchema(const json::value& v) {
 
 class SchemaReducer {
  public:
-  explicit SchemaReducer(const json::value& root) : root_(root) {}
+  // keep_order: give every object a propertyOrdering in declaration order. Gemini otherwise
+  // generates a responseSchema's properties alphabetically, where OpenAI's structured outputs
+  // follow the schema's order (which clients rely on, e.g. "reasoning" before "answer").
+  explicit SchemaReducer(const json::value& root, bool keep_order = false)
+      : root_(root), keep_order_(keep_order) {}
 
   // JSON Schema → the OpenAPI subset Gemini's Schema accepts. Unknown or inexpressible keywords
   // are dropped rather than refused: a looser schema still gets a useful answer, a 400 gets none.
@@ -205,6 +209,10 @@ class SchemaReducer {
         for (const auto& p : *order)
           if (p.is_string() && reduced.contains(p.as_string())) ordering.push_back(p);
         if (!ordering.empty()) out["propertyOrdering"] = std::move(ordering);
+      } else if (keep_order_ && reduced.size() > 1) {
+        json::array ordering;
+        for (const auto& [name, sub] : reduced) ordering.push_back(json::string(name));
+        out["propertyOrdering"] = std::move(ordering);
       }
       out["properties"] = std::move(reduced);
       if (!out.contains("type")) out["type"] = "OBJECT";
@@ -258,6 +266,7 @@ class SchemaReducer {
   }
 
   const json::value& root_;
+  bool keep_order_;
 };
 
 // ---- request ----------------------------------------------------------------------------------
@@ -379,7 +388,7 @@ json::object generationConfig(const ChatRequest& r) {
     g["responseMimeType"] = "application/json";
     if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
       json::object schema =
-          SchemaReducer(r.response_format.schema).reduce(r.response_format.schema);
+          SchemaReducer(r.response_format.schema, true).reduce(r.response_format.schema);
       if (!schema.empty()) g["responseSchema"] = std::move(schema);
     }
   }
@@ -788,7 +797,7 @@ core::Result<EmbeddingResponse> parseGeminiEmbedResponse(const json::value& body
     return core::Error::badGateway("The Gemini response has no embeddings");
   }
   // Gemini's embedding answers carry no token counts (newer ones may carry usageMetadata); the
-  // caller estimates from the input when this stays 0, as it alone still has the input.
+  // provider estimates from the input when this stays 0, as it alone still has the input.
   if (const json::object* u = objectField(o, "usageMetadata"))
     r.usage.prompt_tokens = intField(*u, "promptTokenCount");
   return r;

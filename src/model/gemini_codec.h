@@ -71,7 +71,7 @@ class GeminiStreamDecoder {
 
 // batchEmbedContents: `model` is the bare model id ("text-embedding-004"). The answer (batch or
 // single embedContent shape) has no token counts: usage.prompt_tokens stays 0 unless Gemini
-// sends usageMetadata, and the caller, which has the input, estimates when it needs a number.
+// sends usageMetadata, and the provider, which has the input, fills in an estimate.
 boost::json::object toGeminiEmbedRequest(const EmbeddingRequest& request, std::string_view model);
 core::Result<EmbeddingResponse> parseGeminiEmbedResponse(const boost::json::value& body,
                                                          std::string_view model);

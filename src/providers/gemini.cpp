@@ -8,6 +8,7 @@
 
 #include "core/ids.h"
 #include "model/gemini_codec.h"
+#include "model/token_estimate.h"
 
 namespace kh::providers {
 
@@ -150,7 +151,12 @@ core::Result<model::EmbeddingResponse> GeminiProvider::parseEmbedding(
   const boost::json::value v = boost::json::parse(body, ec);
   if (ec)
     return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
-  return model::parseGeminiEmbedResponse(v, request.model);
+  auto r = model::parseGeminiEmbedResponse(v, request.model);
+  // Gemini's embedding answers carry no token counts; OpenAI clients and the gateway's own
+  // accounting expect prompt_tokens, so the input is estimated the way count_tokens does.
+  if (r && r->usage.prompt_tokens == 0)
+    for (const auto& input : request.input) r->usage.prompt_tokens += model::estimateTokens(input);
+  return r;
 }
 
 }  // namespace kh::providers

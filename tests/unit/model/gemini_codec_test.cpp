@@ -8,6 +8,8 @@
 #include <boost/json/serialize.hpp>
 
 #include "model/openai_codec.h"
+#include "model/token_estimate.h"
+#include "providers/provider.h"
 
 namespace kh::model {
 namespace {
@@ -301,6 +303,33 @@ TEST(GeminiCodec, JsonSchemaResponseFormatSetsResponseSchema) {
   EXPECT_EQ(g.at("generationConfig"), j(R"({"responseMimeType":"application/json",
       "responseSchema":{"type":"OBJECT","required":["name","age"],"propertyOrdering":["name","age"],
         "properties":{"name":{"type":"STRING"},"age":{"type":"INTEGER"}}}})"));
+}
+
+// Gemini generates a responseSchema's properties alphabetically unless told otherwise; OpenAI
+// follows the declaration order, so the reduced schema spells that order out at every level.
+// Function parameters are left alone: the arguments' key order does not matter to a caller.
+TEST(GeminiCodec, ResponseSchemaKeepsTheDeclaredPropertyOrder) {
+  const json::object g = gemini(R"({"model":"m","messages":[{"role":"user","content":"hi"}],
+      "response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{
+        "type":"object","properties":{
+          "reasoning":{"type":"string"},
+          "answer":{"type":"object","properties":{"value":{"type":"number"},"unit":{"type":"string"}}},
+          "confidence":{"type":"number"}}}}},
+      "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",
+        "properties":{"b":{"type":"string"},"a":{"type":"string"}}}}}]})");
+  EXPECT_EQ(g.at("generationConfig").at("responseSchema"), j(R"({"type":"OBJECT",
+      "propertyOrdering":["reasoning","answer","confidence"],
+      "properties":{"reasoning":{"type":"STRING"},
+        "answer":{"type":"OBJECT","propertyOrdering":["value","unit"],
+          "properties":{"value":{"type":"NUMBER"},"unit":{"type":"STRING"}}},
+        "confidence":{"type":"NUMBER"}}})"));
+  EXPECT_FALSE(g.at("tools")
+                   .at(0)
+                   .at("functionDeclarations")
+                   .at(0)
+                   .at("parameters")
+                   .as_object()
+                   .contains("propertyOrdering"));
 }
 
 // ---- responses --------------------------------------------------------------------------------
@@ -685,6 +714,35 @@ TEST(GeminiCodec, EmbedResponsesBothShapes) {
                 .error()
                 .http_status,
             400);
+}
+
+// Gemini sends no token counts for embeddings; the provider estimates them from the input so
+// that clients and accounting never see 0 prompt tokens. A count Gemini does send wins.
+TEST(GeminiCodec, EmbeddingUsageIsEstimatedWhenGeminiSendsNone) {
+  config::ProviderConfig c;
+  c.name = "g";
+  c.type = "gemini";
+  c.base_url = "http://upstream.test/v1beta";
+  c.api_key = "k";
+  std::string why;
+  auto provider = providers::makeProvider(c, &why);
+  ASSERT_NE(provider, nullptr) << why;
+  EmbeddingRequest r;
+  r.model = "text-embedding-004";
+  r.input = {"The quick brown fox jumps over the lazy dog.", "apple"};
+  const long long expected = estimateTokens(r.input[0]) + estimateTokens(r.input[1]);
+  ASSERT_GT(expected, 0);
+
+  auto estimated =
+      provider->parseEmbedding(R"({"embeddings":[{"values":[0.5]},{"values":[1]}]})", r);
+  ASSERT_TRUE(estimated);
+  EXPECT_EQ(estimated->usage.prompt_tokens, expected);
+
+  auto reported = provider->parseEmbedding(
+      R"({"embeddings":[{"values":[0.5]},{"values":[1]}],"usageMetadata":{"promptTokenCount":7}})",
+      r);
+  ASSERT_TRUE(reported);
+  EXPECT_EQ(reported->usage.prompt_tokens, 7);
 }
 
 TEST(GeminiCodec, ModelListKeepsGenerationAndEmbeddingModels) {
