@@ -65,7 +65,7 @@ run "integration (release)" env KAKEHASHI_BIN="$KH_ROOT/build/kakehashi" \
   node --test tests/fake_upstream/ tests/integration/
 run "integration (asan+ubsan)" env KAKEHASHI_BIN="$KH_ROOT/build-asan/kakehashi" \
   node --test tests/integration/
-run "client SDKs (openai)" env KAKEHASHI_BIN="$KH_ROOT/build/kakehashi" \
+run "client SDKs (openai, anthropic)" env KAKEHASHI_BIN="$KH_ROOT/build/kakehashi" \
   bash -c 'cd tests/clients && node --test'
 
 echo

@@ -238,7 +238,12 @@ std::unique_ptr<UpstreamConn> UpstreamPool::takeIdle(const std::string& key) {
     // Most recently used first: it is the least likely to have been closed by the server.
     std::unique_ptr<UpstreamConn> c = std::move(list.back());
     list.pop_back();
-    if (now - c->idle_since < kMaxIdle && stillUsable(*c)) return c;
+    const auto idle = now - c->idle_since;
+    // Servers close idle connections after seconds, not sooner (one that means to close after an
+    // answer says "Connection: close", and such a connection never comes back to the pool); so a
+    // connection idle for less than a second skips the liveness check and its system call. The
+    // rare stale one is caught by the retry in send().
+    if (idle < kMaxIdle && (idle < kTrustedIdle || stillUsable(*c))) return c;
     c->close();
   }
   return nullptr;

@@ -127,6 +127,7 @@ class UpstreamPool {
 
   static constexpr std::chrono::seconds kConnectTimeout{10};
   static constexpr std::chrono::seconds kMaxIdle{50};
+  static constexpr std::chrono::seconds kTrustedIdle{1};
   static constexpr std::size_t kMaxIdlePerOrigin = 256;
 
  private:
