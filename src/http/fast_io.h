@@ -16,11 +16,11 @@
 namespace kh::http::fastio {
 
 // Socket I/O for plain TCP on the hot path. Asio completes every asynchronous operation through
-// its scheduler, even one that finished at once: a round through the event loop (and often an
-// extra epoll_wait) per read and per write. Here an operation is first tried without waiting on
-// a non-blocking socket, and only what cannot finish now goes through the event loop; reads that
-// are known to find nothing yet wait for readability first instead of failing a recv.
-// The socket must be in non-blocking mode (socket.non_blocking(true)).
+// its scheduler, even one that finished at once: a round through the event loop per operation.
+// Writes are first tried without waiting on the non-blocking socket (the kernel buffer nearly
+// always has room), and only what is left goes through the event loop; reads parse what is
+// buffered before asking the socket for more. The socket must be in non-blocking mode
+// (socket.non_blocking(true)).
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -47,11 +47,12 @@ net::awaitable<error_code> write(tcp::socket& s, const Buffers& bufs) {
 
 // Reads into `buf` and feeds `parser` until `done(parser)`, with Beast's error conventions:
 // end_of_stream when the peer closed before sending anything, partial_message when it closed
-// half-way, the parser's own errors (header_limit, body_limit, bad syntax) as they come.
-// `wait_first`: the data cannot be there yet (an answer to a request just sent).
+// half-way, the parser's own errors (header_limit, body_limit, bad syntax) as they come. What is
+// already buffered is parsed first, so a message that arrived whole costs no further read; reads
+// are Asio's own (a speculative recv, else a wait in the reactor without an epoll_ctl).
 template <class Parser, class Done>
 net::awaitable<error_code> readParsed(tcp::socket& s, beast::flat_buffer& buf, Parser& parser,
-                                      Done done, bool wait_first) {
+                                      Done done) {
   error_code ec;
   for (;;) {
     while (buf.size() > 0 && !done(parser)) {
@@ -65,24 +66,18 @@ net::awaitable<error_code> readParsed(tcp::socket& s, beast::flat_buffer& buf, P
       if (used == 0) break;
     }
     if (done(parser)) co_return error_code{};
-    if (!wait_first) {
-      const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
-      const std::size_t n = s.read_some(buf.prepare(room), ec);
-      if (!ec) {
-        buf.commit(n);
-        continue;
-      }
-      if (ec == net::error::eof) {
-        if (!parser.got_some()) co_return beast::http::error::end_of_stream;
-        parser.put_eof(ec);
-        if (ec) co_return ec;
-        co_return done(parser) ? error_code{} : error_code(beast::http::error::partial_message);
-      }
-      if (!wouldBlock(ec)) co_return ec;
+    const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
+    auto [rec, n] =
+        co_await s.async_read_some(buf.prepare(room), net::as_tuple(net::use_awaitable));
+    if (!rec) {
+      buf.commit(n);
+      continue;
     }
-    wait_first = false;
-    auto [wec] = co_await s.async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
-    if (wec) co_return wec;
+    if (rec != net::error::eof) co_return rec;
+    if (!parser.got_some()) co_return beast::http::error::end_of_stream;
+    parser.put_eof(ec);
+    if (ec) co_return ec;
+    co_return done(parser) ? error_code{} : error_code(beast::http::error::partial_message);
   }
 }
 

@@ -223,10 +223,9 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   struct WatchState {
     std::uint64_t generation = 0;
     CancelSignal* cancel = nullptr;
-    int fd = -1;
+    char peek[1];
   };
   auto watch = std::make_shared<WatchState>();
-  watch->fd = stream.native_handle();
   sessions.insert(&state);
   beast::flat_buffer buf;
   // Beast reads at most the buffer's free capacity (and 512 bytes when it has none): without
@@ -243,7 +242,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
     parser.body_limit(opt.max_body_bytes);
     const error_code hec = co_await fastio::readParsed(
-        stream, buf, parser, [](const auto& p) { return p.is_header_done(); }, false);
+        stream, buf, parser, [](const auto& p) { return p.is_header_done(); });
     state.idle = false;
     if (hec) {
       if (hec == beast::http::error::body_limit) {
@@ -297,8 +296,8 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     }
     deadline.expiresAfter(opt.request_timeout);
     parser.eager(true);
-    const error_code bec = co_await fastio::readParsed(
-        stream, buf, parser, [](const auto& p) { return p.is_done(); }, false);
+    const error_code bec =
+        co_await fastio::readParsed(stream, buf, parser, [](const auto& p) { return p.is_done(); });
     if (bec) {
       if (bec == beast::http::error::body_limit) {
         co_await reject(stream, deadline, too_large, client_request_id);
@@ -320,17 +319,13 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     // is cancelled below), so it reaches the request only through the session's watch state.
     const std::uint64_t generation = ++watch->generation;
     watch->cancel = &cancel;
-    // Waiting for readability costs no system call now; the peek happens only when it fires.
-    stream.async_wait(tcp::socket::wait_read, [watch, generation](error_code ec) {
-      if (watch->generation != generation || !watch->cancel) return;
-      if (ec) {
-        if (ec != net::error::operation_aborted) watch->cancel->fire();
-        return;
-      }
-      char peek;
-      const ssize_t n = ::recv(watch->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) watch->cancel->fire();
-    });
+    stream.async_receive(net::buffer(watch->peek), tcp::socket::message_peek,
+                         [watch, generation](error_code ec, std::size_t n) {
+                           if (watch->generation != generation || !watch->cancel) return;
+                           // EOF (0 bytes) or an error other than our own cancellation.
+                           if ((!ec && n == 0) || (ec && ec != net::error::operation_aborted))
+                             watch->cancel->fire();
+                         });
 
     Exchange exchange{req, sink, cancel, upstream};
     std::string failure;

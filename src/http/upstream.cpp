@@ -98,10 +98,9 @@ core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view dur
 net::awaitable<core::Status> UpstreamResponse::readHeader() {
   error_code ec;
   if (!conn_->tls) {
-    // The request was just sent: nothing can be there yet, so wait before reading.
     parser_.eager(false);
-    ec = co_await fastio::readParsed(
-        *conn_->plain, conn_->buf, parser_, [](const auto& p) { return p.is_header_done(); }, true);
+    ec = co_await fastio::readParsed(*conn_->plain, conn_->buf, parser_,
+                                     [](const auto& p) { return p.is_header_done(); });
   } else {
     co_await beast::http::async_read_header(*conn_->tls, conn_->buf, parser_,
                                             net::redirect_error(net::use_awaitable, ec));
@@ -143,8 +142,8 @@ net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
 }
 
 // Beast's async_read_some, without the round through the event loop when bytes are already
-// buffered or arrive at once: parses what is buffered into the body scratch, and reads (waiting
-// only when nothing is there) until some body bytes or the end of the body came out.
+// buffered: parses what is buffered into the body scratch first, and reads only when that gave
+// no body bytes and the body is not over.
 net::awaitable<error_code> UpstreamResponse::readBodyPlain() {
   beast::flat_buffer& buf = conn_->buf;
   parser_.eager(true);
@@ -160,18 +159,16 @@ net::awaitable<error_code> UpstreamResponse::readBodyPlain() {
       if (used > 0) continue;
     }
     const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
-    const std::size_t n = conn_->plain->read_some(buf.prepare(room), ec);
-    if (!ec) {
+    auto [rec, n] = co_await conn_->plain->async_read_some(buf.prepare(room), kTuple);
+    if (!rec) {
       buf.commit(n);
       continue;
     }
-    if (ec == net::error::eof) {
+    if (rec == net::error::eof) {
       parser_.put_eof(ec);
       co_return ec;
     }
-    if (!fastio::wouldBlock(ec)) co_return ec;
-    auto [wec] = co_await conn_->plain->async_wait(net::ip::tcp::socket::wait_read, kTuple);
-    if (wec) co_return wec;
+    co_return rec;
   }
 }
 
