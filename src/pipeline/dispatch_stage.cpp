@@ -33,6 +33,36 @@ std::string_view contentTypeOf(const http::UpstreamResponse& resp) {
   return ct.empty() ? std::string_view("application/json") : ct;
 }
 
+// The first configured failure keyword in `text`, or "" (SPEC §5: an answer containing one counts
+// as a failed attempt, so the next target is tried).
+std::string_view failureKeyword(const RequestContext& ctx, std::string_view text) {
+  for (const auto& k : ctx.catalog->config().failover.failure_keywords)
+    if (!k.empty() && text.find(k) != std::string_view::npos) return k;
+  return {};
+}
+
+core::Error keywordFailure(std::string_view keyword) {
+  core::Error e = core::Error::badGateway(
+      fmt::format("The upstream answer contained the failure keyword '{}'", keyword));
+  e.retryable = true;
+  return e;
+}
+
+// Whether held-back stream output already carries generated content (text or a tool call) in
+// any of the wire formats, so the failure keywords can be judged on it.
+bool carriesContent(std::string_view out) {
+  for (std::string_view marker : {"\"content\":\"", "\"text\":\"", "\"partial_json\":\"",
+                                  "\"tool_calls\"", "\"functionCall\""}) {
+    for (std::size_t at = out.find(marker); at != std::string_view::npos;
+         at = out.find(marker, at + 1)) {
+      const std::size_t next = at + marker.size();
+      // An empty string ("content":"") is not content yet.
+      if (marker.back() != '"' || (next < out.size() && out[next] != '"')) return true;
+    }
+  }
+  return false;
+}
+
 api::UsageCounts usageCounts(const model::Usage& u) {
   return {u.prompt_tokens, u.completion_tokens, u.cached_tokens, true};
 }
@@ -123,11 +153,16 @@ class Translation final : public StreamHandler {
 // never buffered whole.
 net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResponse& resp,
                                          StreamHandler& handler) {
-  http::HeaderList headers = ctx.responseHeaders();
-  headers.emplace_back("Cache-Control", "no-cache");
-  if (!co_await ctx.ex.sink.begin(200, headers, "text/event-stream"))
-    co_return core::Error::cancelled();
-  ctx.status = 200;
+  // With failure keywords configured, nothing goes out until the first content arrived and was
+  // judged: until then the attempt can still fail over without the client noticing.
+  bool holding = !ctx.catalog->config().failover.failure_keywords.empty();
+  auto start = [&]() -> net::awaitable<bool> {
+    http::HeaderList headers = ctx.responseHeaders();
+    headers.emplace_back("Cache-Control", "no-cache");
+    ctx.status = 200;
+    co_return co_await ctx.ex.sink.begin(200, headers, "text/event-stream");
+  };
+  if (!holding && !co_await start()) co_return core::Error::cancelled();
   http::SseParser parser;
   std::string out;
   bool open = true;  // the handler still takes events
@@ -152,6 +187,8 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
     if (!piece) {
       if (piece.error().code == core::ErrorCode::kCancelled || ctx.ex.cancel.fired())
         co_return core::Error::cancelled();
+      // Nothing sent yet: the attempt fails like any other and the next target is tried.
+      if (holding) co_return std::move(piece).error();
       // The status is already 200: the failure becomes the stream's last event.
       parser.finish(onEvent);
       core::Error e = std::move(piece).error();
@@ -169,6 +206,13 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
     if (last) {
       parser.finish(onEvent);
       if (open) handler.onEnd(out);
+    }
+    if (holding) {
+      if (!last && !carriesContent(out)) continue;
+      if (const std::string_view k = failureKeyword(ctx, out); !k.empty())
+        co_return keywordFailure(k);
+      holding = false;
+      if (!co_await start()) co_return core::Error::cancelled();
     }
     if (!co_await flush(last)) co_return core::Error::cancelled();
     if (last) co_return core::Ok{};
@@ -268,18 +312,28 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     }
     const bool is_sse = resp.header("Content-Type").starts_with("text/event-stream");
     if (ctx.info.stream && is_sse) {
+      core::Status relayed = core::Ok{};
       if (!same_wire) {
         Translation handler(
             ctx, StreamTranslator(provider.chatStreamDecoder(*ctx.chat),
                                   api::chatStreamEncoder(ctx.client, ctx.op, *ctx.chat)));
-        co_return co_await relayStream(ctx, resp, handler);
-      }
-      if (ctx.client == api::ClientApi::kAnthropic) {
+        relayed = co_await relayStream(ctx, resp, handler);
+      } else if (ctx.client == api::ClientApi::kAnthropic) {
         AnthropicPassThrough handler(ctx);
-        co_return co_await relayStream(ctx, resp, handler);
+        relayed = co_await relayStream(ctx, resp, handler);
+      } else {
+        OpenAIPassThrough handler(ctx);
+        relayed = co_await relayStream(ctx, resp, handler);
       }
-      OpenAIPassThrough handler(ctx);
-      co_return co_await relayStream(ctx, resp, handler);
+      // A stream judged before its first byte went out may still fail over.
+      if (!relayed && !ctx.ex.sink.started() && relayed.error().retryable) {
+        last = std::move(relayed).error();
+        ctx.status = 0;
+        ctx.usage = {};
+        ctx.ttft_us = -1;
+        continue;
+      }
+      co_return relayed;
     }
 
     auto body = co_await resp.readAll(kMaxResponseBody);
@@ -314,6 +368,10 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
         }
         ctx.usage = *usage;
       }
+    }
+    if (const std::string_view k = failureKeyword(ctx, *body); !k.empty()) {
+      last = keywordFailure(k);
+      continue;
     }
     ctx.status = 200;
     ctx.ttft_us = sinceStartUs(ctx);

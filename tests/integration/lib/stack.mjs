@@ -86,6 +86,7 @@ export function standardConfig({ up, up2, deadPort }, overrides = {}) {
     ],
     aliases: { 'gpt-4': 'fake:gpt-4o', 'my-oss': 'fake:gpt-oss:20b', ...(overrides.aliases ?? {}) },
     ...(overrides.groups ? { groups: overrides.groups } : {}),
+    ...(overrides.failover ? { failover: overrides.failover } : {}),
   };
 }
 
