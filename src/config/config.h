@@ -76,6 +76,32 @@ struct QueueConfig {
   int keepalive_s = 3;
 };
 
+// `model: "auto"` (SPEC §5). A rule matches when every condition it gives holds; the first
+// matching rule wins, else `default_target`. Conditions are checked against
+// routing::PromptFeatures.
+struct AutoWhen {
+  std::string language;  // ISO 639-1 code ("ja", "en", …) or "other"; "" = any
+  std::string task;      // code | math | translation | shopping | summarisation | chat; "" = any
+  std::optional<long long> min_tokens;  // prompt estimate, inclusive
+  std::optional<long long> max_tokens;  // prompt estimate, inclusive
+};
+
+struct AutoRule {
+  std::string name;
+  AutoWhen when;
+  std::string target;  // a group, alias or provider:model
+  // `target: [a, b, c]` in YAML: `target` is a, these are b and c, in order. They are the other
+  // candidates that user_preferences (prefer_local, prefer_quality, max_cost) may pick instead.
+  std::vector<std::string> alternatives;
+  std::string origin;  // "file:line:col", for messages
+};
+
+struct AutoConfig {
+  std::string default_target;  // "" = the built-in default (the first configured chat model)
+  std::vector<std::string> default_alternatives;  // `default: [a, b, …]`, as for rules
+  std::vector<AutoRule> rules;
+};
+
 struct Config {
   ServerConfig server;
   AuthConfig auth;
@@ -84,6 +110,7 @@ struct Config {
   std::map<std::string, std::string, std::less<>> aliases;
   FailoverConfig failover;
   QueueConfig queue;
+  std::optional<AutoConfig> auto_select;  // nullopt: no `auto:` section, built-in rules apply
   std::string data_dir = "./data";
   std::string database_url;  // empty: sqlite://<data_dir>/kakehashi.db
   std::string redis_url;

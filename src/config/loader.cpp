@@ -20,6 +20,8 @@ constexpr std::string_view kProviderTypes[] = {
 };
 constexpr std::string_view kStrategies[] = {"round_robin",    "weighted",    "least_busy",
                                             "lowest_latency", "lowest_cost", "priority"};
+constexpr std::string_view kAutoTasks[] = {"code",     "math",          "translation",
+                                           "shopping", "summarisation", "chat"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 
 template <size_t N>
@@ -340,6 +342,98 @@ void readQueue(Reader& r, const YAML::Node& n, QueueConfig& q) {
   });
 }
 
+// Two ASCII letters (ISO 639-1 shaped; the list itself is not checked) or "other".
+bool isLanguageCode(std::string_view v) {
+  if (v == "other") return true;
+  return v.size() == 2 && v[0] >= 'a' && v[0] <= 'z' && v[1] >= 'a' && v[1] <= 'z';
+}
+
+void readAutoWhen(Reader& r, const YAML::Node& n, AutoWhen& w) {
+  if (!r.isMap(n, "when")) return;
+  r.checkKeys(n, "auto rule 'when'", {"language", "task", "min_tokens", "max_tokens"});
+  ifSet(n, "language", [&](const YAML::Node& v) {
+    auto s = r.str(v, "language");
+    if (!s) return;
+    for (char& ch : *s)
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+    if (!isLanguageCode(*s))
+      return r.fail(v, fmt::format("language '{}' must be a two-letter ISO 639-1 code (ja, zh, "
+                                   "ko, en, …) or 'other'",
+                                   *s));
+    w.language = *s;
+  });
+  ifSet(n, "task", [&](const YAML::Node& v) {
+    auto s = r.str(v, "task");
+    if (!s) return;
+    if (!oneOf(*s, kAutoTasks))
+      return r.fail(v, fmt::format("unknown task '{}' (one of: {})", *s, listOf(kAutoTasks)));
+    w.task = *s;
+  });
+  ifSet(n, "min_tokens", [&](const YAML::Node& v) {
+    if (auto x = r.num<long long>(v, "min_tokens", 0, 1LL << 40)) w.min_tokens = *x;
+  });
+  ifSet(n, "max_tokens", [&](const YAML::Node& v) {
+    if (auto x = r.num<long long>(v, "max_tokens", 0, 1LL << 40)) w.max_tokens = *x;
+  });
+  if (w.min_tokens && w.max_tokens && *w.min_tokens > *w.max_tokens)
+    r.fail(n, fmt::format("min_tokens {} is above max_tokens {}", *w.min_tokens, *w.max_tokens));
+}
+
+// `key: name` or `key: [first, others…]`; every name must be non-empty.
+void readAutoTargets(Reader& r, const YAML::Node& n, std::string_view key, std::string& first,
+                     std::vector<std::string>& others) {
+  std::vector<std::string> all;
+  if (n.IsSequence()) {
+    all = r.strList(n, key);
+    if (n.size() == 0) r.fail(n, fmt::format("'{}' must not be an empty list", key));
+  } else if (auto s = r.str(n, key)) {
+    all.push_back(std::move(*s));
+  }
+  for (const auto& t : all)
+    if (t.empty()) r.fail(n, fmt::format("'{}' names an empty target", key));
+  if (all.empty()) return;
+  first = all.front();
+  others.assign(all.begin() + 1, all.end());
+}
+
+void readAutoRule(Reader& r, const YAML::Node& n, AutoConfig& a) {
+  if (!r.isMap(n, "auto.rules[]")) return;
+  r.checkKeys(n, "auto rule", {"name", "when", "target"});
+  AutoRule rule;
+  rule.origin = r.where(n);
+  if (auto v = n["name"]) {
+    if (auto s = r.str(v, "name")) rule.name = *s;
+    if (rule.name.empty()) r.fail(v, "auto rule 'name' must not be empty");
+  } else {
+    r.fail(n, "auto rule needs a 'name'");
+  }
+  ifSet(n, "when", [&](const YAML::Node& v) { readAutoWhen(r, v, rule.when); });
+  const YAML::Node target = n["target"];
+  if (!target || target.IsNull())
+    r.fail(n, fmt::format("auto rule '{}' needs a 'target'", rule.name));
+  else
+    readAutoTargets(r, target, "target", rule.target, rule.alternatives);
+  for (const auto& existing : a.rules)
+    if (!rule.name.empty() && existing.name == rule.name)
+      r.fail(n, fmt::format("duplicate auto rule name '{}' (first at {})", rule.name,
+                            existing.origin));
+  a.rules.push_back(std::move(rule));
+}
+
+void readAuto(Reader& r, const YAML::Node& n, Config& c) {
+  if (!r.isMap(n, "auto")) return;
+  r.checkKeys(n, "auto", {"default", "rules"});
+  AutoConfig a;
+  ifSet(n, "default", [&](const YAML::Node& v) {
+    readAutoTargets(r, v, "default", a.default_target, a.default_alternatives);
+  });
+  ifSet(n, "rules", [&](const YAML::Node& v) {
+    if (!v.IsSequence()) return r.fail(v, "'rules' must be a list");
+    for (const auto& rule : v) readAutoRule(r, rule, a);
+  });
+  c.auto_select = std::move(a);
+}
+
 void validate(const Config& c, std::vector<ConfigIssue>& issues) {
   if (!oneOf(c.log_level, kLogLevels))
     issues.push_back(
@@ -400,6 +494,7 @@ Config parseInto(Config c, const std::string& text, const std::string& name, Env
   });
   ifSet(root, "failover", [&](const YAML::Node& n) { readFailover(r, n, c.failover); });
   ifSet(root, "queue", [&](const YAML::Node& n) { readQueue(r, n, c.queue); });
+  ifSet(root, "auto", [&](const YAML::Node& n) { readAuto(r, n, c); });
   ifSet(root, "data_dir", [&](const YAML::Node& n) {
     if (auto s = r.str(n, "data_dir")) c.data_dir = *s;
   });

@@ -142,6 +142,88 @@ TEST_F(LoaderTest, RejectsBadReferencesAndValues) {
   EXPECT_THROW(parseConfigText("- just\n- a list\n", "x.yaml", testEnv), ConfigError);
 }
 
+TEST_F(LoaderTest, AutoSectionParses) {
+  const Config c = parseConfigText(R"(
+auto:
+  default: gpt-4-pool
+  rules:
+    - { name: japanese, when: { language: JA }, target: "work-openai:gpt-4o" }
+    - name: code
+      when: { task: code, min_tokens: 10, max_tokens: 5000 }
+      target: [gpt-4-pool, "local:qwen2.5-coder:7b"]
+    - { name: anything, target: fallback }
+)",
+                                   "auto.yaml", testEnv);
+  ASSERT_TRUE(c.auto_select);
+  const AutoConfig& a = *c.auto_select;
+  EXPECT_EQ(a.default_target, "gpt-4-pool");
+  EXPECT_TRUE(a.default_alternatives.empty());
+  ASSERT_EQ(a.rules.size(), 3u);
+  EXPECT_EQ(a.rules[0].name, "japanese");
+  EXPECT_EQ(a.rules[0].when.language, "ja");
+  EXPECT_EQ(a.rules[0].target, "work-openai:gpt-4o");
+  EXPECT_EQ(a.rules[0].origin, "auto.yaml:5:7");
+  EXPECT_EQ(a.rules[1].when.task, "code");
+  EXPECT_EQ(a.rules[1].when.min_tokens, 10);
+  EXPECT_EQ(a.rules[1].when.max_tokens, 5000);
+  EXPECT_EQ(a.rules[1].target, "gpt-4-pool");
+  EXPECT_EQ(a.rules[1].alternatives, (std::vector<std::string>{"local:qwen2.5-coder:7b"}));
+  EXPECT_TRUE(a.rules[2].when.language.empty());
+  EXPECT_FALSE(a.rules[2].when.min_tokens);
+
+  EXPECT_FALSE(parseConfigText("log_level: info\n", "x.yaml", testEnv).auto_select);
+  const Config list = parseConfigText("auto: { default: [a, b] }\n", "x.yaml", testEnv);
+  EXPECT_EQ(list.auto_select->default_target, "a");
+  EXPECT_EQ(list.auto_select->default_alternatives, (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(parseConfigText("auto: {}\n", "x.yaml", testEnv).auto_select);
+}
+
+TEST_F(LoaderTest, AutoSectionErrorsCarryLines) {
+  try {
+    parseConfigText(R"(auto:
+  default: g
+  colour: red
+  rules:
+    - { name: a, when: { language: japanese }, target: x }
+    - { name: b, when: { task: poetry }, target: x }
+    - { name: c, when: { langauge: ja }, target: x }
+    - { name: d, when: { min_tokens: 10, max_tokens: 5 }, target: x }
+    - { name: e, when: { max_tokens: lots }, target: x }
+    - { name: a, target: x }
+    - { name: f }
+    - { target: x }
+    - { name: g, target: [] }
+    - { name: h, target: x, priority: 1 }
+)",
+                    "auto.yaml", testEnv);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string text = e.what();
+    for (const char* want : {
+             "auto.yaml:3:3: unknown key 'colour' in auto",
+             "auto.yaml:5:36: language 'japanese' must be a two-letter ISO 639-1 code",
+             "auto.yaml:6:32: unknown task 'poetry' (one of: code, math, translation, shopping, "
+             "summarisation, chat)",
+             "auto.yaml:7:26: unknown key 'langauge' in auto rule 'when'",
+             "auto.yaml:8:24: min_tokens 10 is above max_tokens 5",
+             "auto.yaml:9:38: 'max_tokens' must be a number",
+             "auto.yaml:10:7: duplicate auto rule name 'a' (first at auto.yaml:5:7)",
+             "auto.yaml:11:7: auto rule 'f' needs a 'target'",
+             "auto.yaml:12:7: auto rule needs a 'name'",
+             "auto.yaml:13:26: 'target' must not be an empty list",
+             "auto.yaml:14:29: unknown key 'priority' in auto rule",
+         })
+      EXPECT_NE(text.find(want), std::string::npos) << want << "\n---\n" << text;
+  }
+  EXPECT_THROW(parseConfigText("auto: [a]\n", "x.yaml", testEnv), ConfigError);
+  EXPECT_THROW(parseConfigText("auto: { rules: { name: a } }\n", "x.yaml", testEnv), ConfigError);
+  EXPECT_THROW(parseConfigText("auto: { default: '' , rules: [{name: a, target: ''}] }\n", "x.yaml",
+                               testEnv),
+               ConfigError);
+  EXPECT_NO_THROW(parseConfigText(
+      "auto: { rules: [{name: a, when: {language: other}, target: x}] }\n", "x.yaml", testEnv));
+}
+
 TEST_F(LoaderTest, UnsetVariableIsAWarning) {
   const Config c = parseConfigText(
       "providers:\n  - {name: o, type: openai, api_key: '${MISSING_KEY}'}\n", "w.yaml", testEnv);
