@@ -3,6 +3,9 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/decode_view.hpp>
 #include <boost/url/pct_string_view.hpp>
 
@@ -12,6 +15,7 @@
 #include "model/token_estimate.h"
 #include "observability/log.h"
 #include "pipeline/stages.h"
+#include "routing/routing_state.h"
 
 namespace kh::app {
 
@@ -76,13 +80,70 @@ std::pair<int, std::string> countTokens(const routing::ModelCatalog& catalog,
   return {200, fmt::format(R"({{"input_tokens":{}}})", model::estimateTokens(*parsed))};
 }
 
+// GET /health/services: each provider's health as recent requests saw it (SPEC §3). Passive:
+// no upstream is called to answer it.
+std::string servicesJson(const routing::ModelCatalog& catalog) {
+  routing::RoutingState* state = catalog.state();
+  const auto breakers =
+      state ? state->breakers().snapshot() : std::vector<routing::Breakers::Info>{};
+  const auto now = state ? state->breakers().now() : routing::SteadyTime{};
+  boost::json::array services;
+  bool all_healthy = true;
+  for (const auto& p : catalog.providers()) {
+    const routing::ProviderHealth* h = catalog.health(p.get());
+    boost::json::array models;
+    int open = 0, half_open = 0;
+    for (const auto& b : breakers) {
+      if (b.provider != p->name()) continue;
+      const routing::BreakerState st =
+          b.state == routing::BreakerState::kOpen && b.open_until <= now
+              ? routing::BreakerState::kHalfOpen
+              : b.state;
+      boost::json::object m{{"model", b.model}, {"breaker", routing::breakerStateName(st)}};
+      if (st == routing::BreakerState::kOpen) {
+        ++open;
+        m["retry_in_s"] = std::chrono::ceil<std::chrono::seconds>(b.open_until - now).count();
+      }
+      if (st == routing::BreakerState::kHalfOpen) ++half_open;
+      models.push_back(std::move(m));
+    }
+    const int failures = h ? h->consecutiveFailures() : 0;
+    std::string_view status = "healthy";
+    if (failures >= 3 || (open > 0 && open == static_cast<int>(models.size())))
+      status = "down";
+    else if (failures > 0 || open > 0 || half_open > 0)
+      status = "degraded";
+    all_healthy = all_healthy && status == "healthy";
+    boost::json::object o{{"name", p->name()},
+                          {"type", p->config().type},
+                          {"status", status},
+                          {"breaker", open > 0        ? "open"
+                                      : half_open > 0 ? "half_open"
+                                                      : "closed"}};
+    const long long last = h ? h->lastCheckUnixMs() : 0;
+    o["last_check"] = last > 0 ? boost::json::value(core::isoTimestampMs(last)) : nullptr;
+    const long long us = h ? h->lastLatencyUs() : -1;
+    o["response_time_ms"] = us >= 0 ? boost::json::value(static_cast<double>(us / 100) / 10.0)
+                                    : boost::json::value(nullptr);
+    o["successes"] = h ? h->successes() : 0;
+    o["failures"] = h ? h->totalFailures() : 0;
+    o["consecutive_failures"] = failures;
+    o["models"] = std::move(models);
+    services.push_back(std::move(o));
+  }
+  return boost::json::serialize(boost::json::object{{"status", all_healthy ? "ok" : "degraded"},
+                                                    {"timestamp", core::nowUnixSeconds()},
+                                                    {"services", std::move(services)}});
+}
+
 // Routes that need no upstream: their status and body, or nullopt when `path` is not one.
 // Kept synchronous so the coroutine below awaits only named values (see answer()).
 std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalog& catalog,
                                                       const http::Request& req,
                                                       std::string_view path) {
   const auto& msg = req.msg;
-  if (path != "/health" && path != "/v1/models" && !path.starts_with("/v1/models/"))
+  if (path != "/health" && path != "/health/services" && path != "/v1/models" &&
+      !path.starts_with("/v1/models/"))
     return std::nullopt;
   if (msg.method() != bhttp::verb::get && msg.method() != bhttp::verb::head) {
     const core::Error e{core::ErrorCode::kMethodNotAllowed,
@@ -97,6 +158,7 @@ std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalo
   if (path == "/health")
     return std::pair{200,
                      fmt::format(R"({{"status":"ok","timestamp":{}}})", core::nowUnixSeconds())};
+  if (path == "/health/services") return std::pair{200, servicesJson(catalog)};
   if (path == "/v1/models") return std::pair{200, catalog.listJson()};
   // Model ids may contain '/' and ':' and arrive percent-encoded.
   std::string id(path.substr(11));

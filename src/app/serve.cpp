@@ -15,6 +15,7 @@
 #include "http/url.h"
 #include "observability/log.h"
 #include "routing/catalog_holder.h"
+#include "routing/routing_state.h"
 
 namespace kh::app {
 
@@ -62,8 +63,8 @@ class Rediscovery {
       if (!found.empty()) {
         routing::DiscoveredModels merged = current->discovered();
         for (auto& [name, ids] : found) merged[name] = std::move(ids);
-        holder_.publish(std::make_shared<routing::ModelCatalog>(current->configPtr(),
-                                                                current->providers(), merged));
+        holder_.publish(std::make_shared<routing::ModelCatalog>(
+            current->configPtr(), current->providers(), merged, current->stateShared()));
       }
       lock.lock();
       failed_ = std::move(still_failed);
@@ -124,7 +125,9 @@ int serve(const config::Overrides& overrides) {
   std::vector<std::string> failed;
   routing::DiscoveredModels discovered = discoverModels(providers, 5s, &failed);
   routing::CatalogHolder catalogs;
-  catalogs.publish(std::make_shared<routing::ModelCatalog>(cfg, providers, std::move(discovered)));
+  auto routing_state = std::make_shared<routing::RoutingState>(cfg->failover);
+  catalogs.publish(std::make_shared<routing::ModelCatalog>(cfg, providers, std::move(discovered),
+                                                           routing_state));
 
   auto client_tls = http::makeClientTlsContext();
   const int threads = cfg->server.threads > 0 ? cfg->server.threads

@@ -45,7 +45,10 @@ long long nowUnixSeconds() {
 }
 
 std::string isoTimestamp() {
-  const long long ms = nowUnixMs();
+  return isoTimestampMs(nowUnixMs());
+}
+
+std::string isoTimestampMs(long long ms) {
   const long long secs = ms / 1000;
   // Formatting the date is the expensive part and changes once a second; keep it per thread.
   thread_local long long cached_secs = -1;

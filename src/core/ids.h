@@ -13,5 +13,7 @@ long long nowUnixMs();
 long long nowUnixSeconds();
 // An ISO-8601 UTC timestamp with milliseconds, e.g. 2026-01-02T03:04:05.678Z.
 std::string isoTimestamp();
+// The same for a given time (milliseconds since the Unix epoch).
+std::string isoTimestampMs(long long unix_ms);
 
 }  // namespace kh::core

@@ -7,6 +7,7 @@
 #include "http/sse_parser.h"
 #include "pipeline/stages.h"
 #include "pipeline/stream_translator.h"
+#include "routing/routing_state.h"
 
 namespace kh::pipeline {
 
@@ -269,17 +270,73 @@ core::Result<std::string> translateAnswer(RequestContext& ctx, const providers::
   return api::renderChatResponse(ctx.client, ctx.op, *r);
 }
 
+// Reports one attempt's outcome to the target's breaker, balancer statistics and the provider's
+// health; an attempt that ends without a verdict (the client left, the request could not be
+// built) gives a granted half-open probe back.
+class AttemptReport {
+ public:
+  AttemptReport(const RequestContext& ctx, const RequestContext::Attempt& attempt)
+      : breaker_(attempt.breaker),
+        stats_(attempt.stats),
+        health_(ctx.catalog->health(attempt.target->provider)),
+        start_(Clock::now()) {
+    if (stats_) busy_ = stats_->track();
+  }
+  AttemptReport(const AttemptReport&) = delete;
+  AttemptReport& operator=(const AttemptReport&) = delete;
+  ~AttemptReport() {
+    if (!done_ && breaker_) breaker_->onCancel();
+  }
+
+  // The upstream answered as it should; `ttft_us` is the time to the first streamed byte.
+  void success(long long ttft_us = -1) {
+    if (done_) return;
+    done_ = true;
+    const auto latency =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
+    if (breaker_) breaker_->onSuccess();
+    if (stats_) {
+      std::optional<std::chrono::microseconds> ttft;
+      if (ttft_us >= 0) ttft = std::chrono::microseconds(ttft_us);
+      stats_->recordSuccess(latency, ttft);
+    }
+    if (health_) health_->recordSuccess(latency);
+  }
+  // The upstream is alive but refused this request (a 4xx): not the target's fault.
+  void alive() {
+    if (done_) return;
+    done_ = true;
+    if (breaker_) breaker_->onSuccess();
+  }
+  void failure() {
+    if (done_) return;
+    done_ = true;
+    if (breaker_) breaker_->onFailure(Clock::now());
+    if (health_) health_->recordFailure();
+  }
+
+ private:
+  routing::Breaker* breaker_;
+  routing::TargetStats::Entry* stats_;
+  routing::ProviderHealth* health_;
+  Clock::time_point start_;
+  routing::TargetStats::Entry::InFlight busy_;
+  bool done_ = false;
+};
+
 }  // namespace
 
 net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
-  const auto& targets = ctx.route.targets;
-  const int max_attempts =
-      std::min<int>(ctx.catalog->config().failover.max_attempts, static_cast<int>(targets.size()));
+  const int max_attempts = ctx.catalog->config().failover.max_attempts;
   core::Error last = core::Error::unavailable("No target is available for this model");
-  for (int i = 0; i < max_attempts; ++i) {
-    const routing::Target& target = targets[i];
+  for (const RequestContext::Attempt& attempt : ctx.plan) {
+    if (ctx.attempts >= max_attempts) break;
+    // Another request may have taken the one half-open probe since routing looked.
+    if (attempt.breaker && !attempt.breaker->tryAcquire(Clock::now())) continue;
+    AttemptReport report(ctx, attempt);
+    const routing::Target& target = *attempt.target;
     const providers::Provider& provider = *target.provider;
-    ctx.attempts = i + 1;
+    ++ctx.attempts;
     ctx.provider = provider.name();
     ctx.upstream_model = target.model;
     const bool same_wire = provider.wire() == api::wireOf(ctx.client);
@@ -294,7 +351,9 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     auto sent = co_await ctx.ex.upstream.send(req, &ctx.ex.cancel);
     if (!sent) {
       last = std::move(sent).error();
-      if (last.code == core::ErrorCode::kCancelled || !last.retryable) co_return last;
+      if (last.code == core::ErrorCode::kCancelled) co_return last;
+      report.failure();
+      if (!last.retryable) co_return last;
       continue;
     }
     http::UpstreamResponse& resp = **sent;
@@ -307,6 +366,11 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       if (const std::string_view ra = resp.header("Retry-After"); !ra.empty())
         last.retry_after = std::string(ra);
       last.retryable = retryOn(ctx, status);
+      if (last.retryable || status >= 500) {
+        report.failure();
+      } else {
+        report.alive();
+      }
       if (last.retryable) continue;
       co_return last;
     }
@@ -325,13 +389,22 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
         OpenAIPassThrough handler(ctx);
         relayed = co_await relayStream(ctx, resp, handler);
       }
+      if (!relayed && relayed.error().code == core::ErrorCode::kCancelled) co_return relayed;
       // A stream judged before its first byte went out may still fail over.
       if (!relayed && !ctx.ex.sink.started() && relayed.error().retryable) {
+        report.failure();
         last = std::move(relayed).error();
         ctx.status = 0;
         ctx.usage = {};
         ctx.ttft_us = -1;
+        ctx.error.clear();
         continue;
+      }
+      // A stream that broke after it started ends with an error event (ctx.error says why).
+      if (relayed && ctx.error.empty()) {
+        report.success(ctx.ttft_us);
+      } else {
+        report.failure();
       }
       co_return relayed;
     }
@@ -339,7 +412,9 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     auto body = co_await resp.readAll(kMaxResponseBody);
     if (!body) {
       last = std::move(body).error();
-      if (last.code == core::ErrorCode::kCancelled || !last.retryable) co_return last;
+      if (last.code == core::ErrorCode::kCancelled) co_return last;
+      report.failure();
+      if (!last.retryable) co_return last;
       continue;
     }
     std::string_view content_type = contentTypeOf(resp);
@@ -347,11 +422,13 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       if (is_sse) {
         last =
             core::Error::badGateway("The upstream answered with a stream that was not asked for");
+        report.failure();
         continue;
       }
       auto translated = translateAnswer(ctx, provider, *body);
       if (!translated) {
         last = std::move(translated).error();
+        report.failure();
         continue;
       }
       *body = std::move(*translated);
@@ -364,6 +441,7 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
         if (!usage) {
           last =
               core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+          report.failure();
           continue;
         }
         ctx.usage = *usage;
@@ -371,8 +449,10 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     }
     if (const std::string_view k = failureKeyword(ctx, *body); !k.empty()) {
       last = keywordFailure(k);
+      report.failure();
       continue;
     }
+    report.success();
     ctx.status = 200;
     ctx.ttft_us = sinceStartUs(ctx);
     ctx.bytes_out += body->size();

@@ -9,6 +9,8 @@
 #include "api/openai_body.h"
 #include "http/server.h"
 #include "providers/provider.h"
+#include "routing/balancer.h"
+#include "routing/breaker.h"
 #include "routing/model_catalog.h"
 
 namespace kh::pipeline {
@@ -29,6 +31,13 @@ struct RequestContext {
   std::string body;  // the inbound body, moved out of the request
   api::OpenAIBodyInfo info;
   routing::Route route;
+  // The targets to try, in order: the balancer's pick for groups, open breakers left out.
+  struct Attempt {
+    const routing::Target* target = nullptr;  // into `route` or the catalog's balancer
+    routing::Breaker* breaker = nullptr;
+    routing::TargetStats::Entry* stats = nullptr;
+  };
+  std::vector<Attempt> plan;
   // The canonical form of the body, built on the first attempt that needs translation.
   std::optional<model::ChatRequest> chat;
   std::optional<model::EmbeddingRequest> embedding;

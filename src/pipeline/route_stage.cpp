@@ -1,11 +1,61 @@
+#include <fmt/format.h>
+
 #include "pipeline/stages.h"
+#include "routing/routing_state.h"
 
 namespace kh::pipeline {
+
+namespace {
+
+// 503 for a route whose every target is cooling down after failures, with the wait until the
+// first of them may be tried again.
+core::Error coolingDown(std::string_view model, std::optional<routing::SteadyTime> until,
+                        routing::SteadyTime now) {
+  core::Error e = core::Error::unavailable(fmt::format(
+      "Every target of '{}' failed recently and is cooling down; try again later", model));
+  e.retryable = false;
+  if (until && *until > now) {
+    const auto secs = std::chrono::ceil<std::chrono::seconds>(*until - now).count();
+    e.retry_after = std::to_string(std::max<long long>(1, secs));
+  }
+  return e;
+}
+
+}  // namespace
 
 core::Status routeStage(RequestContext& ctx) {
   auto route = ctx.catalog->resolve(ctx.info.model);
   if (!route) return std::move(route).error();
   ctx.route = std::move(*route);
+  routing::RoutingState* state = ctx.catalog->state();
+  if (!state) {
+    for (const auto& t : ctx.route.targets) ctx.plan.push_back({&t, nullptr, nullptr});
+    return core::Ok{};
+  }
+  const routing::SteadyTime now = state->breakers().now();
+  if (const routing::Balancer* b = ctx.route.balancer) {
+    routing::IndexList order;
+    routing::PickHints hints;
+    // A cheap prompt size for lowest_cost: about four bytes of JSON per token.
+    hints.prompt_tokens_estimate = static_cast<std::uint32_t>(ctx.body.size() / 4);
+    b->order(order, hints, b->unavailable(now));
+    if (order.empty()) return coolingDown(ctx.info.model, b->earliestOpenUntil(now), now);
+    ctx.plan.reserve(order.size());
+    for (const auto i : order) ctx.plan.push_back({&b->target(i), b->breaker(i), &b->stats(i)});
+    return core::Ok{};
+  }
+  std::optional<routing::SteadyTime> earliest;
+  for (const auto& t : ctx.route.targets) {
+    routing::Breaker& breaker = state->breakers().get(t.provider->name(), t.model);
+    if (!breaker.allows(now)) {
+      if (breaker.state(now) == routing::BreakerState::kOpen &&
+          (!earliest || breaker.openUntil() < *earliest))
+        earliest = breaker.openUntil();
+      continue;
+    }
+    ctx.plan.push_back({&t, &breaker, nullptr});
+  }
+  if (ctx.plan.empty()) return coolingDown(ctx.info.model, earliest, now);
   return core::Ok{};
 }
 

@@ -6,6 +6,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include "routing/balancer.h"
+#include "routing/routing_state.h"
+
 namespace kh::routing {
 
 namespace {
@@ -32,11 +35,27 @@ std::string_view wellKnownType(std::string_view prefix) {
 
 }  // namespace
 
+ModelCatalog::~ModelCatalog() = default;
+
 ModelCatalog::ModelCatalog(std::shared_ptr<const config::Config> config, ProviderSet providers,
-                           DiscoveredModels discovered)
+                           DiscoveredModels discovered, std::shared_ptr<RoutingState> state)
     : config_(std::move(config)),
       providers_(std::move(providers)),
-      discovered_(std::move(discovered)) {
+      discovered_(std::move(discovered)),
+      state_(std::move(state)) {
+  if (state_) {
+    for (const auto& p : providers_) health_.emplace_back(p.get(), &state_->health(p->name()));
+    for (const auto& g : config_->groups) {
+      std::vector<Target> targets;
+      for (const auto& t : g.targets)
+        if (const auto* p = provider(t.provider))
+          targets.push_back({p, t.model, t.priority, t.weight});
+      if (targets.empty()) continue;
+      const Strategy strategy = parseStrategy(g.strategy).value_or(Strategy::kPriority);
+      balancers_.emplace(g.name, std::make_unique<Balancer>(g.name, targets, strategy,
+                                                            state_->stats(), &state_->breakers()));
+    }
+  }
   for (const auto& g : config_->groups) listed_.emplace(g.name, "kakehashi");
   for (const auto& [alias, target] : config_->aliases) listed_.emplace(alias, "kakehashi");
   for (const auto& p : providers_) {
@@ -100,7 +119,8 @@ core::Result<Route> ModelCatalog::resolveDepth(std::string_view model, int depth
 
   for (const auto& g : config_->groups) {
     if (g.name != model) continue;
-    Route r{{}, "group"};
+    Route r{{}, "group", g.name, nullptr};
+    if (auto b = balancers_.find(g.name); b != balancers_.end()) r.balancer = b->second.get();
     for (const auto& t : g.targets)
       if (const auto* p = provider(t.provider))
         r.targets.push_back({p, t.model, t.priority, t.weight});
@@ -130,13 +150,13 @@ core::Result<Route> ModelCatalog::resolveDepth(std::string_view model, int depth
       // With a known list, a name outside it is a typo to report now, not an upstream round trip.
       if (!known.empty() && std::find(known.begin(), known.end(), rest) == known.end())
         return core::Error::modelNotFound(model);
-      return Route{{Target{p, std::string(rest)}}, "prefix"};
+      return Route{{Target{p, std::string(rest)}}, "prefix", {}, nullptr};
     }
   }
 
   if (auto it = offered_by_.find(std::string(model)); it != offered_by_.end()) {
     if (it->second.size() == 1)
-      return Route{{Target{it->second.front(), std::string(model)}}, "model"};
+      return Route{{Target{it->second.front(), std::string(model)}}, "model", {}, nullptr};
     std::string names;
     for (const auto* p : it->second) names += (names.empty() ? "" : ", ") + p->name();
     core::Error e = core::Error::modelNotFound(model);
@@ -146,6 +166,12 @@ core::Result<Route> ModelCatalog::resolveDepth(std::string_view model, int depth
     return e;
   }
   return core::Error::modelNotFound(model);
+}
+
+ProviderHealth* ModelCatalog::health(const providers::Provider* provider) const {
+  for (const auto& [p, h] : health_)
+    if (p == provider) return h;
+  return nullptr;
 }
 
 core::Result<std::string> ModelCatalog::modelJson(std::string_view id) const {

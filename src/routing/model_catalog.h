@@ -21,9 +21,16 @@ struct Target {
   int weight = 1;
 };
 
+class Balancer;
+class RoutingState;
+class ProviderHealth;
+
 struct Route {
   std::vector<Target> targets;  // in the order to try them
   std::string via;              // group | alias | prefix | model
+  std::string group;            // the group's name when the route is a group (also via an alias)
+  // For groups: orders the targets per request (strategy, tiers, breakers). Owned by the catalog.
+  const Balancer* balancer = nullptr;
 };
 
 using ProviderSet = std::vector<std::shared_ptr<const providers::Provider>>;
@@ -33,8 +40,11 @@ using DiscoveredModels = std::map<std::string, std::vector<std::string>, std::le
 // config or a provider's discovered model list changes, and swapped in atomically.
 class ModelCatalog {
  public:
+  // `state` (shared by every catalog of the process) enables balancing and breakers; without it
+  // group targets are tried in priority order.
   ModelCatalog(std::shared_ptr<const config::Config> config, ProviderSet providers,
-               DiscoveredModels discovered);
+               DiscoveredModels discovered, std::shared_ptr<RoutingState> state = nullptr);
+  ~ModelCatalog();
 
   // Order: group → alias → provider prefix ("name:model", well-known prefixes) → a bare name
   // offered by exactly one provider → 404 model_not_found.
@@ -52,6 +62,10 @@ class ModelCatalog {
   // Models of a provider: configured, else discovered; empty when unknown.
   const std::vector<std::string>& modelsOf(std::string_view provider) const;
   const DiscoveredModels& discovered() const { return discovered_; }
+  RoutingState* state() const { return state_.get(); }
+  const std::shared_ptr<RoutingState>& stateShared() const { return state_; }
+  // The provider's passive health record; null without routing state.
+  ProviderHealth* health(const providers::Provider* provider) const;
   std::size_t listedCount() const { return listed_.size(); }
 
  private:
@@ -64,6 +78,9 @@ class ModelCatalog {
   std::unordered_map<std::string, std::vector<const providers::Provider*>> offered_by_;
   std::map<std::string, std::string, std::less<>> listed_;  // id → owned_by
   std::string list_json_;
+  std::shared_ptr<RoutingState> state_;
+  std::map<std::string, std::unique_ptr<Balancer>, std::less<>> balancers_;
+  std::vector<std::pair<const providers::Provider*, ProviderHealth*>> health_;
 };
 
 }  // namespace kh::routing
