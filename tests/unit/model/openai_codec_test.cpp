@@ -126,12 +126,15 @@ TEST(OpenAICodec, ResponsesAndChunks) {
   EXPECT_EQ(back.at("usage").at("total_tokens").as_int64(), 12);
   EXPECT_EQ(back.at("choices").at(0).at("finish_reason").as_string(), "tool_calls");
 
-  auto chunk = parseOpenAIChatChunk(json::parse(R"({"id":"c","object":"chat.completion.chunk",
+  ChatChunk chunk;
+  ASSERT_TRUE(parseOpenAIChatChunk(R"({"id":"c","object":"chat.completion.chunk",
     "created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1",
-    "type":"function","function":{"name":"f","arguments":""}}]},"finish_reason":null}]})"));
-  ASSERT_TRUE(chunk);
-  EXPECT_EQ(chunk->choices[0].tool_calls[0].name, "f");
-  const json::object cj = toOpenAIJson(*chunk);
+    "type":"function","function":{"name":"f","arguments":""}}]},"finish_reason":null}]})",
+                                   chunk));
+  EXPECT_EQ(chunk.choices[0].tool_calls[0].name, "f");
+  std::string text;
+  appendOpenAIChunkJson(chunk, true, text);
+  const json::object cj = json::parse(text).as_object();
   EXPECT_EQ(cj.at("choices").at(0).at("delta").at("tool_calls").at(0).at("id").as_string(),
             "call_1");
   EXPECT_TRUE(cj.at("choices").at(0).at("finish_reason").is_null());
