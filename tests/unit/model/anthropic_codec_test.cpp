@@ -88,6 +88,8 @@ std::vector<Event> parseSse(std::string_view text) {
     const std::string_view data = ev.substr(nl + 1);
     EXPECT_TRUE(data.starts_with("data: ")) << ev;
     e.data = json::parse(data.substr(6)).as_object();
+    // Written directly as text: byte for byte what Boost.JSON would serialize.
+    EXPECT_EQ(json::serialize(e.data), data.substr(6));
     EXPECT_EQ(e.data.at("type").as_string(), e.name) << "event name and data type differ";
     out.push_back(std::move(e));
   }
