@@ -24,12 +24,6 @@ core::Result<json::value> parseJson(std::string_view body) {
   return v;
 }
 
-void appendData(std::string& out, const json::object& o) {
-  out.append("data: ");
-  out.append(json::serialize(o));
-  out.append("\n\n");
-}
-
 class OpenAIChatEncoder final : public ChatStreamEncoder {
  public:
   OpenAIChatEncoder(bool include_usage, bool completion)
@@ -37,14 +31,13 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
 
   void encode(const model::ChatChunk& chunk, std::string& out) override {
     // The gateway always learns usage; the client sees the usage chunk only if it asked.
-    if (chunk.usage && !include_usage_) {
-      if (chunk.choices.empty()) return;
-      model::ChatChunk copy = chunk;
-      copy.usage.reset();
-      appendData(out, render(copy));
-      return;
-    }
-    appendData(out, render(chunk));
+    if (chunk.usage && !include_usage_ && chunk.choices.empty()) return;
+    out.append("data: ");
+    if (completion_)
+      model::appendOpenAICompletionChunkJson(chunk, include_usage_, out);
+    else
+      model::appendOpenAIChunkJson(chunk, include_usage_, out);
+    out.append("\n\n");
   }
   void finish(std::string& out) override { out.append("data: [DONE]\n\n"); }
   void fail(const core::Error& error, std::string& out) override {
@@ -52,9 +45,6 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
   }
 
  private:
-  json::object render(const model::ChatChunk& chunk) const {
-    return completion_ ? model::toOpenAICompletionJson(chunk) : model::toOpenAIJson(chunk);
-  }
   bool include_usage_;
   bool completion_;
 };

@@ -11,6 +11,7 @@
 
 #include "app/discovery.h"
 #include "app/router.h"
+#include "core/json_text.h"
 #include "http/server.h"
 #include "http/url.h"
 #include "observability/log.h"
@@ -166,13 +167,13 @@ int serve(const config::Overrides& overrides) {
   for (const auto& p : catalog->providers()) {
     if (provider_list.size() > 1) provider_list += ',';
     std::string entry = "{\"name\":";
-    obs::appendJsonString(entry, p->name());
+    core::appendJsonString(entry, p->name());
     entry += ",\"type\":";
-    obs::appendJsonString(entry, p->config().type);
+    core::appendJsonString(entry, p->config().type);
     entry += ",\"base_url\":";
-    obs::appendJsonString(entry, p->baseUrl());
+    core::appendJsonString(entry, p->baseUrl());
     entry += ",\"api_key\":";
-    obs::appendJsonString(entry, obs::maskSecret(p->config().api_key));
+    core::appendJsonString(entry, obs::maskSecret(p->config().api_key));
     entry += fmt::format(",\"models\":{}}}", catalog->modelsOf(p->name()).size());
     provider_list += entry;
   }

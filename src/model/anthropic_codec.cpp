@@ -8,11 +8,14 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/ids.h"
+#include "core/json_text.h"
+#include "model/json_dom.h"
 #include "model/json_util.h"
 
 namespace kh::model {
 
 namespace json = boost::json;
+namespace dom = simdjson::dom;
 
 using detail::bad;
 using detail::field;
@@ -70,15 +73,30 @@ long long countOr(const json::object& o, std::string_view key, long long fallbac
 // Anthropic's input_tokens leaves out cache reads and writes; the canonical prompt count holds
 // all three. Only the fields present are updated, because message_delta repeats some of
 // message_start's counts and omits others.
+// `count(key, fallback)` reads one count, from whichever parser's document holds the usage.
+template <class Count>
+void applyUsageCounts(Usage& u, Count count) {
+  const long long input =
+      count("input_tokens", u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
+  u.cached_tokens = count("cache_read_input_tokens", u.cached_tokens);
+  u.cache_creation_tokens = count("cache_creation_input_tokens", u.cache_creation_tokens);
+  u.prompt_tokens = input + u.cached_tokens + u.cache_creation_tokens;
+  u.completion_tokens = count("output_tokens", u.completion_tokens);
+}
+
 void applyUsage(const json::value& v, Usage& u) {
   if (!v.is_object()) return;
   const auto& o = v.as_object();
-  const long long input =
-      countOr(o, "input_tokens", u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
-  u.cached_tokens = countOr(o, "cache_read_input_tokens", u.cached_tokens);
-  u.cache_creation_tokens = countOr(o, "cache_creation_input_tokens", u.cache_creation_tokens);
-  u.prompt_tokens = input + u.cached_tokens + u.cache_creation_tokens;
-  u.completion_tokens = countOr(o, "output_tokens", u.completion_tokens);
+  applyUsageCounts(
+      u, [&](std::string_view key, long long fallback) { return countOr(o, key, fallback); });
+}
+
+void applyUsage(dom::element v, Usage& u) {
+  dom::object o;
+  if (v.get_object().get(o)) return;
+  applyUsageCounts(u, [&](std::string_view key, long long fallback) {
+    return detail::integerMember(o, key, fallback);
+  });
 }
 
 long long uncachedInput(const Usage& u) {
@@ -171,14 +189,6 @@ std::string cutText(std::string_view text) {
   // Back off to a UTF-8 boundary so the message stays valid text.
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
   return std::string(text.substr(0, cut)) + "…";
-}
-
-std::string sse(std::string_view event, const json::object& data) {
-  std::string out;
-  const std::string body = json::serialize(data);
-  out.reserve(event.size() + body.size() + 16);
-  out.append("event: ").append(event).append("\ndata: ").append(body).append("\n\n");
-  return out;
 }
 
 // ---- Inbound request (/v1/messages) ----
@@ -954,8 +964,8 @@ std::string renderAnthropicStreamError(const core::Error& e) {
 
 // ---- AnthropicStreamDecoder ----
 
-ChatChunk AnthropicStreamDecoder::chunk() const {
-  ChatChunk c;
+ChatChunk& AnthropicStreamDecoder::chunk(ChunkBuffer& out) const {
+  ChatChunk& c = out.add();
   c.id = id_;
   c.model = model_;
   c.created = created_;
@@ -963,123 +973,102 @@ ChatChunk AnthropicStreamDecoder::chunk() const {
   return c;
 }
 
-ChatChunk AnthropicStreamDecoder::finishChunk(FinishReason reason) const {
-  ChatChunk c = chunk();
-  c.choices.front().finish_reason = reason;
-  return c;
+void AnthropicStreamDecoder::finishChunk(FinishReason reason, ChunkBuffer& out) const {
+  chunk(out).choices.front().finish_reason = reason;
 }
 
 core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_view data,
-                                          std::vector<ChatChunk>& out) {
+                                          ChunkBuffer& out) {
   if (event == "ping") return core::Ok{};
-  json::value v;
   // An event without data is named by its `event:` line alone (message_stop, ping).
-  if (!data.empty()) {
-    boost::system::error_code ec;
-    v = json::parse(data, ec);
-    if (ec || !v.is_object())
-      return core::Error::badGateway(
-          fmt::format("Anthropic sent a malformed '{}' stream event", event));
-  } else {
-    v = json::object{};
-  }
-  const auto& o = v.as_object();
-  std::string_view type = stringField(o, "type");
+  dom::element root;
+  dom::object o;
+  if (detail::parseEvent(data.empty() ? std::string_view("{}") : data).get(root) ||
+      root.get_object().get(o))
+    return core::Error::badGateway(
+        fmt::format("Anthropic sent a malformed '{}' stream event", event));
+  std::string_view type = detail::stringMember(o, "type");
   if (type.empty()) type = event;
 
   auto blockIndex = [&]() -> int {
-    const json::value* i = field(o, "index");
-    const long long n = i ? integer(*i).value_or(-1) : -1;
+    const long long n = detail::integerMember(o, "index", -1);
     return n >= 0 && n < 4096 ? static_cast<int>(n) : -1;
   };
 
-  if (type == "message_start") {
-    created_ = core::nowUnixSeconds();
-    if (const json::value* m = field(o, "message"); m && m->is_object()) {
-      const auto& mo = m->as_object();
-      id_ = std::string(stringField(mo, "id"));
-      model_ = std::string(stringField(mo, "model"));
-      if (const json::value* u = field(mo, "usage")) applyUsage(*u, usage_);
-    }
-    ChatChunk c = chunk();
-    c.choices.front().role = Role::kAssistant;
-    c.choices.front().content = "";
-    out.push_back(std::move(c));
-  } else if (type == "content_block_start") {
+  if (type == "content_block_delta") {
     const int index = blockIndex();
-    const json::value* cb = field(o, "content_block");
-    if (index < 0 || !cb || !cb->is_object()) return core::Ok{};
-    const auto& b = cb->as_object();
-    if (static_cast<size_t>(index) >= block_tool_.size()) block_tool_.resize(index + 1, -1);
-    const std::string_view btype = stringField(b, "type");
-    if (btype == "tool_use") {
-      block_tool_[index] = tool_count_++;
-      ToolCallDelta td;
-      td.index = block_tool_[index];
-      td.id = std::string(stringField(b, "id"));
-      td.name = std::string(stringField(b, "name"));
-      // Anthropic starts with input {} and streams it as deltas; some relays send it whole here.
-      if (const json::value* in = field(b, "input");
-          in && in->is_object() && !in->as_object().empty())
-        td.arguments = json::serialize(*in);
-      ChatChunk c = chunk();
-      c.choices.front().tool_calls.push_back(std::move(td));
-      out.push_back(std::move(c));
-    } else if (btype == "text") {
-      if (const std::string_view t = stringField(b, "text"); !t.empty()) {
-        ChatChunk c = chunk();
-        c.choices.front().content = std::string(t);
-        out.push_back(std::move(c));
-      }
-    }
-  } else if (type == "content_block_delta") {
-    const int index = blockIndex();
-    const json::value* d = field(o, "delta");
-    if (index < 0 || !d || !d->is_object()) return core::Ok{};
-    const auto& delta = d->as_object();
-    const std::string_view dtype = stringField(delta, "type");
+    const auto delta = detail::objectMember(o, "delta");
+    if (index < 0 || !delta) return core::Ok{};
+    const std::string_view dtype = detail::stringMember(*delta, "type");
     if (dtype == "text_delta") {
-      const std::string_view t = stringField(delta, "text");
+      const std::string_view t = detail::stringMember(*delta, "text");
       if (t.empty()) return core::Ok{};
-      ChatChunk c = chunk();
-      c.choices.front().content = std::string(t);
-      out.push_back(std::move(c));
+      chunk(out).choices.front().content.emplace(t);
     } else if (dtype == "input_json_delta") {
-      const std::string_view part = stringField(delta, "partial_json");
+      const std::string_view part = detail::stringMember(*delta, "partial_json");
       if (part.empty() || static_cast<size_t>(index) >= block_tool_.size() ||
           block_tool_[index] < 0)
         return core::Ok{};
-      ToolCallDelta td;
+      ToolCallDelta& td = chunk(out).choices.front().tool_calls.emplace_back();
       td.index = block_tool_[index];
-      td.arguments = std::string(part);
-      ChatChunk c = chunk();
-      c.choices.front().tool_calls.push_back(std::move(td));
-      out.push_back(std::move(c));
+      td.arguments.assign(part);
     }
     // thinking_delta, signature_delta and citations_delta have no canonical form.
+  } else if (type == "message_start") {
+    created_ = core::nowUnixSeconds();
+    if (const auto m = detail::objectMember(o, "message")) {
+      id_.assign(detail::stringMember(*m, "id"));
+      model_.assign(detail::stringMember(*m, "model"));
+      if (const auto u = detail::member(*m, "usage")) applyUsage(*u, usage_);
+    }
+    ChatChunk& c = chunk(out);
+    c.choices.front().role = Role::kAssistant;
+    c.choices.front().content.emplace();
+  } else if (type == "content_block_start") {
+    const int index = blockIndex();
+    const auto b = detail::objectMember(o, "content_block");
+    if (index < 0 || !b) return core::Ok{};
+    if (static_cast<size_t>(index) >= block_tool_.size()) block_tool_.resize(index + 1, -1);
+    const std::string_view btype = detail::stringMember(*b, "type");
+    if (btype == "tool_use") {
+      block_tool_[index] = tool_count_++;
+      ToolCallDelta& td = chunk(out).choices.front().tool_calls.emplace_back();
+      td.index = block_tool_[index];
+      td.id.assign(detail::stringMember(*b, "id"));
+      td.name.assign(detail::stringMember(*b, "name"));
+      // Anthropic starts with input {} and streams it as deltas; some relays send it whole here.
+      if (const auto in = detail::member(*b, "input")) {
+        dom::object io;
+        if (!in->get_object().get(io) && io.size() > 0) td.arguments = detail::serialize(*in);
+      }
+    } else if (btype == "text") {
+      if (const std::string_view t = detail::stringMember(*b, "text"); !t.empty())
+        chunk(out).choices.front().content.emplace(t);
+    }
   } else if (type == "message_delta") {
-    if (const json::value* u = field(o, "usage")) applyUsage(*u, usage_);
-    const json::value* d = field(o, "delta");
-    const std::string_view sr =
-        d && d->is_object() ? stringField(d->as_object(), "stop_reason") : std::string_view();
+    if (const auto u = detail::member(o, "usage")) applyUsage(*u, usage_);
+    const auto d = detail::objectMember(o, "delta");
+    const std::string_view sr = d ? detail::stringMember(*d, "stop_reason") : std::string_view();
     if (!sr.empty() && finish_ == FinishReason::kNone) {
       finish_ = finishFor(sr);
-      out.push_back(finishChunk(finish_));
+      finishChunk(finish_, out);
     }
   } else if (type == "message_stop") {
     if (finished_) return core::Ok{};
     // A stream without a stop_reason still owes OpenAI clients a finish reason.
     if (finish_ == FinishReason::kNone) {
       finish_ = tool_count_ > 0 ? FinishReason::kToolCalls : FinishReason::kStop;
-      out.push_back(finishChunk(finish_));
+      finishChunk(finish_, out);
     }
-    ChatChunk c = chunk();
+    ChatChunk& c = chunk(out);
     c.choices.clear();
     c.usage = usage_;
-    out.push_back(std::move(c));
     finished_ = true;
   } else if (type == "error") {
-    return errorFromJson(0, v);
+    // Rare and read once: the Boost.JSON reader that also serves error answers.
+    boost::system::error_code ec;
+    const json::value v = json::parse(data, ec);
+    return errorFromJson(0, ec ? json::value(json::object{}) : v);
   }
   // ping and event types added later carry nothing to translate.
   return core::Ok{};
@@ -1087,53 +1076,73 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
 
 // ---- AnthropicStreamEncoder ----
 
+namespace {
+
+// Events are written as text straight into the output: they are few shapes, all small, and
+// building a document per token cost more than the token itself.
+void beginEvent(std::string_view name, std::string& out) {
+  out.append("event: ").append(name).append("\ndata: ");
+}
+
+void appendUsageFields(const Usage& u, std::string& out) {
+  out.append("{\"input_tokens\":");
+  core::appendJsonInt(out, uncachedInput(u));
+  out.append(",\"cache_creation_input_tokens\":");
+  core::appendJsonInt(out, u.cache_creation_tokens);
+  out.append(",\"cache_read_input_tokens\":");
+  core::appendJsonInt(out, u.cached_tokens);
+  out.append(",\"output_tokens\":");
+  core::appendJsonInt(out, u.completion_tokens);
+  out.push_back('}');
+}
+
+}  // namespace
+
 AnthropicStreamEncoder::AnthropicStreamEncoder(std::string id, std::string model)
     : id_(messageId(id)), model_(std::move(model)) {}
 
 void AnthropicStreamEncoder::start(std::string& out) {
   if (started_) return;
   started_ = true;
-  json::object usage{{"input_tokens", uncachedInput(usage_)},
-                     {"cache_creation_input_tokens", usage_.cache_creation_tokens},
-                     {"cache_read_input_tokens", usage_.cached_tokens},
-                     {"output_tokens", usage_.completion_tokens}};
-  out += sse("message_start", json::object{{"type", "message_start"},
-                                           {"message", json::object{{"id", id_},
-                                                                    {"type", "message"},
-                                                                    {"role", "assistant"},
-                                                                    {"model", model_},
-                                                                    {"content", json::array{}},
-                                                                    {"stop_reason", nullptr},
-                                                                    {"stop_sequence", nullptr},
-                                                                    {"usage", std::move(usage)}}}});
-  out += sse("ping", json::object{{"type", "ping"}});
+  beginEvent("message_start", out);
+  out.append("{\"type\":\"message_start\",\"message\":{\"id\":");
+  core::appendJsonString(out, id_);
+  out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+  core::appendJsonString(out, model_);
+  out.append(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":");
+  appendUsageFields(usage_, out);
+  out.append("}}\n\n");
+  out.append("event: ping\ndata: {\"type\":\"ping\"}\n\n");
 }
 
 void AnthropicStreamEncoder::openBlock(Block kind, const ToolCallDelta* tool, std::string& out) {
   closeBlock(out);
-  json::object block;
+  beginEvent("content_block_start", out);
+  out.append("{\"type\":\"content_block_start\",\"index\":");
+  core::appendJsonInt(out, next_block_);
   if (kind == Block::kText) {
-    block = json::object{{"type", "text"}, {"text", ""}};
+    out.append(",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
   } else {
-    std::string id =
-        tool->id.empty() ? fmt::format("toolu_{}_{}", id_.substr(4), tool->index) : tool->id;
-    block = json::object{{"type", "tool_use"},
-                         {"id", std::move(id)},
-                         {"name", tool->name},
-                         {"input", json::object{}}};
+    out.append(",\"content_block\":{\"type\":\"tool_use\",\"id\":");
+    if (tool->id.empty())
+      core::appendJsonString(out, fmt::format("toolu_{}_{}", id_.substr(4), tool->index));
+    else
+      core::appendJsonString(out, tool->id);
+    out.append(",\"name\":");
+    core::appendJsonString(out, tool->name);
+    out.append(",\"input\":{}}}\n\n");
     open_tool_ = tool->index;
     last_tool_ = std::max(last_tool_, tool->index);
   }
-  out += sse("content_block_start", json::object{{"type", "content_block_start"},
-                                                 {"index", next_block_},
-                                                 {"content_block", std::move(block)}});
   open_ = kind;
 }
 
 void AnthropicStreamEncoder::closeBlock(std::string& out) {
   if (open_ == Block::kNone) return;
-  out += sse("content_block_stop",
-             json::object{{"type", "content_block_stop"}, {"index", next_block_}});
+  beginEvent("content_block_stop", out);
+  out.append("{\"type\":\"content_block_stop\",\"index\":");
+  core::appendJsonInt(out, next_block_);
+  out.append("}\n\n");
   ++next_block_;
   open_ = Block::kNone;
   open_tool_ = -1;
@@ -1150,11 +1159,12 @@ void AnthropicStreamEncoder::encode(const ChatChunk& chunk, std::string& out) {
     if (ch.index != 0) continue;  // Anthropic messages have one choice
     if (ch.content && !ch.content->empty()) {
       if (open_ != Block::kText) openBlock(Block::kText, nullptr, out);
-      out +=
-          sse("content_block_delta",
-              json::object{{"type", "content_block_delta"},
-                           {"index", next_block_},
-                           {"delta", json::object{{"type", "text_delta"}, {"text", *ch.content}}}});
+      beginEvent("content_block_delta", out);
+      out.append("{\"type\":\"content_block_delta\",\"index\":");
+      core::appendJsonInt(out, next_block_);
+      out.append(",\"delta\":{\"type\":\"text_delta\",\"text\":");
+      core::appendJsonString(out, *ch.content);
+      out.append("}}\n\n");
     }
     for (const auto& td : ch.tool_calls) {
       if (open_ != Block::kTool || open_tool_ != td.index) {
@@ -1164,11 +1174,12 @@ void AnthropicStreamEncoder::encode(const ChatChunk& chunk, std::string& out) {
         openBlock(Block::kTool, &td, out);
       }
       if (td.arguments.empty()) continue;
-      out += sse("content_block_delta",
-                 json::object{{"type", "content_block_delta"},
-                              {"index", next_block_},
-                              {"delta", json::object{{"type", "input_json_delta"},
-                                                     {"partial_json", td.arguments}}}});
+      beginEvent("content_block_delta", out);
+      out.append("{\"type\":\"content_block_delta\",\"index\":");
+      core::appendJsonInt(out, next_block_);
+      out.append(",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":");
+      core::appendJsonString(out, td.arguments);
+      out.append("}}\n\n");
     }
     if (ch.finish_reason != FinishReason::kNone) finish_ = ch.finish_reason;
   }
@@ -1183,17 +1194,13 @@ void AnthropicStreamEncoder::finish(std::string& out) {
   // upstream said "stop" (OpenAI does for a forced tool_choice).
   if (reason == FinishReason::kNone || reason == FinishReason::kStop)
     reason = last_tool_ >= 0 ? FinishReason::kToolCalls : FinishReason::kStop;
-  out +=
-      sse("message_delta",
-          json::object{
-              {"type", "message_delta"},
-              {"delta",
-               json::object{{"stop_reason", stopReasonFor(reason)}, {"stop_sequence", nullptr}}},
-              {"usage", json::object{{"input_tokens", uncachedInput(usage_)},
-                                     {"cache_creation_input_tokens", usage_.cache_creation_tokens},
-                                     {"cache_read_input_tokens", usage_.cached_tokens},
-                                     {"output_tokens", usage_.completion_tokens}}}});
-  out += sse("message_stop", json::object{{"type", "message_stop"}});
+  beginEvent("message_delta", out);
+  out.append("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"");
+  out.append(stopReasonFor(reason));
+  out.append("\",\"stop_sequence\":null},\"usage\":");
+  appendUsageFields(usage_, out);
+  out.append("}\n\n");
+  out.append("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
   finished_ = true;
 }
 

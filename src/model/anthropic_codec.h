@@ -52,13 +52,14 @@ class AnthropicStreamDecoder {
  public:
   // One SSE event: its `event:` name (may be empty; the data's "type" decides) and its data.
   // Appends zero or more chunks. An `error` event returns its Error; the stream is over then.
-  core::Status feed(std::string_view event, std::string_view data, std::vector<ChatChunk>& out);
+  core::Status feed(std::string_view event, std::string_view data, ChunkBuffer& out);
   // message_stop was seen.
   bool finished() const { return finished_; }
 
  private:
-  ChatChunk chunk() const;
-  ChatChunk finishChunk(FinishReason reason) const;
+  // A chunk with the stream's id, model and created, and one empty choice.
+  ChatChunk& chunk(ChunkBuffer& out) const;
+  void finishChunk(FinishReason reason, ChunkBuffer& out) const;
 
   std::string id_;
   std::string model_;

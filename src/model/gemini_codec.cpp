@@ -8,11 +8,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "model/json_dom.h"
 #include "model/json_util.h"
 
 namespace kh::model {
 
 namespace json = boost::json;
+namespace dom = simdjson::dom;
 
 using detail::bad;
 using detail::field;
@@ -406,16 +408,26 @@ FinishReason mapFinish(std::string_view reason, bool has_calls) {
   return has_calls ? FinishReason::kToolCalls : FinishReason::kStop;
 }
 
-Usage parseUsage(const json::object& u) {
+// `count(key)` reads one count (0 when absent), from whichever parser's document holds them.
+template <class Count>
+Usage usageFrom(Count count) {
   Usage usage;
   // toolUsePromptTokenCount is input Gemini read for its own tools; counting it as prompt keeps
   // prompt + completion equal to Gemini's totalTokenCount.
-  usage.prompt_tokens = intField(u, "promptTokenCount") + intField(u, "toolUsePromptTokenCount");
-  usage.reasoning_tokens = intField(u, "thoughtsTokenCount");
+  usage.prompt_tokens = count("promptTokenCount") + count("toolUsePromptTokenCount");
+  usage.reasoning_tokens = count("thoughtsTokenCount");
   // OpenAI counts reasoning inside completion_tokens; Gemini reports it beside.
-  usage.completion_tokens = intField(u, "candidatesTokenCount") + usage.reasoning_tokens;
-  usage.cached_tokens = intField(u, "cachedContentTokenCount");
+  usage.completion_tokens = count("candidatesTokenCount") + usage.reasoning_tokens;
+  usage.cached_tokens = count("cachedContentTokenCount");
   return usage;
+}
+
+Usage parseUsage(const json::object& u) {
+  return usageFrom([&](std::string_view key) { return intField(u, key); });
+}
+
+Usage parseUsage(dom::object u) {
+  return usageFrom([&](std::string_view key) { return detail::integerMember(u, key, 0); });
 }
 
 // The call id a client will echo back: Gemini's own id, or one made up here, plus the thought
@@ -448,6 +460,44 @@ void readParts(const json::object& candidate, std::string& text, std::vector<Too
       call.name = stringField(*fc, "name");
       const json::value* args = field(*fc, "args");
       call.arguments = args ? json::serialize(*args) : "{}";
+      calls.push_back(std::move(call));
+    }
+  }
+}
+
+// The same two readers for stream events, which simdjson parses. Arguments keep Boost.JSON's
+// spelling (see detail::serialize), so a call reads the same streamed or whole.
+std::string callId(dom::object part, dom::object fc, int& counter) {
+  std::string id(detail::stringMember(fc, "id"));
+  if (id.empty()) id = fmt::format("call_{}", counter);
+  ++counter;
+  if (std::string_view sig = detail::stringMember(part, "thoughtSignature"); !sig.empty())
+    id += fmt::format("{}{}", kSignatureSep, sig);
+  return id;
+}
+
+void readParts(dom::object candidate, std::string& text, std::vector<ToolCall>& calls,
+               int& counter) {
+  const auto content = detail::objectMember(candidate, "content");
+  const auto parts = content ? detail::arrayMember(*content, "parts") : std::nullopt;
+  if (!parts) return;
+  for (const dom::element pv : *parts) {
+    dom::object part;
+    if (pv.get_object().get(part)) continue;
+    bool thought = false;
+    if (const auto th = detail::member(part, "thought");
+        th && !th->get_bool().get(thought) && thought)
+      continue;
+    if (const auto t = detail::member(part, "text")) {
+      std::string_view sv;
+      if (!t->get_string().get(sv)) text += sv;
+    }
+    if (const auto fc = detail::objectMember(part, "functionCall")) {
+      ToolCall call;
+      call.id = callId(part, *fc, counter);
+      call.name = detail::stringMember(*fc, "name");
+      const auto args = detail::member(*fc, "args");
+      call.arguments = args ? detail::serialize(*args) : "{}";
       calls.push_back(std::move(call));
     }
   }
@@ -487,6 +537,18 @@ const json::object* errorObject(const json::value& v) {
   if (v.is_array() && !v.as_array().empty()) holder = &v.as_array().front();
   if (!holder->is_object()) return nullptr;
   return objectField(holder->as_object(), "error");
+}
+
+// errorObject's test on a simdjson document.
+bool hasErrorObject(dom::element v) {
+  dom::array a;
+  if (!v.get_array().get(a))
+    for (const dom::element first : a) {
+      v = first;
+      break;
+    }
+  dom::object o;
+  return !v.get_object().get(o) && detail::objectMember(o, "error").has_value();
 }
 
 core::Error errorFrom(int status, const json::object& err) {
@@ -659,94 +721,91 @@ GeminiStreamDecoder::CandidateState& GeminiStreamDecoder::candidate(int index) {
   return candidates_[i];
 }
 
-ChatChunk GeminiStreamDecoder::chunk() const {
-  ChatChunk c;
+ChatChunk& GeminiStreamDecoder::chunk(ChunkBuffer& out) const {
+  ChatChunk& c = out.add();
   c.id = id_;
   c.model = model_;
   c.created = created_;
   return c;
 }
 
-core::Status GeminiStreamDecoder::feed(std::string_view data, std::vector<ChatChunk>& out) {
-  boost::system::error_code ec;
-  json::value v = json::parse(data, ec);
-  if (ec) return core::Error::badGateway("Gemini sent a stream event that is not JSON");
-  if (const json::object* err = errorObject(v)) return errorFrom(0, *err);
-  if (!v.is_object())
+core::Status GeminiStreamDecoder::feed(std::string_view data, ChunkBuffer& out) {
+  dom::element root;
+  if (detail::parseEvent(data).get(root))
+    return core::Error::badGateway("Gemini sent a stream event that is not JSON");
+  if (hasErrorObject(root)) {
+    // Rare and read once: the Boost.JSON reader that also serves error answers.
+    boost::system::error_code ec;
+    const json::value v = json::parse(data, ec);
+    if (const json::object* err = ec ? nullptr : errorObject(v)) return errorFrom(0, *err);
+  }
+  dom::object o;
+  if (root.get_object().get(o))
     return core::Error::badGateway("Gemini sent a stream event that is not an object");
-  const json::object& o = v.as_object();
 
-  if (const json::object* u = objectField(o, "usageMetadata")) {
+  if (const auto u = detail::objectMember(o, "usageMetadata")) {
     usage_ = parseUsage(*u);  // cumulative in every event; the latest is the total
     saw_usage_ = true;
   }
 
-  const json::array* candidates = arrayField(o, "candidates");
-  if (!candidates || candidates->empty()) {
+  const auto candidates = detail::arrayMember(o, "candidates");
+  if (!candidates || candidates->size() == 0) {
     // A blocked prompt streams as one event with promptFeedback and no candidates.
-    const json::object* feedback = objectField(o, "promptFeedback");
-    if (feedback && !stringField(*feedback, "blockReason").empty()) {
+    const auto feedback = detail::objectMember(o, "promptFeedback");
+    if (feedback && !detail::stringMember(*feedback, "blockReason").empty()) {
       CandidateState& st = candidate(0);
       if (!st.finish_sent) {
-        ChatChunk c = chunk();
-        ChunkChoice cc;
+        ChunkChoice& cc = chunk(out).choices.emplace_back();
         if (!st.role_sent) cc.role = Role::kAssistant;
         cc.finish_reason = FinishReason::kContentFilter;
         st.role_sent = st.finish_sent = true;
-        c.choices.push_back(std::move(cc));
-        out.push_back(std::move(c));
       }
     }
     return core::Ok{};
   }
 
-  for (size_t pos = 0; pos < candidates->size(); ++pos) {
-    if (!(*candidates)[pos].is_object()) continue;
-    const json::object& c = (*candidates)[pos].as_object();
-    const int index = candidateIndex(c, static_cast<int>(pos));
+  int pos = -1;
+  for (const dom::element ce : *candidates) {
+    ++pos;
+    dom::object c;
+    if (ce.get_object().get(c)) continue;
+    const auto given = detail::member(c, "index");
+    const int index = given ? static_cast<int>(detail::integer(*given).value_or(pos)) : pos;
     CandidateState& st = candidate(index);
 
-    std::string text;
-    std::vector<ToolCall> calls;
-    readParts(c, text, calls, call_ids_);
-    if (!text.empty() || !calls.empty()) {
-      ChatChunk ck = chunk();
-      ChunkChoice cc;
+    text_.clear();
+    calls_.clear();
+    readParts(c, text_, calls_, call_ids_);
+    if (!text_.empty() || !calls_.empty()) {
+      ChunkChoice& cc = chunk(out).choices.emplace_back();
       cc.index = index;
       if (!st.role_sent) cc.role = Role::kAssistant;
       st.role_sent = true;
-      if (!text.empty()) cc.content = std::move(text);
-      for (auto& call : calls) {
+      if (!text_.empty()) cc.content.emplace(text_);
+      for (auto& call : calls_) {
         // Gemini sends each call whole, so one delta carries id, name and all the arguments.
         cc.tool_calls.push_back(ToolCallDelta{st.tool_count++, std::move(call.id),
                                               std::move(call.name), std::move(call.arguments)});
         st.saw_tool_call = true;
       }
-      ck.choices.push_back(std::move(cc));
-      out.push_back(std::move(ck));
     }
 
-    const std::string reason = stringField(c, "finishReason");
+    const std::string_view reason = detail::stringMember(c, "finishReason");
     if (!reason.empty() && !st.finish_sent) {
-      ChatChunk ck = chunk();
-      ChunkChoice cc;
+      ChunkChoice& cc = chunk(out).choices.emplace_back();
       cc.index = index;
       if (!st.role_sent) cc.role = Role::kAssistant;
       st.role_sent = st.finish_sent = true;
       cc.finish_reason = mapFinish(reason, st.saw_tool_call);
-      ck.choices.push_back(std::move(cc));
-      out.push_back(std::move(ck));
     }
   }
   return core::Ok{};
 }
 
-void GeminiStreamDecoder::finish(std::vector<ChatChunk>& out) {
+void GeminiStreamDecoder::finish(ChunkBuffer& out) {
   if (!saw_usage_ || usage_sent_) return;
-  ChatChunk c = chunk();
-  c.usage = usage_;
+  chunk(out).usage = usage_;
   usage_sent_ = true;
-  out.push_back(std::move(c));
 }
 
 json::object toGeminiEmbedRequest(const EmbeddingRequest& request, std::string_view model) {

@@ -43,9 +43,9 @@ class GeminiStreamDecoder {
  public:
   GeminiStreamDecoder(std::string id, std::string model, long long created);
   // One event's data (a GenerateContentResponse). An error object in the stream returns its Error.
-  core::Status feed(std::string_view data, std::vector<ChatChunk>& out);
+  core::Status feed(std::string_view data, ChunkBuffer& out);
   // The upstream body ended: appends the usage chunk if one is due.
-  void finish(std::vector<ChatChunk>& out);
+  void finish(ChunkBuffer& out);
 
  private:
   // Per candidate (choice index): Gemini streams each candidate's parts separately when
@@ -57,7 +57,8 @@ class GeminiStreamDecoder {
     int tool_count = 0;
   };
   CandidateState& candidate(int index);
-  ChatChunk chunk() const;
+  // A chunk with the stream's id, model and created, and no choices yet.
+  ChatChunk& chunk(ChunkBuffer& out) const;
 
   std::string id_;
   std::string model_;
@@ -67,6 +68,9 @@ class GeminiStreamDecoder {
   bool usage_sent_ = false;
   bool saw_usage_ = false;
   Usage usage_;
+  // One candidate's text and calls, kept so that their memory serves every event.
+  std::string text_;
+  std::vector<ToolCall> calls_;
 };
 
 // batchEmbedContents: `model` is the bare model id ("text-embedding-004"). The answer (batch or

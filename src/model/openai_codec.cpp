@@ -5,11 +5,14 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/base64.h"
+#include "core/json_text.h"
+#include "model/json_dom.h"
 #include "model/json_util.h"
 
 namespace kh::model {
 
 namespace json = boost::json;
+namespace dom = simdjson::dom;
 
 using detail::bad;
 using detail::field;
@@ -433,6 +436,24 @@ Usage parseOpenAIUsage(const json::value& v) {
   return u;
 }
 
+namespace {
+
+// parseOpenAIUsage for stream events, which simdjson parses.
+Usage parseUsage(dom::element v) {
+  Usage u;
+  dom::object o;
+  if (v.get_object().get(o)) return u;
+  u.prompt_tokens = detail::integerMember(o, "prompt_tokens", 0);
+  u.completion_tokens = detail::integerMember(o, "completion_tokens", 0);
+  if (const auto d = detail::objectMember(o, "prompt_tokens_details"))
+    u.cached_tokens = detail::integerMember(*d, "cached_tokens", 0);
+  if (const auto d = detail::objectMember(o, "completion_tokens_details"))
+    u.reasoning_tokens = detail::integerMember(*d, "reasoning_tokens", 0);
+  return u;
+}
+
+}  // namespace
+
 json::object toOpenAIJson(const Usage& u) {
   return json::object{
       {"prompt_tokens", u.prompt_tokens},
@@ -495,85 +516,55 @@ json::object toOpenAIJson(const ChatResponse& r) {
   return o;
 }
 
-core::Result<ChatChunk> parseOpenAIChatChunk(const json::value& chunk) {
-  if (!chunk.is_object()) return core::Error::badGateway("A stream chunk is not an object");
-  const auto& o = chunk.as_object();
-  ChatChunk c;
-  if (const auto* id = field(o, "id"); id && id->is_string()) c.id = str(*id);
-  if (const auto* m = field(o, "model"); m && m->is_string()) c.model = str(*m);
-  if (const auto* t = field(o, "created")) c.created = integer(*t).value_or(0);
-  if (const auto* choices = field(o, "choices"); choices && choices->is_array()) {
-    for (const auto& ch : choices->as_array()) {
-      if (!ch.is_object()) continue;
-      const auto& co = ch.as_object();
-      ChunkChoice cc;
-      if (const auto* i = field(co, "index")) cc.index = static_cast<int>(integer(*i).value_or(0));
-      if (const auto* d = field(co, "delta"); d && d->is_object()) {
-        const auto& dobj = d->as_object();
-        if (const auto* r = field(dobj, "role"); r && r->is_string())
-          cc.role = roleFromString(r->as_string());
-        if (const auto* t = field(dobj, "content"); t && t->is_string()) cc.content = str(*t);
-        if (const auto* tcs = field(dobj, "tool_calls"); tcs && tcs->is_array()) {
-          for (const auto& tc : tcs->as_array()) {
-            if (!tc.is_object()) continue;
-            const auto& to = tc.as_object();
-            ToolCallDelta td;
-            if (const auto* i = field(to, "index"))
-              td.index = static_cast<int>(integer(*i).value_or(0));
-            if (const auto* id = field(to, "id"); id && id->is_string()) td.id = str(*id);
-            if (const auto* fn = field(to, "function"); fn && fn->is_object()) {
-              if (const auto* n = field(fn->as_object(), "name"); n && n->is_string())
-                td.name = str(*n);
-              if (const auto* a = field(fn->as_object(), "arguments"); a && a->is_string())
-                td.arguments = str(*a);
+core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& c) {
+  dom::element root;
+  if (detail::parseEvent(data).get(root))
+    return core::Error::badGateway("The upstream sent a stream event that is not JSON");
+  dom::object o;
+  if (root.get_object().get(o)) return core::Error::badGateway("A stream chunk is not an object");
+  if (detail::member(o, "error")) {
+    core::Error e = core::Error::badGateway("The upstream reported an error in the stream");
+    if (std::string msg = openAIErrorMessage(data); !msg.empty()) e.message = std::move(msg);
+    return e;
+  }
+  c.id = detail::stringMember(o, "id");
+  c.model = detail::stringMember(o, "model");
+  if (const auto t = detail::member(o, "created")) c.created = detail::integer(*t).value_or(0);
+  if (const auto choices = detail::arrayMember(o, "choices")) {
+    for (const dom::element ch : *choices) {
+      dom::object co;
+      if (ch.get_object().get(co)) continue;
+      ChunkChoice& cc = c.choices.emplace_back();
+      if (const auto i = detail::member(co, "index"))
+        cc.index = static_cast<int>(detail::integer(*i).value_or(0));
+      if (const auto d = detail::objectMember(co, "delta")) {
+        std::string_view text;
+        if (const auto r = detail::member(*d, "role"); r && !r->get_string().get(text))
+          cc.role = roleFromString(text);
+        if (const auto t = detail::member(*d, "content"); t && !t->get_string().get(text))
+          cc.content.emplace(text);
+        if (const auto tcs = detail::arrayMember(*d, "tool_calls")) {
+          for (const dom::element tc : *tcs) {
+            dom::object to;
+            if (tc.get_object().get(to)) continue;
+            ToolCallDelta& td = cc.tool_calls.emplace_back();
+            if (const auto i = detail::member(to, "index"))
+              td.index = static_cast<int>(detail::integer(*i).value_or(0));
+            td.id = detail::stringMember(to, "id");
+            if (const auto fn = detail::objectMember(to, "function")) {
+              td.name = detail::stringMember(*fn, "name");
+              td.arguments = detail::stringMember(*fn, "arguments");
             }
-            cc.tool_calls.push_back(std::move(td));
           }
         }
       }
-      if (const auto* f = field(co, "finish_reason"); f && f->is_string())
-        cc.finish_reason = finishReasonFromString(f->as_string());
-      c.choices.push_back(std::move(cc));
+      std::string_view finish;
+      if (const auto f = detail::member(co, "finish_reason"); f && !f->get_string().get(finish))
+        cc.finish_reason = finishReasonFromString(finish);
     }
   }
-  if (const auto* u = field(o, "usage")) c.usage = parseOpenAIUsage(*u);
-  return c;
-}
-
-json::object toOpenAIJson(const ChatChunk& c) {
-  json::array choices;
-  for (const auto& ch : c.choices) {
-    json::object delta;
-    if (ch.role) delta["role"] = toString(*ch.role);
-    if (ch.content) delta["content"] = *ch.content;
-    if (!ch.tool_calls.empty()) {
-      json::array tcs;
-      for (const auto& td : ch.tool_calls) {
-        json::object fn{{"arguments", td.arguments}};
-        if (!td.name.empty()) fn["name"] = td.name;
-        json::object t{{"index", td.index}, {"function", std::move(fn)}};
-        if (!td.id.empty()) {
-          t["id"] = td.id;
-          t["type"] = "function";
-        }
-        tcs.push_back(std::move(t));
-      }
-      delta["tool_calls"] = std::move(tcs);
-    }
-    json::value finish = nullptr;
-    if (ch.finish_reason != FinishReason::kNone) finish = json::string(toString(ch.finish_reason));
-    choices.push_back(json::object{{"index", ch.index},
-                                   {"delta", std::move(delta)},
-                                   {"logprobs", nullptr},
-                                   {"finish_reason", std::move(finish)}});
-  }
-  json::object o{{"id", c.id},
-                 {"object", "chat.completion.chunk"},
-                 {"created", c.created},
-                 {"model", c.model},
-                 {"choices", std::move(choices)}};
-  if (c.usage) o["usage"] = toOpenAIJson(*c.usage);
-  return o;
+  if (const auto u = detail::member(o, "usage")) c.usage = parseUsage(*u);
+  return core::Ok{};
 }
 
 core::Result<ChatRequest> parseOpenAICompletionRequest(const json::value& body) {
@@ -626,23 +617,129 @@ json::object toOpenAICompletionJson(const ChatResponse& r) {
   return o;
 }
 
-json::object toOpenAICompletionJson(const ChatChunk& c) {
-  json::array choices;
-  for (const auto& ch : c.choices) {
-    json::value finish = nullptr;
-    if (ch.finish_reason != FinishReason::kNone) finish = json::string(toString(ch.finish_reason));
-    choices.push_back(json::object{{"text", ch.content.value_or("")},
-                                   {"index", ch.index},
-                                   {"logprobs", nullptr},
-                                   {"finish_reason", std::move(finish)}});
+namespace {
+
+// Chunks are written as text straight into the output: building a document per token cost more
+// than the token itself. Keys come in the order OpenAI sends them.
+
+void appendUsageJson(const Usage& u, std::string& out) {
+  out.append("{\"prompt_tokens\":");
+  core::appendJsonInt(out, u.prompt_tokens);
+  out.append(",\"completion_tokens\":");
+  core::appendJsonInt(out, u.completion_tokens);
+  out.append(",\"total_tokens\":");
+  core::appendJsonInt(out, u.total());
+  out.append(",\"prompt_tokens_details\":{\"cached_tokens\":");
+  core::appendJsonInt(out, u.cached_tokens);
+  out.append("},\"completion_tokens_details\":{\"reasoning_tokens\":");
+  core::appendJsonInt(out, u.reasoning_tokens);
+  out.append("}}");
+}
+
+void appendFinishReason(FinishReason r, std::string& out) {
+  if (r == FinishReason::kNone) {
+    out.append("null");
+  } else {
+    out.push_back('"');
+    out.append(toString(r));
+    out.push_back('"');
   }
-  json::object o{{"id", c.id},
-                 {"object", "text_completion"},
-                 {"created", c.created},
-                 {"model", c.model},
-                 {"choices", std::move(choices)}};
-  if (c.usage) o["usage"] = toOpenAIJson(*c.usage);
-  return o;
+}
+
+// The fields every chunk starts with, up to the opening bracket of "choices".
+void appendChunkHead(const ChatChunk& c, std::string_view object, std::string& out) {
+  out.append("{\"id\":");
+  core::appendJsonString(out, c.id);
+  out.append(",\"object\":\"").append(object).append("\",\"created\":");
+  core::appendJsonInt(out, c.created);
+  out.append(",\"model\":");
+  core::appendJsonString(out, c.model);
+  out.append(",\"choices\":[");
+}
+
+void appendChunkTail(const ChatChunk& c, bool with_usage, std::string& out) {
+  out.push_back(']');
+  if (c.usage && with_usage) {
+    out.append(",\"usage\":");
+    appendUsageJson(*c.usage, out);
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
+void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out) {
+  appendChunkHead(c, "chat.completion.chunk", out);
+  bool first = true;
+  for (const auto& ch : c.choices) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"index\":");
+    core::appendJsonInt(out, ch.index);
+    out.append(",\"delta\":{");
+    bool any = false;
+    auto key = [&](std::string_view k) {
+      if (any) out.push_back(',');
+      any = true;
+      out.push_back('"');
+      out.append(k);
+      out.append("\":");
+    };
+    if (ch.role) {
+      key("role");
+      core::appendJsonString(out, toString(*ch.role));
+    }
+    if (ch.content) {
+      key("content");
+      core::appendJsonString(out, *ch.content);
+    }
+    if (!ch.tool_calls.empty()) {
+      key("tool_calls");
+      out.push_back('[');
+      bool first_call = true;
+      for (const auto& td : ch.tool_calls) {
+        if (!first_call) out.push_back(',');
+        first_call = false;
+        out.append("{\"index\":");
+        core::appendJsonInt(out, td.index);
+        out.append(",\"function\":{\"arguments\":");
+        core::appendJsonString(out, td.arguments);
+        if (!td.name.empty()) {
+          out.append(",\"name\":");
+          core::appendJsonString(out, td.name);
+        }
+        out.push_back('}');
+        if (!td.id.empty()) {
+          out.append(",\"id\":");
+          core::appendJsonString(out, td.id);
+          out.append(",\"type\":\"function\"");
+        }
+        out.push_back('}');
+      }
+      out.push_back(']');
+    }
+    out.append("},\"logprobs\":null,\"finish_reason\":");
+    appendFinishReason(ch.finish_reason, out);
+    out.push_back('}');
+  }
+  appendChunkTail(c, with_usage, out);
+}
+
+void appendOpenAICompletionChunkJson(const ChatChunk& c, bool with_usage, std::string& out) {
+  appendChunkHead(c, "text_completion", out);
+  bool first = true;
+  for (const auto& ch : c.choices) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"text\":");
+    core::appendJsonString(out, ch.content ? std::string_view(*ch.content) : std::string_view());
+    out.append(",\"index\":");
+    core::appendJsonInt(out, ch.index);
+    out.append(",\"logprobs\":null,\"finish_reason\":");
+    appendFinishReason(ch.finish_reason, out);
+    out.push_back('}');
+  }
+  appendChunkTail(c, with_usage, out);
 }
 
 std::string openAIErrorMessage(std::string_view body) {

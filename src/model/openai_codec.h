@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <boost/json/value.hpp>
 
@@ -19,8 +20,12 @@ boost::json::object toOpenAIJson(const ChatRequest& request);
 core::Result<ChatResponse> parseOpenAIChatResponse(const boost::json::value& body);
 boost::json::object toOpenAIJson(const ChatResponse& response);
 
-core::Result<ChatChunk> parseOpenAIChatChunk(const boost::json::value& chunk);
-boost::json::object toOpenAIJson(const ChatChunk& chunk);
+// One stream event's data (a chat.completion.chunk) → `chunk`, filled in place so that its memory
+// is reused. An `error` object in the event (servers that fail half-way put one there) returns
+// that error.
+core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& chunk);
+// The chunk's JSON text appended to `out`; `with_usage` false leaves its usage out.
+void appendOpenAIChunkJson(const ChatChunk& chunk, bool with_usage, std::string& out);
 
 boost::json::object toOpenAIJson(const Usage& usage);
 Usage parseOpenAIUsage(const boost::json::value& usage);
@@ -29,7 +34,7 @@ Usage parseOpenAIUsage(const boost::json::value& usage);
 // answer's message text comes back as the completion's text.
 core::Result<ChatRequest> parseOpenAICompletionRequest(const boost::json::value& body);
 boost::json::object toOpenAICompletionJson(const ChatResponse& response);
-boost::json::object toOpenAICompletionJson(const ChatChunk& chunk);
+void appendOpenAICompletionChunkJson(const ChatChunk& chunk, bool with_usage, std::string& out);
 
 // An OpenAI error body's message, or "" when the body is not in that shape.
 std::string openAIErrorMessage(std::string_view body);

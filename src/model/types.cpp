@@ -65,4 +65,18 @@ std::optional<Role> roleFromString(std::string_view s) {
   return std::nullopt;
 }
 
+ChatChunk& ChunkBuffer::add() {
+  if (size_ == chunks_.size()) {
+    ++size_;
+    return chunks_.emplace_back();
+  }
+  ChatChunk& c = chunks_[size_++];
+  c.id.clear();
+  c.model.clear();
+  c.created = 0;
+  c.choices.clear();
+  c.usage.reset();
+  return c;
+}
+
 }  // namespace kh::model

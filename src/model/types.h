@@ -147,6 +147,30 @@ struct ChatChunk {
   std::optional<Usage> usage;
 };
 
+// The chunks decoded from one stream event. clear() keeps the chunks it held, so refilling one
+// reuses the memory of its strings and choice vector: a steady stream of deltas allocates little.
+// Not thread-safe; one per stream.
+class ChunkBuffer {
+ public:
+  // A new last chunk: empty strings, no choices, no usage.
+  ChatChunk& add();
+  // Forgets the last chunk (a decoder that failed half-way through it).
+  void pop_back() { --size_; }
+  void clear() { size_ = 0; }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  ChatChunk& operator[](std::size_t i) { return chunks_[i]; }
+  const ChatChunk& operator[](std::size_t i) const { return chunks_[i]; }
+  ChatChunk& back() { return chunks_[size_ - 1]; }
+  const ChatChunk* begin() const { return chunks_.data(); }
+  const ChatChunk* end() const { return chunks_.data() + size_; }
+
+ private:
+  std::vector<ChatChunk> chunks_;
+  std::size_t size_ = 0;
+};
+
 struct EmbeddingRequest {
   std::string model;
   std::vector<std::string> input;

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/ids.h"
+#include "core/json_text.h"
 
 namespace kh::obs {
 
@@ -111,38 +112,6 @@ bool enabled(Level level) {
   return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
-void appendJsonString(std::string& out, std::string_view s) {
-  out.push_back('"');
-  std::size_t run = 0;  // start of the pending run of characters that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default:
-        fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
-
 std::string maskSecret(std::string_view secret) {
   if (secret.empty()) return "(none)";
   if (secret.size() <= 8) return "****";
@@ -154,7 +123,7 @@ LogLine::LogLine(Level level, std::string_view msg) : on_(enabled(level)) {
   line_.reserve(256);
   line_.append("{\"ts\":\"").append(core::isoTimestamp()).append("\",\"level\":\"");
   line_.append(kNames[static_cast<int>(level)]).append("\",\"msg\":");
-  appendJsonString(line_, msg);
+  core::appendJsonString(line_, msg);
 }
 
 LogLine::~LogLine() {
@@ -165,14 +134,14 @@ LogLine::~LogLine() {
 
 void LogLine::key(std::string_view k) {
   line_.push_back(',');
-  appendJsonString(line_, k);
+  core::appendJsonString(line_, k);
   line_.push_back(':');
 }
 
 LogLine& LogLine::str(std::string_view k, std::string_view value) {
   if (!on_) return *this;
   key(k);
-  appendJsonString(line_, value);
+  core::appendJsonString(line_, value);
   return *this;
 }
 

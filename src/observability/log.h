@@ -61,8 +61,6 @@ inline LogLine debug(std::string_view msg) {
   return LogLine(Level::kDebug, msg);
 }
 
-// JSON string escaping (quotes included).
-void appendJsonString(std::string& out, std::string_view s);
 // "sk-…abcd": enough to tell keys apart, never enough to use one.
 std::string maskSecret(std::string_view secret);
 

@@ -36,7 +36,7 @@ class StreamTranslator {
 
   std::unique_ptr<providers::ChatStreamDecoder> decoder_;
   std::unique_ptr<api::ChatStreamEncoder> encoder_;
-  std::vector<model::ChatChunk> chunks_;
+  model::ChunkBuffer chunks_;  // reused for every event
   std::optional<model::Usage> usage_;
   std::string error_;
 };

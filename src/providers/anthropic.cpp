@@ -12,11 +12,11 @@ namespace {
 
 class AnthropicDecoder final : public ChatStreamDecoder {
  public:
-  core::Status feed(const http::SseEvent& event, std::vector<model::ChatChunk>& out) override {
+  core::Status feed(const http::SseEvent& event, model::ChunkBuffer& out) override {
     if (!event.has_data) return core::Ok{};
     return decoder_.feed(event.event, event.data, out);
   }
-  void finish(std::vector<model::ChatChunk>&) override {}
+  void finish(model::ChunkBuffer&) override {}
 
  private:
   model::AnthropicStreamDecoder decoder_;

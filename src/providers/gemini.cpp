@@ -18,11 +18,11 @@ class GeminiDecoder final : public ChatStreamDecoder {
  public:
   GeminiDecoder(std::string id, std::string model)
       : decoder_(std::move(id), std::move(model), core::nowUnixSeconds()) {}
-  core::Status feed(const http::SseEvent& event, std::vector<model::ChatChunk>& out) override {
+  core::Status feed(const http::SseEvent& event, model::ChunkBuffer& out) override {
     if (!event.has_data) return core::Ok{};
     return decoder_.feed(event.data, out);
   }
-  void finish(std::vector<model::ChatChunk>& out) override { decoder_.finish(out); }
+  void finish(model::ChunkBuffer& out) override { decoder_.finish(out); }
 
  private:
   model::GeminiStreamDecoder decoder_;

@@ -76,25 +76,13 @@ namespace {
 // some servers put into a stream when they fail half-way.
 class OpenAIStreamDecoder final : public ChatStreamDecoder {
  public:
-  core::Status feed(const http::SseEvent& event, std::vector<model::ChatChunk>& out) override {
+  core::Status feed(const http::SseEvent& event, model::ChunkBuffer& out) override {
     if (!event.has_data || event.data == "[DONE]") return core::Ok{};
-    boost::system::error_code ec;
-    const boost::json::value v = boost::json::parse(event.data, ec);
-    if (ec) return core::Error::badGateway("The upstream sent a stream event that is not JSON");
-    if (v.is_object()) {
-      if (const auto* err = v.as_object().if_contains("error"); err && !err->is_null()) {
-        core::Error e = core::Error::badGateway("The upstream reported an error in the stream");
-        if (std::string msg = model::openAIErrorMessage(event.data); !msg.empty())
-          e.message = std::move(msg);
-        return e;
-      }
-    }
-    auto chunk = model::parseOpenAIChatChunk(v);
-    if (!chunk) return std::move(chunk).error();
-    out.push_back(std::move(*chunk));
-    return core::Ok{};
+    core::Status s = model::parseOpenAIChatChunk(event.data, out.add());
+    if (!s) out.pop_back();
+    return s;
   }
-  void finish(std::vector<model::ChatChunk>&) override {}
+  void finish(model::ChunkBuffer&) override {}
 };
 
 }  // namespace

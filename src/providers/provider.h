@@ -35,9 +35,9 @@ class ChatStreamDecoder {
   virtual ~ChatStreamDecoder() = default;
   // Appends the chunks one SSE event carries. An Error means the upstream reported a failure in
   // the stream (or sent something unreadable); nothing more will follow.
-  virtual core::Status feed(const http::SseEvent& event, std::vector<model::ChatChunk>& out) = 0;
+  virtual core::Status feed(const http::SseEvent& event, model::ChunkBuffer& out) = 0;
   // The upstream body ended; appends what was held back (e.g. the usage chunk).
-  virtual void finish(std::vector<model::ChatChunk>& out) = 0;
+  virtual void finish(model::ChunkBuffer& out) = 0;
 };
 
 // A configured upstream. Immutable after construction and shared by all threads; everything a

@@ -88,6 +88,8 @@ std::vector<Event> parseSse(std::string_view text) {
     const std::string_view data = ev.substr(nl + 1);
     EXPECT_TRUE(data.starts_with("data: ")) << ev;
     e.data = json::parse(data.substr(6)).as_object();
+    // Written directly as text: byte for byte what Boost.JSON would serialize.
+    EXPECT_EQ(json::serialize(e.data), data.substr(6));
     EXPECT_EQ(e.data.at("type").as_string(), e.name) << "event name and data type differ";
     out.push_back(std::move(e));
   }
@@ -884,7 +886,7 @@ const Sse kStream[] = {
 
 TEST(AnthropicCodec, DecodesAFullStreamWithTextAndTwoToolCalls) {
   AnthropicStreamDecoder d;
-  std::vector<ChatChunk> chunks;
+  ChunkBuffer chunks;
   for (const auto& e : kStream) {
     auto st = d.feed(e.event, e.data, chunks);
     ASSERT_TRUE(st) << e.data << ": " << st.error().message;
@@ -944,7 +946,7 @@ TEST(AnthropicCodec, DecodesAFullStreamWithTextAndTwoToolCalls) {
 
 TEST(AnthropicCodec, DecoderReturnsStreamErrorEvents) {
   AnthropicStreamDecoder d;
-  std::vector<ChatChunk> chunks;
+  ChunkBuffer chunks;
   ASSERT_TRUE(d.feed("message_start", kStream[0].data, chunks));
   ASSERT_TRUE(d.feed("ping", "", chunks));
   auto st = d.feed("error",
@@ -968,7 +970,7 @@ TEST(AnthropicCodec, DecoderReturnsStreamErrorEvents) {
 
 TEST(AnthropicCodec, DecoderRefusesMalformedDataAndIgnoresUnknownEvents) {
   AnthropicStreamDecoder d;
-  std::vector<ChatChunk> chunks;
+  ChunkBuffer chunks;
   auto bad = d.feed("content_block_delta", R"({"type":"content_block_delta","index":0,)", chunks);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().http_status, 502);
@@ -1001,7 +1003,7 @@ TEST(AnthropicCodec, DecoderRefusesMalformedDataAndIgnoresUnknownEvents) {
 
 TEST(AnthropicCodec, DecoderMapsMessageDeltaStopReasonsAndUsage) {
   AnthropicStreamDecoder d;
-  std::vector<ChatChunk> chunks;
+  ChunkBuffer chunks;
   ASSERT_TRUE(d.feed(
       "message_start",
       R"({"type":"message_start","message":{"id":"msg_2","model":"m","usage":{"input_tokens":10,"output_tokens":1}}})",
@@ -1186,7 +1188,7 @@ TEST(AnthropicCodec, EncoderOutputDecodesBackToTheSameChunks) {
   enc.finish(out);
 
   AnthropicStreamDecoder dec;
-  std::vector<ChatChunk> chunks;
+  ChunkBuffer chunks;
   for (const Event& e : parseSse(out)) ASSERT_TRUE(dec.feed(e.name, s(e.data), chunks));
   EXPECT_TRUE(dec.finished());
   std::string text, args;

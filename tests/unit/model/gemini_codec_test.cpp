@@ -533,7 +533,7 @@ TEST(GeminiCodec, ArrayWrappedAndNonJsonErrors) {
 
 TEST(GeminiCodec, StreamDecodesTextToolCallsFinishAndUsage) {
   GeminiStreamDecoder d("chatcmpl-s", "gemini-2.5-flash", 1234);
-  std::vector<ChatChunk> out;
+  ChunkBuffer out;
   const char* events[] = {
       R"({"candidates":[{"content":{"parts":[{"text":"Planning…","thought":true}],"role":"model"},"index":0}],
           "usageMetadata":{"promptTokenCount":10,"totalTokenCount":10},"modelVersion":"gemini-2.5-flash"})",
@@ -587,13 +587,15 @@ TEST(GeminiCodec, StreamDecodesTextToolCallsFinishAndUsage) {
   EXPECT_EQ(out[4].usage->cached_tokens, 4);
 
   // Rendered the OpenAI way: the tool-call delta carries id, type and name.
-  const json::object first_call = toOpenAIJson(out[2]);
+  std::string text;
+  appendOpenAIChunkJson(out[2], true, text);
+  const json::value first_call = json::parse(text);
   EXPECT_EQ(first_call.at("choices").at(0).at("delta").at("tool_calls").at(1).at("id"), "call_1");
 }
 
 TEST(GeminiCodec, StreamFinishReasonsAndNoUsage) {
   GeminiStreamDecoder d("i", "m", 1);
-  std::vector<ChatChunk> out;
+  ChunkBuffer out;
   ASSERT_TRUE(d.feed(R"({"candidates":[{"content":{"parts":[{"text":"Long answ"}]},
                          "finishReason":"MAX_TOKENS"}]})",
                      out));
@@ -626,7 +628,7 @@ TEST(GeminiCodec, StreamFinishReasonsAndNoUsage) {
 
 TEST(GeminiCodec, StreamWithSeveralCandidatesKeepsThemApart) {
   GeminiStreamDecoder d("i", "m", 1);
-  std::vector<ChatChunk> out;
+  ChunkBuffer out;
   ASSERT_TRUE(d.feed(R"({"candidates":[{"content":{"parts":[{"text":"A"}]},"index":0},
                                        {"content":{"parts":[{"functionCall":{"name":"f"}}]},"index":1}]})",
                      out));
@@ -648,7 +650,7 @@ TEST(GeminiCodec, StreamWithSeveralCandidatesKeepsThemApart) {
 
 TEST(GeminiCodec, StreamErrorsEndTheStream) {
   GeminiStreamDecoder d("i", "m", 1);
-  std::vector<ChatChunk> out;
+  ChunkBuffer out;
   ASSERT_TRUE(d.feed(R"({"candidates":[{"content":{"parts":[{"text":"Hi"}]}}]})", out));
   auto err =
       d.feed(R"({"error":{"code":503,"message":"The model is overloaded. Please try again later.",

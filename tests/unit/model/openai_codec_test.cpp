@@ -126,12 +126,15 @@ TEST(OpenAICodec, ResponsesAndChunks) {
   EXPECT_EQ(back.at("usage").at("total_tokens").as_int64(), 12);
   EXPECT_EQ(back.at("choices").at(0).at("finish_reason").as_string(), "tool_calls");
 
-  auto chunk = parseOpenAIChatChunk(json::parse(R"({"id":"c","object":"chat.completion.chunk",
+  ChatChunk chunk;
+  ASSERT_TRUE(parseOpenAIChatChunk(R"({"id":"c","object":"chat.completion.chunk",
     "created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1",
-    "type":"function","function":{"name":"f","arguments":""}}]},"finish_reason":null}]})"));
-  ASSERT_TRUE(chunk);
-  EXPECT_EQ(chunk->choices[0].tool_calls[0].name, "f");
-  const json::object cj = toOpenAIJson(*chunk);
+    "type":"function","function":{"name":"f","arguments":""}}]},"finish_reason":null}]})",
+                                   chunk));
+  EXPECT_EQ(chunk.choices[0].tool_calls[0].name, "f");
+  std::string text;
+  appendOpenAIChunkJson(chunk, true, text);
+  const json::object cj = json::parse(text).as_object();
   EXPECT_EQ(cj.at("choices").at(0).at("delta").at("tool_calls").at(0).at("id").as_string(),
             "call_1");
   EXPECT_TRUE(cj.at("choices").at(0).at("finish_reason").is_null());
@@ -139,6 +142,57 @@ TEST(OpenAICodec, ResponsesAndChunks) {
 
   EXPECT_FALSE(parseOpenAIChatResponse(json::parse(R"({"id":"x"})")));
   EXPECT_EQ(parseOpenAIChatResponse(json::parse("[]")).error().http_status, 502);
+}
+
+// The chunk writers skip the JSON document; their text must still be byte for byte what
+// Boost.JSON serializes for the same value (key order included), escapes and all.
+TEST(OpenAICodec, ChunkWritersMatchBoostJsonText) {
+  ChatChunk c;
+  c.id = "chatcmpl-\"q\"";
+  c.model = "gpt-4o";
+  c.created = 1741570283;
+  const std::string content("tab\t nl\n bs\\ \b\f \x01 日本語 </script>");
+  c.choices.resize(2);
+  c.choices[0].role = Role::kAssistant;
+  c.choices[0].content = content;
+  c.choices[0].tool_calls.push_back(
+      ToolCallDelta{0, "call_1", "get_weather", R"({"city":"Paris"})"});
+  c.choices[0].tool_calls.push_back(ToolCallDelta{1, "", "", "{}"});
+  c.choices[1].index = 1;
+  c.choices[1].finish_reason = FinishReason::kToolCalls;
+  c.usage = Usage{.prompt_tokens = 9, .completion_tokens = 2, .cached_tokens = 3};
+  auto same = [](const std::string& text) {
+    EXPECT_EQ(json::serialize(json::parse(text)), text);
+    return json::parse(text);
+  };
+
+  std::string text;
+  appendOpenAIChunkJson(c, true, text);
+  const json::value v = same(text);
+  EXPECT_EQ(v.at("object"), "chat.completion.chunk");
+  EXPECT_EQ(v.at("choices").at(0).at("delta").at("content").as_string(), content);
+  EXPECT_EQ(v.at("choices").at(0).at("delta").at("tool_calls").at(0).at("type"), "function");
+  EXPECT_FALSE(v.at("choices").at(0).at("delta").at("tool_calls").at(1).as_object().contains("id"));
+  EXPECT_TRUE(v.at("choices").at(0).at("finish_reason").is_null());
+  EXPECT_EQ(v.at("choices").at(1).at("delta").as_object().size(), 0u);
+  EXPECT_EQ(v.at("usage").at("total_tokens").as_int64(), 11);
+
+  text.clear();
+  appendOpenAIChunkJson(c, false, text);
+  EXPECT_FALSE(same(text).as_object().contains("usage"));
+
+  text.clear();
+  appendOpenAICompletionChunkJson(c, true, text);
+  const json::value cv = same(text);
+  EXPECT_EQ(cv.at("object"), "text_completion");
+  EXPECT_EQ(cv.at("choices").at(1).at("text"), "");
+  EXPECT_EQ(cv.at("choices").at(1).at("finish_reason"), "tool_calls");
+
+  ChatChunk empty;
+  text.clear();
+  appendOpenAIChunkJson(empty, true, text);
+  EXPECT_EQ(same(text), json::parse(R"({"id":"","object":"chat.completion.chunk","created":0,)"
+                                    R"("model":"","choices":[]})"));
 }
 
 TEST(OpenAICodec, Embeddings) {

@@ -5,21 +5,6 @@
 namespace kh::obs {
 namespace {
 
-std::string quoted(std::string_view s) {
-  std::string out;
-  appendJsonString(out, s);
-  return out;
-}
-
-TEST(Log, JsonStringEscaping) {
-  EXPECT_EQ(quoted(""), R"("")");
-  EXPECT_EQ(quoted("plain text"), R"("plain text")");
-  EXPECT_EQ(quoted("a\"b\\c"), R"("a\"b\\c")");
-  EXPECT_EQ(quoted("line\nnext\r\ttab"), R"("line\nnext\r\ttab")");
-  EXPECT_EQ(quoted(std::string_view("\x01z\x1f", 3)), R"("\u0001z\u001f")");
-  EXPECT_EQ(quoted("日本語"), "\"日本語\"");
-}
-
 TEST(Log, SecretsAreMasked) {
   EXPECT_EQ(maskSecret(""), "(none)");
   EXPECT_EQ(maskSecret("short"), "****");
