@@ -134,6 +134,8 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
         bool iu = false;
         if (!so_dom["include_usage"].get_bool().get(iu)) info.include_usage = iu;
       }
+    } else if (key == "user_preferences") {
+      info.has_user_preferences = true;
     } else if (messages_api && key == "max_tokens") {
       if (type != json_type::number)
         return core::Error::invalidField(

@@ -20,6 +20,9 @@ struct OpenAIBodyInfo {
   bool include_usage = false;  // the client asked for the usage chunk
   std::size_t stream_options_begin = 0, stream_options_end = 0;
   std::size_t object_begin = 0;  // offset of the top-level '{'
+  // The gateway's own `user_preferences` (model "auto"): no upstream knows it, so such a body is
+  // rebuilt without it rather than passed through.
+  bool has_user_preferences = false;
 };
 
 // Validates and inspects a request body. `body` gains spare capacity for the SIMD parser's padding

@@ -251,6 +251,7 @@ core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
     if (!parsed) return std::move(parsed).error();
     ctx.chat = std::move(*parsed);
   }
+  ctx.chat->extra.erase("user_preferences");
   ctx.chat->model = model;
   return provider.buildChat(*ctx.chat);
 }
@@ -339,7 +340,9 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     ++ctx.attempts;
     ctx.provider = provider.name();
     ctx.upstream_model = target.model;
-    const bool same_wire = provider.wire() == api::wireOf(ctx.client);
+    // A body carrying the gateway's own user_preferences is rebuilt without them.
+    const bool same_wire =
+        provider.wire() == api::wireOf(ctx.client) && !ctx.info.has_user_preferences;
     auto built = buildRequest(ctx, provider, target.model, same_wire);
     if (!built) {
       // The request cannot be expressed for this provider (a client error); another target of

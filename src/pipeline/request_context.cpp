@@ -13,6 +13,10 @@ http::HeaderList RequestContext::responseHeaders() const {
   h.emplace_back("x-request-id", request_id);
   // Anthropic's SDKs read the id from request-id (error.requestID, message._request_id).
   if (client == api::ClientApi::kAnthropic) h.emplace_back("request-id", request_id);
+  if (!auto_reason.empty()) {
+    h.emplace_back("x-kakehashi-auto-rule", auto_rule.empty() ? "default" : auto_rule);
+    h.emplace_back("x-kakehashi-auto-reason", auto_reason);
+  }
   if (!provider.empty()) {
     h.emplace_back("x-kakehashi-provider", provider);
     h.emplace_back("x-kakehashi-model", upstream_model);

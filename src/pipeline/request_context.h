@@ -38,6 +38,9 @@ struct RequestContext {
     routing::TargetStats::Entry* stats = nullptr;
   };
   std::vector<Attempt> plan;
+  // Model "auto": the rule that chose and why (response headers).
+  std::string auto_rule;
+  std::string auto_reason;
   // The canonical form of the body, built on the first attempt that needs translation.
   std::optional<model::ChatRequest> chat;
   std::optional<model::EmbeddingRequest> embedding;

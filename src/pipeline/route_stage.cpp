@@ -1,6 +1,10 @@
 #include <fmt/format.h>
 
+#include <boost/json/parse.hpp>
+
+#include "api/client_api.h"
 #include "pipeline/stages.h"
+#include "routing/auto_select.h"
 #include "routing/routing_state.h"
 
 namespace kh::pipeline {
@@ -21,10 +25,47 @@ core::Error coolingDown(std::string_view model, std::optional<routing::SteadyTim
   return e;
 }
 
+// Model "auto" (SPEC §5): the prompt's features and the client's preferences pick a target
+// among the auto rules; the route is then the target's.
+core::Result<routing::Route> resolveAuto(RequestContext& ctx) {
+  const routing::AutoSetup* setup = ctx.catalog->autoSetup();
+  if (!setup || ctx.op == providers::Operation::kEmbedding)
+    return core::Error::modelNotFound("auto");
+  if (!ctx.chat) {
+    auto parsed = api::parseChatRequest(ctx.client, ctx.op, ctx.body);
+    if (!parsed) return std::move(parsed).error();
+    ctx.chat = std::move(*parsed);
+  }
+  routing::UserPreferences prefs;
+  if (ctx.info.has_user_preferences) {
+    boost::system::error_code ec;
+    const boost::json::value body = boost::json::parse(ctx.body, ec);
+    if (!ec && body.is_object()) {
+      auto parsed = routing::parseUserPreferences(body.as_object());
+      if (!parsed) return std::move(parsed).error();
+      prefs = *parsed;
+    }
+  }
+  const routing::AutoChoice choice = routing::chooseAuto(routing::detectFeatures(*ctx.chat),
+                                                         setup->config, prefs, setup->candidates);
+  if (!choice.ok()) {
+    if (choice.reason == "cost:all_excluded")
+      return core::Error::invalidField("user_preferences.max_cost", choice.detail);
+    core::Error e = core::Error::modelNotFound("auto");
+    if (!choice.detail.empty()) e.message = choice.detail;
+    return e;
+  }
+  ctx.auto_rule = choice.rule;
+  ctx.auto_reason = choice.reason;
+  return ctx.catalog->resolve(choice.target);
+}
+
 }  // namespace
 
 core::Status routeStage(RequestContext& ctx) {
   auto route = ctx.catalog->resolve(ctx.info.model);
+  if (!route && ctx.info.model == "auto" && route.error().code == core::ErrorCode::kModelNotFound)
+    route = resolveAuto(ctx);
   if (!route) return std::move(route).error();
   ctx.route = std::move(*route);
   routing::RoutingState* state = ctx.catalog->state();

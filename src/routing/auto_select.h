@@ -130,4 +130,10 @@ config::AutoConfig effectiveAutoConfig(const std::optional<config::AutoConfig>& 
 // expensive target of a group; unknown when any target's price is unknown and not local).
 CandidateInfo candidatesFor(const config::AutoConfig& config, const ModelCatalog& catalog);
 
+// What model "auto" needs per catalog, computed once when the catalog is built.
+struct AutoSetup {
+  config::AutoConfig config;
+  CandidateInfo candidates;
+};
+
 }  // namespace kh::routing

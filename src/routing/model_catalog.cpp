@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include "routing/auto_select.h"
 #include "routing/balancer.h"
 #include "routing/routing_state.h"
 
@@ -69,6 +70,13 @@ ModelCatalog::ModelCatalog(std::shared_ptr<const config::Config> config, Provide
   for (const auto& [model, owners] : offered_by_)
     if (owners.size() == 1) listed_.emplace(model, owners.front()->name());
 
+  // Model "auto" is listed when there is something to pick from and no group or alias took the
+  // name (SPEC §4 resolves those first).
+  config::AutoConfig auto_config =
+      effectiveAutoConfig(config_->auto_select, availableModels(*config_, discovered_));
+  const bool auto_available = !auto_config.default_target.empty() || !auto_config.rules.empty();
+  if (auto_available) listed_.emplace("auto", "kakehashi");
+
   list_json_ = R"({"object":"list","data":[)";
   bool first = true;
   for (const auto& [id, owner] : listed_) {
@@ -77,6 +85,12 @@ ModelCatalog::ModelCatalog(std::shared_ptr<const config::Config> config, Provide
     list_json_ += modelObject(id, owner);
   }
   list_json_ += "]}";
+  if (auto_available) {
+    auto setup = std::make_unique<AutoSetup>();
+    setup->config = std::move(auto_config);
+    setup->candidates = candidatesFor(setup->config, *this);
+    auto_ = std::move(setup);
+  }
 }
 
 const providers::Provider* ModelCatalog::provider(std::string_view name) const {

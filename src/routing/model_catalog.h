@@ -24,6 +24,7 @@ struct Target {
 class Balancer;
 class RoutingState;
 class ProviderHealth;
+struct AutoSetup;
 
 struct Route {
   std::vector<Target> targets;  // in the order to try them
@@ -64,6 +65,9 @@ class ModelCatalog {
   const DiscoveredModels& discovered() const { return discovered_; }
   RoutingState* state() const { return state_.get(); }
   const std::shared_ptr<RoutingState>& stateShared() const { return state_; }
+  // The rules and candidate facts for model "auto" (configured, else built in); null when no
+  // chat model is available to pick from.
+  const AutoSetup* autoSetup() const { return auto_.get(); }
   // The provider's passive health record; null without routing state.
   ProviderHealth* health(const providers::Provider* provider) const;
   std::size_t listedCount() const { return listed_.size(); }
@@ -81,6 +85,7 @@ class ModelCatalog {
   std::shared_ptr<RoutingState> state_;
   std::map<std::string, std::unique_ptr<Balancer>, std::less<>> balancers_;
   std::vector<std::pair<const providers::Provider*, ProviderHealth*>> health_;
+  std::unique_ptr<const AutoSetup> auto_;
 };
 
 }  // namespace kh::routing

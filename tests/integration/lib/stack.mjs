@@ -87,6 +87,7 @@ export function standardConfig({ up, up2, deadPort }, overrides = {}) {
     aliases: { 'gpt-4': 'fake:gpt-4o', 'my-oss': 'fake:gpt-oss:20b', ...(overrides.aliases ?? {}) },
     ...(overrides.groups ? { groups: overrides.groups } : {}),
     ...(overrides.failover ? { failover: overrides.failover } : {}),
+    ...(overrides.auto ? { auto: overrides.auto } : {}),
   };
 }
 
