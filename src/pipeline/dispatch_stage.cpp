@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -19,6 +20,8 @@ namespace net = boost::asio;
 // Upstream error bodies are small; a bigger one is cut rather than buffered without bound.
 constexpr std::size_t kMaxErrorBody = 1 << 20;
 constexpr std::size_t kMaxResponseBody = 256 << 20;
+// An upstream's Retry-After is honoured up to this long; beyond it the breaker's own probes decide.
+constexpr long long kMaxHoldOffS = 600;
 
 long long sinceStartUs(const RequestContext& ctx) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ctx.start).count();
@@ -309,6 +312,16 @@ class AttemptReport {
     done_ = true;
     if (breaker_) breaker_->onSuccess();
   }
+  // The upstream said when to come back (Retry-After on a 429 or 503): the target is skipped
+  // until then, like an open breaker.
+  void holdOff(std::string_view retry_after) {
+    if (!breaker_) return;
+    long long secs = 0;
+    const auto [ptr, ec] =
+        std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), secs);
+    if (ec != std::errc() || secs <= 0) return;
+    breaker_->holdOff(Clock::now(), std::chrono::seconds(std::min<long long>(secs, kMaxHoldOffS)));
+  }
   void failure() {
     if (done_) return;
     done_ = true;
@@ -369,6 +382,10 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       if (const std::string_view ra = resp.header("Retry-After"); !ra.empty())
         last.retry_after = std::string(ra);
       last.retryable = retryOn(ctx, status);
+      // In a group the next requests move on to other targets until then; a lone target keeps
+      // passing the upstream's own answer on.
+      if ((status == 429 || status == 503) && !last.retry_after.empty() && ctx.route.balancer)
+        report.holdOff(last.retry_after);
       if (last.retryable || status >= 500) {
         report.failure();
       } else {

@@ -74,6 +74,16 @@ void Breaker::onFailure(SteadyTime now) {
   }
 }
 
+void Breaker::holdOff(SteadyTime now, std::chrono::seconds wait) {
+  if (wait.count() <= 0) return;
+  std::lock_guard lock(mutex_);
+  const SteadyTime until = now + wait;
+  if (opened_ && until <= open_until_) return;
+  opened_ = true;
+  probe_out_ = false;
+  open_until_ = until;
+}
+
 void Breaker::onCancel() {
   std::lock_guard lock(mutex_);
   probe_out_ = false;

@@ -70,6 +70,9 @@ class Breaker {
   // The admitted attempt ended without an outcome (client went away, request cancelled): frees
   // the probe slot so the next request probes instead. Harmless in other states.
   void onCancel();
+  // The upstream asked to be left alone (Retry-After): open for `wait`, unless already open for
+  // longer; after it, one probe decides as after any cooldown.
+  void holdOff(SteadyTime now, std::chrono::seconds wait);
 
   // Open turns into half-open lazily: the state is a function of `now`.
   BreakerState state(SteadyTime now) const;

@@ -16,6 +16,9 @@ before(async () => {
         { name: 'flaky-first', targets: [
           { provider: 'fake', model: 'fault-500', priority: 1 },
           { provider: 'other', model: 'other-only', priority: 2 }] },
+        { name: 'limited-first', targets: [
+          { provider: 'fake', model: 'fault-429', priority: 1 },
+          { provider: 'other', model: 'other-only', priority: 2 }] },
         { name: 'pair-rr', strategy: 'round_robin', targets: [
           { provider: 'fake', model: 'gpt-4o', priority: 1 },
           { provider: 'other', model: 'other-only', priority: 1 }] },
@@ -119,4 +122,19 @@ test('/health/services lists every provider with its passive health', async () =
   assert.match(other.last_check, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const slow = r.json.services.find((s) => s.name === 'slow');
   assert.equal(slow.last_check, null, 'never used: no check yet');
+});
+
+test("in a group, an upstream's Retry-After keeps the next requests away from it until then", async () => {
+  const before = callsTo(stack.up, 'fault-429');
+  const first = await chat('limited-first');
+  assert.equal(first.status, 200, first.body);
+  assert.equal(first.headers['x-kakehashi-attempts'], '2');
+  assert.equal(callsTo(stack.up, 'fault-429'), before + 1);
+  const second = await chat('limited-first');
+  assert.equal(second.headers['x-kakehashi-attempts'], '1', 'the limited target was skipped');
+  assert.equal(callsTo(stack.up, 'fault-429'), before + 1);
+  await sleep(1200);  // the fake says Retry-After: 1
+  const later = await chat('limited-first');
+  assert.equal(later.status, 200, later.body);
+  assert.equal(callsTo(stack.up, 'fault-429'), before + 2, 'asked again once the wait was over');
 });

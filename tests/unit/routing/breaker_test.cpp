@@ -43,6 +43,26 @@ TEST(BreakerTest, OpensAfterNFailuresInsideTheWindow) {
   EXPECT_EQ(b.openUntil(), clock.now + seconds(30));
 }
 
+TEST(BreakerTest, HoldOffOpensForTheUpstreamsWaitThenProbes) {
+  ManualClock clock;
+  Breaker b(policy(5, 60, 30));
+  b.holdOff(clock.now, seconds(4));
+  EXPECT_EQ(b.state(clock.now), BreakerState::kOpen);
+  EXPECT_FALSE(b.tryAcquire(clock.now));
+  EXPECT_EQ(b.openUntil(), clock.now + seconds(4));
+  // A shorter wait does not shorten a longer one.
+  b.holdOff(clock.now, seconds(1));
+  EXPECT_EQ(b.openUntil(), clock.now + seconds(4));
+  clock.advance(seconds(4));
+  EXPECT_EQ(b.state(clock.now), BreakerState::kHalfOpen);
+  EXPECT_TRUE(b.tryAcquire(clock.now));
+  EXPECT_FALSE(b.tryAcquire(clock.now));
+  b.onSuccess();
+  EXPECT_EQ(b.state(clock.now), BreakerState::kClosed);
+  b.holdOff(clock.now, seconds(0));
+  EXPECT_EQ(b.state(clock.now), BreakerState::kClosed);
+}
+
 TEST(BreakerTest, FailuresOutsideTheWindowDoNotCount) {
   ManualClock clock;
   Breaker b(policy(3, 60, 30));
