@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "app/model_import.h"
 #include "app/serve.h"
 #include "config/config.h"
 
@@ -69,15 +70,62 @@ int main(int argc, char** argv) {
   std::string check_path;
   check->add_option("file", check_path, "The YAML file")->required();
 
+  auto* models_cmd = app.add_subcommand("models", "Work with providers' model lists");
+  models_cmd->require_subcommand(1);
+  auto* import_cmd = models_cmd->add_subcommand(
+      "import", "Print a provider's models as a YAML 'aliases:' fragment");
+  import_cmd->footer(
+      "Fetches the provider's model list (with its key), keeps ids matching any --include and no\n"
+      "--exclude glob, and writes aliases PREFIX+id -> \"provider:id\" to stdout (or --output).\n"
+      "Names the config already uses are skipped. Progress and summary go to stderr.\n"
+      "Example: kakehashi models import --provider openai --include 'gpt-4o*' --prefix oa-");
+  kh::app::ModelsImportArgs import_args;
+  import_cmd->add_option("--provider", import_args.provider, "Provider to import from")
+      ->type_name("NAME")
+      ->required();
+  import_cmd
+      ->add_option("--include", import_args.filter.include,
+                   "Keep only model ids matching any of these globs (* ? [a-z] [!x]); "
+                   "default: all")
+      ->type_name("GLOB");
+  import_cmd
+      ->add_option("--exclude", import_args.filter.exclude,
+                   "Drop model ids matching any of these globs")
+      ->type_name("GLOB");
+  import_cmd
+      ->add_option("--prefix", import_args.filter.prefix,
+                   "Alias name = PREFIX + model id (default: no prefix)")
+      ->type_name("PREFIX");
+  import_cmd
+      ->add_option_function<std::string>(
+          "-c,--config", [&](const std::string& v) { import_args.config_path = v; },
+          "YAML config file (env KAKEHASHI_CONFIG)")
+      ->type_name("FILE");
+  import_cmd
+      ->add_option("-o,--output", import_args.output,
+                   "Write the fragment to FILE instead of stdout")
+      ->type_name("FILE");
+  import_cmd->add_flag("--force", import_args.force, "Overwrite the --output file if it exists");
+  import_cmd->add_option("--timeout", import_args.timeout_s, "Seconds to wait for the provider")
+      ->type_name("SECONDS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600));
+
   app.add_subcommand("version", "Print the version");
 
-  CLI11_PARSE(app, argc, argv);
+  // Usage errors exit 1, as every other error does; --help and --version exit 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;
+  }
 
   if (app.got_subcommand("version")) {
     fmt::print("kakehashi {}\n", KH_VERSION);
     return 0;
   }
   if (app.got_subcommand(config_cmd)) return configCheck(check_path);
+  if (app.got_subcommand(models_cmd)) return kh::app::modelsImport(import_args);
   if (!config_path.empty()) overrides.config_path = config_path;
   return kh::app::serve(overrides);
 }
