@@ -123,6 +123,7 @@ class UpstreamPool {
                                                                        CancelSignal* cancel);
 
   void release(std::unique_ptr<UpstreamConn> conn);
+  const net::any_io_executor& executor() const { return ex_; }
   std::size_t idleCount() const;
 
   static constexpr std::chrono::seconds kConnectTimeout{10};

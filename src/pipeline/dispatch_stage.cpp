@@ -161,6 +161,8 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
   // judged: until then the attempt can still fail over without the client noticing.
   bool holding = !ctx.catalog->config().failover.failure_keywords.empty();
   auto start = [&]() -> net::awaitable<bool> {
+    ctx.status = 200;
+    if (ctx.stream_open) co_return true;  // opened while the request waited in a queue
     http::HeaderList headers = ctx.responseHeaders();
     headers.emplace_back("Cache-Control", "no-cache");
     ctx.status = 200;
@@ -338,6 +340,82 @@ class AttemptReport {
   bool done_ = false;
 };
 
+// A slot under a provider's max_concurrency, given back when the attempt is over.
+class GateSlot {
+ public:
+  GateSlot() = default;
+  explicit GateSlot(routing::ConcurrencyGate* gate) : gate_(gate) {}
+  GateSlot(GateSlot&& o) noexcept : gate_(std::exchange(o.gate_, nullptr)) {}
+  GateSlot& operator=(GateSlot&& o) noexcept {
+    std::swap(gate_, o.gate_);
+    return *this;
+  }
+  ~GateSlot() {
+    if (gate_) gate_->release();
+  }
+
+ private:
+  routing::ConcurrencyGate* gate_ = nullptr;
+};
+
+core::Error queueError(std::string_view provider, std::string_view why) {
+  core::Error e = core::Error::unavailable(
+      fmt::format("Provider '{}' is at its concurrency limit and {}", provider, why));
+  e.retryable = false;
+  e.retry_after = "1";
+  return e;
+}
+
+// Waits for a slot of `gate` in its FIFO queue (SPEC §5): bounded by queue.max_waiting and
+// queue.timeout_s, left at once when the client goes away. A stream that waits gets SSE comment
+// keep-alives every queue.keepalive_s so proxies on the way do not cut it.
+net::awaitable<core::Result<GateSlot>> waitForSlot(RequestContext& ctx,
+                                                   routing::ConcurrencyGate& gate,
+                                                   std::string_view provider) {
+  if (gate.tryAcquire()) co_return GateSlot(&gate);
+  const config::QueueConfig& q = ctx.catalog->config().queue;
+  auto waiter = std::make_shared<routing::ConcurrencyGate::Waiter>(ctx.ex.upstream.executor());
+  if (!gate.enqueue(waiter, static_cast<std::size_t>(std::max(0, q.max_waiting))))
+    co_return queueError(provider, "its queue is full");
+  if (waiter->granted) co_return GateSlot(&gate);
+  ctx.ex.cancel.setHook([waiter] { waiter->timer.cancel(); });
+  struct ClearHook {
+    http::CancelSignal& c;
+    ~ClearHook() { c.clearHook(); }
+  } clear_hook{ctx.ex.cancel};
+  const auto deadline = Clock::now() + std::chrono::seconds(q.timeout_s);
+  const auto keepalive = std::chrono::seconds(std::max(1, q.keepalive_s));
+  for (;;) {
+    const auto wake = ctx.info.stream ? std::min(deadline, Clock::now() + keepalive) : deadline;
+    waiter->timer.expires_at(wake);
+    co_await waiter->timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (waiter->granted) co_return GateSlot(&gate);
+    if (ctx.ex.cancel.fired()) {
+      waiter->abandoned = true;
+      co_return core::Error::cancelled();
+    }
+    if (Clock::now() >= deadline) {
+      waiter->abandoned = true;
+      co_return queueError(provider, fmt::format("the request waited {} s", q.timeout_s));
+    }
+    if (!ctx.stream_open) {
+      http::HeaderList headers = ctx.responseHeaders();
+      headers.emplace_back("Cache-Control", "no-cache");
+      if (!co_await ctx.ex.sink.begin(200, headers, "text/event-stream")) {
+        waiter->abandoned = true;
+        co_return core::Error::cancelled();
+      }
+      ctx.stream_open = true;
+      ctx.status = 200;
+    }
+    static constexpr std::string_view kKeepAlive = ": keep-alive\n\n";
+    if (!co_await ctx.ex.sink.write(kKeepAlive)) {
+      waiter->abandoned = true;
+      co_return core::Error::cancelled();
+    }
+  }
+}
+
 }  // namespace
 
 net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
@@ -364,6 +442,23 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       continue;
     }
     const http::UpstreamRequest& req = *built;
+    GateSlot slot;
+    if (routing::ConcurrencyGate* gate = ctx.catalog->gate(&provider)) {
+      auto acquired = co_await waitForSlot(ctx, *gate, provider.name());
+      if (!acquired) {
+        last = std::move(acquired).error();
+        if (last.code == core::ErrorCode::kCancelled) co_return last;
+        // A stream already opened by keep-alives ends with the error as its last event.
+        if (ctx.stream_open) {
+          const std::string event = api::renderStreamError(ctx.client, last);
+          ctx.error = last.message;
+          co_await ctx.ex.sink.end(event);
+          co_return core::Ok{};
+        }
+        continue;
+      }
+      slot = std::move(*acquired);
+    }
     auto sent = co_await ctx.ex.upstream.send(req, &ctx.ex.cancel);
     if (!sent) {
       last = std::move(sent).error();

@@ -11,7 +11,12 @@ boost::asio::awaitable<void> runPipeline(RequestContext& ctx) {
     const core::Error& e = s.error();
     ctx.status = e.http_status;
     ctx.error = e.message;
-    if (e.code != core::ErrorCode::kCancelled && !ctx.ex.sink.started()) {
+    if (e.code != core::ErrorCode::kCancelled && ctx.stream_open) {
+      // Keep-alives already opened the stream: the failure is its last event.
+      const std::string event = api::renderStreamError(ctx.client, e);
+      ctx.status = 200;
+      co_await ctx.ex.sink.end(event);
+    } else if (e.code != core::ErrorCode::kCancelled && !ctx.ex.sink.started()) {
       const std::string body = api::renderError(ctx.client, e);
       ctx.bytes_out += body.size();
       http::HeaderList headers = ctx.responseHeaders();

@@ -38,6 +38,8 @@ struct RequestContext {
     routing::TargetStats::Entry* stats = nullptr;
   };
   std::vector<Attempt> plan;
+  // The SSE response went out early (keep-alive comments while queued for a provider slot).
+  bool stream_open = false;
   // Model "auto": the rule that chose and why (response headers).
   std::string auto_rule;
   std::string auto_reason;

@@ -45,7 +45,9 @@ ModelCatalog::ModelCatalog(std::shared_ptr<const config::Config> config, Provide
       discovered_(std::move(discovered)),
       state_(std::move(state)) {
   if (state_) {
-    for (const auto& p : providers_) health_.emplace_back(p.get(), &state_->health(p->name()));
+    for (const auto& p : providers_)
+      runtime_.push_back({p.get(), &state_->health(p->name()),
+                          state_->gate(p->name(), p->config().max_concurrency)});
     for (const auto& g : config_->groups) {
       std::vector<Target> targets;
       for (const auto& t : g.targets)
@@ -183,8 +185,14 @@ core::Result<Route> ModelCatalog::resolveDepth(std::string_view model, int depth
 }
 
 ProviderHealth* ModelCatalog::health(const providers::Provider* provider) const {
-  for (const auto& [p, h] : health_)
-    if (p == provider) return h;
+  for (const auto& r : runtime_)
+    if (r.provider == provider) return r.health;
+  return nullptr;
+}
+
+ConcurrencyGate* ModelCatalog::gate(const providers::Provider* provider) const {
+  for (const auto& r : runtime_)
+    if (r.provider == provider) return r.gate;
   return nullptr;
 }
 

@@ -24,6 +24,7 @@ struct Target {
 class Balancer;
 class RoutingState;
 class ProviderHealth;
+class ConcurrencyGate;
 struct AutoSetup;
 
 struct Route {
@@ -70,6 +71,8 @@ class ModelCatalog {
   const AutoSetup* autoSetup() const { return auto_.get(); }
   // The provider's passive health record; null without routing state.
   ProviderHealth* health(const providers::Provider* provider) const;
+  // The provider's max_concurrency gate; null when it has no limit (or without routing state).
+  ConcurrencyGate* gate(const providers::Provider* provider) const;
   std::size_t listedCount() const { return listed_.size(); }
 
  private:
@@ -84,7 +87,12 @@ class ModelCatalog {
   std::string list_json_;
   std::shared_ptr<RoutingState> state_;
   std::map<std::string, std::unique_ptr<Balancer>, std::less<>> balancers_;
-  std::vector<std::pair<const providers::Provider*, ProviderHealth*>> health_;
+  struct ProviderRuntime {
+    const providers::Provider* provider;
+    ProviderHealth* health;
+    ConcurrencyGate* gate;
+  };
+  std::vector<ProviderRuntime> runtime_;
   std::unique_ptr<const AutoSetup> auto_;
 };
 

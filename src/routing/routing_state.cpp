@@ -25,4 +25,13 @@ ProviderHealth& RoutingState::health(std::string_view provider) {
   return *it->second;
 }
 
+ConcurrencyGate* RoutingState::gate(std::string_view provider, int limit) {
+  if (limit <= 0) return nullptr;
+  std::lock_guard lock(mutex_);
+  auto it = gates_.find(provider);
+  if (it == gates_.end())
+    it = gates_.emplace(std::string(provider), std::make_unique<ConcurrencyGate>(limit)).first;
+  return it->second.get();
+}
+
 }  // namespace kh::routing

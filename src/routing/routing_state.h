@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "routing/balancer.h"
 #include "routing/breaker.h"
+#include "routing/concurrency_gate.h"
 
 namespace kh::routing {
 
@@ -47,12 +48,15 @@ class RoutingState {
   Breakers& breakers() { return breakers_; }
   // The entry for a provider; created on first use. The reference stays valid.
   ProviderHealth& health(std::string_view provider);
+  // The provider's max_concurrency gate, created with `limit` on first use; null for limit 0.
+  ConcurrencyGate* gate(std::string_view provider, int limit);
 
  private:
   TargetStats stats_;
   Breakers breakers_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<ProviderHealth>, std::less<>> health_;
+  std::map<std::string, std::unique_ptr<ConcurrencyGate>, std::less<>> gates_;
 };
 
 }  // namespace kh::routing

@@ -88,6 +88,7 @@ export function standardConfig({ up, up2, deadPort }, overrides = {}) {
     ...(overrides.groups ? { groups: overrides.groups } : {}),
     ...(overrides.failover ? { failover: overrides.failover } : {}),
     ...(overrides.auto ? { auto: overrides.auto } : {}),
+    ...(overrides.queue ? { queue: overrides.queue } : {}),
   };
 }
 
@@ -114,8 +115,10 @@ export async function startStack(opts = {}) {
   const deadPort = await closedPort();
   let gw;
   try {
+    // `configure(config, { up, up2 })` may change the config once the fakes' URLs are known.
+    const config = standardConfig({ up, up2, deadPort }, opts.overrides ?? {});
     gw = await startGateway({
-      config: standardConfig({ up, up2, deadPort }, opts.overrides ?? {}),
+      config: opts.configure ? opts.configure(config, { up, up2 }) : config,
       env: opts.env,
       args: opts.args,
     });
