@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "core/utf8.h"
+
 namespace kh::model {
 
 namespace {
@@ -10,17 +12,6 @@ namespace {
 // width×height/750 and OpenAI's high-detail tiling both land near this).
 constexpr long long kPerMessage = 4;
 constexpr long long kPerImage = 1500;
-
-// Decodes the next UTF-8 code point; malformed bytes count as one code point each.
-char32_t nextCodePoint(std::string_view s, std::size_t& i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  int len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 1;
-  if (i + len > s.size()) len = 1;
-  char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  i += len;
-  return cp;
-}
 
 bool isWideScript(char32_t cp) {
   return (cp >= 0x3040 && cp <= 0x30FF) ||  // Hiragana, Katakana
@@ -36,7 +27,7 @@ long long estimateTokens(std::string_view text) {
   long long narrow = 0;  // characters of scripts that pack several per token
   long long wide = 0;
   for (std::size_t i = 0; i < text.size();) {
-    const char32_t cp = nextCodePoint(text, i);
+    const char32_t cp = core::nextCodePoint(text, i);
     if (isWideScript(cp))
       ++wide;
     else if (cp >= 0x80)

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.h"
 #include "model/token_estimate.h"
 #include "routing/model_catalog.h"
 
@@ -15,17 +16,6 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // UTF-8 and character classes
-
-// Decodes the next UTF-8 code point; a malformed byte counts as one code point of its own value.
-char32_t nextCodePoint(std::string_view s, std::size_t& i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  int len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 1;
-  if (i + len > s.size()) len = 1;
-  char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-  for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  i += len;
-  return cp;
-}
 
 bool isAsciiLetter(char32_t c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -98,7 +88,7 @@ char32_t previousCodePoint(std::string_view s, std::size_t i) {
   while (start > 0 && i - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80)
     --start;
   std::size_t j = start;
-  return nextCodePoint(s, j);
+  return core::nextCodePoint(s, j);
 }
 
 // Whether a code point continues a word for keyword boundaries (ASCII alnum or a Latin letter;
@@ -135,7 +125,7 @@ bool contains(std::string_view hay, const Keyword& kw) {
     if (i > 0 && continuesWord(previousCodePoint(hay, i))) continue;
     if (kw.match == Match::kWord && i + k.size() < hay.size()) {
       std::size_t end = i + k.size();
-      if (continuesWord(nextCodePoint(hay, end))) continue;
+      if (continuesWord(core::nextCodePoint(hay, end))) continue;
     }
     return true;
   }
@@ -424,7 +414,7 @@ void scanText(std::string_view t, Scan& s) {
       continue;
     }
     const std::size_t at = i;
-    const char32_t c = nextCodePoint(t, i);
+    const char32_t c = core::nextCodePoint(t, i);
     const bool letter = !fence && !inline_code && isLatinLetter(c);
     if (letter && word_begin == std::string_view::npos) word_begin = at;
     if (!letter && word_begin != std::string_view::npos) {

@@ -18,6 +18,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { nowMs, parseFault as parseBaseFault } from './server.mjs';
+import { captureResponse } from './capture.mjs';
 
 export { nowMs, parseBaseFault };
 
@@ -371,21 +372,7 @@ export async function startRecordingServer(cfg) {
       record.closedAt = nowMs();
       record.finished = res.writableFinished;
     });
-    const origWrite = res.write.bind(res);
-    const origEnd = res.end.bind(res);
-    res.write = (chunk, ...rest) => {
-      if (chunk && typeof chunk !== 'function') record.responseBody += chunk.toString();
-      return origWrite(chunk, ...rest);
-    };
-    res.end = (chunk, ...rest) => {
-      if (chunk && typeof chunk !== 'function') record.responseBody += chunk.toString();
-      return origEnd(chunk, ...rest);
-    };
-    const origWriteHead = res.writeHead.bind(res);
-    res.writeHead = (status, ...rest) => {
-      record.status = status;
-      return origWriteHead(status, ...rest);
-    };
+    captureResponse(res, record);
 
     const ctx = { req, res, url, path, query: url.searchParams, raw, rawText, body, parseError, record, conn,
       fault: null };

@@ -46,6 +46,7 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { captureResponse } from './capture.mjs';
 
 const DEFAULT_MODELS = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small'];
 const SYSTEM_FINGERPRINT = 'fp_fake0001';
@@ -374,22 +375,7 @@ export async function startFakeUpstream(opts = {}) {
       record.closedAt = nowMs();
       record.finished = res.writableFinished;
     });
-    // Capture what we send so tests can compare relayed bytes with the original.
-    const origWrite = res.write.bind(res);
-    const origEnd = res.end.bind(res);
-    res.write = (chunk, ...rest) => {
-      if (chunk && typeof chunk !== 'function') record.responseBody += chunk.toString();
-      return origWrite(chunk, ...rest);
-    };
-    res.end = (chunk, ...rest) => {
-      if (chunk && typeof chunk !== 'function') record.responseBody += chunk.toString();
-      return origEnd(chunk, ...rest);
-    };
-    const origWriteHead = res.writeHead.bind(res);
-    res.writeHead = (status, ...rest) => {
-      record.status = status;
-      return origWriteHead(status, ...rest);
-    };
+    captureResponse(res, record);
 
     let fault = null;
     // Queued faults are for inference calls only, so a model discovery GET cannot eat one.
