@@ -93,12 +93,7 @@ std::string GeminiProvider::modelPath(std::string_view model, std::string_view m
 }
 
 http::UpstreamRequest GeminiProvider::listModels() const {
-  http::UpstreamRequest req;
-  req.method = "GET";
-  req.target = models_;
-  req.fixed_headers = &get_headers_;
-  req.deadline = http::Clock::now() + std::chrono::seconds(10);
-  return req;
+  return listRequest(models_, &get_headers_);
 }
 
 std::vector<std::string> GeminiProvider::parseModelList(std::string_view body) const {

@@ -44,12 +44,7 @@ core::Result<http::UpstreamRequest> OpenAIWireProvider::passThrough(Operation op
 }
 
 http::UpstreamRequest OpenAIWireProvider::listModels() const {
-  http::UpstreamRequest req;
-  req.method = "GET";
-  req.target = models_;
-  req.fixed_headers = &get_headers_;
-  req.deadline = http::Clock::now() + std::chrono::seconds(10);
-  return req;
+  return listRequest(models_, &get_headers_);
 }
 
 std::vector<std::string> OpenAIWireProvider::parseModelList(std::string_view body) const {

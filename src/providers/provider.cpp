@@ -62,6 +62,16 @@ http::UpstreamRequest Provider::request(const http::UpstreamTarget* target,
   return req;
 }
 
+http::UpstreamRequest Provider::listRequest(const http::UpstreamTarget* target,
+                                            const http::HeaderList* headers) {
+  http::UpstreamRequest req;
+  req.method = "GET";
+  req.target = target;
+  req.fixed_headers = headers;
+  req.deadline = http::Clock::now() + std::chrono::seconds(10);
+  return req;
+}
+
 core::Result<http::UpstreamRequest> Provider::passThrough(Operation, std::string, bool) const {
   return core::Error::internal(fmt::format(
       "Provider '{}' has no pass-through path: no client speaks its wire format", name()));

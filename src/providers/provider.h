@@ -83,6 +83,9 @@ class Provider {
 
   // Resolves base_url + path once; an unusable URL leaves a target that fails every request.
   const http::UpstreamTarget* addTarget(std::string_view path);
+  // A GET of a model list, with the short deadline discovery allows.
+  static http::UpstreamRequest listRequest(const http::UpstreamTarget* target,
+                                           const http::HeaderList* headers);
   // A request to `target` with this provider's deadline.
   http::UpstreamRequest request(const http::UpstreamTarget* target, const http::HeaderList* headers,
                                 std::string body, bool stream) const;
