@@ -68,6 +68,9 @@ struct FailoverConfig {
   int breaker_failures = 5;
   int breaker_window_s = 60;
   int breaker_cooldown_s = 30;
+  // When every target is cooling down: wait for the first to come back if that is at most this
+  // long away, else answer 503 at once.
+  int breaker_wait_s = 0;
 };
 
 struct QueueConfig {

@@ -315,9 +315,12 @@ void readFailover(Reader& r, const YAML::Node& n, FailoverConfig& f) {
   });
   ifSet(n, "circuit_breaker", [&](const YAML::Node& v) {
     if (!r.isMap(v, "circuit_breaker")) return;
-    r.checkKeys(v, "circuit_breaker", {"failures", "window_s", "cooldown_s"});
+    r.checkKeys(v, "circuit_breaker", {"failures", "window_s", "cooldown_s", "wait_s"});
     ifSet(v, "failures", [&](const YAML::Node& x) {
-      if (auto i = r.num<int>(x, "failures", 1, 1000000)) f.breaker_failures = *i;
+      if (auto i = r.num<int>(x, "failures", 0, 1000000)) f.breaker_failures = *i;
+    });
+    ifSet(v, "wait_s", [&](const YAML::Node& x) {
+      if (auto i = r.num<int>(x, "wait_s", 0, 600)) f.breaker_wait_s = *i;
     });
     ifSet(v, "window_s", [&](const YAML::Node& x) {
       if (auto i = r.num<int>(x, "window_s", 1, 86400)) f.breaker_window_s = *i;

@@ -3,8 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/steady_timer.hpp>
 #include "api/client_api.h"
 #include "api/openai_errors.h"
+
 #include "http/sse_parser.h"
 #include "pipeline/stages.h"
 #include "pipeline/stream_translator.h"
@@ -419,6 +421,24 @@ net::awaitable<core::Result<GateSlot>> waitForSlot(RequestContext& ctx,
 }  // namespace
 
 net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
+  if (ctx.cooling_until) {
+    // Every target is cooling down but the first comes back soon enough: wait (the client
+    // leaving ends the wait), then plan again.
+    net::steady_timer timer(ctx.ex.upstream.executor());
+    timer.expires_at(*ctx.cooling_until);
+    ctx.ex.cancel.setHook([&timer] { timer.cancel(); });
+    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    ctx.ex.cancel.clearHook();
+    if (ctx.ex.cancel.fired()) co_return core::Error::cancelled();
+    if (core::Status planned = planTargets(ctx); !planned) co_return planned;
+    if (ctx.cooling_until) {
+      core::Error e = core::Error::unavailable(
+          fmt::format("Every target of '{}' is still cooling down", ctx.info.model));
+      e.retryable = false;
+      e.retry_after = "1";
+      co_return e;
+    }
+  }
   const int max_attempts = ctx.catalog->config().failover.max_attempts;
   core::Error last = core::Error::unavailable("No target is available for this model");
   for (const RequestContext::Attempt& attempt : ctx.plan) {

@@ -38,6 +38,9 @@ struct RequestContext {
     routing::TargetStats::Entry* stats = nullptr;
   };
   std::vector<Attempt> plan;
+  // Every target was cooling down, the first until this time, within failover's wait_s: dispatch
+  // waits for it and plans again.
+  std::optional<std::chrono::steady_clock::time_point> cooling_until;
   // The SSE response went out early (keep-alive comments while queued for a provider slot).
   bool stream_open = false;
   // Model "auto": the rule that chose and why (response headers).

@@ -13,8 +13,13 @@ namespace {
 
 // 503 for a route whose every target is cooling down after failures, with the wait until the
 // first of them may be tried again.
-core::Error coolingDown(std::string_view model, std::optional<routing::SteadyTime> until,
-                        routing::SteadyTime now) {
+core::Status coolingDown(RequestContext& ctx, std::string_view model,
+                         std::optional<routing::SteadyTime> until, routing::SteadyTime now) {
+  const int patience = ctx.catalog->config().failover.breaker_wait_s;
+  if (until && patience > 0 && *until - now <= std::chrono::seconds(patience)) {
+    ctx.cooling_until = *until;
+    return core::Ok{};
+  }
   core::Error e = core::Error::unavailable(fmt::format(
       "Every target of '{}' failed recently and is cooling down; try again later", model));
   e.retryable = false;
@@ -68,6 +73,12 @@ core::Status routeStage(RequestContext& ctx) {
     route = resolveAuto(ctx);
   if (!route) return std::move(route).error();
   ctx.route = std::move(*route);
+  return planTargets(ctx);
+}
+
+core::Status planTargets(RequestContext& ctx) {
+  ctx.plan.clear();
+  ctx.cooling_until.reset();
   routing::RoutingState* state = ctx.catalog->state();
   if (!state) {
     for (const auto& t : ctx.route.targets) ctx.plan.push_back({&t, nullptr, nullptr});
@@ -80,7 +91,7 @@ core::Status routeStage(RequestContext& ctx) {
     // A cheap prompt size for lowest_cost: about four bytes of JSON per token.
     hints.prompt_tokens_estimate = static_cast<std::uint32_t>(ctx.body.size() / 4);
     b->order(order, hints, b->unavailable(now));
-    if (order.empty()) return coolingDown(ctx.info.model, b->earliestOpenUntil(now), now);
+    if (order.empty()) return coolingDown(ctx, ctx.info.model, b->earliestOpenUntil(now), now);
     ctx.plan.reserve(order.size());
     for (const auto i : order) ctx.plan.push_back({&b->target(i), b->breaker(i), &b->stats(i)});
     return core::Ok{};
@@ -96,7 +107,7 @@ core::Status routeStage(RequestContext& ctx) {
     }
     ctx.plan.push_back({&t, &breaker, nullptr});
   }
-  if (ctx.plan.empty()) return coolingDown(ctx.info.model, earliest, now);
+  if (ctx.plan.empty()) return coolingDown(ctx, ctx.info.model, earliest, now);
   return core::Ok{};
 }
 

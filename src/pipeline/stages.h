@@ -20,6 +20,10 @@ core::Status routeStage(RequestContext& ctx);
 // as they are, streams event by event. An error is returned only while nothing has been sent.
 boost::asio::awaitable<core::Status> dispatchStage(RequestContext& ctx);
 
+// Fills ctx.plan from ctx.route: the balancer's order for groups, targets with open breakers
+// left out. With all of them cooling down: a 503, or (within failover's wait_s) cooling_until.
+core::Status planTargets(RequestContext& ctx);
+
 // Writes the access-log line.
 void recordStage(const RequestContext& ctx);
 
