@@ -1,8 +1,10 @@
 #include "app/discovery.h"
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
 
 #include "observability/log.h"
 
@@ -10,31 +12,43 @@ namespace kh::app {
 
 namespace net = boost::asio;
 
-routing::DiscoveredModels discoverModels(const routing::ProviderSet& providers,
-                                         std::chrono::milliseconds budget,
-                                         std::vector<std::string>* failed) {
+namespace {
+
+constexpr std::size_t kMaxListBytes = 16 << 20;
+
+}  // namespace
+
+std::vector<ModelListResult> fetchModelLists(const routing::ProviderSet& providers,
+                                             std::chrono::milliseconds budget) {
   net::io_context ioc(1);
   // Shared with the coroutines: one still pending when time is up is destroyed together with
   // the io_context, and its connection goes back to a pool that must still exist then.
   struct State {
     std::unique_ptr<net::ssl::context> tls = http::makeClientTlsContext();
     http::UpstreamPool pool;
-    routing::DiscoveredModels found;
+    std::vector<ModelListResult> results;
     std::size_t running = 0;
-    bool over =
-        false;  // the io_context is going away; coroutines destroyed with it must not touch it
+    // The io_context is going away; coroutines destroyed with it must not touch it.
+    bool over = false;
     explicit State(net::io_context& ioc) : pool(ioc.get_executor(), *tls) {}
   };
   auto state = std::make_shared<State>(ioc);
-  const auto deadline = http::Clock::now() + budget;
-  std::vector<std::string> pending;
-  for (const auto& p : providers) {
-    if (p->config().models_configured) continue;
-    pending.push_back(p->name());
+  const auto start = http::Clock::now();
+  const auto deadline = start + budget;
+  state->results.resize(providers.size());
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    const auto& provider = providers[i];
+    ModelListResult& result = state->results[i];
+    result.provider = provider->name();
+    result.ids = core::Error::timeout(fmt::format("no answer within {} ms", budget.count()));
+    if (!provider->targetError().empty()) {
+      result.ids = core::Error::internal(provider->targetError());
+      continue;
+    }
     ++state->running;
     net::co_spawn(
         ioc,
-        [state, deadline, provider = p, &ioc]() -> net::awaitable<void> {
+        [state, i, start, deadline, provider, &ioc]() -> net::awaitable<void> {
           // Pooled connections keep timers armed; the last answer ends the wait, not the budget.
           struct Done {
             State& s;
@@ -43,37 +57,61 @@ routing::DiscoveredModels discoverModels(const routing::ProviderSet& providers,
               if (--s.running == 0 && !s.over) ioc.stop();
             }
           } done{*state, ioc};
+          ModelListResult& out = state->results[i];
           http::UpstreamRequest req = provider->listModels();
           req.deadline = std::min(req.deadline, deadline);
           auto resp = co_await state->pool.send(req, nullptr);
-          std::string why;
           if (!resp) {
-            why = resp.error().message;
-          } else if ((*resp)->status() != 200) {
-            why = "HTTP " + std::to_string((*resp)->status());
+            out.ids = std::move(resp).error();
           } else {
-            auto body = co_await (*resp)->readAll(16 << 20);
+            const int status = (*resp)->status();
+            auto body = co_await (*resp)->readAll(kMaxListBytes);
             if (!body) {
-              why = body.error().message;
+              out.ids = std::move(body).error();
+            } else if (status != 200) {
+              core::Error e = provider->parseError(status, std::move(*body));
+              e.message = fmt::format("HTTP {}: {}", status, e.message);
+              out.ids = std::move(e);
             } else {
-              auto ids = provider->parseModelList(*body);
-              obs::info("models discovered")
-                  .str("provider", provider->name())
-                  .num("count", static_cast<long long>(ids.size()));
-              state->found[provider->name()] = std::move(ids);
-              co_return;
+              boost::system::error_code ec;
+              (void)boost::json::parse(*body, ec);
+              if (ec)
+                out.ids = core::Error::badGateway("the model list is not JSON");
+              else
+                out.ids = provider->parseModelList(*body);
             }
           }
-          obs::warn("model discovery failed").str("provider", provider->name()).str("error", why);
+          out.latency =
+              std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - start);
         },
         net::detached);
   }
-  ioc.run_for(budget + std::chrono::milliseconds(200));
+  if (state->running > 0) ioc.run_for(budget + std::chrono::milliseconds(200));
   state->over = true;
-  if (failed)
-    for (const auto& name : pending)
-      if (!state->found.count(name)) failed->push_back(name);
-  return state->found;
+  return state->results;
+}
+
+routing::DiscoveredModels discoverModels(const routing::ProviderSet& providers,
+                                         std::chrono::milliseconds budget,
+                                         std::vector<std::string>* failed) {
+  routing::ProviderSet wanted;
+  for (const auto& p : providers)
+    if (!p->config().models_configured) wanted.push_back(p);
+  routing::DiscoveredModels found;
+  for (auto& r : fetchModelLists(wanted, budget)) {
+    if (r.ids) {
+      obs::info("models discovered")
+          .str("provider", r.provider)
+          .num("count", static_cast<long long>(r.ids->size()));
+      found[r.provider] = std::move(*r.ids);
+    } else {
+      obs::warn("model discovery failed")
+          .str("provider", r.provider)
+          .str("error", r.ids.error().message);
+      if (failed) failed->push_back(r.provider);
+    }
+  }
+  return found;
 }
 
 }  // namespace kh::app

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 
+#include "app/discovery.h"
 #include "core/glob.h"
 
 namespace kh::app {
@@ -94,7 +95,10 @@ ImportPlan planImport(const config::Config& config, const std::string& provider,
     std::string name = filter.prefix + id;
     std::string target = provider + ":" + id;
     if (std::string why = takenBecause(config, name, target); !why.empty()) {
-      plan.skipped.push_back({std::move(name), std::move(why)});
+      // Built in place: GCC 12 misreads a braced temporary here as an out-of-bounds copy.
+      SkippedAlias& skipped = plan.skipped.emplace_back();
+      skipped.name = std::move(name);
+      skipped.reason = std::move(why);
       continue;
     }
     plan.aliases.emplace_back(std::move(name), std::move(target));
@@ -118,51 +122,15 @@ std::string renderAliasesYaml(const ImportPlan& plan) {
 
 core::Result<std::vector<std::string>> fetchModelIds(const providers::Provider& provider,
                                                      std::chrono::seconds timeout) {
-  if (!provider.targetError().empty()) return core::Error::internal(provider.targetError());
-  net::io_context ioc(1);
-  // Shared with the coroutine: if time runs out it is destroyed together with the io_context,
-  // and its connection goes back to a pool that must still exist then.
-  struct State {
-    std::unique_ptr<net::ssl::context> tls = http::makeClientTlsContext();
-    http::UpstreamPool pool;
-    std::optional<core::Result<std::vector<std::string>>> result;
-    explicit State(net::io_context& ioc) : pool(ioc.get_executor(), *tls) {}
-  };
-  auto state = std::make_shared<State>(ioc);
-  http::UpstreamRequest req = provider.listModels();
-  req.deadline = http::Clock::now() + timeout;
-  net::co_spawn(
-      ioc,
-      [state, req = std::move(req), &provider, &ioc]() -> net::awaitable<void> {
-        auto resp = co_await state->pool.send(req, nullptr);
-        if (!resp) {
-          state->result = std::move(resp).error();
-        } else {
-          const int status = (*resp)->status();
-          auto body = co_await (*resp)->readAll(kMaxListBytes);
-          if (!body) {
-            state->result = std::move(body).error();
-          } else if (status != 200) {
-            core::Error e = provider.parseError(status, std::move(*body));
-            e.message = fmt::format("HTTP {}: {}", status, e.message);
-            state->result = std::move(e);
-          } else {
-            boost::system::error_code ec;
-            (void)boost::json::parse(*body, ec);
-            if (ec)
-              state->result = core::Error::badGateway("the answer is not JSON");
-            else
-              state->result = provider.parseModelList(*body);
-          }
-        }
-        // Pooled connections keep timers armed; the answer ends the wait, not the timeout.
-        ioc.stop();
-      },
-      net::detached);
-  ioc.run_for(timeout + std::chrono::seconds(2));
-  if (!state->result)
-    return core::Error::timeout(fmt::format("no answer within {} s", timeout.count()));
-  return std::move(*state->result);
+  // The list fetch is discovery's; the provider is borrowed for the call.
+  const routing::ProviderSet one{
+      std::shared_ptr<const providers::Provider>(&provider, [](const providers::Provider*) {})};
+  auto results = fetchModelLists(one, timeout);
+  if (results.front().ids) return std::move(results.front().ids);
+  core::Error e = std::move(results.front().ids).error();
+  if (e.code == core::ErrorCode::kTimeout)
+    e.message = fmt::format("no answer within {} s", timeout.count());
+  return e;
 }
 
 int modelsImport(const ModelsImportArgs& args) {

@@ -80,6 +80,55 @@ class Rediscovery {
   std::thread thread_;
 };
 
+// health_check.interval_s: asks every provider for its model list now and then (no tokens spent)
+// so /health/services knows about providers no request has used lately.
+class ActiveProbe {
+ public:
+  ActiveProbe(routing::CatalogHolder& holder, const config::HealthCheckConfig& cfg)
+      : holder_(holder), interval_(cfg.interval_s), timeout_(cfg.timeout_s) {
+    if (interval_.count() > 0) thread_ = std::thread([this] { loop(); });
+  }
+  ~ActiveProbe() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
+      lock.unlock();
+      const auto catalog = holder_.current();
+      for (const auto& r : fetchModelLists(catalog->providers(), timeout_)) {
+        const providers::Provider* p = catalog->provider(r.provider);
+        routing::ProviderHealth* health = p ? catalog->health(p) : nullptr;
+        if (!health) continue;
+        if (r.ids) {
+          health->recordSuccess(r.latency);
+        } else {
+          health->recordFailure();
+          obs::warn("health check failed")
+              .str("provider", r.provider)
+              .str("error", r.ids.error().message);
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  routing::CatalogHolder& holder_;
+  std::chrono::seconds interval_;
+  std::chrono::seconds timeout_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 int serve(const config::Overrides& overrides) {
@@ -190,6 +239,7 @@ int serve(const config::Overrides& overrides) {
       .num("port", port);
 
   Rediscovery rediscovery(catalogs, std::move(failed));
+  ActiveProbe probe(catalogs, cfg->health_check);
 
   // The main thread only waits for signals and supervises the drain.
   net::steady_timer drain_timer(main_ioc);

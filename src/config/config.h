@@ -73,6 +73,13 @@ struct FailoverConfig {
   int breaker_wait_s = 0;
 };
 
+// Active health checks for /health/services: every `interval_s` (0: off) each provider's model
+// list is fetched, which costs no tokens.
+struct HealthCheckConfig {
+  int interval_s = 0;
+  int timeout_s = 10;
+};
+
 struct QueueConfig {
   int max_waiting = 1024;
   int timeout_s = 30;
@@ -113,6 +120,7 @@ struct Config {
   std::map<std::string, std::string, std::less<>> aliases;
   FailoverConfig failover;
   QueueConfig queue;
+  HealthCheckConfig health_check;
   std::optional<AutoConfig> auto_select;  // nullopt: no `auto:` section, built-in rules apply
   std::string data_dir = "./data";
   std::string database_url;  // empty: sqlite://<data_dir>/kakehashi.db

@@ -331,6 +331,17 @@ void readFailover(Reader& r, const YAML::Node& n, FailoverConfig& f) {
   });
 }
 
+void readHealthCheck(Reader& r, const YAML::Node& n, HealthCheckConfig& h) {
+  if (!r.isMap(n, "health_check")) return;
+  r.checkKeys(n, "health_check", {"interval_s", "timeout_s"});
+  ifSet(n, "interval_s", [&](const YAML::Node& v) {
+    if (auto x = r.num<int>(v, "interval_s", 0, 86400)) h.interval_s = *x;
+  });
+  ifSet(n, "timeout_s", [&](const YAML::Node& v) {
+    if (auto x = r.num<int>(v, "timeout_s", 1, 600)) h.timeout_s = *x;
+  });
+}
+
 void readQueue(Reader& r, const YAML::Node& n, QueueConfig& q) {
   if (!r.isMap(n, "queue")) return;
   r.checkKeys(n, "queue", {"max_waiting", "timeout_s", "keepalive_s"});
@@ -470,7 +481,7 @@ Config parseInto(Config c, const std::string& text, const std::string& name, Env
   if (!r.isMap(root, "the config file")) return c;
   r.checkKeys(root, "the config file",
               {"server", "auth", "providers", "groups", "aliases", "failover", "queue", "auto",
-               "data_dir", "database_url", "redis_url", "log_level"});
+               "health_check", "data_dir", "database_url", "redis_url", "log_level"});
   ifSet(root, "server", [&](const YAML::Node& n) { readServer(r, n, c.server); });
   ifSet(root, "auth", [&](const YAML::Node& n) {
     if (!r.isMap(n, "auth")) return;
@@ -497,6 +508,7 @@ Config parseInto(Config c, const std::string& text, const std::string& name, Env
   });
   ifSet(root, "failover", [&](const YAML::Node& n) { readFailover(r, n, c.failover); });
   ifSet(root, "queue", [&](const YAML::Node& n) { readQueue(r, n, c.queue); });
+  ifSet(root, "health_check", [&](const YAML::Node& n) { readHealthCheck(r, n, c.health_check); });
   ifSet(root, "auto", [&](const YAML::Node& n) { readAuto(r, n, c); });
   ifSet(root, "data_dir", [&](const YAML::Node& n) {
     if (auto s = r.str(n, "data_dir")) c.data_dir = *s;

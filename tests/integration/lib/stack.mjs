@@ -89,6 +89,7 @@ export function standardConfig({ up, up2, deadPort }, overrides = {}) {
     ...(overrides.failover ? { failover: overrides.failover } : {}),
     ...(overrides.auto ? { auto: overrides.auto } : {}),
     ...(overrides.queue ? { queue: overrides.queue } : {}),
+    ...(overrides.health_check ? { health_check: overrides.health_check } : {}),
   };
 }
 
