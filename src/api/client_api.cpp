@@ -87,9 +87,19 @@ core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view bod
 }
 
 std::string renderChatResponse(ClientApi api, Operation op, const model::ChatResponse& response) {
-  if (api == ClientApi::kAnthropic) return json::serialize(model::toAnthropicResponse(response));
-  if (op == Operation::kCompletion) return json::serialize(model::toOpenAICompletionJson(response));
-  return json::serialize(model::toOpenAIJson(response));
+  // Room for the text and a typical envelope, so that the answer is written without regrowing.
+  size_t size = 512;
+  for (const auto& c : response.choices)
+    for (const auto& p : c.message.content) size += p.text.size();
+  std::string out;
+  out.reserve(size);
+  if (api == ClientApi::kAnthropic)
+    model::appendAnthropicResponseJson(response, out);
+  else if (op == Operation::kCompletion)
+    model::appendOpenAICompletionJson(response, out);
+  else
+    model::appendOpenAIChatResponseJson(response, out);
+  return out;
 }
 
 std::unique_ptr<ChatStreamEncoder> chatStreamEncoder(ClientApi api, Operation op,

@@ -65,17 +65,15 @@ FinishReason finishFor(std::string_view stop_reason) {
   return FinishReason::kStop;
 }
 
-long long countOr(const json::object& o, std::string_view key, long long fallback) {
-  const json::value* v = field(o, key);
-  return v ? integer(*v).value_or(fallback) : fallback;
-}
-
 // Anthropic's input_tokens leaves out cache reads and writes; the canonical prompt count holds
 // all three. Only the fields present are updated, because message_delta repeats some of
 // message_start's counts and omits others.
-// `count(key, fallback)` reads one count, from whichever parser's document holds the usage.
-template <class Count>
-void applyUsageCounts(Usage& u, Count count) {
+void applyUsage(dom::element v, Usage& u) {
+  dom::object o;
+  if (v.get_object().get(o)) return;
+  auto count = [&](std::string_view key, long long fallback) {
+    return detail::integerMember(o, key, fallback);
+  };
   const long long input =
       count("input_tokens", u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
   u.cached_tokens = count("cache_read_input_tokens", u.cached_tokens);
@@ -84,30 +82,8 @@ void applyUsageCounts(Usage& u, Count count) {
   u.completion_tokens = count("output_tokens", u.completion_tokens);
 }
 
-void applyUsage(const json::value& v, Usage& u) {
-  if (!v.is_object()) return;
-  const auto& o = v.as_object();
-  applyUsageCounts(
-      u, [&](std::string_view key, long long fallback) { return countOr(o, key, fallback); });
-}
-
-void applyUsage(dom::element v, Usage& u) {
-  dom::object o;
-  if (v.get_object().get(o)) return;
-  applyUsageCounts(u, [&](std::string_view key, long long fallback) {
-    return detail::integerMember(o, key, fallback);
-  });
-}
-
 long long uncachedInput(const Usage& u) {
   return std::max(0LL, u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
-}
-
-json::object usageToJson(const Usage& u) {
-  return json::object{{"input_tokens", uncachedInput(u)},
-                      {"output_tokens", u.completion_tokens},
-                      {"cache_creation_input_tokens", u.cache_creation_tokens},
-                      {"cache_read_input_tokens", u.cached_tokens}};
 }
 
 // Arguments are JSON text in the canonical form; Anthropic wants an object. Anything that is not
@@ -165,15 +141,16 @@ core::Error upstreamError(int status, std::string_view type, std::string message
   return e;
 }
 
-core::Error errorFromJson(int status, const json::value& v) {
+// An error body or event: {"type":"error","error":{"type":…,"message":…}}, or a bare message.
+core::Error errorFrom(int status, dom::element v) {
   std::string_view type, message;
-  if (v.is_object()) {
-    const auto& o = v.as_object();
-    if (const auto* err = field(o, "error"); err && err->is_object()) {
-      type = stringField(err->as_object(), "type");
-      message = stringField(err->as_object(), "message");
+  dom::object o;
+  if (!v.get_object().get(o)) {
+    if (const auto err = detail::objectMember(o, "error")) {
+      type = detail::stringMember(*err, "type");
+      message = detail::stringMember(*err, "message");
     } else {
-      message = stringField(o, "message");
+      message = detail::stringMember(o, "message");
     }
   }
   return upstreamError(status, type, std::string(message));
@@ -813,47 +790,48 @@ core::Result<json::object> toAnthropicRequest(const ChatRequest& r,
   return o;
 }
 
-core::Result<ChatResponse> parseAnthropicResponse(const json::value& body) {
-  if (!body.is_object()) return core::Error::badGateway("The upstream response is not an object");
-  const auto& o = body.as_object();
-  if (stringField(o, "type") == "error") return errorFromJson(0, body);
+core::Result<ChatResponse> parseAnthropicResponse(std::string_view body) {
+  dom::element root;
+  if (detail::parseDocument(body).get(root))
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  dom::object o;
+  if (root.get_object().get(o))
+    return core::Error::badGateway("The upstream response is not an object");
+  if (detail::stringMember(o, "type") == "error") return errorFrom(0, root);
   ChatResponse r;
-  r.id = std::string(stringField(o, "id"));
-  r.model = std::string(stringField(o, "model"));
+  r.id = detail::stringMember(o, "id");
+  r.model = detail::stringMember(o, "model");
   r.created = core::nowUnixSeconds();  // Anthropic sends no timestamp
-  const json::value* content = field(o, "content");
-  if (!content || !content->is_array())
-    return core::Error::badGateway("The upstream response has no 'content'");
-  Choice ch;
+  const auto content = detail::arrayMember(o, "content");
+  if (!content) return core::Error::badGateway("The upstream response has no 'content'");
+  Choice& ch = r.choices.emplace_back();
   ch.message.role = Role::kAssistant;
   std::string text;
   bool has_text = false;
-  for (const auto& b : content->as_array()) {
-    if (!b.is_object()) continue;
-    const auto& bo = b.as_object();
-    const std::string_view type = stringField(bo, "type");
+  for (const dom::element b : *content) {
+    dom::object bo;
+    if (b.get_object().get(bo)) continue;
+    const std::string_view type = detail::stringMember(bo, "type");
     if (type == "text") {
       // Citations split one answer into several text blocks; they read as one text.
-      text += stringField(bo, "text");
+      text += detail::stringMember(bo, "text");
       has_text = true;
     } else if (type == "tool_use") {
-      ToolCall c;
-      c.id = std::string(stringField(bo, "id"));
-      c.name = std::string(stringField(bo, "name"));
-      const json::value* input = field(bo, "input");
-      c.arguments = input ? json::serialize(*input) : "{}";
-      ch.message.tool_calls.push_back(std::move(c));
+      ToolCall& c = ch.message.tool_calls.emplace_back();
+      c.id = detail::stringMember(bo, "id");
+      c.name = detail::stringMember(bo, "name");
+      const auto input = detail::member(bo, "input");
+      c.arguments = input ? detail::serialize(*input) : "{}";
     }
     // thinking, redacted_thinking and server tool blocks have no canonical form.
   }
   if (has_text) ch.message.content.push_back(ContentPart::textPart(std::move(text)));
-  if (const std::string_view sr = stringField(o, "stop_reason"); !sr.empty())
+  if (const std::string_view sr = detail::stringMember(o, "stop_reason"); !sr.empty())
     ch.finish_reason = finishFor(sr);
   else
     ch.finish_reason =
         ch.message.tool_calls.empty() ? FinishReason::kStop : FinishReason::kToolCalls;
-  r.choices.push_back(std::move(ch));
-  if (const json::value* u = field(o, "usage")) {
+  if (const auto u = detail::member(o, "usage")) {
     Usage usage;
     applyUsage(*u, usage);
     r.usage = usage;
@@ -861,20 +839,42 @@ core::Result<ChatResponse> parseAnthropicResponse(const json::value& body) {
   return r;
 }
 
-json::object toAnthropicResponse(const ChatResponse& r) {
-  json::array content;
+core::Result<ChatResponse> parseAnthropicResponse(const json::value& body) {
+  return parseAnthropicResponse(std::string_view(json::serialize(body)));
+}
+
+// Written as text, as the stream events are: building a document only to serialize it cost more
+// than the translation itself. Keys come in the order Anthropic sends them.
+void appendAnthropicResponseJson(const ChatResponse& r, std::string& out) {
   FinishReason finish = FinishReason::kNone;
   bool has_tools = false;
+  out.append("{\"id\":");
+  core::appendJsonString(out, messageId(r.id));
+  out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+  core::appendJsonString(out, r.model);
+  out.append(",\"content\":[");
   if (!r.choices.empty()) {
     const Choice& c = r.choices.front();
     std::string text = c.message.text();
     if (text.empty() && c.message.refusal) text = *c.message.refusal;
-    if (!text.empty()) content.push_back(json::object{{"type", "text"}, {"text", std::move(text)}});
+    bool first = true;
+    if (!text.empty()) {
+      out.append("{\"type\":\"text\",\"text\":");
+      core::appendJsonString(out, text);
+      out.push_back('}');
+      first = false;
+    }
     for (const auto& tc : c.message.tool_calls) {
-      content.push_back(json::object{{"type", "tool_use"},
-                                     {"id", tc.id},
-                                     {"name", tc.name},
-                                     {"input", argumentsObject(tc.arguments)}});
+      if (!first) out.push_back(',');
+      first = false;
+      out.append("{\"type\":\"tool_use\",\"id\":");
+      core::appendJsonString(out, tc.id);
+      out.append(",\"name\":");
+      core::appendJsonString(out, tc.name);
+      // Arguments go through a document: they must become an object, in Boost.JSON's spelling.
+      out.append(",\"input\":");
+      out.append(json::serialize(argumentsObject(tc.arguments)));
+      out.push_back('}');
       has_tools = true;
     }
     finish = c.finish_reason;
@@ -883,17 +883,29 @@ json::object toAnthropicResponse(const ChatResponse& r) {
   // OpenAI says "stop" for a call forced by a named tool_choice.
   if ((finish == FinishReason::kNone || finish == FinishReason::kStop) && has_tools)
     finish = FinishReason::kToolCalls;
-  return json::object{
-      {"id", messageId(r.id)},         {"type", "message"},
-      {"role", "assistant"},           {"model", r.model},
-      {"content", std::move(content)}, {"stop_reason", stopReasonFor(finish)},
-      {"stop_sequence", nullptr},      {"usage", usageToJson(r.usage.value_or(Usage{}))}};
+  out.append("],\"stop_reason\":\"");
+  out.append(stopReasonFor(finish));
+  out.append("\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
+  const Usage u = r.usage.value_or(Usage{});
+  core::appendJsonInt(out, uncachedInput(u));
+  out.append(",\"output_tokens\":");
+  core::appendJsonInt(out, u.completion_tokens);
+  out.append(",\"cache_creation_input_tokens\":");
+  core::appendJsonInt(out, u.cache_creation_tokens);
+  out.append(",\"cache_read_input_tokens\":");
+  core::appendJsonInt(out, u.cached_tokens);
+  out.append("}}");
+}
+
+json::object toAnthropicResponse(const ChatResponse& r) {
+  std::string text;
+  appendAnthropicResponseJson(r, text);
+  return json::parse(text).as_object();
 }
 
 core::Error parseAnthropicError(int status, std::string_view body) {
-  boost::system::error_code ec;
-  const json::value v = json::parse(body, ec);
-  if (!ec && v.is_object()) return errorFromJson(status, v);
+  dom::element root;
+  if (!detail::parseDocument(body).get(root) && root.is_object()) return errorFrom(status, root);
   return upstreamError(status, "", cutText(body));
 }
 
@@ -983,7 +995,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
   // An event without data is named by its `event:` line alone (message_stop, ping).
   dom::element root;
   dom::object o;
-  if (detail::parseEvent(data.empty() ? std::string_view("{}") : data).get(root) ||
+  if (detail::parseDocument(data.empty() ? std::string_view("{}") : data).get(root) ||
       root.get_object().get(o))
     return core::Error::badGateway(
         fmt::format("Anthropic sent a malformed '{}' stream event", event));
@@ -1065,10 +1077,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
     c.usage = usage_;
     finished_ = true;
   } else if (type == "error") {
-    // Rare and read once: the Boost.JSON reader that also serves error answers.
-    boost::system::error_code ec;
-    const json::value v = json::parse(data, ec);
-    return errorFromJson(0, ec ? json::value(json::object{}) : v);
+    return errorFrom(0, root);
   }
   // ping and event types added later carry nothing to translate.
   return core::Ok{};

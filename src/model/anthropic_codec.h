@@ -29,8 +29,11 @@ core::Result<ChatRequest> parseAnthropicRequest(const boost::json::value& body);
 core::Result<boost::json::object> toAnthropicRequest(const ChatRequest& request,
                                                      const AnthropicRequestOptions& options);
 
-// Outbound answer (a `message` object) → canonical; and canonical → the `message` object
-// inbound clients get.
+// Outbound answer (a `message` object's body text, read with simdjson) → canonical; and
+// canonical → the `message` object's JSON text inbound clients get, appended to `out`.
+core::Result<ChatResponse> parseAnthropicResponse(std::string_view body);
+void appendAnthropicResponseJson(const ChatResponse& response, std::string& out);
+// The same two as documents, for tests that hold or inspect one.
 core::Result<ChatResponse> parseAnthropicResponse(const boost::json::value& body);
 boost::json::object toAnthropicResponse(const ChatResponse& response);
 

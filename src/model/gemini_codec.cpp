@@ -422,51 +422,12 @@ Usage usageFrom(Count count) {
   return usage;
 }
 
-Usage parseUsage(const json::object& u) {
-  return usageFrom([&](std::string_view key) { return intField(u, key); });
-}
-
 Usage parseUsage(dom::object u) {
   return usageFrom([&](std::string_view key) { return detail::integerMember(u, key, 0); });
 }
 
 // The call id a client will echo back: Gemini's own id, or one made up here, plus the thought
 // signature if Gemini sent one (see kSignatureSep).
-std::string callId(const json::object& part, const json::object& fc, int& counter) {
-  std::string id = stringField(fc, "id");
-  if (id.empty()) id = fmt::format("call_{}", counter);
-  ++counter;
-  if (std::string sig = stringField(part, "thoughtSignature"); !sig.empty())
-    id += fmt::format("{}{}", kSignatureSep, sig);
-  return id;
-}
-
-// A candidate's parts as text and tool calls. Thought summaries are the model's scratchpad, not
-// its answer; they are left out.
-void readParts(const json::object& candidate, std::string& text, std::vector<ToolCall>& calls,
-               int& counter) {
-  const json::object* content = objectField(candidate, "content");
-  const json::array* parts = content ? arrayField(*content, "parts") : nullptr;
-  if (!parts) return;
-  for (const auto& pv : *parts) {
-    if (!pv.is_object()) continue;
-    const json::object& part = pv.as_object();
-    if (const json::value* th = field(part, "thought"); th && th->is_bool() && th->as_bool())
-      continue;
-    if (const json::value* t = field(part, "text"); t && t->is_string()) text += t->as_string();
-    if (const json::object* fc = objectField(part, "functionCall")) {
-      ToolCall call;
-      call.id = callId(part, *fc, counter);
-      call.name = stringField(*fc, "name");
-      const json::value* args = field(*fc, "args");
-      call.arguments = args ? json::serialize(*args) : "{}";
-      calls.push_back(std::move(call));
-    }
-  }
-}
-
-// The same two readers for stream events, which simdjson parses. Arguments keep Boost.JSON's
-// spelling (see detail::serialize), so a call reads the same streamed or whole.
 std::string callId(dom::object part, dom::object fc, int& counter) {
   std::string id(detail::stringMember(fc, "id"));
   if (id.empty()) id = fmt::format("call_{}", counter);
@@ -476,6 +437,9 @@ std::string callId(dom::object part, dom::object fc, int& counter) {
   return id;
 }
 
+// A candidate's parts as text and tool calls, in stream events and whole answers alike. Thought
+// summaries are the model's scratchpad, not its answer; they are left out. Arguments keep
+// Boost.JSON's spelling (see detail::serialize).
 void readParts(dom::object candidate, std::string& text, std::vector<ToolCall>& calls,
                int& counter) {
   const auto content = detail::objectMember(candidate, "content");
@@ -503,11 +467,6 @@ void readParts(dom::object candidate, std::string& text, std::vector<ToolCall>& 
   }
 }
 
-int candidateIndex(const json::object& c, int position) {
-  const json::value* i = field(c, "index");
-  return i ? static_cast<int>(integer(*i).value_or(position)) : position;
-}
-
 std::string cutText(std::string_view text) {
   if (text.size() <= kMaxErrorText) return std::string(text);
   size_t n = kMaxErrorText;
@@ -531,16 +490,8 @@ int statusFromName(std::string_view s) {
   return 0;
 }
 
-// `{"error":{…}}` or Gemini's array-wrapped `[{"error":{…}}]`; null when the value is neither.
-const json::object* errorObject(const json::value& v) {
-  const json::value* holder = &v;
-  if (v.is_array() && !v.as_array().empty()) holder = &v.as_array().front();
-  if (!holder->is_object()) return nullptr;
-  return objectField(holder->as_object(), "error");
-}
-
-// errorObject's test on a simdjson document.
-bool hasErrorObject(dom::element v) {
+// `{"error":{…}}` or Gemini's array-wrapped `[{"error":{…}}]`; none when the value is neither.
+std::optional<dom::object> errorObject(dom::element v) {
   dom::array a;
   if (!v.get_array().get(a))
     for (const dom::element first : a) {
@@ -548,19 +499,27 @@ bool hasErrorObject(dom::element v) {
       break;
     }
   dom::object o;
-  return !v.get_object().get(o) && detail::objectMember(o, "error").has_value();
+  if (v.get_object().get(o)) return std::nullopt;
+  return detail::objectMember(o, "error");
 }
 
-core::Error errorFrom(int status, const json::object& err) {
-  const std::string name = stringField(err, "status");
+// errorObject's test for the documents Boost.JSON still reads (embeddings).
+bool hasErrorObject(const json::value& v) {
+  const json::value* holder = &v;
+  if (v.is_array() && !v.as_array().empty()) holder = &v.as_array().front();
+  return holder->is_object() && objectField(holder->as_object(), "error");
+}
+
+core::Error errorFrom(int status, dom::object err) {
+  const std::string_view name = detail::stringMember(err, "status");
   // The HTTP status is what Gemini meant; inside a 200 stream only the body can tell.
   int http = status >= 400 ? status : statusFromName(name);
   if (http == 0) {
-    const long long code = intField(err, "code");
+    const long long code = detail::integerMember(err, "code", 0);
     http = code >= 400 && code < 600 ? static_cast<int>(code) : 500;
   }
   core::Error e = core::Error::upstreamStatus(http, "");
-  std::string message = cutText(stringField(err, "message"));
+  std::string message = cutText(detail::stringMember(err, "message"));
   if (message.empty())
     message = name.empty() ? fmt::format("Gemini answered HTTP {}", http)
                            : fmt::format("Gemini answered {}", name);
@@ -657,54 +616,63 @@ core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
   return body;
 }
 
-core::Result<ChatResponse> parseGeminiResponse(const json::value& body, std::string_view id,
+core::Result<ChatResponse> parseGeminiResponse(std::string_view body, std::string_view id,
                                                std::string_view model, long long created) {
-  if (const json::object* err = errorObject(body)) return errorFrom(0, *err);
-  if (!body.is_object()) return core::Error::badGateway("The Gemini response is not an object");
-  const json::object& o = body.as_object();
+  dom::element root;
+  if (detail::parseDocument(body).get(root))
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  if (const auto err = errorObject(root)) return errorFrom(0, *err);
+  dom::object o;
+  if (root.get_object().get(o))
+    return core::Error::badGateway("The Gemini response is not an object");
   ChatResponse r;
-  r.id = stringField(o, "responseId");
-  if (r.id.empty()) r.id = std::string(id);
-  r.model = stringField(o, "modelVersion");
-  if (r.model.empty()) r.model = std::string(model);
+  r.id = detail::stringMember(o, "responseId");
+  if (r.id.empty()) r.id = id;
+  r.model = detail::stringMember(o, "modelVersion");
+  if (r.model.empty()) r.model = model;
   r.created = created;
 
   int counter = 0;
-  if (const json::array* candidates = arrayField(o, "candidates")) {
-    for (size_t pos = 0; pos < candidates->size(); ++pos) {
-      if (!(*candidates)[pos].is_object()) continue;
-      const json::object& c = (*candidates)[pos].as_object();
-      Choice ch;
-      ch.index = candidateIndex(c, static_cast<int>(pos));
+  if (const auto candidates = detail::arrayMember(o, "candidates")) {
+    int pos = -1;
+    for (const dom::element ce : *candidates) {
+      ++pos;
+      dom::object c;
+      if (ce.get_object().get(c)) continue;
+      Choice& ch = r.choices.emplace_back();
+      ch.index = static_cast<int>(detail::integerMember(c, "index", pos));
       ch.message.role = Role::kAssistant;
       std::string text;
       readParts(c, text, ch.message.tool_calls, counter);
       if (!text.empty() || ch.message.tool_calls.empty())
         ch.message.content.push_back(ContentPart::textPart(std::move(text)));
-      ch.finish_reason = mapFinish(stringField(c, "finishReason"), !ch.message.tool_calls.empty());
-      r.choices.push_back(std::move(ch));
+      ch.finish_reason =
+          mapFinish(detail::stringMember(c, "finishReason"), !ch.message.tool_calls.empty());
     }
   }
   if (r.choices.empty()) {
-    const json::object* feedback = objectField(o, "promptFeedback");
-    if (!feedback || stringField(*feedback, "blockReason").empty())
+    const auto feedback = detail::objectMember(o, "promptFeedback");
+    if (!feedback || detail::stringMember(*feedback, "blockReason").empty())
       return core::Error::badGateway("The Gemini response has no candidates");
     // A blocked prompt is an answer, not an error: OpenAI reports it as a filtered choice.
-    Choice ch;
+    Choice& ch = r.choices.emplace_back();
     ch.message.role = Role::kAssistant;
     ch.message.content.push_back(ContentPart::textPart(""));
     ch.finish_reason = FinishReason::kContentFilter;
-    r.choices.push_back(std::move(ch));
   }
-  if (const json::object* u = objectField(o, "usageMetadata")) r.usage = parseUsage(*u);
+  if (const auto u = detail::objectMember(o, "usageMetadata")) r.usage = parseUsage(*u);
   return r;
 }
 
+core::Result<ChatResponse> parseGeminiResponse(const json::value& body, std::string_view id,
+                                               std::string_view model, long long created) {
+  return parseGeminiResponse(std::string_view(json::serialize(body)), id, model, created);
+}
+
 core::Error parseGeminiError(int status, std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (!ec)
-    if (const json::object* err = errorObject(v)) return errorFrom(status, *err);
+  dom::element root;
+  if (!detail::parseDocument(body).get(root))
+    if (const auto err = errorObject(root)) return errorFrom(status, *err);
   const int http = status >= 400 ? status : 502;
   core::Error e = core::Error::upstreamStatus(http, "");
   std::string text = cutText(body);
@@ -731,14 +699,9 @@ ChatChunk& GeminiStreamDecoder::chunk(ChunkBuffer& out) const {
 
 core::Status GeminiStreamDecoder::feed(std::string_view data, ChunkBuffer& out) {
   dom::element root;
-  if (detail::parseEvent(data).get(root))
+  if (detail::parseDocument(data).get(root))
     return core::Error::badGateway("Gemini sent a stream event that is not JSON");
-  if (hasErrorObject(root)) {
-    // Rare and read once: the Boost.JSON reader that also serves error answers.
-    boost::system::error_code ec;
-    const json::value v = json::parse(data, ec);
-    if (const json::object* err = ec ? nullptr : errorObject(v)) return errorFrom(0, *err);
-  }
+  if (const auto err = errorObject(root)) return errorFrom(0, *err);
   dom::object o;
   if (root.get_object().get(o))
     return core::Error::badGateway("Gemini sent a stream event that is not an object");
@@ -823,7 +786,8 @@ json::object toGeminiEmbedRequest(const EmbeddingRequest& request, std::string_v
 
 core::Result<EmbeddingResponse> parseGeminiEmbedResponse(const json::value& body,
                                                          std::string_view model) {
-  if (const json::object* err = errorObject(body)) return errorFrom(0, *err);
+  // Rare: the error is read again, by the reader that serves every other Gemini error.
+  if (hasErrorObject(body)) return parseGeminiError(0, json::serialize(body));
   if (!body.is_object()) return core::Error::badGateway("The Gemini response is not an object");
   const json::object& o = body.as_object();
 

@@ -28,6 +28,10 @@ core::Result<boost::json::object> toGeminiRequest(const ChatRequest& request);
 // a responseId; `model` is used unless it has a modelVersion. Tool call ids are Gemini's own or
 // call_<n>, with any thoughtSignature appended after "__thought__" so that it comes back in the
 // next request (Gemini 3 refuses function calls without it).
+// The body text is read with simdjson, so no document is built; the overload taking a document
+// is for tests.
+core::Result<ChatResponse> parseGeminiResponse(std::string_view body, std::string_view id,
+                                               std::string_view model, long long created);
 core::Result<ChatResponse> parseGeminiResponse(const boost::json::value& body, std::string_view id,
                                                std::string_view model, long long created);
 

@@ -81,11 +81,7 @@ core::Result<http::UpstreamRequest> AnthropicProvider::buildChat(
 
 core::Result<model::ChatResponse> AnthropicProvider::parseChat(std::string_view body,
                                                                const model::ChatRequest&) const {
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(body, ec);
-  if (ec)
-    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
-  return model::parseAnthropicResponse(v);
+  return model::parseAnthropicResponse(body);
 }
 
 std::unique_ptr<ChatStreamDecoder> AnthropicProvider::chatStreamDecoder(

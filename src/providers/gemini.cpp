@@ -118,11 +118,7 @@ core::Result<http::UpstreamRequest> GeminiProvider::buildChat(
 
 core::Result<model::ChatResponse> GeminiProvider::parseChat(
     std::string_view body, const model::ChatRequest& request) const {
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(body, ec);
-  if (ec)
-    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
-  return model::parseGeminiResponse(v, completionId(), request.model, core::nowUnixSeconds());
+  return model::parseGeminiResponse(body, completionId(), request.model, core::nowUnixSeconds());
 }
 
 std::unique_ptr<ChatStreamDecoder> GeminiProvider::chatStreamDecoder(

@@ -104,11 +104,7 @@ core::Result<http::UpstreamRequest> OpenAIWireProvider::buildChat(
 
 core::Result<model::ChatResponse> OpenAIWireProvider::parseChat(std::string_view body,
                                                                 const model::ChatRequest&) const {
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(body, ec);
-  if (ec)
-    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
-  return model::parseOpenAIChatResponse(v);
+  return model::parseOpenAIChatResponse(body);
 }
 
 std::unique_ptr<ChatStreamDecoder> OpenAIWireProvider::chatStreamDecoder(
