@@ -25,7 +25,11 @@ struct AnthropicRequestOptions {
 // Inbound: a /v1/messages body. Errors name the field at fault in `param`
 // ("messages[1].content[0].source").
 core::Result<ChatRequest> parseAnthropicRequest(const boost::json::value& body);
-// Outbound: the body to send to Anthropic; `request.model` is used as it is.
+// Outbound: the body to send to Anthropic, its JSON text appended to `out` (which holds a partial
+// body after an error); `request.model` is used as it is.
+core::Status appendAnthropicRequestJson(const ChatRequest& request,
+                                        const AnthropicRequestOptions& options, std::string& out);
+// The same as a document, for tests that inspect one.
 core::Result<boost::json::object> toAnthropicRequest(const ChatRequest& request,
                                                      const AnthropicRequestOptions& options);
 
