@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/json/serializer.hpp>
 
 #include "core/ids.h"
 #include "core/json_text.h"
@@ -468,14 +467,6 @@ core::Status numberInRange(const json::object& o, std::string_view key, double m
 // they come; only the JSON the canonical form holds as values (schemas) or text (tool
 // arguments) goes through Boost.JSON, so that it keeps Boost.JSON's spelling.
 
-// `v` as Boost.JSON serializes it, without a temporary string.
-void appendValue(const json::value& v, std::string& out) {
-  json::serializer sr;
-  sr.reset(&v);
-  char buf[256];
-  while (!sr.done()) out.append(sr.read(buf, sizeof buf));
-}
-
 // A message's path for errors, built only when one is reported.
 std::string messagePath(size_t i, std::string_view rest = {}) {
   return fmt::format("messages[{}]{}", i, rest);
@@ -717,7 +708,7 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
           block.append(",\"name\":");
           core::appendJsonString(block, c.name);
           block.append(",\"input\":");
-          appendValue(argumentsObject(c.arguments), block);
+          detail::appendJson(argumentsObject(c.arguments), block);
           block.push_back('}');
         }
         break;
@@ -789,7 +780,7 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
       if (tool.parameters.is_null())
         out.append("{\"type\":\"object\",\"properties\":{}}");
       else
-        appendValue(tool.parameters, out);
+        detail::appendJson(tool.parameters, out);
       if (tool.strict) out.append(",\"strict\":true");
       out.push_back('}');
     }
@@ -841,11 +832,11 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
   }
   if (r.temperature) {
     out.append(",\"temperature\":");
-    appendValue(std::min(*r.temperature, kMaxTemperature), out);
+    detail::appendJson(std::min(*r.temperature, kMaxTemperature), out);
   }
   if (r.top_p) {
     out.append(",\"top_p\":");
-    appendValue(*r.top_p, out);
+    detail::appendJson(*r.top_p, out);
   }
   if (r.top_k) {
     out.append(",\"top_k\":");
@@ -865,7 +856,7 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
       return bad("response_format.json_schema.schema",
                  "json_schema response formats need a 'schema' object");
     out.append(",\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":");
-    appendValue(r.response_format.schema, out);
+    detail::appendJson(r.response_format.schema, out);
     out.append("}}");
   }
   // seed, presence/frequency penalties, logprobs and OpenAI-only extras have no Anthropic

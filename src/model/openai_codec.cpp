@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include "core/base64.h"
 #include "core/json_text.h"
@@ -66,24 +67,6 @@ core::Result<std::vector<ContentPart>> parseContent(const json::value& v,
   return parts;
 }
 
-json::value contentToJson(const Message& m) {
-  if (m.content.empty()) return nullptr;
-  bool all_text = true;
-  for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
-  if (all_text) return json::string(m.text());
-  json::array arr;
-  for (const auto& p : m.content) {
-    if (p.kind == ContentPart::Kind::kText) {
-      arr.push_back(json::object{{"type", "text"}, {"text", p.text}});
-    } else {
-      json::object iu{{"url", imageToUrl(p.image)}};
-      if (!p.image.detail.empty()) iu["detail"] = p.image.detail;
-      arr.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(iu)}});
-    }
-  }
-  return arr;
-}
-
 core::Result<std::vector<ToolCall>> parseToolCalls(const json::value& v, const std::string& where) {
   std::vector<ToolCall> calls;
   if (!v.is_array()) return bad(where, fmt::format("'{}' must be an array", where));
@@ -106,16 +89,6 @@ core::Result<std::vector<ToolCall>> parseToolCalls(const json::value& v, const s
     calls.push_back(std::move(c));
   }
   return calls;
-}
-
-json::array toolCallsToJson(const std::vector<ToolCall>& calls) {
-  json::array arr;
-  for (const auto& c : calls)
-    arr.push_back(
-        json::object{{"id", c.id},
-                     {"type", "function"},
-                     {"function", json::object{{"name", c.name}, {"arguments", c.arguments}}}});
-  return arr;
 }
 
 core::Result<Message> parseMessage(const json::value& v, const std::string& at) {
@@ -150,15 +123,6 @@ core::Result<Message> parseMessage(const json::value& v, const std::string& at) 
     return bad(at + ".tool_call_id", "tool messages need 'tool_call_id'");
   if (const auto* rf = field(o, "refusal"); rf && rf->is_string()) m.refusal = str(*rf);
   return m;
-}
-
-json::object messageToJson(const Message& m) {
-  json::object o{{"role", toString(m.role)}, {"content", contentToJson(m)}};
-  if (!m.name.empty()) o["name"] = m.name;
-  if (!m.tool_calls.empty()) o["tool_calls"] = toolCallsToJson(m.tool_calls);
-  if (!m.tool_call_id.empty()) o["tool_call_id"] = m.tool_call_id;
-  if (m.refusal) o["refusal"] = *m.refusal;
-  return o;
 }
 
 // The request fields the canonical form models; everything else goes to `extra`.
@@ -344,79 +308,6 @@ core::Result<ChatRequest> parseOpenAIChatRequest(const json::value& body) {
   for (const auto& [k, v] : o)
     if (!modelled(k)) r.extra.emplace(k, v);
   return r;
-}
-
-json::object toOpenAIJson(const ChatRequest& r) {
-  json::object o = r.extra;
-  o["model"] = r.model;
-  json::array messages;
-  for (const auto& m : r.messages) messages.push_back(messageToJson(m));
-  o["messages"] = std::move(messages);
-  if (!r.tools.empty()) {
-    json::array tools;
-    for (const auto& t : r.tools) {
-      json::object fn{{"name", t.name}};
-      if (!t.description.empty()) fn["description"] = t.description;
-      if (!t.parameters.is_null()) fn["parameters"] = t.parameters;
-      if (t.strict) fn["strict"] = true;
-      tools.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
-    }
-    o["tools"] = std::move(tools);
-  }
-  switch (r.tool_choice.mode) {
-    case ToolChoice::Mode::kUnset:
-      break;
-    case ToolChoice::Mode::kAuto:
-      o["tool_choice"] = "auto";
-      break;
-    case ToolChoice::Mode::kNone:
-      o["tool_choice"] = "none";
-      break;
-    case ToolChoice::Mode::kRequired:
-      o["tool_choice"] = "required";
-      break;
-    case ToolChoice::Mode::kNamed:
-      o["tool_choice"] = json::object{{"type", "function"},
-                                      {"function", json::object{{"name", r.tool_choice.name}}}};
-      break;
-  }
-  if (r.parallel_tool_calls) o["parallel_tool_calls"] = *r.parallel_tool_calls;
-  if (r.temperature) o["temperature"] = *r.temperature;
-  if (r.top_p) o["top_p"] = *r.top_p;
-  if (r.max_tokens) o["max_completion_tokens"] = *r.max_tokens;
-  if (r.n) o["n"] = *r.n;
-  if (r.seed) o["seed"] = *r.seed;
-  if (r.presence_penalty) o["presence_penalty"] = *r.presence_penalty;
-  if (r.frequency_penalty) o["frequency_penalty"] = *r.frequency_penalty;
-  if (!r.stop.empty()) {
-    json::array stop;
-    for (const auto& s : r.stop) stop.push_back(json::string(s));
-    o["stop"] = std::move(stop);
-  }
-  if (r.stream) {
-    o["stream"] = true;
-    o["stream_options"] = json::object{{"include_usage", true}};
-  }
-  switch (r.response_format.kind) {
-    case ResponseFormat::Kind::kUnset:
-      break;
-    case ResponseFormat::Kind::kText:
-      o["response_format"] = json::object{{"type", "text"}};
-      break;
-    case ResponseFormat::Kind::kJsonObject:
-      o["response_format"] = json::object{{"type", "json_object"}};
-      break;
-    case ResponseFormat::Kind::kJsonSchema: {
-      json::object js{
-          {"name", r.response_format.name.empty() ? "response" : r.response_format.name},
-          {"schema", r.response_format.schema}};
-      if (r.response_format.strict) js["strict"] = true;
-      o["response_format"] = json::object{{"type", "json_schema"}, {"json_schema", std::move(js)}};
-      break;
-    }
-  }
-  if (!r.user.empty()) o["user"] = r.user;
-  return o;
 }
 
 namespace {
@@ -718,8 +609,9 @@ void appendChunkTail(const ChatChunk& c, bool with_usage, std::string& out) {
 
 namespace {
 
-// A message as messageToJson renders it: content a string when it is all text, parts otherwise.
-void appendMessageJson(const Message& m, std::string& out) {
+// A message as OpenAI takes and sends it: content a string when it is all text, parts otherwise.
+// `answer` adds refusal:null when the model did not refuse, as OpenAI's answers always carry it.
+void appendMessageJson(const Message& m, bool answer, std::string& out) {
   out.append("{\"role\":");
   core::appendJsonString(out, toString(m.role));
   out.append(",\"content\":");
@@ -775,12 +667,12 @@ void appendMessageJson(const Message& m, std::string& out) {
     out.append(",\"tool_call_id\":");
     core::appendJsonString(out, m.tool_call_id);
   }
-  // OpenAI's answers always carry refusal, null when the model did not refuse.
-  out.append(",\"refusal\":");
-  if (m.refusal)
+  if (m.refusal) {
+    out.append(",\"refusal\":");
     core::appendJsonString(out, *m.refusal);
-  else
-    out.append("null");
+  } else if (answer) {
+    out.append(",\"refusal\":null");
+  }
   out.push_back('}');
 }
 
@@ -797,6 +689,123 @@ void appendAnswerHead(const ChatResponse& r, std::string_view object, std::strin
 
 }  // namespace
 
+// The body is written as JSON text: building a document first cost as much as parsing the
+// client's body. Keys come in the order the canonical form was always rendered in: the client's
+// unmodelled fields first, then the modelled ones.
+void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_key,
+                             std::string& out) {
+  out.push_back('{');
+  for (const auto& [key, value] : r.extra) {
+    core::appendJsonString(out, key);
+    out.push_back(':');
+    detail::appendJson(value, out);
+    out.push_back(',');
+  }
+  out.append("\"model\":");
+  core::appendJsonString(out, r.model);
+  out.append(",\"messages\":[");
+  for (size_t i = 0; i < r.messages.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    appendMessageJson(r.messages[i], false, out);
+  }
+  out.push_back(']');
+  if (!r.tools.empty()) {
+    out.append(",\"tools\":[");
+    for (size_t i = 0; i < r.tools.size(); ++i) {
+      const Tool& t = r.tools[i];
+      if (i > 0) out.push_back(',');
+      out.append("{\"type\":\"function\",\"function\":{\"name\":");
+      core::appendJsonString(out, t.name);
+      if (!t.description.empty()) {
+        out.append(",\"description\":");
+        core::appendJsonString(out, t.description);
+      }
+      if (!t.parameters.is_null()) {
+        out.append(",\"parameters\":");
+        detail::appendJson(t.parameters, out);
+      }
+      if (t.strict) out.append(",\"strict\":true");
+      out.append("}}");
+    }
+    out.push_back(']');
+  }
+  switch (r.tool_choice.mode) {
+    case ToolChoice::Mode::kUnset:
+      break;
+    case ToolChoice::Mode::kAuto:
+      out.append(",\"tool_choice\":\"auto\"");
+      break;
+    case ToolChoice::Mode::kNone:
+      out.append(",\"tool_choice\":\"none\"");
+      break;
+    case ToolChoice::Mode::kRequired:
+      out.append(",\"tool_choice\":\"required\"");
+      break;
+    case ToolChoice::Mode::kNamed:
+      out.append(",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":");
+      core::appendJsonString(out, r.tool_choice.name);
+      out.append("}}");
+      break;
+  }
+  auto number = [&](std::string_view key, double d) {
+    out.append(",\"").append(key).append("\":");
+    detail::appendJson(d, out);
+  };
+  auto integer = [&](std::string_view key, long long n) {
+    out.append(",\"").append(key).append("\":");
+    core::appendJsonInt(out, n);
+  };
+  if (r.parallel_tool_calls)
+    out.append(*r.parallel_tool_calls ? ",\"parallel_tool_calls\":true"
+                                      : ",\"parallel_tool_calls\":false");
+  if (r.temperature) number("temperature", *r.temperature);
+  if (r.top_p) number("top_p", *r.top_p);
+  if (r.max_tokens) integer(max_tokens_key, *r.max_tokens);
+  if (r.n) integer("n", *r.n);
+  if (r.seed) integer("seed", *r.seed);
+  if (r.presence_penalty) number("presence_penalty", *r.presence_penalty);
+  if (r.frequency_penalty) number("frequency_penalty", *r.frequency_penalty);
+  if (!r.stop.empty()) {
+    out.append(",\"stop\":[");
+    for (size_t i = 0; i < r.stop.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      core::appendJsonString(out, r.stop[i]);
+    }
+    out.push_back(']');
+  }
+  if (r.stream) out.append(",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+  switch (r.response_format.kind) {
+    case ResponseFormat::Kind::kUnset:
+      break;
+    case ResponseFormat::Kind::kText:
+      out.append(",\"response_format\":{\"type\":\"text\"}");
+      break;
+    case ResponseFormat::Kind::kJsonObject:
+      out.append(",\"response_format\":{\"type\":\"json_object\"}");
+      break;
+    case ResponseFormat::Kind::kJsonSchema:
+      out.append(",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":");
+      core::appendJsonString(out, r.response_format.name.empty() ? std::string_view("response")
+                                                                 : r.response_format.name);
+      out.append(",\"schema\":");
+      detail::appendJson(r.response_format.schema, out);
+      if (r.response_format.strict) out.append(",\"strict\":true");
+      out.append("}}");
+      break;
+  }
+  if (!r.user.empty()) {
+    out.append(",\"user\":");
+    core::appendJsonString(out, r.user);
+  }
+  out.push_back('}');
+}
+
+json::object toOpenAIJson(const ChatRequest& r) {
+  std::string text;
+  appendOpenAIRequestJson(r, "max_completion_tokens", text);
+  return json::parse(text).as_object();
+}
+
 // Whole answers are written as text too: building a document only to serialize it cost more
 // than the translation itself. Keys come in the order OpenAI sends them.
 void appendOpenAIChatResponseJson(const ChatResponse& r, std::string& out) {
@@ -808,7 +817,7 @@ void appendOpenAIChatResponseJson(const ChatResponse& r, std::string& out) {
     out.append("{\"index\":");
     core::appendJsonInt(out, c.index);
     out.append(",\"message\":");
-    appendMessageJson(c.message, out);
+    appendMessageJson(c.message, true, out);
     out.append(",\"logprobs\":null,\"finish_reason\":");
     appendFinishReason(c.finish_reason, out);
     out.push_back('}');
@@ -1017,6 +1026,13 @@ Image imageFromUrl(std::string_view url, std::string detail) {
 std::string imageToUrl(const Image& img) {
   if (!img.url.empty()) return img.url;
   return fmt::format("data:{};base64,{}", img.media_type, img.data);
+}
+
+void appendJson(const boost::json::value& v, std::string& out) {
+  boost::json::serializer sr;
+  sr.reset(&v);
+  char buf[256];
+  while (!sr.done()) out.append(sr.read(buf, sizeof buf));
 }
 
 }  // namespace kh::model::detail

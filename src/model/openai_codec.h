@@ -15,6 +15,11 @@ namespace kh::model {
 // OpenAI itself would send or accept.
 
 core::Result<ChatRequest> parseOpenAIChatRequest(const boost::json::value& body);
+// The request body's JSON text appended to `out`; the cap goes under `max_tokens_key`
+// (max_completion_tokens for OpenAI itself, max_tokens for most servers that mimic it).
+void appendOpenAIRequestJson(const ChatRequest& request, std::string_view max_tokens_key,
+                             std::string& out);
+// The same as a document (with max_completion_tokens), for tests that inspect one.
 boost::json::object toOpenAIJson(const ChatRequest& request);
 
 // An upstream answer's body text; it is read with simdjson, so no document is built.
