@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_text.h"
 #include "model/json_dom.h"
 #include "model/json_util.h"
 
@@ -291,18 +292,31 @@ std::string_view mimeFromUrl(std::string_view url) {
   return "image/jpeg";
 }
 
-json::object partFromContent(const ContentPart& p) {
-  if (p.kind == ContentPart::Kind::kText) return json::object{{"text", p.text}};
-  if (!p.image.url.empty()) {
+// The request body is written as JSON text, not built as a document first: for a typical chat
+// the document cost as much as parsing the client's body. Schemas and tool arguments still go
+// through Boost.JSON (the reducer works on documents), written with its spelling.
+
+void appendPart(const ContentPart& p, std::string& out) {
+  if (p.kind == ContentPart::Kind::kText) {
+    out.append("{\"text\":");
+    core::appendJsonString(out, p.text);
+    out.push_back('}');
+  } else if (!p.image.url.empty()) {
     // Gemini fetches public http(s) URLs given as fileData itself (and takes its own Files API
     // URIs the same way), so the gateway never downloads client-chosen URLs.
-    return json::object{{"fileData", json::object{{"mimeType", mimeFromUrl(p.image.url)},
-                                                  {"fileUri", p.image.url}}}};
+    out.append("{\"fileData\":{\"mimeType\":");
+    core::appendJsonString(out, mimeFromUrl(p.image.url));
+    out.append(",\"fileUri\":");
+    core::appendJsonString(out, p.image.url);
+    out.append("}}");
+  } else {
+    out.append("{\"inlineData\":{\"mimeType\":");
+    core::appendJsonString(out, p.image.media_type.empty() ? std::string_view("image/jpeg")
+                                                           : std::string_view(p.image.media_type));
+    out.append(",\"data\":");
+    core::appendJsonString(out, p.image.data);
+    out.append("}}");
   }
-  return json::object{
-      {"inlineData",
-       json::object{{"mimeType", p.image.media_type.empty() ? "image/jpeg" : p.image.media_type},
-                    {"data", p.image.data}}}};
 }
 
 json::object parseArgs(std::string_view text) {
@@ -312,89 +326,115 @@ json::object parseArgs(std::string_view text) {
   return std::move(v.as_object());
 }
 
+// A turn's parts as comma-separated JSON text.
 struct Turn {
-  std::string role;  // user | model
-  json::array parts;
+  std::string_view role;  // user | model
+  std::string parts;
 };
 
-void appendTurn(std::vector<Turn>& turns, std::string_view role, json::array parts) {
-  if (parts.empty()) return;
-  // Gemini wants user and model turns to alternate, so neighbours with one role become one turn.
-  if (!turns.empty() && turns.back().role == role) {
-    for (auto& p : parts) turns.back().parts.push_back(std::move(p));
-    return;
+// The turn that parts for `role` go into: Gemini wants user and model turns to alternate, so
+// neighbours with one role become one turn. Returns its parts, ready for one more.
+std::string& nextPart(std::vector<Turn>& turns, std::string_view role) {
+  if (turns.empty() || turns.back().role != role) turns.push_back(Turn{role, {}});
+  std::string& parts = turns.back().parts;
+  if (!parts.empty()) parts.push_back(',');
+  return parts;
+}
+
+void appendFunctionCallPart(const ToolCall& call, std::string& out) {
+  out.append("{\"functionCall\":{\"name\":");
+  core::appendJsonString(out, call.name);
+  out.append(",\"args\":");
+  detail::appendJson(parseArgs(call.arguments), out);
+  out.push_back('}');
+  if (const size_t at = call.id.find(kSignatureSep); at != std::string::npos) {
+    out.append(",\"thoughtSignature\":");
+    core::appendJsonString(out, std::string_view(call.id).substr(at + kSignatureSep.size()));
   }
-  turns.push_back(Turn{std::string(role), std::move(parts)});
+  out.push_back('}');
 }
 
-json::object functionCallPart(const ToolCall& call) {
-  json::object fc{{"name", call.name}, {"args", parseArgs(call.arguments)}};
-  json::object part{{"functionCall", std::move(fc)}};
-  if (const size_t at = call.id.find(kSignatureSep); at != std::string::npos)
-    part["thoughtSignature"] = call.id.substr(at + kSignatureSep.size());
-  return part;
-}
-
-json::object functionResponsePart(const std::string& name, const Message& m) {
+void appendFunctionResponsePart(std::string_view name, const Message& m, std::string& out) {
   const std::string text = m.text();
+  out.append("{\"functionResponse\":{\"name\":");
+  core::appendJsonString(out, name);
+  out.append(",\"response\":");
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  json::object response;
-  if (!ec && v.is_object())
-    response = std::move(v.as_object());
-  else
-    response = json::object{{"content", text}};
-  return json::object{
-      {"functionResponse", json::object{{"name", name}, {"response", std::move(response)}}}};
+  const json::value v = json::parse(text, ec);
+  if (!ec && v.is_object()) {
+    detail::appendJson(v, out);
+  } else {
+    out.append("{\"content\":");
+    core::appendJsonString(out, text);
+    out.push_back('}');
+  }
+  out.append("}}");
 }
 
-json::object toolConfig(const ToolChoice& choice) {
-  json::object fcc;
+void appendToolConfig(const ToolChoice& choice, std::string& out) {
+  std::string_view mode;
   switch (choice.mode) {
     case ToolChoice::Mode::kUnset:
-      return {};
+      return;
     case ToolChoice::Mode::kAuto:
-      fcc["mode"] = "AUTO";
+      mode = "AUTO";
       break;
     case ToolChoice::Mode::kNone:
-      fcc["mode"] = "NONE";
+      mode = "NONE";
       break;
     case ToolChoice::Mode::kRequired:
-      fcc["mode"] = "ANY";
-      break;
     case ToolChoice::Mode::kNamed:
-      fcc["mode"] = "ANY";
-      fcc["allowedFunctionNames"] = json::array{json::string(choice.name)};
+      mode = "ANY";
       break;
   }
-  return json::object{{"functionCallingConfig", std::move(fcc)}};
+  out.append(",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"").append(mode).push_back('"');
+  if (choice.mode == ToolChoice::Mode::kNamed) {
+    out.append(",\"allowedFunctionNames\":[");
+    core::appendJsonString(out, choice.name);
+    out.push_back(']');
+  }
+  out.append("}}");
 }
 
-json::object generationConfig(const ChatRequest& r) {
-  json::object g;
-  if (r.temperature) g["temperature"] = *r.temperature;
-  if (r.top_p) g["topP"] = *r.top_p;
-  if (r.top_k) g["topK"] = *r.top_k;
-  if (r.max_tokens) g["maxOutputTokens"] = *r.max_tokens;
+void appendGenerationConfig(const ChatRequest& r, std::string& out) {
+  const size_t start = out.size();
+  out.append(",\"generationConfig\":{");
+  const size_t empty = out.size();
+  auto key = [&](std::string_view k) -> std::string& {
+    if (out.size() != empty) out.push_back(',');
+    out.push_back('"');
+    out.append(k).append("\":");
+    return out;
+  };
+  if (r.temperature) detail::appendJson(*r.temperature, key("temperature"));
+  if (r.top_p) detail::appendJson(*r.top_p, key("topP"));
+  if (r.top_k) core::appendJsonInt(key("topK"), *r.top_k);
+  if (r.max_tokens) core::appendJsonInt(key("maxOutputTokens"), *r.max_tokens);
   if (!r.stop.empty()) {
-    json::array stop;
-    for (const auto& s : r.stop) stop.push_back(json::string(s));
-    g["stopSequences"] = std::move(stop);
+    key("stopSequences").push_back('[');
+    for (size_t i = 0; i < r.stop.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      core::appendJsonString(out, r.stop[i]);
+    }
+    out.push_back(']');
   }
-  if (r.n) g["candidateCount"] = *r.n;
-  if (r.seed) g["seed"] = *r.seed;
-  if (r.presence_penalty) g["presencePenalty"] = *r.presence_penalty;
-  if (r.frequency_penalty) g["frequencyPenalty"] = *r.frequency_penalty;
+  if (r.n) core::appendJsonInt(key("candidateCount"), *r.n);
+  if (r.seed) core::appendJsonInt(key("seed"), *r.seed);
+  if (r.presence_penalty) detail::appendJson(*r.presence_penalty, key("presencePenalty"));
+  if (r.frequency_penalty) detail::appendJson(*r.frequency_penalty, key("frequencyPenalty"));
   if (r.response_format.kind == ResponseFormat::Kind::kJsonObject ||
       r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
-    g["responseMimeType"] = "application/json";
+    key("responseMimeType").append("\"application/json\"");
     if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
-      json::object schema =
+      const json::object schema =
           SchemaReducer(r.response_format.schema, true).reduce(r.response_format.schema);
-      if (!schema.empty()) g["responseSchema"] = std::move(schema);
+      if (!schema.empty()) detail::appendJson(schema, key("responseSchema"));
     }
   }
-  return g;
+  if (out.size() == empty)
+    out.resize(start);  // nothing to configure: no generationConfig at all
+  else
+    out.push_back('}');
 }
 
 // ---- responses --------------------------------------------------------------------------------
@@ -531,8 +571,8 @@ core::Error errorFrom(int status, dom::object err) {
 
 // ---- public -----------------------------------------------------------------------------------
 
-core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
-  json::array system_parts;
+core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& out) {
+  std::string system_parts;
   std::vector<Turn> turns;
   std::map<std::string, std::string, std::less<>> call_names;  // tool_call_id → function name
 
@@ -541,31 +581,32 @@ core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
     switch (m.role) {
       case Role::kSystem:
       case Role::kDeveloper: {
-        if (std::string text = m.text(); !text.empty())
-          system_parts.push_back(json::object{{"text", std::move(text)}});
+        if (std::string text = m.text(); !text.empty()) {
+          if (!system_parts.empty()) system_parts.push_back(',');
+          appendPart(ContentPart::textPart(std::move(text)), system_parts);
+        }
         break;
       }
       case Role::kUser:
       case Role::kAssistant: {
-        json::array parts;
+        const std::string_view role = m.role == Role::kUser ? "user" : "model";
         for (const auto& p : m.content) {
           // Gemini refuses empty text parts.
           if (p.kind == ContentPart::Kind::kText && p.text.empty()) continue;
-          parts.push_back(partFromContent(p));
+          appendPart(p, nextPart(turns, role));
         }
         if (m.role == Role::kAssistant) {
           for (const auto& call : m.tool_calls) {
             if (!call.id.empty()) call_names[call.id] = call.name;
-            parts.push_back(functionCallPart(call));
+            appendFunctionCallPart(call, nextPart(turns, role));
           }
         }
-        appendTurn(turns, m.role == Role::kUser ? "user" : "model", std::move(parts));
         break;
       }
       case Role::kTool: {
         // Gemini matches a result to its call by function name, which OpenAI tool messages do not
         // carry: it comes from the assistant turn that made the call.
-        std::string name;
+        std::string_view name;
         if (auto it = call_names.find(m.tool_call_id); it != call_names.end())
           name = it->second;
         else if (m.tool_call_id.empty())
@@ -573,47 +614,63 @@ core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
         if (name.empty())
           return bad(fmt::format("messages[{}].tool_call_id", i),
                      fmt::format("No earlier assistant tool call has the id '{}'", m.tool_call_id));
-        appendTurn(turns, "user", json::array{functionResponsePart(name, m)});
+        appendFunctionResponsePart(name, m, nextPart(turns, "user"));
         break;
       }
     }
   }
 
-  json::object body;
   if (turns.empty()) {
     // Gemini needs at least one content; a system-only prompt is sent as the user's turn.
     if (system_parts.empty())
       return bad("messages", "At least one message with content is required");
     turns.push_back(Turn{"user", std::move(system_parts)});
-    system_parts = {};
+    system_parts.clear();
   }
-  json::array contents;
-  for (auto& t : turns)
-    contents.push_back(json::object{{"role", t.role}, {"parts", std::move(t.parts)}});
-  body["contents"] = std::move(contents);
+  out.append("{\"contents\":[");
+  for (size_t t = 0; t < turns.size(); ++t) {
+    if (t > 0) out.push_back(',');
+    out.append("{\"role\":\"").append(turns[t].role).append("\",\"parts\":[");
+    out.append(turns[t].parts).append("]}");
+  }
+  out.push_back(']');
   if (!system_parts.empty())
-    body["systemInstruction"] = json::object{{"parts", std::move(system_parts)}};
+    out.append(",\"systemInstruction\":{\"parts\":[").append(system_parts).append("]}");
 
   if (!request.tools.empty()) {
-    json::array decls;
-    for (const auto& t : request.tools) {
-      json::object d{{"name", t.name}};
-      if (!t.description.empty()) d["description"] = t.description;
-      json::object params = SchemaReducer(t.parameters).reduce(t.parameters);
+    out.append(",\"tools\":[{\"functionDeclarations\":[");
+    for (size_t t = 0; t < request.tools.size(); ++t) {
+      const Tool& tool = request.tools[t];
+      if (t > 0) out.push_back(',');
+      out.append("{\"name\":");
+      core::appendJsonString(out, tool.name);
+      if (!tool.description.empty()) {
+        out.append(",\"description\":");
+        core::appendJsonString(out, tool.description);
+      }
+      const json::object params = SchemaReducer(tool.parameters).reduce(tool.parameters);
       // Gemini rejects an OBJECT without properties; a tool without arguments omits parameters.
       const json::object* props = objectField(params, "properties");
       const bool empty_object =
           params.empty() || (stringField(params, "type") == "OBJECT" && (!props || props->empty()));
-      if (!empty_object) d["parameters"] = std::move(params);
-      decls.push_back(std::move(d));
+      if (!empty_object) {
+        out.append(",\"parameters\":");
+        detail::appendJson(params, out);
+      }
+      out.push_back('}');
     }
-    body["tools"] = json::array{json::object{{"functionDeclarations", std::move(decls)}}};
+    out.append("]}]");
   }
-  if (json::object tc = toolConfig(request.tool_choice); !tc.empty())
-    body["toolConfig"] = std::move(tc);
-  if (json::object g = generationConfig(request); !g.empty())
-    body["generationConfig"] = std::move(g);
-  return body;
+  appendToolConfig(request.tool_choice, out);
+  appendGenerationConfig(request, out);
+  out.push_back('}');
+  return core::Ok{};
+}
+
+core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
+  std::string text;
+  if (auto s = appendGeminiRequestJson(request, text); !s) return std::move(s).error();
+  return json::parse(text).as_object();
 }
 
 core::Result<ChatResponse> parseGeminiResponse(std::string_view body, std::string_view id,

@@ -22,6 +22,9 @@ namespace kh::model {
 // subset Gemini accepts; what Gemini cannot express is dropped. Fails with a 400 naming the
 // field only where no translation exists: a tool result whose tool_call_id matches no earlier
 // call (Gemini needs the function name), or no message with content at all.
+// The body's JSON text is appended to `out` (which holds a partial body after an error);
+// toGeminiRequest is the same as a document, for tests that inspect one.
+core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& out);
 core::Result<boost::json::object> toGeminiRequest(const ChatRequest& request);
 
 // A GenerateContentResponse → canonical. Gemini sends no id: `id` is used unless the answer has
