@@ -36,15 +36,18 @@ core::Result<std::vector<ContentPart>> parseContent(const json::value& v,
   if (!v.is_array()) return bad(where, fmt::format("'{}' must be a string or an array", where));
   const auto& arr = v.as_array();
   for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string at = fmt::format("{}[{}]", where, i);
-    if (!arr[i].is_object()) return bad(at, fmt::format("'{}' must be an object", at));
+    // The part's path, formatted only for an error.
+    auto at = [&] { return fmt::format("{}[{}]", where, i); };
+    if (!arr[i].is_object()) return bad(at(), fmt::format("'{}' must be an object", at()));
     const auto& o = arr[i].as_object();
     const json::value* type = field(o, "type");
-    if (!type || !type->is_string()) return bad(at + ".type", "content parts need a string 'type'");
+    if (!type || !type->is_string())
+      return bad(at() + ".type", "content parts need a string 'type'");
     const std::string_view t = type->as_string();
     if (t == "text" || t == "input_text") {
       const json::value* text = field(o, "text");
-      if (!text || !text->is_string()) return bad(at + ".text", "text parts need a string 'text'");
+      if (!text || !text->is_string())
+        return bad(at() + ".text", "text parts need a string 'text'");
       parts.push_back(ContentPart::textPart(str(*text)));
     } else if (t == "image_url") {
       const json::value* iu = field(o, "image_url");
@@ -55,13 +58,13 @@ core::Result<std::vector<ContentPart>> parseContent(const json::value& v,
         if (const auto* u = field(iu->as_object(), "url"); u && u->is_string()) url = str(*u);
         if (const auto* d = field(iu->as_object(), "detail"); d && d->is_string()) detail = str(*d);
       }
-      if (url.empty()) return bad(at + ".image_url", "image parts need 'image_url.url'");
+      if (url.empty()) return bad(at() + ".image_url", "image parts need 'image_url.url'");
       ContentPart p;
       p.kind = ContentPart::Kind::kImage;
       p.image = imageFromUrl(url, std::move(detail));
       parts.push_back(std::move(p));
     } else {
-      return bad(at + ".type", fmt::format("unsupported content part type '{}'", t));
+      return bad(at() + ".type", fmt::format("unsupported content part type '{}'", t));
     }
   }
   return parts;
@@ -101,7 +104,10 @@ core::Result<Message> parseMessage(const json::value& v, const std::string& at) 
   if (!r)
     return bad(at + ".role", fmt::format("unknown role '{}'", std::string_view(role->as_string())));
   m.role = *r;
-  if (const json::value* c = o.if_contains("content")) {
+  if (const json::value* c = o.if_contains("content"); c && c->is_string()) {
+    // The common case, without formatting the path parseContent reports errors with.
+    m.content.push_back(ContentPart::textPart(str(*c)));
+  } else if (c) {
     auto parts = parseContent(*c, at + ".content");
     if (!parts) return std::move(parts).error();
     m.content = std::move(*parts);
