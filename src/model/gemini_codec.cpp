@@ -448,9 +448,8 @@ FinishReason mapFinish(std::string_view reason, bool has_calls) {
   return has_calls ? FinishReason::kToolCalls : FinishReason::kStop;
 }
 
-// `count(key)` reads one count (0 when absent), from whichever parser's document holds them.
-template <class Count>
-Usage usageFrom(Count count) {
+Usage parseUsage(dom::object u) {
+  auto count = [&](std::string_view key) { return detail::integerMember(u, key, 0); };
   Usage usage;
   // toolUsePromptTokenCount is input Gemini read for its own tools; counting it as prompt keeps
   // prompt + completion equal to Gemini's totalTokenCount.
@@ -460,10 +459,6 @@ Usage usageFrom(Count count) {
   usage.completion_tokens = count("candidatesTokenCount") + usage.reasoning_tokens;
   usage.cached_tokens = count("cachedContentTokenCount");
   return usage;
-}
-
-Usage parseUsage(dom::object u) {
-  return usageFrom([&](std::string_view key) { return detail::integerMember(u, key, 0); });
 }
 
 // The call id a client will echo back: Gemini's own id, or one made up here, plus the thought
