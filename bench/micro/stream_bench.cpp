@@ -1,6 +1,7 @@
 // Micro-benchmarks of the translated stream path: upstream SSE events → StreamTranslator → the
 // client's events, the per-event work the gateway does for every streamed token.
 //
+// The non-stream path is in nonstream_bench.cpp; both link into kh_microbench.
 // Run (Release-like build; the machine is shared, so repeat and read the medians):
 //   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKH_BUILD_MICROBENCH=ON
 //   nice -n 19 cmake --build build --target kh_microbench

@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <array>
+
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -73,11 +76,19 @@ providers::WireFormat wireOf(ClientApi api) {
 
 core::Result<model::ChatRequest> parseChatRequest(ClientApi api, Operation op,
                                                   std::string_view body) {
-  auto v = parseJson(body);
-  if (!v) return std::move(v).error();
-  if (api == ClientApi::kAnthropic) return model::parseAnthropicRequest(*v);
-  if (op == Operation::kCompletion) return model::parseOpenAICompletionRequest(*v);
-  return model::parseOpenAIChatRequest(*v);
+  // The body's document lives only while it is read into the canonical request, so it is built
+  // in a per-thread buffer that is never freed piecemeal: a typical body then costs no heap
+  // allocation for its document. This is safe because the JSON the canonical request keeps
+  // (tool parameters, schemas, `extra`) is copied into it by assignment or insertion, and
+  // Boost.JSON copies then into the destination's (default) storage; the parse tests check it.
+  thread_local std::array<unsigned char, 16 * 1024> buffer;
+  json::monotonic_resource arena(buffer.data(), buffer.size());
+  boost::system::error_code ec;
+  const json::value v = json::parse(body, ec, json::storage_ptr(&arena));
+  if (ec) return core::Error::invalidJson("The request body is not valid JSON: " + ec.message());
+  if (api == ClientApi::kAnthropic) return model::parseAnthropicRequest(v);
+  if (op == Operation::kCompletion) return model::parseOpenAICompletionRequest(v);
+  return model::parseOpenAIChatRequest(v);
 }
 
 core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body) {
@@ -87,9 +98,19 @@ core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view bod
 }
 
 std::string renderChatResponse(ClientApi api, Operation op, const model::ChatResponse& response) {
-  if (api == ClientApi::kAnthropic) return json::serialize(model::toAnthropicResponse(response));
-  if (op == Operation::kCompletion) return json::serialize(model::toOpenAICompletionJson(response));
-  return json::serialize(model::toOpenAIJson(response));
+  // Room for the text and a typical envelope, so that the answer is written without regrowing.
+  size_t size = 512;
+  for (const auto& c : response.choices)
+    for (const auto& p : c.message.content) size += p.text.size();
+  std::string out;
+  out.reserve(size);
+  if (api == ClientApi::kAnthropic)
+    model::appendAnthropicResponseJson(response, out);
+  else if (op == Operation::kCompletion)
+    model::appendOpenAICompletionJson(response, out);
+  else
+    model::appendOpenAIChatResponseJson(response, out);
+  return out;
 }
 
 std::unique_ptr<ChatStreamEncoder> chatStreamEncoder(ClientApi api, Operation op,

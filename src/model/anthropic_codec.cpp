@@ -65,17 +65,15 @@ FinishReason finishFor(std::string_view stop_reason) {
   return FinishReason::kStop;
 }
 
-long long countOr(const json::object& o, std::string_view key, long long fallback) {
-  const json::value* v = field(o, key);
-  return v ? integer(*v).value_or(fallback) : fallback;
-}
-
 // Anthropic's input_tokens leaves out cache reads and writes; the canonical prompt count holds
 // all three. Only the fields present are updated, because message_delta repeats some of
 // message_start's counts and omits others.
-// `count(key, fallback)` reads one count, from whichever parser's document holds the usage.
-template <class Count>
-void applyUsageCounts(Usage& u, Count count) {
+void applyUsage(dom::element v, Usage& u) {
+  dom::object o;
+  if (v.get_object().get(o)) return;
+  auto count = [&](std::string_view key, long long fallback) {
+    return detail::integerMember(o, key, fallback);
+  };
   const long long input =
       count("input_tokens", u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
   u.cached_tokens = count("cache_read_input_tokens", u.cached_tokens);
@@ -84,30 +82,8 @@ void applyUsageCounts(Usage& u, Count count) {
   u.completion_tokens = count("output_tokens", u.completion_tokens);
 }
 
-void applyUsage(const json::value& v, Usage& u) {
-  if (!v.is_object()) return;
-  const auto& o = v.as_object();
-  applyUsageCounts(
-      u, [&](std::string_view key, long long fallback) { return countOr(o, key, fallback); });
-}
-
-void applyUsage(dom::element v, Usage& u) {
-  dom::object o;
-  if (v.get_object().get(o)) return;
-  applyUsageCounts(u, [&](std::string_view key, long long fallback) {
-    return detail::integerMember(o, key, fallback);
-  });
-}
-
 long long uncachedInput(const Usage& u) {
   return std::max(0LL, u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
-}
-
-json::object usageToJson(const Usage& u) {
-  return json::object{{"input_tokens", uncachedInput(u)},
-                      {"output_tokens", u.completion_tokens},
-                      {"cache_creation_input_tokens", u.cache_creation_tokens},
-                      {"cache_read_input_tokens", u.cached_tokens}};
 }
 
 // Arguments are JSON text in the canonical form; Anthropic wants an object. Anything that is not
@@ -165,15 +141,16 @@ core::Error upstreamError(int status, std::string_view type, std::string message
   return e;
 }
 
-core::Error errorFromJson(int status, const json::value& v) {
+// An error body or event: {"type":"error","error":{"type":…,"message":…}}, or a bare message.
+core::Error errorFrom(int status, dom::element v) {
   std::string_view type, message;
-  if (v.is_object()) {
-    const auto& o = v.as_object();
-    if (const auto* err = field(o, "error"); err && err->is_object()) {
-      type = stringField(err->as_object(), "type");
-      message = stringField(err->as_object(), "message");
+  dom::object o;
+  if (!v.get_object().get(o)) {
+    if (const auto err = detail::objectMember(o, "error")) {
+      type = detail::stringMember(*err, "type");
+      message = detail::stringMember(*err, "message");
     } else {
-      message = stringField(o, "message");
+      message = detail::stringMember(o, "message");
     }
   }
   return upstreamError(status, type, std::string(message));
@@ -485,66 +462,88 @@ core::Status numberInRange(const json::object& o, std::string_view key, double m
 
 // ---- Outbound request (to Anthropic) ----
 
-core::Result<json::object> imageBlock(const Image& img, const std::string& at) {
-  if (img.url.empty()) {
-    if (img.media_type.empty() || img.data.empty())
-      return bad(at, "inline images need a media type and base64 data");
-    return json::object{
-        {"type", "image"},
-        {"source",
-         json::object{{"type", "base64"}, {"media_type", img.media_type}, {"data", img.data}}}};
-  }
-  if (img.url.starts_with("https://") || img.url.starts_with("http://"))
-    return json::object{{"type", "image"},
-                        {"source", json::object{{"type", "url"}, {"url", img.url}}}};
-  return bad(at, "Anthropic takes images as base64 data: URLs or http(s) URLs only");
+// The request body is written as JSON text, not built as a document first: for a typical chat
+// the document cost as much as parsing the client's body. The blocks of a turn are written as
+// they come; only the JSON the canonical form holds as values (schemas) or text (tool
+// arguments) goes through Boost.JSON, so that it keeps Boost.JSON's spelling.
+
+// A message's path for errors, built only when one is reported.
+std::string messagePath(size_t i, std::string_view rest = {}) {
+  return fmt::format("messages[{}]{}", i, rest);
 }
 
-// Empty text parts are left out: Anthropic refuses empty text blocks.
-core::Result<json::array> partsToBlocks(const std::vector<ContentPart>& parts,
-                                        const std::string& at) {
-  json::array out;
+void appendTextBlock(std::string_view text, std::string& out) {
+  out.append("{\"type\":\"text\",\"text\":");
+  core::appendJsonString(out, text);
+  out.push_back('}');
+}
+
+core::Status appendImageBlock(const Image& img, size_t message, size_t part, std::string& out) {
+  if (img.url.empty()) {
+    if (img.media_type.empty() || img.data.empty())
+      return bad(messagePath(message, fmt::format(".content[{}]", part)),
+                 "inline images need a media type and base64 data");
+    out.append("{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":");
+    core::appendJsonString(out, img.media_type);
+    out.append(",\"data\":");
+    core::appendJsonString(out, img.data);
+    out.append("}}");
+    return core::Ok{};
+  }
+  if (img.url.starts_with("https://") || img.url.starts_with("http://")) {
+    out.append("{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":");
+    core::appendJsonString(out, img.url);
+    out.append("}}");
+    return core::Ok{};
+  }
+  return bad(messagePath(message, fmt::format(".content[{}]", part)),
+             "Anthropic takes images as base64 data: URLs or http(s) URLs only");
+}
+
+// One turn's content blocks as comma-separated JSON text, kept in two runs: Anthropic wants strict
+// user/assistant alternation, so same-role neighbours merge, and tool results go before any
+// other blocks of their user turn (Anthropic answers 400 when text comes between a tool_use and
+// its tool_result). Results are only ever added to the leading run, the rest after it.
+struct Turn {
+  std::string_view role;
+  std::string results;
+  std::string others;
+};
+
+// Opens a block in `run` and returns it to be written into.
+std::string& nextBlock(std::string& run) {
+  if (!run.empty()) run.push_back(',');
+  return run;
+}
+
+// The turn that blocks for `role` go into: the last one if it has that role, else a new one.
+Turn& turnFor(std::vector<Turn>& turns, std::string_view role) {
+  if (turns.empty() || turns.back().role != role) turns.push_back(Turn{role, {}, {}});
+  return turns.back();
+}
+
+// Text and image parts as blocks in `run`. Empty text parts are left out: Anthropic refuses
+// empty text blocks. Returns how many blocks were written.
+core::Result<size_t> appendParts(const std::vector<ContentPart>& parts, size_t message,
+                                 std::string& run) {
+  size_t n = 0;
   for (size_t j = 0; j < parts.size(); ++j) {
     const auto& p = parts[j];
     if (p.kind == ContentPart::Kind::kText) {
-      if (!p.text.empty()) out.push_back(json::object{{"type", "text"}, {"text", p.text}});
-      continue;
+      if (p.text.empty()) continue;
+      appendTextBlock(p.text, nextBlock(run));
+    } else if (auto s = appendImageBlock(p.image, message, j, nextBlock(run)); !s) {
+      return std::move(s).error();
     }
-    auto img = imageBlock(p.image, fmt::format("{}[{}]", at, j));
-    if (!img) return std::move(img).error();
-    out.push_back(std::move(*img));
+    ++n;
   }
-  return out;
+  return n;
 }
 
-struct Turn {
-  std::string_view role;
-  json::array content;
-};
-
-bool isToolResult(const json::value& block) {
-  return block.is_object() && stringField(block.as_object(), "type") == "tool_result";
-}
-
-// Anthropic wants strict user/assistant alternation, so same-role neighbours merge. Tool results
-// go before any other blocks of their user turn: Anthropic answers 400 when text comes between a
-// tool_use and its tool_result.
-void appendTurn(std::vector<Turn>& turns, std::string_view role, json::array blocks,
-                bool tool_results) {
-  if (blocks.empty()) return;
-  if (turns.empty() || turns.back().role != role) {
-    turns.push_back(Turn{role, std::move(blocks)});
-    return;
-  }
-  json::array& into = turns.back().content;
-  if (!tool_results) {
-    for (auto& b : blocks) into.push_back(std::move(b));
-    return;
-  }
-  size_t pos = 0;
-  while (pos < into.size() && isToolResult(into[pos])) ++pos;
-  for (auto& b : blocks)
-    into.insert(into.begin() + static_cast<std::ptrdiff_t>(pos++), std::move(b));
+bool hasBlocks(const std::vector<ContentPart>& parts) {
+  for (const auto& p : parts)
+    if (p.kind != ContentPart::Kind::kText || !p.text.empty()) return true;
+  return false;
 }
 
 }  // namespace
@@ -659,73 +658,83 @@ core::Result<ChatRequest> parseAnthropicRequest(const json::value& body) {
   return r;
 }
 
-core::Result<json::object> toAnthropicRequest(const ChatRequest& r,
-                                              const AnthropicRequestOptions& options) {
+core::Status appendAnthropicRequestJson(const ChatRequest& r,
+                                        const AnthropicRequestOptions& options, std::string& out) {
   if (r.n && *r.n > 1)
     return bad("n", "Anthropic models return one choice per request; 'n' must be 1");
-  json::object o;
-  o["model"] = r.model;
 
   std::string system;
   std::vector<Turn> turns;
   for (size_t i = 0; i < r.messages.size(); ++i) {
     const Message& m = r.messages[i];
-    const std::string at = fmt::format("messages[{}]", i);
     switch (m.role) {
       case Role::kSystem:
       case Role::kDeveloper: {
         // Anthropic has one system prompt, outside the turns; every system message joins it.
         for (size_t j = 0; j < m.content.size(); ++j)
           if (m.content[j].kind != ContentPart::Kind::kText)
-            return bad(fmt::format("{}.content[{}]", at, j),
+            return bad(messagePath(i, fmt::format(".content[{}]", j)),
                        "Anthropic system prompts can only hold text");
-        const std::string text = m.text();
-        if (text.empty()) break;
+        size_t length = 0;
+        for (const auto& p : m.content) length += p.text.size();
+        if (length == 0) break;
         if (!system.empty()) system += "\n\n";
-        system += text;
+        for (const auto& p : m.content) system += p.text;
         break;
       }
       case Role::kUser: {
-        auto blocks = partsToBlocks(m.content, at + ".content");
-        if (!blocks) return std::move(blocks).error();
-        appendTurn(turns, "user", std::move(*blocks), false);
+        if (!hasBlocks(m.content)) break;
+        if (auto n = appendParts(m.content, i, turnFor(turns, "user").others); !n)
+          return std::move(n).error();
         break;
       }
       case Role::kAssistant: {
-        auto blocks = partsToBlocks(m.content, at + ".content");
-        if (!blocks) return std::move(blocks).error();
-        if (blocks->empty() && m.tool_calls.empty() && m.refusal && !m.refusal->empty())
-          blocks->push_back(json::object{{"type", "text"}, {"text", *m.refusal}});
+        const bool refusal = m.refusal && !m.refusal->empty();
+        if (!hasBlocks(m.content) && m.tool_calls.empty() && !refusal) break;
+        std::string& run = turnFor(turns, "assistant").others;
+        auto n = appendParts(m.content, i, run);
+        if (!n) return std::move(n).error();
+        if (*n == 0 && m.tool_calls.empty() && refusal) appendTextBlock(*m.refusal, nextBlock(run));
         for (size_t j = 0; j < m.tool_calls.size(); ++j) {
           const ToolCall& c = m.tool_calls[j];
           if (c.name.empty())
-            return bad(fmt::format("{}.tool_calls[{}].function.name", at, j),
+            return bad(messagePath(i, fmt::format(".tool_calls[{}].function.name", j)),
                        "tool calls need a function name");
+          std::string& block = nextBlock(run);
+          block.append("{\"type\":\"tool_use\",\"id\":");
           // A call without an id cannot be answered anyway; it still needs a valid one.
-          std::string id = c.id.empty() ? fmt::format("toolu_kh_{}_{}", i, j) : toolUseId(c.id);
-          blocks->push_back(json::object{{"type", "tool_use"},
-                                         {"id", std::move(id)},
-                                         {"name", c.name},
-                                         {"input", argumentsObject(c.arguments)}});
+          core::appendJsonString(
+              block, c.id.empty() ? fmt::format("toolu_kh_{}_{}", i, j) : toolUseId(c.id));
+          block.append(",\"name\":");
+          core::appendJsonString(block, c.name);
+          block.append(",\"input\":");
+          detail::appendJson(argumentsObject(c.arguments), block);
+          block.push_back('}');
         }
-        appendTurn(turns, "assistant", std::move(*blocks), false);
         break;
       }
       case Role::kTool: {
         if (m.tool_call_id.empty())
-          return bad(at + ".tool_call_id", "Anthropic needs 'tool_call_id' on tool messages");
-        json::object result{{"type", "tool_result"}, {"tool_use_id", toolUseId(m.tool_call_id)}};
+          return bad(messagePath(i, ".tool_call_id"),
+                     "Anthropic needs 'tool_call_id' on tool messages");
         bool all_text = true;
         for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
+        std::string& block = nextBlock(turnFor(turns, "user").results);
+        block.append("{\"type\":\"tool_result\",\"tool_use_id\":");
+        core::appendJsonString(block, toolUseId(m.tool_call_id));
         if (all_text) {
-          std::string text = m.text();
-          if (!text.empty()) result["content"] = std::move(text);
+          if (const std::string text = m.text(); !text.empty()) {
+            block.append(",\"content\":");
+            core::appendJsonString(block, text);
+          }
         } else {
-          auto blocks = partsToBlocks(m.content, at + ".content");
-          if (!blocks) return std::move(blocks).error();
-          result["content"] = std::move(*blocks);
+          block.append(",\"content\":[");
+          std::string parts;
+          if (auto n = appendParts(m.content, i, parts); !n) return std::move(n).error();
+          block.append(parts);
+          block.push_back(']');
         }
-        appendTurn(turns, "user", json::array{std::move(result)}, true);
+        block.push_back('}');
         break;
       }
     }
@@ -734,70 +743,111 @@ core::Result<json::object> toAnthropicRequest(const ChatRequest& r,
     if (!system.empty()) system += "\n\n";
     system += kJsonObjectInstruction;
   }
-  if (!system.empty()) o["system"] = std::move(system);
   if (turns.empty())
     return bad("messages", "Anthropic needs at least one user or assistant message");
-  json::array messages;
-  for (auto& t : turns)
-    messages.push_back(json::object{{"role", t.role}, {"content", std::move(t.content)}});
-  o["messages"] = std::move(messages);
-  o["max_tokens"] = r.max_tokens.value_or(options.default_max_tokens);
+
+  out.append("{\"model\":");
+  core::appendJsonString(out, r.model);
+  if (!system.empty()) {
+    out.append(",\"system\":");
+    core::appendJsonString(out, system);
+  }
+  out.append(",\"messages\":[");
+  for (size_t t = 0; t < turns.size(); ++t) {
+    if (t > 0) out.push_back(',');
+    out.append("{\"role\":\"").append(turns[t].role).append("\",\"content\":[");
+    out.append(turns[t].results);
+    if (!turns[t].results.empty() && !turns[t].others.empty()) out.push_back(',');
+    out.append(turns[t].others);
+    out.append("]}");
+  }
+  out.append("],\"max_tokens\":");
+  core::appendJsonInt(out, r.max_tokens.value_or(options.default_max_tokens));
 
   if (!r.tools.empty()) {
-    json::array tools;
-    for (const auto& t : r.tools) {
-      json::object tool{{"name", t.name}};
-      if (!t.description.empty()) tool["description"] = t.description;
+    out.append(",\"tools\":[");
+    for (size_t t = 0; t < r.tools.size(); ++t) {
+      const Tool& tool = r.tools[t];
+      if (t > 0) out.push_back(',');
+      out.append("{\"name\":");
+      core::appendJsonString(out, tool.name);
+      if (!tool.description.empty()) {
+        out.append(",\"description\":");
+        core::appendJsonString(out, tool.description);
+      }
       // Anthropic requires an object schema even for tools that take no arguments.
-      tool["input_schema"] =
-          t.parameters.is_null()
-              ? json::value(json::object{{"type", "object"}, {"properties", json::object{}}})
-              : t.parameters;
-      if (t.strict) tool["strict"] = true;
-      tools.push_back(std::move(tool));
+      out.append(",\"input_schema\":");
+      if (tool.parameters.is_null())
+        out.append("{\"type\":\"object\",\"properties\":{}}");
+      else
+        detail::appendJson(tool.parameters, out);
+      if (tool.strict) out.append(",\"strict\":true");
+      out.push_back('}');
     }
-    o["tools"] = std::move(tools);
+    out.push_back(']');
 
     // Anthropic refuses tool_choice without tools, so it is only rendered alongside them.
-    json::object choice;
+    std::string_view type;
     switch (r.tool_choice.mode) {
       case ToolChoice::Mode::kUnset:
         break;
       case ToolChoice::Mode::kAuto:
-        choice["type"] = "auto";
+        type = "auto";
         break;
       case ToolChoice::Mode::kNone:
-        choice["type"] = "none";
+        type = "none";
         break;
       case ToolChoice::Mode::kRequired:
-        choice["type"] = "any";
+        type = "any";
         break;
       case ToolChoice::Mode::kNamed:
         if (r.tool_choice.name.empty()) return bad("tool_choice", "tool_choice needs a name");
-        choice["type"] = "tool";
-        choice["name"] = r.tool_choice.name;
+        type = "tool";
         break;
     }
-    if (r.parallel_tool_calls == false && r.tool_choice.mode != ToolChoice::Mode::kNone) {
-      if (choice.empty()) choice["type"] = "auto";
-      choice["disable_parallel_tool_use"] = true;
+    const bool serial =
+        r.parallel_tool_calls == false && r.tool_choice.mode != ToolChoice::Mode::kNone;
+    if (serial && type.empty()) type = "auto";
+    if (!type.empty()) {
+      out.append(",\"tool_choice\":{\"type\":\"").append(type).push_back('"');
+      if (r.tool_choice.mode == ToolChoice::Mode::kNamed) {
+        out.append(",\"name\":");
+        core::appendJsonString(out, r.tool_choice.name);
+      }
+      if (serial) out.append(",\"disable_parallel_tool_use\":true");
+      out.push_back('}');
     }
-    if (!choice.empty()) o["tool_choice"] = std::move(choice);
   } else if (r.tool_choice.mode == ToolChoice::Mode::kNamed) {
     return bad("tool_choice",
                fmt::format("tool_choice names '{}' but no tools are given", r.tool_choice.name));
   }
 
   if (!r.stop.empty()) {
-    json::array stop;
-    for (const auto& s : r.stop) stop.push_back(json::string(s));
-    o["stop_sequences"] = std::move(stop);
+    out.append(",\"stop_sequences\":[");
+    for (size_t s = 0; s < r.stop.size(); ++s) {
+      if (s > 0) out.push_back(',');
+      core::appendJsonString(out, r.stop[s]);
+    }
+    out.push_back(']');
   }
-  if (r.temperature) o["temperature"] = std::min(*r.temperature, kMaxTemperature);
-  if (r.top_p) o["top_p"] = *r.top_p;
-  if (r.top_k) o["top_k"] = *r.top_k;
-  if (!r.user.empty()) o["metadata"] = json::object{{"user_id", r.user}};
-  if (r.stream) o["stream"] = true;
+  if (r.temperature) {
+    out.append(",\"temperature\":");
+    detail::appendJson(std::min(*r.temperature, kMaxTemperature), out);
+  }
+  if (r.top_p) {
+    out.append(",\"top_p\":");
+    detail::appendJson(*r.top_p, out);
+  }
+  if (r.top_k) {
+    out.append(",\"top_k\":");
+    core::appendJsonInt(out, *r.top_k);
+  }
+  if (!r.user.empty()) {
+    out.append(",\"metadata\":{\"user_id\":");
+    core::appendJsonString(out, r.user);
+    out.push_back('}');
+  }
+  if (r.stream) out.append(",\"stream\":true");
   if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
     // Anthropic's documented structured-output mechanism (GA): output_config.format constrains
     // decoding to the schema and the answer stays a plain text block. A forced tool would turn
@@ -805,55 +855,65 @@ core::Result<json::object> toAnthropicRequest(const ChatRequest& r,
     if (!r.response_format.schema.is_object())
       return bad("response_format.json_schema.schema",
                  "json_schema response formats need a 'schema' object");
-    o["output_config"] = json::object{
-        {"format", json::object{{"type", "json_schema"}, {"schema", r.response_format.schema}}}};
+    out.append(",\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":");
+    detail::appendJson(r.response_format.schema, out);
+    out.append("}}");
   }
   // seed, presence/frequency penalties, logprobs and OpenAI-only extras have no Anthropic
   // counterpart and are dropped.
-  return o;
+  out.push_back('}');
+  return core::Ok{};
 }
 
-core::Result<ChatResponse> parseAnthropicResponse(const json::value& body) {
-  if (!body.is_object()) return core::Error::badGateway("The upstream response is not an object");
-  const auto& o = body.as_object();
-  if (stringField(o, "type") == "error") return errorFromJson(0, body);
+core::Result<json::object> toAnthropicRequest(const ChatRequest& r,
+                                              const AnthropicRequestOptions& options) {
+  std::string text;
+  if (auto s = appendAnthropicRequestJson(r, options, text); !s) return std::move(s).error();
+  return json::parse(text).as_object();
+}
+
+core::Result<ChatResponse> parseAnthropicResponse(std::string_view body) {
+  dom::element root;
+  if (detail::parseDocument(body).get(root))
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  dom::object o;
+  if (root.get_object().get(o))
+    return core::Error::badGateway("The upstream response is not an object");
+  if (detail::stringMember(o, "type") == "error") return errorFrom(0, root);
   ChatResponse r;
-  r.id = std::string(stringField(o, "id"));
-  r.model = std::string(stringField(o, "model"));
+  r.id = detail::stringMember(o, "id");
+  r.model = detail::stringMember(o, "model");
   r.created = core::nowUnixSeconds();  // Anthropic sends no timestamp
-  const json::value* content = field(o, "content");
-  if (!content || !content->is_array())
-    return core::Error::badGateway("The upstream response has no 'content'");
-  Choice ch;
+  const auto content = detail::arrayMember(o, "content");
+  if (!content) return core::Error::badGateway("The upstream response has no 'content'");
+  Choice& ch = r.choices.emplace_back();
   ch.message.role = Role::kAssistant;
   std::string text;
   bool has_text = false;
-  for (const auto& b : content->as_array()) {
-    if (!b.is_object()) continue;
-    const auto& bo = b.as_object();
-    const std::string_view type = stringField(bo, "type");
+  for (const dom::element b : *content) {
+    dom::object bo;
+    if (b.get_object().get(bo)) continue;
+    const std::string_view type = detail::stringMember(bo, "type");
     if (type == "text") {
       // Citations split one answer into several text blocks; they read as one text.
-      text += stringField(bo, "text");
+      text += detail::stringMember(bo, "text");
       has_text = true;
     } else if (type == "tool_use") {
-      ToolCall c;
-      c.id = std::string(stringField(bo, "id"));
-      c.name = std::string(stringField(bo, "name"));
-      const json::value* input = field(bo, "input");
-      c.arguments = input ? json::serialize(*input) : "{}";
-      ch.message.tool_calls.push_back(std::move(c));
+      ToolCall& c = ch.message.tool_calls.emplace_back();
+      c.id = detail::stringMember(bo, "id");
+      c.name = detail::stringMember(bo, "name");
+      const auto input = detail::member(bo, "input");
+      c.arguments = input ? detail::serialize(*input) : "{}";
     }
     // thinking, redacted_thinking and server tool blocks have no canonical form.
   }
   if (has_text) ch.message.content.push_back(ContentPart::textPart(std::move(text)));
-  if (const std::string_view sr = stringField(o, "stop_reason"); !sr.empty())
+  if (const std::string_view sr = detail::stringMember(o, "stop_reason"); !sr.empty())
     ch.finish_reason = finishFor(sr);
   else
     ch.finish_reason =
         ch.message.tool_calls.empty() ? FinishReason::kStop : FinishReason::kToolCalls;
-  r.choices.push_back(std::move(ch));
-  if (const json::value* u = field(o, "usage")) {
+  if (const auto u = detail::member(o, "usage")) {
     Usage usage;
     applyUsage(*u, usage);
     r.usage = usage;
@@ -861,20 +921,42 @@ core::Result<ChatResponse> parseAnthropicResponse(const json::value& body) {
   return r;
 }
 
-json::object toAnthropicResponse(const ChatResponse& r) {
-  json::array content;
+core::Result<ChatResponse> parseAnthropicResponse(const json::value& body) {
+  return parseAnthropicResponse(std::string_view(json::serialize(body)));
+}
+
+// Written as text, as the stream events are: building a document only to serialize it cost more
+// than the translation itself. Keys come in the order Anthropic sends them.
+void appendAnthropicResponseJson(const ChatResponse& r, std::string& out) {
   FinishReason finish = FinishReason::kNone;
   bool has_tools = false;
+  out.append("{\"id\":");
+  core::appendJsonString(out, messageId(r.id));
+  out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+  core::appendJsonString(out, r.model);
+  out.append(",\"content\":[");
   if (!r.choices.empty()) {
     const Choice& c = r.choices.front();
     std::string text = c.message.text();
     if (text.empty() && c.message.refusal) text = *c.message.refusal;
-    if (!text.empty()) content.push_back(json::object{{"type", "text"}, {"text", std::move(text)}});
+    bool first = true;
+    if (!text.empty()) {
+      out.append("{\"type\":\"text\",\"text\":");
+      core::appendJsonString(out, text);
+      out.push_back('}');
+      first = false;
+    }
     for (const auto& tc : c.message.tool_calls) {
-      content.push_back(json::object{{"type", "tool_use"},
-                                     {"id", tc.id},
-                                     {"name", tc.name},
-                                     {"input", argumentsObject(tc.arguments)}});
+      if (!first) out.push_back(',');
+      first = false;
+      out.append("{\"type\":\"tool_use\",\"id\":");
+      core::appendJsonString(out, tc.id);
+      out.append(",\"name\":");
+      core::appendJsonString(out, tc.name);
+      // Arguments go through a document: they must become an object, in Boost.JSON's spelling.
+      out.append(",\"input\":");
+      out.append(json::serialize(argumentsObject(tc.arguments)));
+      out.push_back('}');
       has_tools = true;
     }
     finish = c.finish_reason;
@@ -883,17 +965,29 @@ json::object toAnthropicResponse(const ChatResponse& r) {
   // OpenAI says "stop" for a call forced by a named tool_choice.
   if ((finish == FinishReason::kNone || finish == FinishReason::kStop) && has_tools)
     finish = FinishReason::kToolCalls;
-  return json::object{
-      {"id", messageId(r.id)},         {"type", "message"},
-      {"role", "assistant"},           {"model", r.model},
-      {"content", std::move(content)}, {"stop_reason", stopReasonFor(finish)},
-      {"stop_sequence", nullptr},      {"usage", usageToJson(r.usage.value_or(Usage{}))}};
+  out.append("],\"stop_reason\":\"");
+  out.append(stopReasonFor(finish));
+  out.append("\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
+  const Usage u = r.usage.value_or(Usage{});
+  core::appendJsonInt(out, uncachedInput(u));
+  out.append(",\"output_tokens\":");
+  core::appendJsonInt(out, u.completion_tokens);
+  out.append(",\"cache_creation_input_tokens\":");
+  core::appendJsonInt(out, u.cache_creation_tokens);
+  out.append(",\"cache_read_input_tokens\":");
+  core::appendJsonInt(out, u.cached_tokens);
+  out.append("}}");
+}
+
+json::object toAnthropicResponse(const ChatResponse& r) {
+  std::string text;
+  appendAnthropicResponseJson(r, text);
+  return json::parse(text).as_object();
 }
 
 core::Error parseAnthropicError(int status, std::string_view body) {
-  boost::system::error_code ec;
-  const json::value v = json::parse(body, ec);
-  if (!ec && v.is_object()) return errorFromJson(status, v);
+  dom::element root;
+  if (!detail::parseDocument(body).get(root) && root.is_object()) return errorFrom(status, root);
   return upstreamError(status, "", cutText(body));
 }
 
@@ -983,7 +1077,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
   // An event without data is named by its `event:` line alone (message_stop, ping).
   dom::element root;
   dom::object o;
-  if (detail::parseEvent(data.empty() ? std::string_view("{}") : data).get(root) ||
+  if (detail::parseDocument(data.empty() ? std::string_view("{}") : data).get(root) ||
       root.get_object().get(o))
     return core::Error::badGateway(
         fmt::format("Anthropic sent a malformed '{}' stream event", event));
@@ -1065,10 +1159,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
     c.usage = usage_;
     finished_ = true;
   } else if (type == "error") {
-    // Rare and read once: the Boost.JSON reader that also serves error answers.
-    boost::system::error_code ec;
-    const json::value v = json::parse(data, ec);
-    return errorFromJson(0, ec ? json::value(json::object{}) : v);
+    return errorFrom(0, root);
   }
   // ping and event types added later carry nothing to translate.
   return core::Ok{};

@@ -25,12 +25,19 @@ struct AnthropicRequestOptions {
 // Inbound: a /v1/messages body. Errors name the field at fault in `param`
 // ("messages[1].content[0].source").
 core::Result<ChatRequest> parseAnthropicRequest(const boost::json::value& body);
-// Outbound: the body to send to Anthropic; `request.model` is used as it is.
+// Outbound: the body to send to Anthropic, its JSON text appended to `out` (which holds a partial
+// body after an error); `request.model` is used as it is.
+core::Status appendAnthropicRequestJson(const ChatRequest& request,
+                                        const AnthropicRequestOptions& options, std::string& out);
+// The same as a document, for tests that inspect one.
 core::Result<boost::json::object> toAnthropicRequest(const ChatRequest& request,
                                                      const AnthropicRequestOptions& options);
 
-// Outbound answer (a `message` object) → canonical; and canonical → the `message` object
-// inbound clients get.
+// Outbound answer (a `message` object's body text, read with simdjson) → canonical; and
+// canonical → the `message` object's JSON text inbound clients get, appended to `out`.
+core::Result<ChatResponse> parseAnthropicResponse(std::string_view body);
+void appendAnthropicResponseJson(const ChatResponse& response, std::string& out);
+// The same two as documents, for tests that hold or inspect one.
 core::Result<ChatResponse> parseAnthropicResponse(const boost::json::value& body);
 boost::json::object toAnthropicResponse(const ChatResponse& response);
 

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_text.h"
 #include "model/json_dom.h"
 #include "model/json_util.h"
 
@@ -291,18 +292,31 @@ std::string_view mimeFromUrl(std::string_view url) {
   return "image/jpeg";
 }
 
-json::object partFromContent(const ContentPart& p) {
-  if (p.kind == ContentPart::Kind::kText) return json::object{{"text", p.text}};
-  if (!p.image.url.empty()) {
+// The request body is written as JSON text, not built as a document first: for a typical chat
+// the document cost as much as parsing the client's body. Schemas and tool arguments still go
+// through Boost.JSON (the reducer works on documents), written with its spelling.
+
+void appendPart(const ContentPart& p, std::string& out) {
+  if (p.kind == ContentPart::Kind::kText) {
+    out.append("{\"text\":");
+    core::appendJsonString(out, p.text);
+    out.push_back('}');
+  } else if (!p.image.url.empty()) {
     // Gemini fetches public http(s) URLs given as fileData itself (and takes its own Files API
     // URIs the same way), so the gateway never downloads client-chosen URLs.
-    return json::object{{"fileData", json::object{{"mimeType", mimeFromUrl(p.image.url)},
-                                                  {"fileUri", p.image.url}}}};
+    out.append("{\"fileData\":{\"mimeType\":");
+    core::appendJsonString(out, mimeFromUrl(p.image.url));
+    out.append(",\"fileUri\":");
+    core::appendJsonString(out, p.image.url);
+    out.append("}}");
+  } else {
+    out.append("{\"inlineData\":{\"mimeType\":");
+    core::appendJsonString(out, p.image.media_type.empty() ? std::string_view("image/jpeg")
+                                                           : std::string_view(p.image.media_type));
+    out.append(",\"data\":");
+    core::appendJsonString(out, p.image.data);
+    out.append("}}");
   }
-  return json::object{
-      {"inlineData",
-       json::object{{"mimeType", p.image.media_type.empty() ? "image/jpeg" : p.image.media_type},
-                    {"data", p.image.data}}}};
 }
 
 json::object parseArgs(std::string_view text) {
@@ -312,89 +326,115 @@ json::object parseArgs(std::string_view text) {
   return std::move(v.as_object());
 }
 
+// A turn's parts as comma-separated JSON text.
 struct Turn {
-  std::string role;  // user | model
-  json::array parts;
+  std::string_view role;  // user | model
+  std::string parts;
 };
 
-void appendTurn(std::vector<Turn>& turns, std::string_view role, json::array parts) {
-  if (parts.empty()) return;
-  // Gemini wants user and model turns to alternate, so neighbours with one role become one turn.
-  if (!turns.empty() && turns.back().role == role) {
-    for (auto& p : parts) turns.back().parts.push_back(std::move(p));
-    return;
+// The turn that parts for `role` go into: Gemini wants user and model turns to alternate, so
+// neighbours with one role become one turn. Returns its parts, ready for one more.
+std::string& nextPart(std::vector<Turn>& turns, std::string_view role) {
+  if (turns.empty() || turns.back().role != role) turns.push_back(Turn{role, {}});
+  std::string& parts = turns.back().parts;
+  if (!parts.empty()) parts.push_back(',');
+  return parts;
+}
+
+void appendFunctionCallPart(const ToolCall& call, std::string& out) {
+  out.append("{\"functionCall\":{\"name\":");
+  core::appendJsonString(out, call.name);
+  out.append(",\"args\":");
+  detail::appendJson(parseArgs(call.arguments), out);
+  out.push_back('}');
+  if (const size_t at = call.id.find(kSignatureSep); at != std::string::npos) {
+    out.append(",\"thoughtSignature\":");
+    core::appendJsonString(out, std::string_view(call.id).substr(at + kSignatureSep.size()));
   }
-  turns.push_back(Turn{std::string(role), std::move(parts)});
+  out.push_back('}');
 }
 
-json::object functionCallPart(const ToolCall& call) {
-  json::object fc{{"name", call.name}, {"args", parseArgs(call.arguments)}};
-  json::object part{{"functionCall", std::move(fc)}};
-  if (const size_t at = call.id.find(kSignatureSep); at != std::string::npos)
-    part["thoughtSignature"] = call.id.substr(at + kSignatureSep.size());
-  return part;
-}
-
-json::object functionResponsePart(const std::string& name, const Message& m) {
+void appendFunctionResponsePart(std::string_view name, const Message& m, std::string& out) {
   const std::string text = m.text();
+  out.append("{\"functionResponse\":{\"name\":");
+  core::appendJsonString(out, name);
+  out.append(",\"response\":");
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  json::object response;
-  if (!ec && v.is_object())
-    response = std::move(v.as_object());
-  else
-    response = json::object{{"content", text}};
-  return json::object{
-      {"functionResponse", json::object{{"name", name}, {"response", std::move(response)}}}};
+  const json::value v = json::parse(text, ec);
+  if (!ec && v.is_object()) {
+    detail::appendJson(v, out);
+  } else {
+    out.append("{\"content\":");
+    core::appendJsonString(out, text);
+    out.push_back('}');
+  }
+  out.append("}}");
 }
 
-json::object toolConfig(const ToolChoice& choice) {
-  json::object fcc;
+void appendToolConfig(const ToolChoice& choice, std::string& out) {
+  std::string_view mode;
   switch (choice.mode) {
     case ToolChoice::Mode::kUnset:
-      return {};
+      return;
     case ToolChoice::Mode::kAuto:
-      fcc["mode"] = "AUTO";
+      mode = "AUTO";
       break;
     case ToolChoice::Mode::kNone:
-      fcc["mode"] = "NONE";
+      mode = "NONE";
       break;
     case ToolChoice::Mode::kRequired:
-      fcc["mode"] = "ANY";
-      break;
     case ToolChoice::Mode::kNamed:
-      fcc["mode"] = "ANY";
-      fcc["allowedFunctionNames"] = json::array{json::string(choice.name)};
+      mode = "ANY";
       break;
   }
-  return json::object{{"functionCallingConfig", std::move(fcc)}};
+  out.append(",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"").append(mode).push_back('"');
+  if (choice.mode == ToolChoice::Mode::kNamed) {
+    out.append(",\"allowedFunctionNames\":[");
+    core::appendJsonString(out, choice.name);
+    out.push_back(']');
+  }
+  out.append("}}");
 }
 
-json::object generationConfig(const ChatRequest& r) {
-  json::object g;
-  if (r.temperature) g["temperature"] = *r.temperature;
-  if (r.top_p) g["topP"] = *r.top_p;
-  if (r.top_k) g["topK"] = *r.top_k;
-  if (r.max_tokens) g["maxOutputTokens"] = *r.max_tokens;
+void appendGenerationConfig(const ChatRequest& r, std::string& out) {
+  const size_t start = out.size();
+  out.append(",\"generationConfig\":{");
+  const size_t empty = out.size();
+  auto key = [&](std::string_view k) -> std::string& {
+    if (out.size() != empty) out.push_back(',');
+    out.push_back('"');
+    out.append(k).append("\":");
+    return out;
+  };
+  if (r.temperature) detail::appendJson(*r.temperature, key("temperature"));
+  if (r.top_p) detail::appendJson(*r.top_p, key("topP"));
+  if (r.top_k) core::appendJsonInt(key("topK"), *r.top_k);
+  if (r.max_tokens) core::appendJsonInt(key("maxOutputTokens"), *r.max_tokens);
   if (!r.stop.empty()) {
-    json::array stop;
-    for (const auto& s : r.stop) stop.push_back(json::string(s));
-    g["stopSequences"] = std::move(stop);
+    key("stopSequences").push_back('[');
+    for (size_t i = 0; i < r.stop.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      core::appendJsonString(out, r.stop[i]);
+    }
+    out.push_back(']');
   }
-  if (r.n) g["candidateCount"] = *r.n;
-  if (r.seed) g["seed"] = *r.seed;
-  if (r.presence_penalty) g["presencePenalty"] = *r.presence_penalty;
-  if (r.frequency_penalty) g["frequencyPenalty"] = *r.frequency_penalty;
+  if (r.n) core::appendJsonInt(key("candidateCount"), *r.n);
+  if (r.seed) core::appendJsonInt(key("seed"), *r.seed);
+  if (r.presence_penalty) detail::appendJson(*r.presence_penalty, key("presencePenalty"));
+  if (r.frequency_penalty) detail::appendJson(*r.frequency_penalty, key("frequencyPenalty"));
   if (r.response_format.kind == ResponseFormat::Kind::kJsonObject ||
       r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
-    g["responseMimeType"] = "application/json";
+    key("responseMimeType").append("\"application/json\"");
     if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
-      json::object schema =
+      const json::object schema =
           SchemaReducer(r.response_format.schema, true).reduce(r.response_format.schema);
-      if (!schema.empty()) g["responseSchema"] = std::move(schema);
+      if (!schema.empty()) detail::appendJson(schema, key("responseSchema"));
     }
   }
-  return g;
+  if (out.size() == empty)
+    out.resize(start);  // nothing to configure: no generationConfig at all
+  else
+    out.push_back('}');
 }
 
 // ---- responses --------------------------------------------------------------------------------
@@ -408,9 +448,8 @@ FinishReason mapFinish(std::string_view reason, bool has_calls) {
   return has_calls ? FinishReason::kToolCalls : FinishReason::kStop;
 }
 
-// `count(key)` reads one count (0 when absent), from whichever parser's document holds them.
-template <class Count>
-Usage usageFrom(Count count) {
+Usage parseUsage(dom::object u) {
+  auto count = [&](std::string_view key) { return detail::integerMember(u, key, 0); };
   Usage usage;
   // toolUsePromptTokenCount is input Gemini read for its own tools; counting it as prompt keeps
   // prompt + completion equal to Gemini's totalTokenCount.
@@ -422,51 +461,8 @@ Usage usageFrom(Count count) {
   return usage;
 }
 
-Usage parseUsage(const json::object& u) {
-  return usageFrom([&](std::string_view key) { return intField(u, key); });
-}
-
-Usage parseUsage(dom::object u) {
-  return usageFrom([&](std::string_view key) { return detail::integerMember(u, key, 0); });
-}
-
 // The call id a client will echo back: Gemini's own id, or one made up here, plus the thought
 // signature if Gemini sent one (see kSignatureSep).
-std::string callId(const json::object& part, const json::object& fc, int& counter) {
-  std::string id = stringField(fc, "id");
-  if (id.empty()) id = fmt::format("call_{}", counter);
-  ++counter;
-  if (std::string sig = stringField(part, "thoughtSignature"); !sig.empty())
-    id += fmt::format("{}{}", kSignatureSep, sig);
-  return id;
-}
-
-// A candidate's parts as text and tool calls. Thought summaries are the model's scratchpad, not
-// its answer; they are left out.
-void readParts(const json::object& candidate, std::string& text, std::vector<ToolCall>& calls,
-               int& counter) {
-  const json::object* content = objectField(candidate, "content");
-  const json::array* parts = content ? arrayField(*content, "parts") : nullptr;
-  if (!parts) return;
-  for (const auto& pv : *parts) {
-    if (!pv.is_object()) continue;
-    const json::object& part = pv.as_object();
-    if (const json::value* th = field(part, "thought"); th && th->is_bool() && th->as_bool())
-      continue;
-    if (const json::value* t = field(part, "text"); t && t->is_string()) text += t->as_string();
-    if (const json::object* fc = objectField(part, "functionCall")) {
-      ToolCall call;
-      call.id = callId(part, *fc, counter);
-      call.name = stringField(*fc, "name");
-      const json::value* args = field(*fc, "args");
-      call.arguments = args ? json::serialize(*args) : "{}";
-      calls.push_back(std::move(call));
-    }
-  }
-}
-
-// The same two readers for stream events, which simdjson parses. Arguments keep Boost.JSON's
-// spelling (see detail::serialize), so a call reads the same streamed or whole.
 std::string callId(dom::object part, dom::object fc, int& counter) {
   std::string id(detail::stringMember(fc, "id"));
   if (id.empty()) id = fmt::format("call_{}", counter);
@@ -476,6 +472,9 @@ std::string callId(dom::object part, dom::object fc, int& counter) {
   return id;
 }
 
+// A candidate's parts as text and tool calls, in stream events and whole answers alike. Thought
+// summaries are the model's scratchpad, not its answer; they are left out. Arguments keep
+// Boost.JSON's spelling (see detail::serialize).
 void readParts(dom::object candidate, std::string& text, std::vector<ToolCall>& calls,
                int& counter) {
   const auto content = detail::objectMember(candidate, "content");
@@ -503,11 +502,6 @@ void readParts(dom::object candidate, std::string& text, std::vector<ToolCall>& 
   }
 }
 
-int candidateIndex(const json::object& c, int position) {
-  const json::value* i = field(c, "index");
-  return i ? static_cast<int>(integer(*i).value_or(position)) : position;
-}
-
 std::string cutText(std::string_view text) {
   if (text.size() <= kMaxErrorText) return std::string(text);
   size_t n = kMaxErrorText;
@@ -531,16 +525,8 @@ int statusFromName(std::string_view s) {
   return 0;
 }
 
-// `{"error":{…}}` or Gemini's array-wrapped `[{"error":{…}}]`; null when the value is neither.
-const json::object* errorObject(const json::value& v) {
-  const json::value* holder = &v;
-  if (v.is_array() && !v.as_array().empty()) holder = &v.as_array().front();
-  if (!holder->is_object()) return nullptr;
-  return objectField(holder->as_object(), "error");
-}
-
-// errorObject's test on a simdjson document.
-bool hasErrorObject(dom::element v) {
+// `{"error":{…}}` or Gemini's array-wrapped `[{"error":{…}}]`; none when the value is neither.
+std::optional<dom::object> errorObject(dom::element v) {
   dom::array a;
   if (!v.get_array().get(a))
     for (const dom::element first : a) {
@@ -548,19 +534,27 @@ bool hasErrorObject(dom::element v) {
       break;
     }
   dom::object o;
-  return !v.get_object().get(o) && detail::objectMember(o, "error").has_value();
+  if (v.get_object().get(o)) return std::nullopt;
+  return detail::objectMember(o, "error");
 }
 
-core::Error errorFrom(int status, const json::object& err) {
-  const std::string name = stringField(err, "status");
+// errorObject's test for the documents Boost.JSON still reads (embeddings).
+bool hasErrorObject(const json::value& v) {
+  const json::value* holder = &v;
+  if (v.is_array() && !v.as_array().empty()) holder = &v.as_array().front();
+  return holder->is_object() && objectField(holder->as_object(), "error");
+}
+
+core::Error errorFrom(int status, dom::object err) {
+  const std::string_view name = detail::stringMember(err, "status");
   // The HTTP status is what Gemini meant; inside a 200 stream only the body can tell.
   int http = status >= 400 ? status : statusFromName(name);
   if (http == 0) {
-    const long long code = intField(err, "code");
+    const long long code = detail::integerMember(err, "code", 0);
     http = code >= 400 && code < 600 ? static_cast<int>(code) : 500;
   }
   core::Error e = core::Error::upstreamStatus(http, "");
-  std::string message = cutText(stringField(err, "message"));
+  std::string message = cutText(detail::stringMember(err, "message"));
   if (message.empty())
     message = name.empty() ? fmt::format("Gemini answered HTTP {}", http)
                            : fmt::format("Gemini answered {}", name);
@@ -572,8 +566,8 @@ core::Error errorFrom(int status, const json::object& err) {
 
 // ---- public -----------------------------------------------------------------------------------
 
-core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
-  json::array system_parts;
+core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& out) {
+  std::string system_parts;
   std::vector<Turn> turns;
   std::map<std::string, std::string, std::less<>> call_names;  // tool_call_id → function name
 
@@ -582,31 +576,32 @@ core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
     switch (m.role) {
       case Role::kSystem:
       case Role::kDeveloper: {
-        if (std::string text = m.text(); !text.empty())
-          system_parts.push_back(json::object{{"text", std::move(text)}});
+        if (std::string text = m.text(); !text.empty()) {
+          if (!system_parts.empty()) system_parts.push_back(',');
+          appendPart(ContentPart::textPart(std::move(text)), system_parts);
+        }
         break;
       }
       case Role::kUser:
       case Role::kAssistant: {
-        json::array parts;
+        const std::string_view role = m.role == Role::kUser ? "user" : "model";
         for (const auto& p : m.content) {
           // Gemini refuses empty text parts.
           if (p.kind == ContentPart::Kind::kText && p.text.empty()) continue;
-          parts.push_back(partFromContent(p));
+          appendPart(p, nextPart(turns, role));
         }
         if (m.role == Role::kAssistant) {
           for (const auto& call : m.tool_calls) {
             if (!call.id.empty()) call_names[call.id] = call.name;
-            parts.push_back(functionCallPart(call));
+            appendFunctionCallPart(call, nextPart(turns, role));
           }
         }
-        appendTurn(turns, m.role == Role::kUser ? "user" : "model", std::move(parts));
         break;
       }
       case Role::kTool: {
         // Gemini matches a result to its call by function name, which OpenAI tool messages do not
         // carry: it comes from the assistant turn that made the call.
-        std::string name;
+        std::string_view name;
         if (auto it = call_names.find(m.tool_call_id); it != call_names.end())
           name = it->second;
         else if (m.tool_call_id.empty())
@@ -614,97 +609,122 @@ core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
         if (name.empty())
           return bad(fmt::format("messages[{}].tool_call_id", i),
                      fmt::format("No earlier assistant tool call has the id '{}'", m.tool_call_id));
-        appendTurn(turns, "user", json::array{functionResponsePart(name, m)});
+        appendFunctionResponsePart(name, m, nextPart(turns, "user"));
         break;
       }
     }
   }
 
-  json::object body;
   if (turns.empty()) {
     // Gemini needs at least one content; a system-only prompt is sent as the user's turn.
     if (system_parts.empty())
       return bad("messages", "At least one message with content is required");
     turns.push_back(Turn{"user", std::move(system_parts)});
-    system_parts = {};
+    system_parts.clear();
   }
-  json::array contents;
-  for (auto& t : turns)
-    contents.push_back(json::object{{"role", t.role}, {"parts", std::move(t.parts)}});
-  body["contents"] = std::move(contents);
+  out.append("{\"contents\":[");
+  for (size_t t = 0; t < turns.size(); ++t) {
+    if (t > 0) out.push_back(',');
+    out.append("{\"role\":\"").append(turns[t].role).append("\",\"parts\":[");
+    out.append(turns[t].parts).append("]}");
+  }
+  out.push_back(']');
   if (!system_parts.empty())
-    body["systemInstruction"] = json::object{{"parts", std::move(system_parts)}};
+    out.append(",\"systemInstruction\":{\"parts\":[").append(system_parts).append("]}");
 
   if (!request.tools.empty()) {
-    json::array decls;
-    for (const auto& t : request.tools) {
-      json::object d{{"name", t.name}};
-      if (!t.description.empty()) d["description"] = t.description;
-      json::object params = SchemaReducer(t.parameters).reduce(t.parameters);
+    out.append(",\"tools\":[{\"functionDeclarations\":[");
+    for (size_t t = 0; t < request.tools.size(); ++t) {
+      const Tool& tool = request.tools[t];
+      if (t > 0) out.push_back(',');
+      out.append("{\"name\":");
+      core::appendJsonString(out, tool.name);
+      if (!tool.description.empty()) {
+        out.append(",\"description\":");
+        core::appendJsonString(out, tool.description);
+      }
+      const json::object params = SchemaReducer(tool.parameters).reduce(tool.parameters);
       // Gemini rejects an OBJECT without properties; a tool without arguments omits parameters.
       const json::object* props = objectField(params, "properties");
       const bool empty_object =
           params.empty() || (stringField(params, "type") == "OBJECT" && (!props || props->empty()));
-      if (!empty_object) d["parameters"] = std::move(params);
-      decls.push_back(std::move(d));
+      if (!empty_object) {
+        out.append(",\"parameters\":");
+        detail::appendJson(params, out);
+      }
+      out.push_back('}');
     }
-    body["tools"] = json::array{json::object{{"functionDeclarations", std::move(decls)}}};
+    out.append("]}]");
   }
-  if (json::object tc = toolConfig(request.tool_choice); !tc.empty())
-    body["toolConfig"] = std::move(tc);
-  if (json::object g = generationConfig(request); !g.empty())
-    body["generationConfig"] = std::move(g);
-  return body;
+  appendToolConfig(request.tool_choice, out);
+  appendGenerationConfig(request, out);
+  out.push_back('}');
+  return core::Ok{};
 }
 
-core::Result<ChatResponse> parseGeminiResponse(const json::value& body, std::string_view id,
+core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
+  std::string text;
+  if (auto s = appendGeminiRequestJson(request, text); !s) return std::move(s).error();
+  return json::parse(text).as_object();
+}
+
+core::Result<ChatResponse> parseGeminiResponse(std::string_view body, std::string_view id,
                                                std::string_view model, long long created) {
-  if (const json::object* err = errorObject(body)) return errorFrom(0, *err);
-  if (!body.is_object()) return core::Error::badGateway("The Gemini response is not an object");
-  const json::object& o = body.as_object();
+  dom::element root;
+  if (detail::parseDocument(body).get(root))
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  if (const auto err = errorObject(root)) return errorFrom(0, *err);
+  dom::object o;
+  if (root.get_object().get(o))
+    return core::Error::badGateway("The Gemini response is not an object");
   ChatResponse r;
-  r.id = stringField(o, "responseId");
-  if (r.id.empty()) r.id = std::string(id);
-  r.model = stringField(o, "modelVersion");
-  if (r.model.empty()) r.model = std::string(model);
+  r.id = detail::stringMember(o, "responseId");
+  if (r.id.empty()) r.id = id;
+  r.model = detail::stringMember(o, "modelVersion");
+  if (r.model.empty()) r.model = model;
   r.created = created;
 
   int counter = 0;
-  if (const json::array* candidates = arrayField(o, "candidates")) {
-    for (size_t pos = 0; pos < candidates->size(); ++pos) {
-      if (!(*candidates)[pos].is_object()) continue;
-      const json::object& c = (*candidates)[pos].as_object();
-      Choice ch;
-      ch.index = candidateIndex(c, static_cast<int>(pos));
+  if (const auto candidates = detail::arrayMember(o, "candidates")) {
+    int pos = -1;
+    for (const dom::element ce : *candidates) {
+      ++pos;
+      dom::object c;
+      if (ce.get_object().get(c)) continue;
+      Choice& ch = r.choices.emplace_back();
+      ch.index = static_cast<int>(detail::integerMember(c, "index", pos));
       ch.message.role = Role::kAssistant;
       std::string text;
       readParts(c, text, ch.message.tool_calls, counter);
       if (!text.empty() || ch.message.tool_calls.empty())
         ch.message.content.push_back(ContentPart::textPart(std::move(text)));
-      ch.finish_reason = mapFinish(stringField(c, "finishReason"), !ch.message.tool_calls.empty());
-      r.choices.push_back(std::move(ch));
+      ch.finish_reason =
+          mapFinish(detail::stringMember(c, "finishReason"), !ch.message.tool_calls.empty());
     }
   }
   if (r.choices.empty()) {
-    const json::object* feedback = objectField(o, "promptFeedback");
-    if (!feedback || stringField(*feedback, "blockReason").empty())
+    const auto feedback = detail::objectMember(o, "promptFeedback");
+    if (!feedback || detail::stringMember(*feedback, "blockReason").empty())
       return core::Error::badGateway("The Gemini response has no candidates");
     // A blocked prompt is an answer, not an error: OpenAI reports it as a filtered choice.
-    Choice ch;
+    Choice& ch = r.choices.emplace_back();
     ch.message.role = Role::kAssistant;
     ch.message.content.push_back(ContentPart::textPart(""));
     ch.finish_reason = FinishReason::kContentFilter;
-    r.choices.push_back(std::move(ch));
   }
-  if (const json::object* u = objectField(o, "usageMetadata")) r.usage = parseUsage(*u);
+  if (const auto u = detail::objectMember(o, "usageMetadata")) r.usage = parseUsage(*u);
   return r;
 }
 
+core::Result<ChatResponse> parseGeminiResponse(const json::value& body, std::string_view id,
+                                               std::string_view model, long long created) {
+  return parseGeminiResponse(std::string_view(json::serialize(body)), id, model, created);
+}
+
 core::Error parseGeminiError(int status, std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (!ec)
-    if (const json::object* err = errorObject(v)) return errorFrom(status, *err);
+  dom::element root;
+  if (!detail::parseDocument(body).get(root))
+    if (const auto err = errorObject(root)) return errorFrom(status, *err);
   const int http = status >= 400 ? status : 502;
   core::Error e = core::Error::upstreamStatus(http, "");
   std::string text = cutText(body);
@@ -731,14 +751,9 @@ ChatChunk& GeminiStreamDecoder::chunk(ChunkBuffer& out) const {
 
 core::Status GeminiStreamDecoder::feed(std::string_view data, ChunkBuffer& out) {
   dom::element root;
-  if (detail::parseEvent(data).get(root))
+  if (detail::parseDocument(data).get(root))
     return core::Error::badGateway("Gemini sent a stream event that is not JSON");
-  if (hasErrorObject(root)) {
-    // Rare and read once: the Boost.JSON reader that also serves error answers.
-    boost::system::error_code ec;
-    const json::value v = json::parse(data, ec);
-    if (const json::object* err = ec ? nullptr : errorObject(v)) return errorFrom(0, *err);
-  }
+  if (const auto err = errorObject(root)) return errorFrom(0, *err);
   dom::object o;
   if (root.get_object().get(o))
     return core::Error::badGateway("Gemini sent a stream event that is not an object");
@@ -823,7 +838,8 @@ json::object toGeminiEmbedRequest(const EmbeddingRequest& request, std::string_v
 
 core::Result<EmbeddingResponse> parseGeminiEmbedResponse(const json::value& body,
                                                          std::string_view model) {
-  if (const json::object* err = errorObject(body)) return errorFrom(0, *err);
+  // Rare: the error is read again, by the reader that serves every other Gemini error.
+  if (hasErrorObject(body)) return parseGeminiError(0, json::serialize(body));
   if (!body.is_object()) return core::Error::badGateway("The Gemini response is not an object");
   const json::object& o = body.as_object();
 

@@ -22,12 +22,19 @@ namespace kh::model {
 // subset Gemini accepts; what Gemini cannot express is dropped. Fails with a 400 naming the
 // field only where no translation exists: a tool result whose tool_call_id matches no earlier
 // call (Gemini needs the function name), or no message with content at all.
+// The body's JSON text is appended to `out` (which holds a partial body after an error);
+// toGeminiRequest is the same as a document, for tests that inspect one.
+core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& out);
 core::Result<boost::json::object> toGeminiRequest(const ChatRequest& request);
 
 // A GenerateContentResponse → canonical. Gemini sends no id: `id` is used unless the answer has
 // a responseId; `model` is used unless it has a modelVersion. Tool call ids are Gemini's own or
 // call_<n>, with any thoughtSignature appended after "__thought__" so that it comes back in the
 // next request (Gemini 3 refuses function calls without it).
+// The body text is read with simdjson, so no document is built; the overload taking a document
+// is for tests.
+core::Result<ChatResponse> parseGeminiResponse(std::string_view body, std::string_view id,
+                                               std::string_view model, long long created);
 core::Result<ChatResponse> parseGeminiResponse(const boost::json::value& body, std::string_view id,
                                                std::string_view model, long long created);
 

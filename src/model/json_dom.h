@@ -8,18 +8,19 @@
 
 namespace kh::model::detail {
 
-// Readers for stream events parsed with simdjson's DOM, the counterparts of json_util.h's
-// Boost.JSON readers with the same rules: JSON null counts as absent, and of duplicate keys the
-// last one counts (as Boost.JSON keeps it), so both paths read a document alike.
+// Readers for stream events and upstream answers parsed with simdjson's DOM, the counterparts of
+// json_util.h's Boost.JSON readers with the same rules: JSON null counts as absent, and of
+// duplicate keys the last one counts (as Boost.JSON keeps it), so both paths read a document alike.
 
 namespace dom = simdjson::dom;
 
-// One event's data, parsed into the calling thread's reusable parser: after the first few events
-// no memory is allocated. The result is valid until the next parseEvent() on this thread.
-inline simdjson::simdjson_result<dom::element> parseEvent(std::string_view data) {
+// One stream event's data or one whole answer, parsed into the calling thread's reusable parser:
+// once it has grown to the largest document seen, no memory is allocated. The result is valid
+// until the next parseDocument() on this thread.
+inline simdjson::simdjson_result<dom::element> parseDocument(std::string_view data) {
   thread_local dom::parser parser;
-  // realloc_if_needed copies the data into the parser's padded buffer: events are small, and SSE
-  // views come without the padding simdjson reads past the end.
+  // realloc_if_needed copies the data into the parser's padded buffer: SSE views and HTTP bodies
+  // come without the padding simdjson reads past the end.
   return parser.parse(data.data(), data.size(), true);
 }
 
@@ -81,9 +82,16 @@ inline long long integerMember(dom::object o, std::string_view key, long long fa
   return v ? integer(*v).value_or(fallback) : fallback;
 }
 
+// True only for JSON true at `key`.
+inline bool trueMember(dom::object o, std::string_view key) {
+  auto v = member(o, key);
+  bool b = false;
+  return v && !v->get_bool().get(b) && b;
+}
+
 // The value as Boost.JSON serializes it, for nested JSON the canonical form keeps as text (tool
 // arguments): the same text whichever parser read the event. Goes through a Boost.JSON document,
-// so it is for rare events only.
+// so it is for rare values only (tool arguments, not text).
 std::string serialize(dom::element v);
 
 }  // namespace kh::model::detail

@@ -43,6 +43,11 @@ inline std::optional<long long> integer(const boost::json::value& v) {
   return std::nullopt;
 }
 
+// `v` as Boost.JSON serializes it, appended to `out` without a temporary string: for the values
+// the canonical form holds as documents (schemas, `extra`) and for doubles, which must keep
+// Boost.JSON's spelling when a body is written as text.
+void appendJson(const boost::json::value& v, std::string& out);
+
 // "data:image/png;base64,AAAA" → media type and data; any other URL stays a URL.
 Image imageFromUrl(std::string_view url, std::string detail);
 // The reverse: inline data becomes a data: URL.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 
 #include "core/base64.h"
 #include "core/json_text.h"
@@ -35,15 +36,18 @@ core::Result<std::vector<ContentPart>> parseContent(const json::value& v,
   if (!v.is_array()) return bad(where, fmt::format("'{}' must be a string or an array", where));
   const auto& arr = v.as_array();
   for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string at = fmt::format("{}[{}]", where, i);
-    if (!arr[i].is_object()) return bad(at, fmt::format("'{}' must be an object", at));
+    // The part's path, formatted only for an error.
+    auto at = [&] { return fmt::format("{}[{}]", where, i); };
+    if (!arr[i].is_object()) return bad(at(), fmt::format("'{}' must be an object", at()));
     const auto& o = arr[i].as_object();
     const json::value* type = field(o, "type");
-    if (!type || !type->is_string()) return bad(at + ".type", "content parts need a string 'type'");
+    if (!type || !type->is_string())
+      return bad(at() + ".type", "content parts need a string 'type'");
     const std::string_view t = type->as_string();
     if (t == "text" || t == "input_text") {
       const json::value* text = field(o, "text");
-      if (!text || !text->is_string()) return bad(at + ".text", "text parts need a string 'text'");
+      if (!text || !text->is_string())
+        return bad(at() + ".text", "text parts need a string 'text'");
       parts.push_back(ContentPart::textPart(str(*text)));
     } else if (t == "image_url") {
       const json::value* iu = field(o, "image_url");
@@ -54,34 +58,16 @@ core::Result<std::vector<ContentPart>> parseContent(const json::value& v,
         if (const auto* u = field(iu->as_object(), "url"); u && u->is_string()) url = str(*u);
         if (const auto* d = field(iu->as_object(), "detail"); d && d->is_string()) detail = str(*d);
       }
-      if (url.empty()) return bad(at + ".image_url", "image parts need 'image_url.url'");
+      if (url.empty()) return bad(at() + ".image_url", "image parts need 'image_url.url'");
       ContentPart p;
       p.kind = ContentPart::Kind::kImage;
       p.image = imageFromUrl(url, std::move(detail));
       parts.push_back(std::move(p));
     } else {
-      return bad(at + ".type", fmt::format("unsupported content part type '{}'", t));
+      return bad(at() + ".type", fmt::format("unsupported content part type '{}'", t));
     }
   }
   return parts;
-}
-
-json::value contentToJson(const Message& m) {
-  if (m.content.empty()) return nullptr;
-  bool all_text = true;
-  for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
-  if (all_text) return json::string(m.text());
-  json::array arr;
-  for (const auto& p : m.content) {
-    if (p.kind == ContentPart::Kind::kText) {
-      arr.push_back(json::object{{"type", "text"}, {"text", p.text}});
-    } else {
-      json::object iu{{"url", imageToUrl(p.image)}};
-      if (!p.image.detail.empty()) iu["detail"] = p.image.detail;
-      arr.push_back(json::object{{"type", "image_url"}, {"image_url", std::move(iu)}});
-    }
-  }
-  return arr;
 }
 
 core::Result<std::vector<ToolCall>> parseToolCalls(const json::value& v, const std::string& where) {
@@ -108,16 +94,6 @@ core::Result<std::vector<ToolCall>> parseToolCalls(const json::value& v, const s
   return calls;
 }
 
-json::array toolCallsToJson(const std::vector<ToolCall>& calls) {
-  json::array arr;
-  for (const auto& c : calls)
-    arr.push_back(
-        json::object{{"id", c.id},
-                     {"type", "function"},
-                     {"function", json::object{{"name", c.name}, {"arguments", c.arguments}}}});
-  return arr;
-}
-
 core::Result<Message> parseMessage(const json::value& v, const std::string& at) {
   if (!v.is_object()) return bad(at, fmt::format("'{}' must be an object", at));
   const auto& o = v.as_object();
@@ -128,7 +104,10 @@ core::Result<Message> parseMessage(const json::value& v, const std::string& at) 
   if (!r)
     return bad(at + ".role", fmt::format("unknown role '{}'", std::string_view(role->as_string())));
   m.role = *r;
-  if (const json::value* c = o.if_contains("content")) {
+  if (const json::value* c = o.if_contains("content"); c && c->is_string()) {
+    // The common case, without formatting the path parseContent reports errors with.
+    m.content.push_back(ContentPart::textPart(str(*c)));
+  } else if (c) {
     auto parts = parseContent(*c, at + ".content");
     if (!parts) return std::move(parts).error();
     m.content = std::move(*parts);
@@ -150,15 +129,6 @@ core::Result<Message> parseMessage(const json::value& v, const std::string& at) 
     return bad(at + ".tool_call_id", "tool messages need 'tool_call_id'");
   if (const auto* rf = field(o, "refusal"); rf && rf->is_string()) m.refusal = str(*rf);
   return m;
-}
-
-json::object messageToJson(const Message& m) {
-  json::object o{{"role", toString(m.role)}, {"content", contentToJson(m)}};
-  if (!m.name.empty()) o["name"] = m.name;
-  if (!m.tool_calls.empty()) o["tool_calls"] = toolCallsToJson(m.tool_calls);
-  if (!m.tool_call_id.empty()) o["tool_call_id"] = m.tool_call_id;
-  if (m.refusal) o["refusal"] = *m.refusal;
-  return o;
 }
 
 // The request fields the canonical form models; everything else goes to `extra`.
@@ -346,99 +316,9 @@ core::Result<ChatRequest> parseOpenAIChatRequest(const json::value& body) {
   return r;
 }
 
-json::object toOpenAIJson(const ChatRequest& r) {
-  json::object o = r.extra;
-  o["model"] = r.model;
-  json::array messages;
-  for (const auto& m : r.messages) messages.push_back(messageToJson(m));
-  o["messages"] = std::move(messages);
-  if (!r.tools.empty()) {
-    json::array tools;
-    for (const auto& t : r.tools) {
-      json::object fn{{"name", t.name}};
-      if (!t.description.empty()) fn["description"] = t.description;
-      if (!t.parameters.is_null()) fn["parameters"] = t.parameters;
-      if (t.strict) fn["strict"] = true;
-      tools.push_back(json::object{{"type", "function"}, {"function", std::move(fn)}});
-    }
-    o["tools"] = std::move(tools);
-  }
-  switch (r.tool_choice.mode) {
-    case ToolChoice::Mode::kUnset:
-      break;
-    case ToolChoice::Mode::kAuto:
-      o["tool_choice"] = "auto";
-      break;
-    case ToolChoice::Mode::kNone:
-      o["tool_choice"] = "none";
-      break;
-    case ToolChoice::Mode::kRequired:
-      o["tool_choice"] = "required";
-      break;
-    case ToolChoice::Mode::kNamed:
-      o["tool_choice"] = json::object{{"type", "function"},
-                                      {"function", json::object{{"name", r.tool_choice.name}}}};
-      break;
-  }
-  if (r.parallel_tool_calls) o["parallel_tool_calls"] = *r.parallel_tool_calls;
-  if (r.temperature) o["temperature"] = *r.temperature;
-  if (r.top_p) o["top_p"] = *r.top_p;
-  if (r.max_tokens) o["max_completion_tokens"] = *r.max_tokens;
-  if (r.n) o["n"] = *r.n;
-  if (r.seed) o["seed"] = *r.seed;
-  if (r.presence_penalty) o["presence_penalty"] = *r.presence_penalty;
-  if (r.frequency_penalty) o["frequency_penalty"] = *r.frequency_penalty;
-  if (!r.stop.empty()) {
-    json::array stop;
-    for (const auto& s : r.stop) stop.push_back(json::string(s));
-    o["stop"] = std::move(stop);
-  }
-  if (r.stream) {
-    o["stream"] = true;
-    o["stream_options"] = json::object{{"include_usage", true}};
-  }
-  switch (r.response_format.kind) {
-    case ResponseFormat::Kind::kUnset:
-      break;
-    case ResponseFormat::Kind::kText:
-      o["response_format"] = json::object{{"type", "text"}};
-      break;
-    case ResponseFormat::Kind::kJsonObject:
-      o["response_format"] = json::object{{"type", "json_object"}};
-      break;
-    case ResponseFormat::Kind::kJsonSchema: {
-      json::object js{
-          {"name", r.response_format.name.empty() ? "response" : r.response_format.name},
-          {"schema", r.response_format.schema}};
-      if (r.response_format.strict) js["strict"] = true;
-      o["response_format"] = json::object{{"type", "json_schema"}, {"json_schema", std::move(js)}};
-      break;
-    }
-  }
-  if (!r.user.empty()) o["user"] = r.user;
-  return o;
-}
-
-Usage parseOpenAIUsage(const json::value& v) {
-  Usage u;
-  if (!v.is_object()) return u;
-  const auto& o = v.as_object();
-  auto get = [](const json::object& obj, std::string_view key) -> long long {
-    const json::value* x = field(obj, key);
-    return x ? integer(*x).value_or(0) : 0;
-  };
-  u.prompt_tokens = get(o, "prompt_tokens");
-  u.completion_tokens = get(o, "completion_tokens");
-  if (const auto* d = field(o, "prompt_tokens_details"); d && d->is_object())
-    u.cached_tokens = get(d->as_object(), "cached_tokens");
-  if (const auto* d = field(o, "completion_tokens_details"); d && d->is_object())
-    u.reasoning_tokens = get(d->as_object(), "reasoning_tokens");
-  return u;
-}
-
 namespace {
 
-// parseOpenAIUsage for stream events, which simdjson parses.
+// The usage object of an answer or a stream's last chunk.
 Usage parseUsage(dom::element v) {
   Usage u;
   dom::object o;
@@ -452,73 +332,157 @@ Usage parseUsage(dom::element v) {
   return u;
 }
 
-}  // namespace
+// The readers below mirror parseContent/parseToolCalls/parseMessage for answers, which simdjson
+// parses; the messages they fail with end up after "The upstream message is malformed: ".
 
-json::object toOpenAIJson(const Usage& u) {
-  return json::object{
-      {"prompt_tokens", u.prompt_tokens},
-      {"completion_tokens", u.completion_tokens},
-      {"total_tokens", u.total()},
-      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_tokens}}},
-      {"completion_tokens_details", json::object{{"reasoning_tokens", u.reasoning_tokens}}}};
+core::Result<std::vector<ContentPart>> answerContent(dom::element v, const std::string& where) {
+  std::vector<ContentPart> parts;
+  std::string_view text;
+  if (!v.get_string().get(text)) {
+    parts.push_back(ContentPart::textPart(std::string(text)));
+    return parts;
+  }
+  dom::array arr;
+  if (v.get_array().get(arr))
+    return bad(where, fmt::format("'{}' must be a string or an array", where));
+  size_t i = 0;
+  for (const dom::element pv : arr) {
+    const std::string at = fmt::format("{}[{}]", where, i++);
+    dom::object o;
+    if (pv.get_object().get(o)) return bad(at, fmt::format("'{}' must be an object", at));
+    const std::string_view t = detail::stringMember(o, "type");
+    if (t.empty()) return bad(at + ".type", "content parts need a string 'type'");
+    if (t == "text" || t == "input_text") {
+      const auto tv = detail::member(o, "text");
+      if (!tv || tv->get_string().get(text))
+        return bad(at + ".text", "text parts need a string 'text'");
+      parts.push_back(ContentPart::textPart(std::string(text)));
+    } else if (t == "image_url") {
+      const auto iu = detail::member(o, "image_url");
+      std::string_view url, fidelity;
+      dom::object io;
+      if (iu && iu->get_string().get(url) && !iu->get_object().get(io)) {
+        url = detail::stringMember(io, "url");
+        fidelity = detail::stringMember(io, "detail");
+      }
+      if (url.empty()) return bad(at + ".image_url", "image parts need 'image_url.url'");
+      ContentPart p;
+      p.kind = ContentPart::Kind::kImage;
+      p.image = imageFromUrl(url, std::string(fidelity));
+      parts.push_back(std::move(p));
+    } else {
+      return bad(at + ".type", fmt::format("unsupported content part type '{}'", t));
+    }
+  }
+  return parts;
 }
 
-core::Result<ChatResponse> parseOpenAIChatResponse(const json::value& body) {
-  if (!body.is_object()) return core::Error::badGateway("The upstream response is not an object");
-  const auto& o = body.as_object();
+// One call's `function` object (name and arguments) into `c`.
+core::Status answerFunction(dom::object f, const std::string& at, ToolCall& c) {
+  c.name = detail::stringMember(f, "name");
+  if (c.name.empty()) return bad(at + ".function.name", "tool calls need a function name");
+  if (const auto a = detail::member(f, "arguments")) {
+    // Some servers send arguments as an object; OpenAI's format is a JSON string.
+    std::string_view text;
+    c.arguments = a->get_string().get(text) ? detail::serialize(*a) : std::string(text);
+  }
+  return core::Ok{};
+}
+
+core::Result<Message> answerMessage(dom::element v) {
+  const std::string at = "message";
+  dom::object o;
+  if (v.get_object().get(o)) return bad(at, fmt::format("'{}' must be an object", at));
+  Message m;
+  const auto role = detail::member(o, "role");
+  std::string_view rs;
+  if (!role || role->get_string().get(rs))
+    return bad(at + ".role", "messages need a string 'role'");
+  const auto r = roleFromString(rs);
+  if (!r) return bad(at + ".role", fmt::format("unknown role '{}'", rs));
+  m.role = *r;
+  if (const auto c = detail::member(o, "content")) {
+    auto parts = answerContent(*c, at + ".content");
+    if (!parts) return std::move(parts).error();
+    m.content = std::move(*parts);
+  }
+  m.name = detail::stringMember(o, "name");
+  if (const auto tc = detail::member(o, "tool_calls")) {
+    dom::array arr;
+    if (tc->get_array().get(arr))
+      return bad(at + ".tool_calls", fmt::format("'{}.tool_calls' must be an array", at));
+    size_t i = 0;
+    for (const dom::element cv : arr) {
+      const std::string cat = fmt::format("{}.tool_calls[{}]", at, i++);
+      dom::object co;
+      if (cv.get_object().get(co)) return bad(cat, "tool calls must be objects");
+      ToolCall& c = m.tool_calls.emplace_back();
+      c.id = detail::stringMember(co, "id");
+      const auto fn = detail::objectMember(co, "function");
+      if (!fn) return bad(cat + ".function", "tool calls need a 'function'");
+      if (auto s = answerFunction(*fn, cat, c); !s) return std::move(s).error();
+    }
+  } else if (const auto fc = detail::objectMember(o, "function_call")) {
+    // The legacy single function_call becomes one tool call.
+    if (auto s = answerFunction(*fc, at + ".function_call[0]", m.tool_calls.emplace_back()); !s)
+      return std::move(s).error();
+  }
+  m.tool_call_id = detail::stringMember(o, "tool_call_id");
+  if (m.role == Role::kTool && m.tool_call_id.empty() && m.name.empty())
+    return bad(at + ".tool_call_id", "tool messages need 'tool_call_id'");
+  std::string_view refusal;
+  if (const auto rf = detail::member(o, "refusal"); rf && !rf->get_string().get(refusal))
+    m.refusal.emplace(refusal);
+  return m;
+}
+
+}  // namespace
+
+core::Result<ChatResponse> parseOpenAIChatResponse(std::string_view body) {
+  dom::element root;
+  if (detail::parseDocument(body).get(root))
+    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
+  dom::object o;
+  if (root.get_object().get(o))
+    return core::Error::badGateway("The upstream response is not an object");
   ChatResponse r;
-  if (const auto* id = field(o, "id"); id && id->is_string()) r.id = str(*id);
-  if (const auto* m = field(o, "model"); m && m->is_string()) r.model = str(*m);
-  if (const auto* c = field(o, "created")) r.created = integer(*c).value_or(0);
-  if (const auto* f = field(o, "system_fingerprint"); f && f->is_string())
-    r.system_fingerprint = str(*f);
-  const json::value* choices = field(o, "choices");
-  if (!choices || !choices->is_array())
-    return core::Error::badGateway("The upstream response has no 'choices'");
-  for (const auto& c : choices->as_array()) {
-    if (!c.is_object()) continue;
-    const auto& co = c.as_object();
-    Choice ch;
-    if (const auto* i = field(co, "index")) ch.index = static_cast<int>(integer(*i).value_or(0));
-    if (const auto* m = field(co, "message")) {
-      auto msg = parseMessage(*m, "message");
+  r.id = detail::stringMember(o, "id");
+  r.model = detail::stringMember(o, "model");
+  r.created = detail::integerMember(o, "created", 0);
+  r.system_fingerprint = detail::stringMember(o, "system_fingerprint");
+  const auto choices = detail::arrayMember(o, "choices");
+  if (!choices) return core::Error::badGateway("The upstream response has no 'choices'");
+  for (const dom::element c : *choices) {
+    dom::object co;
+    if (c.get_object().get(co)) continue;
+    Choice& ch = r.choices.emplace_back();
+    ch.index = static_cast<int>(detail::integerMember(co, "index", 0));
+    if (const auto m = detail::member(co, "message")) {
+      auto msg = answerMessage(*m);
       if (!msg)
         return core::Error::badGateway("The upstream message is malformed: " + msg.error().message);
       ch.message = std::move(*msg);
     }
-    if (const auto* f = field(co, "finish_reason"); f && f->is_string())
-      ch.finish_reason = finishReasonFromString(f->as_string());
-    r.choices.push_back(std::move(ch));
+    if (const std::string_view f = detail::stringMember(co, "finish_reason"); !f.empty())
+      ch.finish_reason = finishReasonFromString(f);
   }
-  if (const auto* u = field(o, "usage")) r.usage = parseOpenAIUsage(*u);
+  if (const auto u = detail::member(o, "usage")) r.usage = parseUsage(*u);
   return r;
 }
 
+core::Result<ChatResponse> parseOpenAIChatResponse(const json::value& body) {
+  return parseOpenAIChatResponse(std::string_view(json::serialize(body)));
+}
+
 json::object toOpenAIJson(const ChatResponse& r) {
-  json::array choices;
-  for (const auto& c : r.choices) {
-    json::object msg = messageToJson(c.message);
-    if (!msg.contains("refusal")) msg["refusal"] = nullptr;
-    json::value finish = nullptr;
-    if (c.finish_reason != FinishReason::kNone) finish = json::string(toString(c.finish_reason));
-    choices.push_back(json::object{{"index", c.index},
-                                   {"message", std::move(msg)},
-                                   {"logprobs", nullptr},
-                                   {"finish_reason", std::move(finish)}});
-  }
-  json::object o{{"id", r.id},
-                 {"object", "chat.completion"},
-                 {"created", r.created},
-                 {"model", r.model},
-                 {"choices", std::move(choices)}};
-  if (r.usage) o["usage"] = toOpenAIJson(*r.usage);
-  if (!r.system_fingerprint.empty()) o["system_fingerprint"] = r.system_fingerprint;
-  return o;
+  std::string text;
+  appendOpenAIChatResponseJson(r, text);
+  return json::parse(text).as_object();
 }
 
 core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& c) {
   dom::element root;
-  if (detail::parseEvent(data).get(root))
+  if (detail::parseDocument(data).get(root))
     return core::Error::badGateway("The upstream sent a stream event that is not JSON");
   dom::object o;
   if (root.get_object().get(o)) return core::Error::badGateway("A stream chunk is not an object");
@@ -598,25 +562,6 @@ core::Result<ChatRequest> parseOpenAICompletionRequest(const json::value& body) 
   return r;
 }
 
-json::object toOpenAICompletionJson(const ChatResponse& r) {
-  json::array choices;
-  for (const auto& c : r.choices) {
-    json::value finish = nullptr;
-    if (c.finish_reason != FinishReason::kNone) finish = json::string(toString(c.finish_reason));
-    choices.push_back(json::object{{"text", c.message.text()},
-                                   {"index", c.index},
-                                   {"logprobs", nullptr},
-                                   {"finish_reason", std::move(finish)}});
-  }
-  json::object o{{"id", r.id},
-                 {"object", "text_completion"},
-                 {"created", r.created},
-                 {"model", r.model},
-                 {"choices", std::move(choices)}};
-  if (r.usage) o["usage"] = toOpenAIJson(*r.usage);
-  return o;
-}
-
 namespace {
 
 // Chunks are written as text straight into the output: building a document per token cost more
@@ -667,6 +612,255 @@ void appendChunkTail(const ChatChunk& c, bool with_usage, std::string& out) {
 }
 
 }  // namespace
+
+namespace {
+
+// A message as OpenAI takes and sends it: content a string when it is all text, parts otherwise.
+// `answer` adds refusal:null when the model did not refuse, as OpenAI's answers always carry it.
+void appendMessageJson(const Message& m, bool answer, std::string& out) {
+  out.append("{\"role\":");
+  core::appendJsonString(out, toString(m.role));
+  out.append(",\"content\":");
+  bool all_text = true;
+  for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
+  if (m.content.empty()) {
+    out.append("null");
+  } else if (all_text) {
+    core::appendJsonString(out, m.content.size() == 1 ? m.content.front().text : m.text());
+  } else {
+    out.push_back('[');
+    bool first = true;
+    for (const auto& p : m.content) {
+      if (!first) out.push_back(',');
+      first = false;
+      if (p.kind == ContentPart::Kind::kText) {
+        out.append("{\"type\":\"text\",\"text\":");
+        core::appendJsonString(out, p.text);
+        out.push_back('}');
+      } else {
+        out.append("{\"type\":\"image_url\",\"image_url\":{\"url\":");
+        core::appendJsonString(out, imageToUrl(p.image));
+        if (!p.image.detail.empty()) {
+          out.append(",\"detail\":");
+          core::appendJsonString(out, p.image.detail);
+        }
+        out.append("}}");
+      }
+    }
+    out.push_back(']');
+  }
+  if (!m.name.empty()) {
+    out.append(",\"name\":");
+    core::appendJsonString(out, m.name);
+  }
+  if (!m.tool_calls.empty()) {
+    out.append(",\"tool_calls\":[");
+    bool first = true;
+    for (const auto& c : m.tool_calls) {
+      if (!first) out.push_back(',');
+      first = false;
+      out.append("{\"id\":");
+      core::appendJsonString(out, c.id);
+      out.append(",\"type\":\"function\",\"function\":{\"name\":");
+      core::appendJsonString(out, c.name);
+      out.append(",\"arguments\":");
+      core::appendJsonString(out, c.arguments);
+      out.append("}}");
+    }
+    out.push_back(']');
+  }
+  if (!m.tool_call_id.empty()) {
+    out.append(",\"tool_call_id\":");
+    core::appendJsonString(out, m.tool_call_id);
+  }
+  if (m.refusal) {
+    out.append(",\"refusal\":");
+    core::appendJsonString(out, *m.refusal);
+  } else if (answer) {
+    out.append(",\"refusal\":null");
+  }
+  out.push_back('}');
+}
+
+// The fields a whole answer starts with, up to the opening bracket of "choices".
+void appendAnswerHead(const ChatResponse& r, std::string_view object, std::string& out) {
+  out.append("{\"id\":");
+  core::appendJsonString(out, r.id);
+  out.append(",\"object\":\"").append(object).append("\",\"created\":");
+  core::appendJsonInt(out, r.created);
+  out.append(",\"model\":");
+  core::appendJsonString(out, r.model);
+  out.append(",\"choices\":[");
+}
+
+}  // namespace
+
+// The body is written as JSON text: building a document first cost as much as parsing the
+// client's body. Keys come in the order the canonical form was always rendered in: the client's
+// unmodelled fields first, then the modelled ones.
+void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_key,
+                             std::string& out) {
+  out.push_back('{');
+  for (const auto& [key, value] : r.extra) {
+    core::appendJsonString(out, key);
+    out.push_back(':');
+    detail::appendJson(value, out);
+    out.push_back(',');
+  }
+  out.append("\"model\":");
+  core::appendJsonString(out, r.model);
+  out.append(",\"messages\":[");
+  for (size_t i = 0; i < r.messages.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    appendMessageJson(r.messages[i], false, out);
+  }
+  out.push_back(']');
+  if (!r.tools.empty()) {
+    out.append(",\"tools\":[");
+    for (size_t i = 0; i < r.tools.size(); ++i) {
+      const Tool& t = r.tools[i];
+      if (i > 0) out.push_back(',');
+      out.append("{\"type\":\"function\",\"function\":{\"name\":");
+      core::appendJsonString(out, t.name);
+      if (!t.description.empty()) {
+        out.append(",\"description\":");
+        core::appendJsonString(out, t.description);
+      }
+      if (!t.parameters.is_null()) {
+        out.append(",\"parameters\":");
+        detail::appendJson(t.parameters, out);
+      }
+      if (t.strict) out.append(",\"strict\":true");
+      out.append("}}");
+    }
+    out.push_back(']');
+  }
+  switch (r.tool_choice.mode) {
+    case ToolChoice::Mode::kUnset:
+      break;
+    case ToolChoice::Mode::kAuto:
+      out.append(",\"tool_choice\":\"auto\"");
+      break;
+    case ToolChoice::Mode::kNone:
+      out.append(",\"tool_choice\":\"none\"");
+      break;
+    case ToolChoice::Mode::kRequired:
+      out.append(",\"tool_choice\":\"required\"");
+      break;
+    case ToolChoice::Mode::kNamed:
+      out.append(",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":");
+      core::appendJsonString(out, r.tool_choice.name);
+      out.append("}}");
+      break;
+  }
+  auto number = [&](std::string_view key, double d) {
+    out.append(",\"").append(key).append("\":");
+    detail::appendJson(d, out);
+  };
+  auto integer = [&](std::string_view key, long long n) {
+    out.append(",\"").append(key).append("\":");
+    core::appendJsonInt(out, n);
+  };
+  if (r.parallel_tool_calls)
+    out.append(*r.parallel_tool_calls ? ",\"parallel_tool_calls\":true"
+                                      : ",\"parallel_tool_calls\":false");
+  if (r.temperature) number("temperature", *r.temperature);
+  if (r.top_p) number("top_p", *r.top_p);
+  if (r.max_tokens) integer(max_tokens_key, *r.max_tokens);
+  if (r.n) integer("n", *r.n);
+  if (r.seed) integer("seed", *r.seed);
+  if (r.presence_penalty) number("presence_penalty", *r.presence_penalty);
+  if (r.frequency_penalty) number("frequency_penalty", *r.frequency_penalty);
+  if (!r.stop.empty()) {
+    out.append(",\"stop\":[");
+    for (size_t i = 0; i < r.stop.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      core::appendJsonString(out, r.stop[i]);
+    }
+    out.push_back(']');
+  }
+  if (r.stream) out.append(",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+  switch (r.response_format.kind) {
+    case ResponseFormat::Kind::kUnset:
+      break;
+    case ResponseFormat::Kind::kText:
+      out.append(",\"response_format\":{\"type\":\"text\"}");
+      break;
+    case ResponseFormat::Kind::kJsonObject:
+      out.append(",\"response_format\":{\"type\":\"json_object\"}");
+      break;
+    case ResponseFormat::Kind::kJsonSchema:
+      out.append(",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":");
+      core::appendJsonString(out, r.response_format.name.empty() ? std::string_view("response")
+                                                                 : r.response_format.name);
+      out.append(",\"schema\":");
+      detail::appendJson(r.response_format.schema, out);
+      if (r.response_format.strict) out.append(",\"strict\":true");
+      out.append("}}");
+      break;
+  }
+  if (!r.user.empty()) {
+    out.append(",\"user\":");
+    core::appendJsonString(out, r.user);
+  }
+  out.push_back('}');
+}
+
+json::object toOpenAIJson(const ChatRequest& r) {
+  std::string text;
+  appendOpenAIRequestJson(r, "max_completion_tokens", text);
+  return json::parse(text).as_object();
+}
+
+// Whole answers are written as text too: building a document only to serialize it cost more
+// than the translation itself. Keys come in the order OpenAI sends them.
+void appendOpenAIChatResponseJson(const ChatResponse& r, std::string& out) {
+  appendAnswerHead(r, "chat.completion", out);
+  bool first = true;
+  for (const auto& c : r.choices) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"index\":");
+    core::appendJsonInt(out, c.index);
+    out.append(",\"message\":");
+    appendMessageJson(c.message, true, out);
+    out.append(",\"logprobs\":null,\"finish_reason\":");
+    appendFinishReason(c.finish_reason, out);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  if (r.usage) {
+    out.append(",\"usage\":");
+    appendUsageJson(*r.usage, out);
+  }
+  if (!r.system_fingerprint.empty()) {
+    out.append(",\"system_fingerprint\":");
+    core::appendJsonString(out, r.system_fingerprint);
+  }
+  out.push_back('}');
+}
+
+void appendOpenAICompletionJson(const ChatResponse& r, std::string& out) {
+  appendAnswerHead(r, "text_completion", out);
+  bool first = true;
+  for (const auto& c : r.choices) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"text\":");
+    core::appendJsonString(out, c.message.text());
+    out.append(",\"index\":");
+    core::appendJsonInt(out, c.index);
+    out.append(",\"logprobs\":null,\"finish_reason\":");
+    appendFinishReason(c.finish_reason, out);
+    out.push_back('}');
+  }
+  out.push_back(']');
+  if (r.usage) {
+    out.append(",\"usage\":");
+    appendUsageJson(*r.usage, out);
+  }
+  out.push_back('}');
+}
 
 void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out) {
   appendChunkHead(c, "chat.completion.chunk", out);
@@ -838,6 +1032,13 @@ Image imageFromUrl(std::string_view url, std::string detail) {
 std::string imageToUrl(const Image& img) {
   if (!img.url.empty()) return img.url;
   return fmt::format("data:{};base64,{}", img.media_type, img.data);
+}
+
+void appendJson(const boost::json::value& v, std::string& out) {
+  boost::json::serializer sr;
+  sr.reset(&v);
+  char buf[256];
+  while (!sr.done()) out.append(sr.read(buf, sizeof buf));
 }
 
 }  // namespace kh::model::detail

@@ -15,8 +15,18 @@ namespace kh::model {
 // OpenAI itself would send or accept.
 
 core::Result<ChatRequest> parseOpenAIChatRequest(const boost::json::value& body);
+// The request body's JSON text appended to `out`; the cap goes under `max_tokens_key`
+// (max_completion_tokens for OpenAI itself, max_tokens for most servers that mimic it).
+void appendOpenAIRequestJson(const ChatRequest& request, std::string_view max_tokens_key,
+                             std::string& out);
+// The same as a document (with max_completion_tokens), for tests that inspect one.
 boost::json::object toOpenAIJson(const ChatRequest& request);
 
+// An upstream answer's body text; it is read with simdjson, so no document is built.
+core::Result<ChatResponse> parseOpenAIChatResponse(std::string_view body);
+// The answer's JSON text (what OpenAI sends) appended to `out`.
+void appendOpenAIChatResponseJson(const ChatResponse& response, std::string& out);
+// The same two as documents, for tests that hold or inspect one.
 core::Result<ChatResponse> parseOpenAIChatResponse(const boost::json::value& body);
 boost::json::object toOpenAIJson(const ChatResponse& response);
 
@@ -27,13 +37,10 @@ core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& chunk);
 // The chunk's JSON text appended to `out`; `with_usage` false leaves its usage out.
 void appendOpenAIChunkJson(const ChatChunk& chunk, bool with_usage, std::string& out);
 
-boost::json::object toOpenAIJson(const Usage& usage);
-Usage parseOpenAIUsage(const boost::json::value& usage);
-
 // Legacy /v1/completions for upstreams that only chat: the prompt becomes one user turn, and the
 // answer's message text comes back as the completion's text.
 core::Result<ChatRequest> parseOpenAICompletionRequest(const boost::json::value& body);
-boost::json::object toOpenAICompletionJson(const ChatResponse& response);
+void appendOpenAICompletionJson(const ChatResponse& response, std::string& out);
 void appendOpenAICompletionChunkJson(const ChatChunk& chunk, bool with_usage, std::string& out);
 
 // An OpenAI error body's message, or "" when the body is not in that shape.

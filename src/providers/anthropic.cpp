@@ -69,18 +69,16 @@ core::Result<http::UpstreamRequest> AnthropicProvider::buildChat(
     const model::ChatRequest& request) const {
   model::AnthropicRequestOptions options;
   options.default_max_tokens = config_.max_tokens_default;
-  auto body = model::toAnthropicRequest(request, options);
-  if (!body) return std::move(body).error();
-  return this->request(messages_, &headers_, boost::json::serialize(*body), request.stream);
+  std::string body;
+  body.reserve(1024);
+  if (auto s = model::appendAnthropicRequestJson(request, options, body); !s)
+    return std::move(s).error();
+  return this->request(messages_, &headers_, std::move(body), request.stream);
 }
 
 core::Result<model::ChatResponse> AnthropicProvider::parseChat(std::string_view body,
                                                                const model::ChatRequest&) const {
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(body, ec);
-  if (ec)
-    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
-  return model::parseAnthropicResponse(v);
+  return model::parseAnthropicResponse(body);
 }
 
 std::unique_ptr<ChatStreamDecoder> AnthropicProvider::chatStreamDecoder(

@@ -102,10 +102,10 @@ std::vector<std::string> GeminiProvider::parseModelList(std::string_view body) c
 
 core::Result<http::UpstreamRequest> GeminiProvider::buildChat(
     const model::ChatRequest& request) const {
-  auto body = model::toGeminiRequest(request);
-  if (!body) return std::move(body).error();
-  http::UpstreamRequest req =
-      this->request(per_model_, &headers_, boost::json::serialize(*body), request.stream);
+  std::string body;
+  body.reserve(1024);
+  if (auto s = model::appendGeminiRequestJson(request, body); !s) return std::move(s).error();
+  http::UpstreamRequest req = this->request(per_model_, &headers_, std::move(body), request.stream);
   req.path_suffix = modelPath(request.model,
                               request.stream ? "streamGenerateContent?alt=sse" : "generateContent");
   return req;
@@ -113,11 +113,7 @@ core::Result<http::UpstreamRequest> GeminiProvider::buildChat(
 
 core::Result<model::ChatResponse> GeminiProvider::parseChat(
     std::string_view body, const model::ChatRequest& request) const {
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(body, ec);
-  if (ec)
-    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
-  return model::parseGeminiResponse(v, completionId(), request.model, core::nowUnixSeconds());
+  return model::parseGeminiResponse(body, completionId(), request.model, core::nowUnixSeconds());
 }
 
 std::unique_ptr<ChatStreamDecoder> GeminiProvider::chatStreamDecoder(

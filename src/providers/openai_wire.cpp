@@ -84,26 +84,18 @@ class OpenAIStreamDecoder final : public ChatStreamDecoder {
 
 core::Result<http::UpstreamRequest> OpenAIWireProvider::buildChat(
     const model::ChatRequest& request) const {
-  boost::json::object body = model::toOpenAIJson(request);
+  std::string body;
+  body.reserve(1024);
   // OpenAI itself wants max_completion_tokens (its reasoning models refuse max_tokens); the
   // servers that mimic its API mostly know only max_tokens.
-  if (config_.type != "openai") {
-    if (auto* v = body.if_contains("max_completion_tokens")) {
-      boost::json::value cap = *v;
-      body.erase("max_completion_tokens");
-      body["max_tokens"] = std::move(cap);
-    }
-  }
-  return this->request(chat_, &headers_, boost::json::serialize(body), request.stream);
+  model::appendOpenAIRequestJson(
+      request, config_.type == "openai" ? "max_completion_tokens" : "max_tokens", body);
+  return this->request(chat_, &headers_, std::move(body), request.stream);
 }
 
 core::Result<model::ChatResponse> OpenAIWireProvider::parseChat(std::string_view body,
                                                                 const model::ChatRequest&) const {
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(body, ec);
-  if (ec)
-    return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
-  return model::parseOpenAIChatResponse(v);
+  return model::parseOpenAIChatResponse(body);
 }
 
 std::unique_ptr<ChatStreamDecoder> OpenAIWireProvider::chatStreamDecoder(

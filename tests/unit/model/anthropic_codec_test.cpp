@@ -505,6 +505,31 @@ TEST(AnthropicCodec, ResponseRoundTripsThroughTheMessageObject) {
       R"("usage":{"input_tokens":5,"output_tokens":6,"cache_creation_input_tokens":7,"cache_read_input_tokens":8}})");
 }
 
+// The writer skips the document; its text is still Boost.JSON's, escapes and odd arguments too.
+TEST(AnthropicCodec, ResponseWriterMatchesBoostJsonText) {
+  ChatResponse r;
+  r.id = "x\"y";
+  r.model = "m\n";
+  Choice c;
+  c.message = assistantCalls("tab\t \x01 日本語",
+                             {{"call_1", "f", "[1]"}, {"call_2", "g", R"( {"a" : 1.0} )"}});
+  r.choices.push_back(c);
+  std::string text;
+  appendAnthropicResponseJson(r, text);
+  EXPECT_EQ(s(json::parse(text)), text);
+  const json::value v = json::parse(text);
+  EXPECT_EQ(s(v.at("content").at(1).at("input")), "{}");
+  EXPECT_EQ(s(v.at("content").at(2).at("input")), R"({"a":1E0})");
+  EXPECT_EQ(v.at("stop_reason"), "tool_use");
+
+  auto err = parseAnthropicResponse(
+      std::string_view(R"({"type":"error","error":{"type":"overloaded_error","message":"busy"}})"));
+  ASSERT_FALSE(err);
+  EXPECT_EQ(err.error().http_status, 503);
+  EXPECT_EQ(err.error().message, "busy");
+  EXPECT_EQ(parseAnthropicResponse(std::string_view("not json")).error().http_status, 502);
+}
+
 // ---- errors ----
 
 TEST(AnthropicCodec, ParsesErrorBodiesIntoClientStatuses) {

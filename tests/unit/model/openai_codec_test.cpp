@@ -195,6 +195,83 @@ TEST(OpenAICodec, ChunkWritersMatchBoostJsonText) {
                                     R"("model":"","choices":[]})"));
 }
 
+// The answer writers too: Boost.JSON's text for the same value, with every optional field.
+TEST(OpenAICodec, AnswerWritersMatchBoostJsonText) {
+  ChatResponse r;
+  r.id = "chatcmpl-\"q\"";
+  r.model = "gpt-4o";
+  r.created = 1741570283;
+  r.system_fingerprint = "fp_1";
+  r.usage = Usage{.prompt_tokens = 9, .completion_tokens = 2, .cached_tokens = 3};
+  Choice& a = r.choices.emplace_back();
+  a.message.role = Role::kAssistant;
+  a.message.content.push_back(ContentPart::textPart("tab\t nl\n \b\f \x01 日本語"));
+  a.message.content.push_back(ContentPart::textPart(" and more"));
+  a.message.name = "bot";
+  a.message.tool_calls.push_back(ToolCall{"call_1", "get_weather", R"({"city":"Paris"})"});
+  a.finish_reason = FinishReason::kToolCalls;
+  Choice& b = r.choices.emplace_back();
+  b.index = 1;
+  b.message.role = Role::kAssistant;
+  b.message.refusal = "no";
+  ContentPart img;
+  img.kind = ContentPart::Kind::kImage;
+  img.image.media_type = "image/png";
+  img.image.data = "AAAA";
+  img.image.detail = "low";
+  b.message.content.push_back(ContentPart::textPart("see"));
+  b.message.content.push_back(img);
+  auto same = [](const std::string& text) {
+    EXPECT_EQ(json::serialize(json::parse(text)), text);
+    return json::parse(text);
+  };
+
+  std::string text;
+  appendOpenAIChatResponseJson(r, text);
+  const json::value v = same(text);
+  EXPECT_EQ(v.at("choices").at(0).at("message").at("content"),
+            "tab\t nl\n \b\f \x01 日本語 and more");
+  EXPECT_TRUE(v.at("choices").at(0).at("message").at("refusal").is_null());
+  EXPECT_EQ(v.at("choices").at(1).at("message").at("content").at(1).at("image_url").at("url"),
+            "data:image/png;base64,AAAA");
+  EXPECT_EQ(v.at("choices").at(1).at("message").at("refusal"), "no");
+  EXPECT_TRUE(v.at("choices").at(1).at("finish_reason").is_null());
+  EXPECT_EQ(v.at("system_fingerprint"), "fp_1");
+
+  text.clear();
+  appendOpenAICompletionJson(r, text);
+  const json::value cv = same(text);
+  EXPECT_EQ(cv.at("object"), "text_completion");
+  EXPECT_EQ(cv.at("choices").at(1).at("text"), "see");
+  EXPECT_EQ(cv.at("usage").at("total_tokens").as_int64(), 11);
+
+  // What is written reads back the same.
+  auto back = parseOpenAIChatResponse(std::string_view(json::serialize(v)));
+  ASSERT_TRUE(back);
+  text.clear();
+  appendOpenAIChatResponseJson(*back, text);
+  EXPECT_EQ(text, json::serialize(v));
+}
+
+// Answers are read with simdjson; the shapes servers send besides OpenAI's own.
+TEST(OpenAICodec, ReadsAnswerVariants) {
+  auto legacy = parseOpenAIChatResponse(std::string_view(
+      R"({"choices":[{"message":{"role":"assistant","content":[{"type":"text","text":"a"}],
+      "function_call":{"name":"f","arguments":{"x":1.50}}},"finish_reason":"function_call"}]})"));
+  ASSERT_TRUE(legacy);
+  EXPECT_EQ(legacy->choices[0].message.text(), "a");
+  EXPECT_EQ(legacy->choices[0].message.tool_calls[0].name, "f");
+  EXPECT_EQ(legacy->choices[0].message.tool_calls[0].arguments, R"({"x":1.5E0})");
+  EXPECT_FALSE(legacy->usage);
+
+  auto bad = parseOpenAIChatResponse(std::string_view(
+      R"({"choices":[{"message":{"role":"assistant","tool_calls":[{"function":{}}]}}]})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().http_status, 502);
+  EXPECT_NE(bad.error().message.find("tool calls need a function name"), std::string::npos);
+  EXPECT_EQ(parseOpenAIChatResponse(std::string_view("{\"choices\":")).error().http_status, 502);
+}
+
 TEST(OpenAICodec, Embeddings) {
   auto r = parseOpenAIEmbeddingRequest(
       json::parse(R"({"model":"e","input":["a","b"],"encoding_format":"float","dimensions":8})"));
