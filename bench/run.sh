@@ -43,6 +43,8 @@
 #                     (see TRANSLATED PATHS below); 0 = off, and the run and
 #                     report are exactly the plain comparison      (default: 1)
 #   BENCH_TRANSLATED_CONNS  connection counts for the translated paths
+#   BENCH_TRANSLATED_PATHS  which of them (default: passthrough group openai-anthropic
+#                           openai-gemini anthropic-openai; passthrough is always measured)
 #                     (default: "1 16 64")
 #
 # TRANSLATED PATHS (BENCH_TRANSLATED=1; kakehashi only, nginx cannot translate)
@@ -891,7 +893,14 @@ for m in $MODES; do
 done
 
 # --- Translated paths: one checked answer per path and mode -------------------
-T_PATHS="passthrough group openai-anthropic openai-gemini anthropic-openai"
+T_PATHS="passthrough"
+for p in ${BENCH_TRANSLATED_PATHS:-group openai-anthropic openai-gemini anthropic-openai}; do
+  case "$p" in
+    passthrough) ;;
+    group|openai-anthropic|openai-gemini|anthropic-openai) T_PATHS="$T_PATHS $p" ;;
+    *) echo "[bench] unknown path in BENCH_TRANSLATED_PATHS: $p" >&2; exit 2 ;;
+  esac
+done
 if [ "$TRANSLATED" = 1 ] && [ "$T_STATE" = on ] && [ -z "$KK_PID" ]; then
   T_STATE="kakehashi $KK_STATE"
 fi
