@@ -19,3 +19,43 @@ export function captureResponse(res, record) {
     return origWriteHead(status, ...rest);
   };
 }
+
+/**
+ * The query side of a fake's records: requests(), lastRequest(), connection(), waitFor().
+ * `get` returns the current { requests, connections } (a fake's reset() replaces the arrays).
+ */
+export function recordQueries(get, name = 'upstream') {
+  return {
+    /** Live (not copied) recorded requests, for cheap polling. */
+    requests(filter) {
+      const { requests } = get();
+      return filter ? requests.filter(filter) : requests.slice();
+    },
+    lastRequest(filter) {
+      const { requests } = get();
+      const list = filter ? requests.filter(filter) : requests;
+      return list[list.length - 1];
+    },
+    connection(id) {
+      return get().connections.find((c) => c.id === id);
+    },
+    /** Polls `predicate` every 10 ms until truthy or `timeoutMs` passes; returns its value. */
+    async waitFor(predicate, timeoutMs = 5000, what = 'condition') {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = predicate();
+        if (v) return v;
+        if (Date.now() > deadline) throw new Error(`fake ${name}: timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
+
+/** Stops a fake: pending timers, open sockets, then the listener. */
+export async function closeFake(server, timers, liveSockets) {
+  for (const t of timers) clearTimeout(t);
+  timers.clear();
+  for (const s of liveSockets) s.destroy();
+  await new Promise((resolve) => server.close(() => resolve()));
+}

@@ -18,7 +18,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { nowMs, parseFault as parseBaseFault } from './server.mjs';
-import { captureResponse } from './capture.mjs';
+import { captureResponse, closeFake, recordQueries } from './capture.mjs';
 
 export { nowMs, parseBaseFault };
 
@@ -503,36 +503,15 @@ export async function startRecordingServer(cfg) {
         queuedReplies: replyQueue.length,
       }));
     },
-    requests(filter) {
-      return filter ? requests.filter(filter) : requests.slice();
-    },
-    lastRequest(filter) {
-      const list = filter ? requests.filter(filter) : requests;
-      return list[list.length - 1];
-    },
-    connection(id) {
-      return connections.find((c) => c.id === id);
-    },
-    async waitFor(predicate, timeoutMs = 5000, what = 'condition') {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const v = predicate();
-        if (v) return v;
-        if (Date.now() > deadline) throw new Error(`fake ${cfg.name ?? 'upstream'}: timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
+    ...recordQueries(() => ({ requests, connections }), cfg.name ?? 'upstream'),
     reset() {
       connections = connections.filter((c) => c.closedAt === null);
       requests = [];
       faultQueue = [];
       replyQueue = [];
     },
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      for (const s of liveSockets) s.destroy();
-      await new Promise((resolve) => server.close(() => resolve()));
+    close() {
+      return closeFake(server, timers, liveSockets);
     },
     // helpers for the provider module
     sendJson,

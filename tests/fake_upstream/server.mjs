@@ -46,7 +46,7 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { captureResponse } from './capture.mjs';
+import { captureResponse, closeFake, recordQueries } from './capture.mjs';
 
 const DEFAULT_MODELS = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small'];
 const SYSTEM_FINGERPRINT = 'fp_fake0001';
@@ -734,37 +734,14 @@ export async function startFakeUpstream(opts = {}) {
         queuedFaults: faultQueue.length,
       }));
     },
-    /** Live (not copied) recorded requests, for cheap polling. */
-    requests(filter) {
-      return filter ? requests.filter(filter) : requests.slice();
-    },
-    lastRequest(filter) {
-      const list = filter ? requests.filter(filter) : requests;
-      return list[list.length - 1];
-    },
-    connection(id) {
-      return connections.find((c) => c.id === id);
-    },
-    /** Polls `predicate` every 10 ms until truthy or `timeoutMs` passes; returns its value. */
-    async waitFor(predicate, timeoutMs = 5000, what = 'condition') {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const v = predicate();
-        if (v) return v;
-        if (Date.now() > deadline) throw new Error(`fake upstream: timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
+    ...recordQueries(() => ({ requests, connections })),
     reset() {
       connections = connections.filter((c) => c.closedAt === null);
       requests = [];
       faultQueue = [];
     },
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      for (const s of liveSockets) s.destroy();
-      await new Promise((resolve) => server.close(() => resolve()));
+    close() {
+      return closeFake(server, timers, liveSockets);
     },
   };
   return api;
