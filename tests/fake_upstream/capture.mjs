@@ -1,4 +1,4 @@
-// Records what a fake upstream sends, so tests can compare relayed bytes with the original.
+// Records what a fake upstream receives and sends, so tests can compare relayed bytes with the original.
 // Shared by every fake (server.mjs, and the Anthropic and Gemini fakes through common.mjs).
 
 /** Wraps res.write/end/writeHead so `record` gets status and body as they go out. */
@@ -58,4 +58,48 @@ export async function closeFake(server, timers, liveSockets) {
   timers.clear();
   for (const s of liveSockets) s.destroy();
   await new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * The record of one request: what arrived (method, path, headers, raw and parsed body), and,
+ * filled in as it goes out, the answer's status and bytes and when the exchange closed.
+ * `extra` adds fields a fake keeps per request. Returns { record, body, parseError, rawText }.
+ */
+export function recordRequest({ id, req, res, url, raw, conn, now, extra = {} }) {
+  const rawText = raw.toString('utf8');
+  let body = null;
+  let parseError = null;
+  if (raw.length) {
+    try {
+      body = JSON.parse(rawText);
+    } catch (e) {
+      parseError = e;
+    }
+  }
+  const record = {
+    id,
+    connId: conn ? conn.id : null,
+    method: req.method,
+    path: url.pathname,
+    url: req.url,
+    query: Object.fromEntries(url.searchParams),
+    headers: { ...req.headers },
+    rawHeaders: [...req.rawHeaders],
+    rawBody: rawText,
+    body,
+    receivedAt: now(),
+    fault: null,
+    ...extra,
+    status: null,
+    responseBody: '',
+    finished: false,
+    closedAt: null,
+  };
+  if (conn) conn.requestIds.push(record.id);
+  res.on('close', () => {
+    record.closedAt = now();
+    record.finished = res.writableFinished;
+  });
+  captureResponse(res, record);
+  return { record, body, parseError, rawText };
 }

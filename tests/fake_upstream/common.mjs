@@ -18,7 +18,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { nowMs, parseFault as parseBaseFault } from './server.mjs';
-import { captureResponse, closeFake, recordQueries } from './capture.mjs';
+import { closeFake, recordQueries, recordRequest } from './capture.mjs';
 
 export { nowMs, parseBaseFault };
 
@@ -337,42 +337,10 @@ export async function startRecordingServer(cfg) {
       return handleControl(req, res, path, raw);
     }
 
-    const rawText = raw.toString('utf8');
-    let body = null;
-    let parseError = null;
-    if (raw.length) {
-      try {
-        body = JSON.parse(rawText);
-      } catch (e) {
-        parseError = e;
-      }
-    }
-    const record = {
-      id: nextReqId++,
-      connId: conn ? conn.id : null,
-      method: req.method,
-      path,
-      url: req.url,
-      query: Object.fromEntries(url.searchParams),
-      headers: { ...req.headers },
-      rawHeaders: [...req.rawHeaders],
-      rawBody: rawText,
-      body,
-      receivedAt: nowMs(),
-      fault: null,
-      reply: null,
-      status: null,
-      responseBody: '',
-      finished: false,
-      closedAt: null,
-    };
-    requests.push(record);
-    if (conn) conn.requestIds.push(record.id);
-    res.on('close', () => {
-      record.closedAt = nowMs();
-      record.finished = res.writableFinished;
+    const { record, body, parseError, rawText } = recordRequest({
+      id: nextReqId++, req, res, url, raw, conn, now: nowMs, extra: { reply: null },
     });
-    captureResponse(res, record);
+    requests.push(record);
 
     const ctx = { req, res, url, path, query: url.searchParams, raw, rawText, body, parseError, record, conn,
       fault: null };

@@ -46,7 +46,7 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { captureResponse, closeFake, recordQueries } from './capture.mjs';
+import { closeFake, recordQueries, recordRequest } from './capture.mjs';
 
 const DEFAULT_MODELS = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small'];
 const SYSTEM_FINGERPRINT = 'fp_fake0001';
@@ -340,42 +340,8 @@ export async function startFakeUpstream(opts = {}) {
       return handleControl(req, res, path, raw);
     }
 
-    let body = null;
-    let parseError = null;
-    const rawText = raw.toString('utf8');
-    if (raw.length) {
-      try {
-        body = JSON.parse(rawText);
-      } catch (e) {
-        parseError = e;
-      }
-    }
-
-    const record = {
-      id: nextReqId++,
-      connId: conn ? conn.id : null,
-      method: req.method,
-      path,
-      url: req.url,
-      query: Object.fromEntries(url.searchParams),
-      headers: { ...req.headers },
-      rawHeaders: [...req.rawHeaders],
-      rawBody: rawText,
-      body,
-      receivedAt: nowMs(),
-      fault: null,
-      status: null,
-      responseBody: '',
-      finished: false,
-      closedAt: null,
-    };
+    const { record, body, parseError } = recordRequest({ id: nextReqId++, req, res, url, raw, conn, now: nowMs });
     requests.push(record);
-    if (conn) conn.requestIds.push(record.id);
-    res.on('close', () => {
-      record.closedAt = nowMs();
-      record.finished = res.writableFinished;
-    });
-    captureResponse(res, record);
 
     let fault = null;
     // Queued faults are for inference calls only, so a model discovery GET cannot eat one.
