@@ -1,5 +1,7 @@
 #include "api/openai_body.h"
 
+#include <algorithm>
+
 #include <simdjson.h>
 
 #include <fmt/format.h>
@@ -7,6 +9,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+
+#include "core/json_text.h"
 
 namespace kh::api {
 
@@ -162,9 +166,21 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
   return info;
 }
 
+bool needsRewrite(const OpenAIBodyInfo& info, std::string_view model, bool force_usage) {
+  // The body's model token is the client's spelling, escapes included; a model name with any
+  // character JSON may escape is simply rewritten.
+  const bool plain = std::all_of(model.begin(), model.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != '"' && c != '\\';
+  });
+  const bool same_token =
+      plain && info.model_end - info.model_begin == model.size() + 2 && info.model == model;
+  return !same_token || (force_usage && info.stream && !info.include_usage);
+}
+
 std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model,
                         bool force_usage) {
-  const std::string quoted = boost::json::serialize(boost::json::string(model));
+  std::string quoted;
+  core::appendJsonString(quoted, model);
   force_usage = force_usage && info.stream && !info.include_usage;
   std::string out;
   out.reserve(body.size() + quoted.size() + 48);

@@ -33,6 +33,8 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
 
 // The body to send upstream: `model` replaced; with `force_usage` (OpenAI's wire format), streams
 // get `stream_options.include_usage` forced on so usage is always known.
+// needsRewrite() says whether that changes anything: if not, the client's body goes as it is.
+bool needsRewrite(const OpenAIBodyInfo& info, std::string_view model, bool force_usage = true);
 std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model,
                         bool force_usage = true);
 

@@ -43,9 +43,10 @@ net::awaitable<void> answer(http::Exchange& ex, const std::string& request_id, i
                             std::string_view body,
                             api::ClientApi client = api::ClientApi::kOpenAI) {
   const auto start = std::chrono::steady_clock::now();
-  http::HeaderList headers{{"x-request-id", request_id}};
-  if (client == api::ClientApi::kAnthropic) headers.emplace_back("request-id", request_id);
-  co_await ex.sink.send(status, headers, "application/json", body);
+  http::HeaderBlock headers;
+  headers.add("x-request-id", request_id);
+  if (client == api::ClientApi::kAnthropic) headers.add("request-id", request_id);
+  co_await ex.sink.send(status, headers.fields(), "application/json", body);
   pipeline::logAccess(ex, request_id, status, start, body.size(), nullptr);
 }
 
@@ -175,7 +176,7 @@ std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalo
 
 net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
   const auto& msg = ex.request.msg;
-  const std::string request_id = requestIdFor(ex.request);
+  std::string request_id = requestIdFor(ex.request);
   const std::string_view target(msg.target().data(), msg.target().size());
   const std::string_view path = pathOf(target);
   const std::string_view method(msg.method_string().data(), msg.method_string().size());
@@ -194,7 +195,7 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
       co_await answer(ex, request_id, e.http_status, body, r.client);
       co_return;
     }
-    pipeline::RequestContext ctx(ex, request_id, r.client, r.op, catalogs_.current());
+    pipeline::RequestContext ctx(ex, std::move(request_id), r.client, r.op, catalogs_.current());
     co_await pipeline::runPipeline(ctx);
     co_return;
   }

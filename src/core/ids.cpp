@@ -44,11 +44,14 @@ long long nowUnixSeconds() {
   return nowUnixMs() / 1000;
 }
 
-std::string isoTimestamp() {
-  return isoTimestampMs(nowUnixMs());
+std::string isoTimestampMs(long long ms) {
+  std::string out;
+  out.reserve(24);
+  appendIsoTimestampMs(out, ms);
+  return out;
 }
 
-std::string isoTimestampMs(long long ms) {
+void appendIsoTimestampMs(std::string& out, long long ms) {
   const long long secs = ms / 1000;
   // Formatting the date is the expensive part and changes once a second; keep it per thread.
   thread_local long long cached_secs = -1;
@@ -62,16 +65,11 @@ std::string isoTimestampMs(long long ms) {
                      tm.tm_sec);
     cached_secs = secs;
   }
-  std::string out;
-  out.reserve(24);
-  out.append(cached, 19);
   const int milli = static_cast<int>(ms % 1000);
-  out.push_back('.');
-  out.push_back(static_cast<char>('0' + milli / 100));
-  out.push_back(static_cast<char>('0' + milli / 10 % 10));
-  out.push_back(static_cast<char>('0' + milli % 10));
-  out.push_back('Z');
-  return out;
+  const char tail[] = {'.', static_cast<char>('0' + milli / 100),
+                       static_cast<char>('0' + milli / 10 % 10),
+                       static_cast<char>('0' + milli % 10), 'Z'};
+  out.append(cached, 19).append(tail, sizeof tail);
 }
 
 }  // namespace kh::core

@@ -11,9 +11,10 @@ std::string newRequestId();
 // Milliseconds / microseconds since the Unix epoch.
 long long nowUnixMs();
 long long nowUnixSeconds();
-// An ISO-8601 UTC timestamp with milliseconds, e.g. 2026-01-02T03:04:05.678Z.
-std::string isoTimestamp();
-// The same for a given time (milliseconds since the Unix epoch).
+// An ISO-8601 UTC timestamp with milliseconds, e.g. 2026-01-02T03:04:05.678Z, for a time in
+// milliseconds since the Unix epoch.
 std::string isoTimestampMs(long long unix_ms);
+// The same, appended to `out` (log lines: no string of its own).
+void appendIsoTimestampMs(std::string& out, long long unix_ms);
 
 }  // namespace kh::core

@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <charconv>
 #include <span>
+#include <stdexcept>
 #include <unordered_set>
 
 #include <fmt/format.h>
@@ -28,6 +30,19 @@
 
 namespace kh::http {
 
+void HeaderBlock::add(std::string_view name, std::string_view value) {
+  if (size_ == kMaxFields) throw std::length_error("too many response header fields");
+  fields_[size_++] = {name, value};
+}
+
+void HeaderBlock::addNumber(std::string_view name, long long value) {
+  char* first = digits_.data() + digits_used_;
+  const auto r = std::to_chars(first, digits_.data() + digits_.size(), value);
+  if (r.ec != std::errc()) throw std::length_error("too many numeric response header fields");
+  digits_used_ = static_cast<std::size_t>(r.ptr - digits_.data());
+  add(name, std::string_view(first, r.ptr));
+}
+
 namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
@@ -47,26 +62,28 @@ void appendStatusLine(std::string& out, int status) {
   out.append(reason.data(), reason.size()).append("\r\n");
 }
 
-void appendHeaders(std::string& out, const HeaderList& headers, std::string_view content_type,
-                   bool keep_alive) {
-  for (const auto& [k, v] : headers) out.append(k).append(": ").append(v).append("\r\n");
+void appendHeaders(std::string& out, std::span<const HeaderRef> headers,
+                   std::string_view content_type, bool keep_alive) {
+  for (const auto& h : headers) out.append(h.name).append(": ").append(h.value).append("\r\n");
   if (!content_type.empty()) out.append("Content-Type: ").append(content_type).append("\r\n");
   if (!keep_alive) out.append("Connection: close\r\n");
 }
 
 class SessionSink final : public ResponseSink {
  public:
-  SessionSink(tcp::socket& stream, Deadline& deadline, bool keep_alive,
+  // `head` is the connection's buffer for response heads, reused from request to request.
+  SessionSink(tcp::socket& stream, std::string& head, Deadline& deadline, bool keep_alive,
               std::chrono::seconds write_timeout, bool head_only = false, bool http10 = false)
       : stream_(stream),
+        head_(head),
         deadline_(deadline),
         keep_alive_(keep_alive && !http10),
         write_timeout_(write_timeout),
         head_only_(head_only),
         http10_(http10) {}
 
-  net::awaitable<bool> send(int status, const HeaderList& headers, std::string_view content_type,
-                            std::string_view body) override {
+  net::awaitable<bool> send(int status, std::span<const HeaderRef> headers,
+                            std::string_view content_type, std::string_view body) override {
     if (started_) co_return false;
     started_ = true;
     head_.clear();
@@ -79,7 +96,7 @@ class SessionSink final : public ResponseSink {
     co_return co_await writeAll(bufs);
   }
 
-  net::awaitable<bool> begin(int status, const HeaderList& headers,
+  net::awaitable<bool> begin(int status, std::span<const HeaderRef> headers,
                              std::string_view content_type) override {
     if (started_) co_return false;
     started_ = chunked_ = true;
@@ -150,10 +167,10 @@ class SessionSink final : public ResponseSink {
   }
 
   tcp::socket& stream_;
+  std::string& head_;
   Deadline& deadline_;
   bool keep_alive_;
   std::chrono::seconds write_timeout_;
-  std::string head_;
   bool head_only_;
   bool http10_;
   bool head_pending_ = false;
@@ -203,10 +220,12 @@ net::awaitable<void> Server::Worker::acceptLoop() {
 net::awaitable<bool> Server::Worker::reject(tcp::socket& stream, Deadline& deadline,
                                             const core::Error& error, std::string_view request_id) {
   auto [body, type] = server.render_error_(error);
-  SessionSink sink(stream, deadline, false, server.options_.write_timeout);
-  const HeaderList headers{
-      {"x-request-id", request_id.empty() ? core::newRequestId() : std::string(request_id)}};
-  co_return co_await sink.send(error.http_status, headers, type, body);
+  std::string head;
+  SessionSink sink(stream, head, deadline, false, server.options_.write_timeout);
+  const std::string id = request_id.empty() ? core::newRequestId() : std::string(request_id);
+  HeaderBlock headers;
+  headers.add("x-request-id", id);
+  co_return co_await sink.send(error.http_status, headers.fields(), type, body);
 }
 
 net::awaitable<void> Server::Worker::session(tcp::socket socket) {
@@ -231,6 +250,8 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   // Beast reads at most the buffer's free capacity (and 512 bytes when it has none): without
   // room, a 1 KB request takes three reads.
   buf.reserve(kSessionBufferBytes);
+  std::string response_head;
+  response_head.reserve(512);
   const ServerOptions& opt = server.options_;
 
   bool linger = false;  // we refused a body the client may still be sending
@@ -279,11 +300,11 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     } inflight_guard{server.inflight_};
 
     const auto& hdr = parser.get();
-    std::string client_request_id;
+    std::string_view client_request_id;
     if (auto it = hdr.find("x-request-id"); it != hdr.end() && it->value().size() <= 200)
-      client_request_id = std::string(it->value());
-    const core::Error too_large = core::Error::bodyTooLarge(opt.max_body_bytes);
+      client_request_id = std::string_view(it->value().data(), it->value().size());
     if (auto len = parser.content_length(); len && *len > opt.max_body_bytes) {
+      const core::Error too_large = core::Error::bodyTooLarge(opt.max_body_bytes);
       co_await reject(stream, deadline, too_large, client_request_id);
       linger = true;
       break;
@@ -300,6 +321,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
         co_await fastio::readParsed(stream, buf, parser, [](const auto& p) { return p.is_done(); });
     if (bec) {
       if (bec == beast::http::error::body_limit) {
+        const core::Error too_large = core::Error::bodyTooLarge(opt.max_body_bytes);
         co_await reject(stream, deadline, too_large, client_request_id);
         linger = true;
       }
@@ -309,7 +331,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
 
     Request req{parser.release(), remote_ip};
     const bool keep_alive = req.msg.keep_alive() && !server.draining_.load();
-    SessionSink sink(stream, deadline, keep_alive, opt.write_timeout,
+    SessionSink sink(stream, response_head, deadline, keep_alive, opt.write_timeout,
                      req.msg.method() == beast::http::verb::head, req.msg.version() < 11);
     CancelSignal cancel;
 
@@ -337,7 +359,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     }
     if (!failure.empty() && !sink.started()) {
       const auto [body, type] = server.render_error_(core::Error::internal(failure));
-      const HeaderList none;
+      const std::span<const HeaderRef> none;
       co_await sink.send(500, none, type, body);
     }
     watch->cancel = nullptr;

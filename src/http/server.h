@@ -1,9 +1,11 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -25,18 +27,46 @@ struct Request {
   std::string remote_ip;
 };
 
+// One response header field, as views into strings that outlive the write.
+struct HeaderRef {
+  std::string_view name;
+  std::string_view value;
+};
+
+// The header fields of one response, gathered without copying a string or allocating: the
+// names and values must outlive the write (numbers are kept in the block itself). Not movable,
+// since what it keeps points into itself.
+class HeaderBlock {
+ public:
+  static constexpr std::size_t kMaxFields = 16;
+  HeaderBlock() = default;
+  HeaderBlock(const HeaderBlock&) = delete;
+  HeaderBlock& operator=(const HeaderBlock&) = delete;
+
+  // Beyond kMaxFields a field is a programming error, not an input one: it throws.
+  void add(std::string_view name, std::string_view value);
+  void addNumber(std::string_view name, long long value);
+  std::span<const HeaderRef> fields() const { return {fields_.data(), size_}; }
+
+ private:
+  std::array<HeaderRef, kMaxFields> fields_{};
+  std::size_t size_ = 0;
+  std::array<char, 96> digits_{};
+  std::size_t digits_used_ = 0;
+};
+
 // Where a handler writes its answer; it never sees the socket (DESIGN.md). Every method returns
 // false once the client is gone, after which further calls are no-ops.
 class ResponseSink {
  public:
   virtual ~ResponseSink() = default;
   // A whole response with Content-Length.
-  virtual net::awaitable<bool> send(int status, const HeaderList& headers,
+  virtual net::awaitable<bool> send(int status, std::span<const HeaderRef> headers,
                                     std::string_view content_type, std::string_view body) = 0;
   // A streamed response (chunked): begin(), any number of write(), end(). The head goes out with
   // the first write (or end) so that it and the first data share one packet; `final_data` lets
   // the last piece share one with the terminating chunk.
-  virtual net::awaitable<bool> begin(int status, const HeaderList& headers,
+  virtual net::awaitable<bool> begin(int status, std::span<const HeaderRef> headers,
                                      std::string_view content_type) = 0;
   virtual net::awaitable<bool> write(std::string_view data) = 0;
   virtual net::awaitable<bool> end(std::string_view final_data = {}) = 0;

@@ -203,6 +203,9 @@ core::Result<UpstreamTarget> UpstreamTarget::make(std::string url, const ProxySe
       t.proxy_auth = "Basic " + core::base64Encode(p->userinfo);
   }
   t.pool_key = t.proxy + "|" + t.endpoint.origin();
+  const bool default_port =
+      (t.endpoint.tls && t.endpoint.port == 443) || (!t.endpoint.tls && t.endpoint.port == 80);
+  t.host_header = default_port ? t.endpoint.host : t.endpoint.hostPort();
   return t;
 }
 
@@ -342,17 +345,13 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
       conn = std::move(*fresh);
       conn->pool_key = target.pool_key;
     }
-    std::string head;
+    std::string& head = conn->head;
+    head.clear();
     head.reserve(512);
     head.append(req.method).append(" ");
     head.append(conn->absolute_form ? std::string_view(target.url) : std::string_view(dest.path));
     head.append(req.path_suffix);
-    head.append(" HTTP/1.1\r\nHost: ");
-    if ((dest.tls && dest.port == 443) || (!dest.tls && dest.port == 80))
-      head.append(dest.host);
-    else
-      head.append(dest.hostPort());
-    head.append("\r\n");
+    head.append(" HTTP/1.1\r\nHost: ").append(target.host_header).append("\r\n");
     if (req.fixed_headers)
       for (const auto& [name, value] : *req.fixed_headers)
         head.append(name).append(": ").append(value).append("\r\n");
@@ -361,14 +360,15 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
     head.append("Accept: ").append(req.accept).append("\r\n");
     if (!target.proxy_auth.empty())
       head.append("Proxy-Authorization: ").append(target.proxy_auth).append("\r\n");
-    if (!req.body.empty() || req.method == "POST")
-      head.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
+    const std::string_view body = req.bodyBytes();
+    if (!body.empty() || req.method == "POST")
+      head.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
     head.append("\r\n");
 
     auto resp = std::make_unique<UpstreamResponse>(*this, std::move(conn), cancel);
     UpstreamConn& c = *resp->conn_;
     c.deadline.expiresAt(req.deadline);
-    const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(req.body)};
+    const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
     error_code wec;
     if (!c.tls) {
       wec = co_await fastio::write(*c.plain, bufs);

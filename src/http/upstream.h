@@ -38,6 +38,7 @@ struct UpstreamTarget {
   std::string proxy;       // proxy URL, or "" for a direct connection
   std::string proxy_auth;  // "Basic …" for plain-HTTP requests through an authenticating proxy
   std::string pool_key;
+  std::string host_header;  // the Host field's value: host, and the port unless the default
 
   static core::Result<UpstreamTarget> make(std::string url, const ProxySettings& proxy);
 };
@@ -53,6 +54,10 @@ struct UpstreamRequest {
   HeaderList headers;                         // per request, usually none
   std::string_view accept = "application/json";
   std::string body;
+  // Sent instead of `body` when set: a body owned elsewhere that outlives the request (the
+  // client's own, forwarded unchanged), which then need not be copied.
+  const std::string* borrowed_body = nullptr;
+  std::string_view bodyBytes() const { return borrowed_body ? *borrowed_body : body; }
   Clock::time_point deadline = Clock::now() + std::chrono::seconds(600);
 };
 
@@ -67,6 +72,7 @@ struct UpstreamConn {
   std::optional<Socket> plain;
   std::optional<Tls> tls;
   beast::flat_buffer buf;
+  std::string head;  // request heads are built here, reused from request to request
   std::string pool_key;
   bool absolute_form = false;  // plain HTTP through a proxy: request-target is the full URL
   Clock::time_point idle_since{};

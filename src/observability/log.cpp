@@ -26,6 +26,8 @@ struct ThreadBatch {
   explicit ThreadBatch(boost::asio::io_context& ioc) : timer(ioc) {}
   boost::asio::steady_timer timer;
   std::string lines;
+  // Where a LogLine being written into `lines` begins, or npos: a flush must leave it there.
+  std::size_t open_at = std::string::npos;
   bool scheduled = false;
 };
 thread_local std::unique_ptr<ThreadBatch> t_batch;
@@ -33,39 +35,58 @@ thread_local std::unique_ptr<ThreadBatch> t_batch;
 constexpr auto kBatchInterval = std::chrono::milliseconds(10);
 constexpr std::size_t kBatchMaxBytes = 64 * 1024;
 
-void flushBatch(ThreadBatch& b) {
-  if (b.lines.empty()) return;
-  b.lines.pop_back();  // the sink adds the final newline
+void write(const std::string& text) {
   if (g_logger) {
-    g_logger->info(b.lines);
+    g_logger->info(text);
   } else {
-    fmt::print("{}\n", b.lines);
+    fmt::print("{}\n", text);
     std::fflush(stdout);
   }
-  b.lines.clear();
+}
+
+void flushBatch(ThreadBatch& b) {
+  const std::size_t end = std::min(b.open_at, b.lines.size());
+  if (end == 0) return;
+  // The sink adds the final newline.
+  if (end == b.lines.size()) {
+    b.lines.pop_back();
+    write(b.lines);
+    b.lines.clear();
+  } else {
+    write(b.lines.substr(0, end - 1));
+    b.lines.erase(0, end);
+    b.open_at = 0;
+  }
+}
+
+// A line just completed in the batch: flush when it is big, else make sure a flush is coming.
+void lineAdded(ThreadBatch& b) {
+  if (b.lines.size() >= kBatchMaxBytes) {
+    flushBatch(b);
+  } else if (!b.scheduled) {
+    b.scheduled = true;
+    b.timer.expires_after(kBatchInterval);
+    b.timer.async_wait([&b](const boost::system::error_code&) {
+      b.scheduled = false;
+      flushBatch(b);
+    });
+  }
 }
 
 void emit(const std::string& line) {
   if (ThreadBatch* b = t_batch.get()) {
-    b->lines.append(line).push_back('\n');
-    if (b->lines.size() >= kBatchMaxBytes) {
-      flushBatch(*b);
-    } else if (!b->scheduled) {
-      b->scheduled = true;
-      b->timer.expires_after(kBatchInterval);
-      b->timer.async_wait([b](const boost::system::error_code&) {
-        b->scheduled = false;
-        flushBatch(*b);
-      });
+    if (b->open_at == std::string::npos) {
+      b->lines.append(line).push_back('\n');
+    } else {
+      // A line is being written at the end of the batch: this one, complete first, goes before.
+      b->lines.insert(b->open_at, line);
+      b->lines.insert(b->open_at + line.size(), 1, '\n');
+      b->open_at += line.size() + 1;
     }
+    lineAdded(*b);
     return;
   }
-  if (g_logger) {
-    g_logger->info(line);
-  } else {
-    fmt::print("{}\n", line);
-    std::fflush(stdout);
-  }
+  write(line);
 }
 
 }  // namespace
@@ -118,58 +139,82 @@ std::string maskSecret(std::string_view secret) {
   return "****" + std::string(secret.substr(secret.size() - 4));
 }
 
-LogLine::LogLine(Level level, std::string_view msg) : on_(enabled(level)) {
-  if (!on_) return;
-  line_.reserve(256);
-  line_.append("{\"ts\":\"").append(core::isoTimestamp()).append("\",\"level\":\"");
-  line_.append(kNames[static_cast<int>(level)]).append("\",\"msg\":");
-  core::appendJsonString(line_, msg);
+LogLine::LogLine(Level level, std::string_view msg) {
+  if (!enabled(level)) return;
+  ThreadBatch* b = t_batch.get();
+  if (b && b->open_at == std::string::npos) {
+    b->open_at = b->lines.size();
+    out_ = &b->lines;
+    batched_ = true;
+  } else {
+    // No batching on this thread, or another line is being written into it.
+    own_.reserve(256);
+    out_ = &own_;
+  }
+  out_->append("{\"ts\":\"");
+  core::appendIsoTimestampMs(*out_, core::nowUnixMs());
+  out_->append("\",\"level\":\"").append(kNames[static_cast<int>(level)]).append("\",\"msg\":");
+  core::appendJsonString(*out_, msg);
 }
 
 LogLine::~LogLine() {
-  if (!on_) return;
-  line_.push_back('}');
-  emit(line_);
+  if (!out_) return;
+  out_->push_back('}');
+  if (!batched_) {
+    emit(own_);
+    return;
+  }
+  ThreadBatch& b = *t_batch;
+  b.open_at = std::string::npos;
+  b.lines.push_back('\n');
+  lineAdded(b);
 }
 
 void LogLine::key(std::string_view k) {
-  line_.push_back(',');
-  core::appendJsonString(line_, k);
-  line_.push_back(':');
+  out_->append(",\"").append(k).append("\":");
 }
 
 LogLine& LogLine::str(std::string_view k, std::string_view value) {
-  if (!on_) return *this;
+  if (!out_) return *this;
   key(k);
-  core::appendJsonString(line_, value);
+  core::appendJsonString(*out_, value);
   return *this;
 }
 
 LogLine& LogLine::num(std::string_view k, long long value) {
-  if (!on_) return *this;
+  if (!out_) return *this;
   key(k);
-  line_.append(std::to_string(value));
+  core::appendJsonInt(*out_, value);
   return *this;
 }
 
-LogLine& LogLine::real(std::string_view k, double value) {
-  if (!on_) return *this;
+LogLine& LogLine::millis(std::string_view k, long long micros) {
+  if (!out_) return *this;
   key(k);
-  fmt::format_to(std::back_inserter(line_), "{:.3f}", value);
+  if (micros < 0) {
+    out_->push_back('-');
+    micros = -micros;
+  }
+  core::appendJsonInt(*out_, micros / 1000);
+  const int frac = static_cast<int>(micros % 1000);
+  const char digits[] = {'.', static_cast<char>('0' + frac / 100),
+                         static_cast<char>('0' + frac / 10 % 10),
+                         static_cast<char>('0' + frac % 10)};
+  out_->append(digits, sizeof digits);
   return *this;
 }
 
 LogLine& LogLine::boolean(std::string_view k, bool value) {
-  if (!on_) return *this;
+  if (!out_) return *this;
   key(k);
-  line_.append(value ? "true" : "false");
+  out_->append(value ? "true" : "false");
   return *this;
 }
 
 LogLine& LogLine::raw(std::string_view k, std::string_view json) {
-  if (!on_) return *this;
+  if (!out_) return *this;
   key(k);
-  line_.append(json);
+  out_->append(json);
   return *this;
 }
 

@@ -28,6 +28,8 @@ void batchThreadLogs(boost::asio::io_context& ioc);
 void flushThreadLogs();
 
 // One structured JSON log line: {"ts":…,"level":…,"msg":…, fields…}, emitted on destruction.
+// Keys are the caller's identifiers and are written unescaped. On a thread that batches its
+// logs, the line is written straight into the batch: no string, no copy.
 class LogLine {
  public:
   LogLine(Level level, std::string_view msg);
@@ -37,15 +39,17 @@ class LogLine {
 
   LogLine& str(std::string_view key, std::string_view value);
   LogLine& num(std::string_view key, long long value);
-  LogLine& real(std::string_view key, double value);
+  // A duration given in microseconds, written in milliseconds with three decimals.
+  LogLine& millis(std::string_view key, long long micros);
   LogLine& boolean(std::string_view key, bool value);
   // A value that is already JSON (an array or object built by the caller).
   LogLine& raw(std::string_view key, std::string_view json);
 
  private:
   void key(std::string_view k);
-  bool on_;
-  std::string line_;
+  std::string* out_ = nullptr;  // the thread's batch, or own_; null when the level is off
+  bool batched_ = false;
+  std::string own_;
 };
 
 inline LogLine info(std::string_view msg) {

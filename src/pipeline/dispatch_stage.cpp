@@ -165,10 +165,11 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
   auto start = [&]() -> net::awaitable<bool> {
     ctx.status = 200;
     if (ctx.stream_open) co_return true;  // opened while the request waited in a queue
-    http::HeaderList headers = ctx.responseHeaders();
-    headers.emplace_back("Cache-Control", "no-cache");
+    http::HeaderBlock headers;
+    ctx.addResponseHeaders(headers);
+    headers.add("Cache-Control", "no-cache");
     ctx.status = 200;
-    co_return co_await ctx.ex.sink.begin(200, headers, "text/event-stream");
+    co_return co_await ctx.ex.sink.begin(200, headers.fields(), "text/event-stream");
   };
   if (!holding && !co_await start()) co_return core::Error::cancelled();
   http::SseParser parser;
@@ -234,8 +235,12 @@ core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
                                                  const std::string& model, bool same_wire) {
   if (same_wire) {
     const bool force_usage = ctx.client == api::ClientApi::kOpenAI;
+    const bool rewrite = api::needsRewrite(ctx.info, model, force_usage);
     auto req = provider.passThrough(
-        ctx.op, api::rewriteBody(ctx.body, ctx.info, model, force_usage), ctx.info.stream);
+        ctx.op, rewrite ? api::rewriteBody(ctx.body, ctx.info, model, force_usage) : std::string(),
+        ctx.info.stream);
+    // Unchanged, the client's body goes as it is: ctx.body outlives every attempt.
+    if (req && !rewrite) req->borrowed_body = &ctx.body;
     // Beta features are asked for by header; a pass-through must carry the client's ask.
     if (req && ctx.client == api::ClientApi::kAnthropic) {
       const auto& msg = ctx.ex.request.msg;
@@ -401,9 +406,10 @@ net::awaitable<core::Result<GateSlot>> waitForSlot(RequestContext& ctx,
       co_return queueError(provider, fmt::format("the request waited {} s", q.timeout_s));
     }
     if (!ctx.stream_open) {
-      http::HeaderList headers = ctx.responseHeaders();
-      headers.emplace_back("Cache-Control", "no-cache");
-      if (!co_await ctx.ex.sink.begin(200, headers, "text/event-stream")) {
+      http::HeaderBlock headers;
+      ctx.addResponseHeaders(headers);
+      headers.add("Cache-Control", "no-cache");
+      if (!co_await ctx.ex.sink.begin(200, headers.fields(), "text/event-stream")) {
         waiter->abandoned = true;
         co_return core::Error::cancelled();
       }
@@ -591,8 +597,9 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     ctx.status = 200;
     ctx.ttft_us = sinceStartUs(ctx);
     ctx.bytes_out += body->size();
-    const http::HeaderList headers = ctx.responseHeaders();
-    if (!co_await ctx.ex.sink.send(200, headers, content_type, *body))
+    http::HeaderBlock headers;
+    ctx.addResponseHeaders(headers);
+    if (!co_await ctx.ex.sink.send(200, headers.fields(), content_type, *body))
       co_return core::Error::cancelled();
     co_return core::Ok{};
   }

@@ -19,9 +19,10 @@ boost::asio::awaitable<void> runPipeline(RequestContext& ctx) {
     } else if (e.code != core::ErrorCode::kCancelled && !ctx.ex.sink.started()) {
       const std::string body = api::renderError(ctx.client, e);
       ctx.bytes_out += body.size();
-      http::HeaderList headers = ctx.responseHeaders();
-      if (!e.retry_after.empty()) headers.emplace_back("Retry-After", e.retry_after);
-      co_await ctx.ex.sink.send(e.http_status, headers, "application/json", body);
+      http::HeaderBlock headers;
+      ctx.addResponseHeaders(headers);
+      if (!e.retry_after.empty()) headers.add("Retry-After", e.retry_after);
+      co_await ctx.ex.sink.send(e.http_status, headers.fields(), "application/json", body);
     }
   }
   recordStage(ctx);

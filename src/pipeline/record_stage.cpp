@@ -38,14 +38,14 @@ void logAccess(const http::Exchange& ex, std::string_view request_id, int status
     if (!ctx.provider.empty())
       line.str("provider", ctx.provider).str("upstream_model", ctx.upstream_model);
     line.num("attempts", ctx.attempts);
-    if (ctx.ttft_us >= 0) line.real("ttft_ms", ctx.ttft_us / 1000.0);
+    if (ctx.ttft_us >= 0) line.millis("ttft_ms", ctx.ttft_us);
     if (ctx.usage.present)
       line.num("prompt_tokens", ctx.usage.prompt_tokens)
           .num("completion_tokens", ctx.usage.completion_tokens)
           .num("cached_tokens", ctx.usage.cached_tokens);
     if (!ctx.error.empty()) line.str("error", ctx.error);
   }
-  line.real("latency_ms", elapsed / 1000.0).num("bytes_out", static_cast<long long>(bytes_out));
+  line.millis("latency_ms", elapsed).num("bytes_out", static_cast<long long>(bytes_out));
 }
 
 void recordStage(const RequestContext& ctx) {

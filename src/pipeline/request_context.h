@@ -60,8 +60,8 @@ struct RequestContext {
   long long ttft_us = -1;
   std::size_t bytes_out = 0;
 
-  // x-request-id plus, once a target answered, which provider and model served the request.
-  http::HeaderList responseHeaders() const;
+  // Adds x-request-id plus, once a target answered, which provider and model served the request.
+  void addResponseHeaders(http::HeaderBlock& headers) const;
 };
 
 }  // namespace kh::pipeline

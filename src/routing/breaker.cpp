@@ -127,14 +127,16 @@ Breakers::Breakers(BreakerPolicy policy, ClockFn clock)
       policy_(policy) {}
 
 Breaker& Breakers::get(std::string_view provider, std::string_view model) {
-  std::string key;
-  key.reserve(provider.size() + 1 + model.size());
+  // Looked up on every request: the key is built in a reused buffer, and copied only when new.
+  thread_local std::string key;
+  key.clear();
   key.append(provider).push_back('\0');
   key.append(model);
   std::lock_guard lock(mutex_);
-  auto& slot = entries_[std::move(key)];
-  if (!slot) slot = std::make_unique<Entry>(provider, model, policy_);
-  return slot->breaker;
+  auto it = entries_.find(key);
+  if (it == entries_.end())
+    it = entries_.emplace(key, std::make_unique<Entry>(provider, model, policy_)).first;
+  return it->second->breaker;
 }
 
 void Breakers::configure(const config::FailoverConfig& failover) {

@@ -82,6 +82,27 @@ TEST(OpenAIBody, RewriteSplicesOnlyTheModel) {
             R"({ "messages":[] ,"model":  "say \"hi\""  })");
 }
 
+// A body whose model token already names the target, and that needs no usage option, is sent as
+// it is, uncopied.
+TEST(OpenAIBody, RewriteNeededOnlyForAChange) {
+  auto needs = [](std::string body, std::string_view model, bool force_usage = true) {
+    auto info = inspectBody(body, Operation::kChat);
+    EXPECT_TRUE(info) << body;
+    return needsRewrite(*info, model, force_usage);
+  };
+  EXPECT_FALSE(needs(R"({"model":"gpt-4o","messages":[]})", "gpt-4o"));
+  EXPECT_TRUE(needs(R"({"model":"alias","messages":[]})", "gpt-4o"));
+  // The same name spelt with an escape is still rewritten to the plain token.
+  EXPECT_TRUE(needs(R"({"model":"gpt\u002d4o","messages":[]})", "gpt-4o"));
+  EXPECT_TRUE(needs(R"({"model":"say \"hi\"","messages":[]})", "say \"hi\""));
+  // Streams need include_usage unless the client asked for it or the wire format has no such
+  // option.
+  EXPECT_TRUE(needs(R"({"model":"m","stream":true,"messages":[]})", "m"));
+  EXPECT_FALSE(needs(R"({"model":"m","stream":true,"messages":[]})", "m", false));
+  EXPECT_FALSE(needs(
+      R"({"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[]})", "m"));
+}
+
 TEST(OpenAIBody, StreamsAlwaysAskForUsage) {
   const std::string out = rewrite(R"({"model":"a","stream":true,"messages":[]})", "b");
   EXPECT_EQ(out,

@@ -1,6 +1,11 @@
 #include "observability/log.h"
 
+#include <chrono>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
 
 namespace kh::obs {
 namespace {
@@ -15,6 +20,63 @@ TEST(Log, LevelsParse) {
   EXPECT_EQ(parseLevel("debug"), Level::kDebug);
   EXPECT_EQ(parseLevel("error"), Level::kError);
   EXPECT_FALSE(parseLevel("loud"));
+}
+
+std::vector<std::string> linesOf(const std::string& out) {
+  std::vector<std::string> lines;
+  std::size_t at = 0;
+  while (at < out.size()) {
+    const std::size_t nl = out.find('\n', at);
+    lines.push_back(out.substr(at, nl - at));
+    at = nl == std::string::npos ? out.size() : nl + 1;
+  }
+  return lines;
+}
+
+TEST(Log, FieldsAreJson) {
+  setLevel(Level::kInfo);
+  testing::internal::CaptureStdout();
+  info("hello \"world\"")
+      .str("path", "/v1/x\n")
+      .num("n", -5)
+      .millis("latency_ms", 1234567)
+      .millis("tiny_ms", 7)
+      .boolean("stream", true)
+      .raw("list", "[1,2]");
+  debug("not shown").str("a", "b");
+  const auto lines = linesOf(testing::internal::GetCapturedStdout());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(lines[0].starts_with("{\"ts\":\"")) << lines[0];
+  EXPECT_TRUE(lines[0].ends_with(
+      R"("level":"info","msg":"hello \"world\"","path":"/v1/x\n","n":-5,"latency_ms":1234.567,)"
+      R"("tiny_ms":0.007,"stream":true,"list":[1,2]})"))
+      << lines[0];
+}
+
+// On a batching thread lines are written straight into the batch; a flush while one is half
+// written, and a line completed while another is open, must still give whole lines.
+TEST(Log, BatchedLinesStayWhole) {
+  setLevel(Level::kInfo);
+  boost::asio::io_context ioc;
+  batchThreadLogs(ioc);
+  testing::internal::CaptureStdout();
+  info("first");
+  {
+    LogLine open(Level::kInfo, "open");
+    open.str("k", "v");
+    // The batch timer fires now, with "open" half written.
+    ioc.run_for(std::chrono::milliseconds(40));
+    info("inner").num("n", 1);
+    open.num("after", 2);
+  }
+  info("last");
+  flushThreadLogs();
+  const auto lines = linesOf(testing::internal::GetCapturedStdout());
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_TRUE(lines[0].ends_with(R"("msg":"first"})")) << lines[0];
+  EXPECT_TRUE(lines[1].ends_with(R"("msg":"inner","n":1})")) << lines[1];
+  EXPECT_TRUE(lines[2].ends_with(R"("msg":"open","k":"v","after":2})")) << lines[2];
+  EXPECT_TRUE(lines[3].ends_with(R"("msg":"last"})")) << lines[3];
 }
 
 }  // namespace
