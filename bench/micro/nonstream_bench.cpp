@@ -183,7 +183,7 @@ void inboundTranslated(benchmark::State& state, api::ClientApi client, Operation
       state.SkipWithError("inspect failed");
       break;
     }
-    auto req = api::parseChatRequest(client, op, body);
+    auto req = api::parseChatRequest(client, op, body, &*info);
     if (!req) {
       state.SkipWithError("parse failed");
       break;

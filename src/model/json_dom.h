@@ -1,16 +1,19 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <simdjson.h>
+#include <boost/json/value.hpp>
 
 namespace kh::model::detail {
 
-// Readers for stream events and upstream answers parsed with simdjson's DOM, the counterparts of
-// json_util.h's Boost.JSON readers with the same rules: JSON null counts as absent, and of
-// duplicate keys the last one counts (as Boost.JSON keeps it), so both paths read a document alike.
+// Readers for documents parsed with simdjson's DOM (client requests, upstream answers, stream
+// events), the counterparts of json_util.h's Boost.JSON readers with the same rules: JSON null
+// counts as absent, and of duplicate keys the last one counts (as Boost.JSON keeps it), so both
+// read a document alike.
 
 namespace dom = simdjson::dom;
 
@@ -55,6 +58,41 @@ inline std::string_view stringMember(dom::object o, std::string_view key) {
   return s;
 }
 
+// The value if `v` is a string.
+inline std::optional<std::string_view> asString(dom::element v) {
+  std::string_view s;
+  if (v.get_string().get(s)) return std::nullopt;
+  return s;
+}
+
+// The value if `v` is a boolean.
+inline std::optional<bool> asBool(dom::element v) {
+  bool b = false;
+  if (v.get_bool().get(b)) return std::nullopt;
+  return b;
+}
+
+// As json_util.h's number(): any JSON number, as a double.
+inline std::optional<double> number(dom::element v) {
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  switch (v.type()) {
+    case dom::element_type::INT64:
+      if (v.get_int64().get(i)) break;
+      return static_cast<double>(i);
+    case dom::element_type::UINT64:
+      if (v.get_uint64().get(u)) break;
+      return static_cast<double>(u);
+    case dom::element_type::DOUBLE:
+      if (v.get_double().get(d)) break;
+      return d;
+    default:
+      break;
+  }
+  return std::nullopt;
+}
+
 // As json_util.h's integer(): integral doubles count.
 inline std::optional<long long> integer(dom::element v) {
   int64_t i = 0;
@@ -90,8 +128,42 @@ inline bool trueMember(dom::object o, std::string_view key) {
 }
 
 // The value as Boost.JSON serializes it, for nested JSON the canonical form keeps as text (tool
-// arguments): the same text whichever parser read the event. Goes through a Boost.JSON document,
-// so it is for rare values only (tool arguments, not text).
-std::string serialize(dom::element v);
+// arguments): the same text whichever parser read the document, written without building one.
+void appendJson(dom::element v, std::string& out);
+inline std::string serialize(dom::element v) {
+  std::string out;
+  appendJson(v, out);
+  return out;
+}
+
+// The value as a Boost.JSON document, for the JSON the canonical form keeps as documents (tool
+// parameters, schemas, `extra`). Objects keep the position of a key's first occurrence and the
+// value of its last, as Boost.JSON's parser does.
+boost::json::value toBoost(dom::element v);
+
+// Whether `v` nests arrays and objects more than `limit` deep (`v` itself counts as one level).
+bool deeperThan(dom::element v, std::size_t limit);
+
+// A value's place in a request, for error messages ("messages[2].content[0]"): extended as the
+// readers descend, formatted only when one reports an error. A Path refers to its parent, so it
+// lives no longer than the parent does (they are locals of nested calls).
+class Path {
+ public:
+  explicit Path(std::string_view name) : name_(name) {}
+  Path(const Path& parent, std::string_view member) : parent_(&parent), name_(member) {}
+  Path(const Path& parent, std::size_t index) : parent_(&parent), index_(index), indexed_(true) {}
+
+  std::string str() const;
+  // The path with a literal tail, e.g. at + ".role".
+  std::string operator+(std::string_view tail) const { return str().append(tail); }
+
+ private:
+  void appendTo(std::string& out) const;
+
+  const Path* parent_ = nullptr;
+  std::string_view name_;
+  std::size_t index_ = 0;
+  bool indexed_ = false;
+};
 
 }  // namespace kh::model::detail
