@@ -116,20 +116,32 @@ boost::json::value toBoost(dom::element v) {
   return nullptr;
 }
 
-bool deeperThan(dom::element v, std::size_t limit) {
-  if (limit == 0) return v.is_array() || v.is_object();
+namespace {
+
+bool isContainer(dom::element v) {
+  const dom::element_type t = v.type();
+  return t == dom::element_type::ARRAY || t == dom::element_type::OBJECT;
+}
+
+// `v` is an array or an object, at a level that still has `levels` below it.
+bool containerDeeperThan(dom::element v, std::size_t levels) {
   dom::array a;
   if (!v.get_array().get(a)) {
     for (const dom::element item : a)
-      if (deeperThan(item, limit - 1)) return true;
+      if (isContainer(item) && (levels == 0 || containerDeeperThan(item, levels - 1))) return true;
     return false;
   }
-  dom::object o;
-  if (!v.get_object().get(o)) {
-    for (const dom::key_value_pair kv : o)
-      if (deeperThan(kv.value, limit - 1)) return true;
-  }
+  for (const dom::key_value_pair kv : dom::object(v))
+    if (isContainer(kv.value) && (levels == 0 || containerDeeperThan(kv.value, levels - 1)))
+      return true;
   return false;
+}
+
+}  // namespace
+
+bool deeperThan(dom::element v, std::size_t limit) {
+  if (!isContainer(v)) return false;
+  return limit == 0 || containerDeeperThan(v, limit - 1);
 }
 
 void Path::appendTo(std::string& out) const {
