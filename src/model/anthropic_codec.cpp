@@ -71,15 +71,15 @@ FinishReason finishFor(std::string_view stop_reason) {
 void applyUsage(dom::element v, Usage& u) {
   dom::object o;
   if (v.get_object().get(o)) return;
-  auto count = [&](std::string_view key, long long fallback) {
-    return detail::integerMember(o, key, fallback);
-  };
+  const auto [input_tokens, cache_read, cache_creation, output] = detail::members(
+      o,
+      {"input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens"});
   const long long input =
-      count("input_tokens", u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
-  u.cached_tokens = count("cache_read_input_tokens", u.cached_tokens);
-  u.cache_creation_tokens = count("cache_creation_input_tokens", u.cache_creation_tokens);
+      detail::integerOf(input_tokens, u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
+  u.cached_tokens = detail::integerOf(cache_read, u.cached_tokens);
+  u.cache_creation_tokens = detail::integerOf(cache_creation, u.cache_creation_tokens);
   u.prompt_tokens = input + u.cached_tokens + u.cache_creation_tokens;
-  u.completion_tokens = count("output_tokens", u.completion_tokens);
+  u.completion_tokens = detail::integerOf(output, u.completion_tokens);
 }
 
 long long uncachedInput(const Usage& u) {
@@ -1161,25 +1161,30 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
       root.get_object().get(o))
     return core::Error::badGateway(
         fmt::format("Anthropic sent a malformed '{}' stream event", event));
-  std::string_view type = detail::stringMember(o, "type");
+  // One pass over the event's members; each type reads its own.
+  const auto [type_member, index_member, delta_member, message_member, block_member, usage_member] =
+      detail::members(o, {"type", "index", "delta", "message", "content_block", "usage"});
+  std::string_view type = detail::stringOf(type_member);
   if (type.empty()) type = event;
 
   auto blockIndex = [&]() -> int {
-    const long long n = detail::integerMember(o, "index", -1);
+    const long long n = detail::integerOf(index_member, -1);
     return n >= 0 && n < 4096 ? static_cast<int>(n) : -1;
   };
 
   if (type == "content_block_delta") {
     const int index = blockIndex();
-    const auto delta = detail::objectMember(o, "delta");
+    const auto delta = detail::objectOf(delta_member);
     if (index < 0 || !delta) return core::Ok{};
-    const std::string_view dtype = detail::stringMember(*delta, "type");
+    const auto [dtype_member, text_member, partial_member] =
+        detail::members(*delta, {"type", "text", "partial_json"});
+    const std::string_view dtype = detail::stringOf(dtype_member);
     if (dtype == "text_delta") {
-      const std::string_view t = detail::stringMember(*delta, "text");
+      const std::string_view t = detail::stringOf(text_member);
       if (t.empty()) return core::Ok{};
       chunk(out).choices.front().content.emplace(t);
     } else if (dtype == "input_json_delta") {
-      const std::string_view part = detail::stringMember(*delta, "partial_json");
+      const std::string_view part = detail::stringOf(partial_member);
       if (part.empty() || static_cast<size_t>(index) >= block_tool_.size() ||
           block_tool_[index] < 0)
         return core::Ok{};
@@ -1190,7 +1195,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
     // thinking_delta, signature_delta and citations_delta have no canonical form.
   } else if (type == "message_start") {
     created_ = core::nowUnixSeconds();
-    if (const auto m = detail::objectMember(o, "message")) {
+    if (const auto m = detail::objectOf(message_member)) {
       id_.assign(detail::stringMember(*m, "id"));
       model_.assign(detail::stringMember(*m, "model"));
       if (const auto u = detail::member(*m, "usage")) applyUsage(*u, usage_);
@@ -1200,7 +1205,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
     c.choices.front().content.emplace();
   } else if (type == "content_block_start") {
     const int index = blockIndex();
-    const auto b = detail::objectMember(o, "content_block");
+    const auto b = detail::objectOf(block_member);
     if (index < 0 || !b) return core::Ok{};
     if (static_cast<size_t>(index) >= block_tool_.size()) block_tool_.resize(index + 1, -1);
     const std::string_view btype = detail::stringMember(*b, "type");
@@ -1220,8 +1225,8 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
         chunk(out).choices.front().content.emplace(t);
     }
   } else if (type == "message_delta") {
-    if (const auto u = detail::member(o, "usage")) applyUsage(*u, usage_);
-    const auto d = detail::objectMember(o, "delta");
+    if (usage_member) applyUsage(*usage_member, usage_);
+    const auto d = detail::objectOf(delta_member);
     const std::string_view sr = d ? detail::stringMember(*d, "stop_reason") : std::string_view();
     if (!sr.empty() && finish_ == FinishReason::kNone) {
       finish_ = finishFor(sr);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -34,6 +35,44 @@ inline std::optional<dom::element> member(dom::object o, std::string_view key) {
     if (kv.key == key) found = kv.value;
   if (found && found->is_null()) return std::nullopt;
   return found;
+}
+
+// The non-null values of `keys` in `o`, by the same rules as member() but read in one pass, where
+// member() per key walks the object once each: for stream events and answers, read per token.
+template <std::size_t N>
+std::array<std::optional<dom::element>, N> members(dom::object o,
+                                                   const std::string_view (&keys)[N]) {
+  std::array<std::optional<dom::element>, N> found;
+  for (const dom::key_value_pair kv : o) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (kv.key == keys[i]) {
+        found[i] = kv.value;
+        break;
+      }
+    }
+  }
+  for (auto& v : found)
+    if (v && v->is_null()) v.reset();
+  return found;
+}
+
+// Readers of what members() found, as stringMember() and the others below read a member.
+inline std::string_view stringOf(const std::optional<dom::element>& v) {
+  std::string_view s;
+  if (!v || v->get_string().get(s)) return {};
+  return s;
+}
+
+inline std::optional<dom::object> objectOf(const std::optional<dom::element>& v) {
+  dom::object out;
+  if (!v || v->get_object().get(out)) return std::nullopt;
+  return out;
+}
+
+inline std::optional<dom::array> arrayOf(const std::optional<dom::element>& v) {
+  dom::array out;
+  if (!v || v->get_array().get(out)) return std::nullopt;
+  return out;
 }
 
 inline std::optional<dom::object> objectMember(dom::object o, std::string_view key) {
@@ -113,6 +152,10 @@ inline std::optional<long long> integer(dom::element v) {
       break;
   }
   return std::nullopt;
+}
+
+inline long long integerOf(const std::optional<dom::element>& v, long long fallback) {
+  return v ? integer(*v).value_or(fallback) : fallback;
 }
 
 inline long long integerMember(dom::object o, std::string_view key, long long fallback) {

@@ -449,11 +449,14 @@ Usage parseUsage(dom::element v) {
   Usage u;
   dom::object o;
   if (v.get_object().get(o)) return u;
-  u.prompt_tokens = detail::integerMember(o, "prompt_tokens", 0);
-  u.completion_tokens = detail::integerMember(o, "completion_tokens", 0);
-  if (const auto d = detail::objectMember(o, "prompt_tokens_details"))
+  const auto [prompt, completion, prompt_details, completion_details] = detail::members(
+      o,
+      {"prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"});
+  u.prompt_tokens = detail::integerOf(prompt, 0);
+  u.completion_tokens = detail::integerOf(completion, 0);
+  if (const auto d = detail::objectOf(prompt_details))
     u.cached_tokens = detail::integerMember(*d, "cached_tokens", 0);
-  if (const auto d = detail::objectMember(o, "completion_tokens_details"))
+  if (const auto d = detail::objectOf(completion_details))
     u.reasoning_tokens = detail::integerMember(*d, "reasoning_tokens", 0);
   return u;
 }
@@ -507,48 +510,52 @@ core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& c) {
     return core::Error::badGateway("The upstream sent a stream event that is not JSON");
   dom::object o;
   if (root.get_object().get(o)) return core::Error::badGateway("A stream chunk is not an object");
-  if (detail::member(o, "error")) {
+  const auto [error, id, model, created, choices, usage] =
+      detail::members(o, {"error", "id", "model", "created", "choices", "usage"});
+  if (error) {
     core::Error e = core::Error::badGateway("The upstream reported an error in the stream");
     if (std::string msg = openAIErrorMessage(data); !msg.empty()) e.message = std::move(msg);
     return e;
   }
-  c.id = detail::stringMember(o, "id");
-  c.model = detail::stringMember(o, "model");
-  if (const auto t = detail::member(o, "created")) c.created = detail::integer(*t).value_or(0);
-  if (const auto choices = detail::arrayMember(o, "choices")) {
-    for (const dom::element ch : *choices) {
+  c.id = detail::stringOf(id);
+  c.model = detail::stringOf(model);
+  if (created) c.created = detail::integer(*created).value_or(0);
+  if (const auto arr = detail::arrayOf(choices)) {
+    for (const dom::element ch : *arr) {
       dom::object co;
       if (ch.get_object().get(co)) continue;
       ChunkChoice& cc = c.choices.emplace_back();
-      if (const auto i = detail::member(co, "index"))
-        cc.index = static_cast<int>(detail::integer(*i).value_or(0));
-      if (const auto d = detail::objectMember(co, "delta")) {
+      const auto [index, delta, finish] = detail::members(co, {"index", "delta", "finish_reason"});
+      if (index) cc.index = static_cast<int>(detail::integer(*index).value_or(0));
+      if (const auto d = detail::objectOf(delta)) {
+        const auto [role, content, tool_calls] =
+            detail::members(*d, {"role", "content", "tool_calls"});
         std::string_view text;
-        if (const auto r = detail::member(*d, "role"); r && !r->get_string().get(text))
-          cc.role = roleFromString(text);
-        if (const auto t = detail::member(*d, "content"); t && !t->get_string().get(text))
-          cc.content.emplace(text);
-        if (const auto tcs = detail::arrayMember(*d, "tool_calls")) {
+        if (role && !role->get_string().get(text)) cc.role = roleFromString(text);
+        if (content && !content->get_string().get(text)) cc.content.emplace(text);
+        if (const auto tcs = detail::arrayOf(tool_calls)) {
           for (const dom::element tc : *tcs) {
             dom::object to;
             if (tc.get_object().get(to)) continue;
             ToolCallDelta& td = cc.tool_calls.emplace_back();
-            if (const auto i = detail::member(to, "index"))
-              td.index = static_cast<int>(detail::integer(*i).value_or(0));
-            td.id = detail::stringMember(to, "id");
-            if (const auto fn = detail::objectMember(to, "function")) {
-              td.name = detail::stringMember(*fn, "name");
-              td.arguments = detail::stringMember(*fn, "arguments");
+            const auto [call_index, call_id, function] =
+                detail::members(to, {"index", "id", "function"});
+            if (call_index) td.index = static_cast<int>(detail::integer(*call_index).value_or(0));
+            td.id = detail::stringOf(call_id);
+            if (const auto fn = detail::objectOf(function)) {
+              const auto [name, arguments] = detail::members(*fn, {"name", "arguments"});
+              td.name = detail::stringOf(name);
+              td.arguments = detail::stringOf(arguments);
             }
           }
         }
       }
-      std::string_view finish;
-      if (const auto f = detail::member(co, "finish_reason"); f && !f->get_string().get(finish))
-        cc.finish_reason = finishReasonFromString(finish);
+      std::string_view reason;
+      if (finish && !finish->get_string().get(reason))
+        cc.finish_reason = finishReasonFromString(reason);
     }
   }
-  if (const auto u = detail::member(o, "usage")) c.usage = parseUsage(*u);
+  if (usage) c.usage = parseUsage(*usage);
   return core::Ok{};
 }
 
