@@ -3,13 +3,16 @@
 // → the client's answer, through the same functions the dispatch stage calls.
 //
 // Run as stream_bench.cpp says; each iteration is one request (or one answer), so the reported
-// time is nanoseconds per request. Filter with --benchmark_filter=Request or =Answer.
+// time is nanoseconds per request. Filter with --benchmark_filter=Request, =Inbound or =Answer.
+// Inbound_* is the whole per-request body work of the parse and dispatch stages (inspectBody,
+// then the rewrite or the translation), to set against Inbound_PassThrough.
 
 #include <benchmark/benchmark.h>
 
 #include <string>
 
 #include "api/client_api.h"
+#include "api/openai_body.h"
 #include "providers/provider.h"
 
 namespace kh {
@@ -47,6 +50,17 @@ const std::string kAnthropicRequest = R"({
   "temperature": 0.7,
   "top_p": 0.95,
   "metadata": {"user_id": "user-1234"}
+})";
+
+// A legacy completion: one prompt and the usual sampling fields.
+const std::string kCompletionRequest = R"({
+  "model": "bench-model",
+  "prompt": "Write a short paragraph about Tokyo for a visitor: what it is known for, how to get around, and one dish to try. Keep it friendly and under a hundred words.",
+  "max_tokens": 256,
+  "temperature": 0.7,
+  "top_p": 0.95,
+  "stream": false,
+  "user": "user-1234"
 })";
 
 // ~600 B answers as the providers send them.
@@ -135,6 +149,55 @@ void request(benchmark::State& state, api::ClientApi client, const std::string& 
   state.counters["out_bytes"] = static_cast<double>(bytes);
 }
 
+// The body as the parse stage sees it: the request's own string, which inspectBody gives the
+// padding simdjson wants; a real request moves such a body out of its HTTP message.
+std::string bodyOf(const std::string& text) {
+  std::string body = text;
+  body.reserve(body.size() + 64);
+  return body;
+}
+
+// inspectBody, then the body as the dispatch stage sends it to a provider of the same format.
+void inboundPassThrough(benchmark::State& state, api::ClientApi client, const std::string& text) {
+  std::string body = bodyOf(text);
+  const bool messages = client == api::ClientApi::kAnthropic;
+  for (auto _ : state) {
+    auto info = api::inspectBody(body, Operation::kChat, messages);
+    if (!info) {
+      state.SkipWithError("inspect failed");
+      break;
+    }
+    std::string out = api::rewriteBody(body, *info, "upstream-model", !messages);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+
+// inspectBody, then the body translated for a provider of another format.
+void inboundTranslated(benchmark::State& state, api::ClientApi client, Operation op,
+                       const std::string& text, const providers::Provider& p) {
+  std::string body = bodyOf(text);
+  const bool messages = client == api::ClientApi::kAnthropic;
+  for (auto _ : state) {
+    auto info = api::inspectBody(body, op, messages);
+    if (!info) {
+      state.SkipWithError("inspect failed");
+      break;
+    }
+    auto req = api::parseChatRequest(client, op, body, &*info);
+    if (!req) {
+      state.SkipWithError("parse failed");
+      break;
+    }
+    req->model = "upstream-model";
+    auto up = p.buildChat(*req);
+    if (!up) {
+      state.SkipWithError("build failed");
+      break;
+    }
+    benchmark::DoNotOptimize(up);
+  }
+}
+
 // The upstream's answer → the client's answer, as translateAnswer does it.
 void answer(benchmark::State& state, api::ClientApi client, const std::string& body,
             const providers::Provider& p) {
@@ -178,6 +241,32 @@ void BM_Request_AnthropicToOpenAI(benchmark::State& s) {
   request(s, api::ClientApi::kAnthropic, kAnthropicRequest, openai());
 }
 BENCHMARK(BM_Request_AnthropicToOpenAI);
+
+void BM_Inbound_PassThrough_OpenAI(benchmark::State& s) {
+  inboundPassThrough(s, api::ClientApi::kOpenAI, kOpenAIRequest);
+}
+BENCHMARK(BM_Inbound_PassThrough_OpenAI);
+
+void BM_Inbound_PassThrough_Anthropic(benchmark::State& s) {
+  inboundPassThrough(s, api::ClientApi::kAnthropic, kAnthropicRequest);
+}
+BENCHMARK(BM_Inbound_PassThrough_Anthropic);
+
+void BM_Inbound_OpenAIToAnthropic(benchmark::State& s) {
+  inboundTranslated(s, api::ClientApi::kOpenAI, Operation::kChat, kOpenAIRequest, anthropic());
+}
+BENCHMARK(BM_Inbound_OpenAIToAnthropic);
+
+void BM_Inbound_CompletionToAnthropic(benchmark::State& s) {
+  inboundTranslated(s, api::ClientApi::kOpenAI, Operation::kCompletion, kCompletionRequest,
+                    anthropic());
+}
+BENCHMARK(BM_Inbound_CompletionToAnthropic);
+
+void BM_Inbound_AnthropicToOpenAI(benchmark::State& s) {
+  inboundTranslated(s, api::ClientApi::kAnthropic, Operation::kChat, kAnthropicRequest, openai());
+}
+BENCHMARK(BM_Inbound_AnthropicToOpenAI);
 
 void BM_Answer_AnthropicToOpenAI(benchmark::State& s) {
   answer(s, api::ClientApi::kOpenAI, kAnthropicAnswer, anthropic());

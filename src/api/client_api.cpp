@@ -2,15 +2,17 @@
 
 #include <simdjson.h>
 
-#include <array>
+#include <optional>
 
-#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/error.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "api/openai_errors.h"
 #include "core/ids.h"
 #include "model/anthropic_codec.h"
+#include "model/json_dom.h"
 #include "model/openai_codec.h"
 
 namespace kh::api {
@@ -19,6 +21,15 @@ namespace {
 
 namespace json = boost::json;
 using providers::Operation;
+
+// A body simdjson refused. Boost.JSON's account of the fault is given where it has one: that is
+// the message clients got before requests were read with simdjson.
+core::Error notJson(std::string_view body, simdjson::error_code err) {
+  boost::system::error_code ec;
+  json::parse(body, ec);
+  return core::Error::invalidJson("The request body is not valid JSON: " +
+                                  (ec ? ec.message() : std::string(simdjson::error_message(err))));
+}
 
 core::Result<json::value> parseJson(std::string_view body) {
   boost::system::error_code ec;
@@ -75,20 +86,26 @@ providers::WireFormat wireOf(ClientApi api) {
 }
 
 core::Result<model::ChatRequest> parseChatRequest(ClientApi api, Operation op,
-                                                  std::string_view body) {
-  // The body's document lives only while it is read into the canonical request, so it is built
-  // in a per-thread buffer that is never freed piecemeal: a typical body then costs no heap
-  // allocation for its document. This is safe because the JSON the canonical request keeps
-  // (tool parameters, schemas, `extra`) is copied into it by assignment or insertion, and
-  // Boost.JSON copies then into the destination's (default) storage; the parse tests check it.
-  thread_local std::array<unsigned char, 16 * 1024> buffer;
-  json::monotonic_resource arena(buffer.data(), buffer.size());
-  boost::system::error_code ec;
-  const json::value v = json::parse(body, ec, json::storage_ptr(&arena));
-  if (ec) return core::Error::invalidJson("The request body is not valid JSON: " + ec.message());
-  if (api == ClientApi::kAnthropic) return model::parseAnthropicRequest(v);
-  if (op == Operation::kCompletion) return model::parseOpenAICompletionRequest(v);
-  return model::parseOpenAIChatRequest(v);
+                                                  std::string_view body,
+                                                  const OpenAIBodyInfo* inspected) {
+  // Requests read the client's document once (inspectBody's) on the usual path; strings and the
+  // JSON the canonical request keeps are copied out of it.
+  std::optional<simdjson::dom::element> doc;
+  if (inspected) doc = inspectedDocument(*inspected);
+  simdjson::dom::element root;
+  if (doc) {
+    root = *doc;
+  } else if (auto err = parseBodyDocument(body).get(root); err) {
+    return notJson(body, err);
+  }
+  // The nesting limit of the Boost.JSON parser this path used before: documents nested deeper
+  // are still refused, as they were.
+  if (model::detail::deeperThan(root, json::parse_options().max_depth))
+    return core::Error::invalidJson("The request body is not valid JSON: " +
+                                    json::make_error_code(json::error::too_deep).message());
+  if (api == ClientApi::kAnthropic) return model::parseAnthropicRequest(root);
+  if (op == Operation::kCompletion) return model::parseOpenAICompletionRequest(root);
+  return model::parseOpenAIChatRequest(root);
 }
 
 core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body) {

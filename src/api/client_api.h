@@ -31,8 +31,11 @@ class ChatStreamEncoder {
 };
 
 // The client's body → canonical chat request (chat, legacy completions or Anthropic messages).
+// With `inspected` (inspectBody's answer for this body) the document inspectBody built is read
+// when the thread still holds it, instead of parsing the body again.
 core::Result<model::ChatRequest> parseChatRequest(ClientApi api, providers::Operation op,
-                                                  std::string_view body);
+                                                  std::string_view body,
+                                                  const OpenAIBodyInfo* inspected = nullptr);
 core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body);
 
 std::string renderChatResponse(ClientApi api, providers::Operation op,

@@ -29,6 +29,19 @@ simdjson::dom::parser& domParser() {
   return p;
 }
 
+// Request bodies get a parser of their own, so that the document inspectBody builds outlives the
+// small documents read meanwhile (usage, stream chunks) for the translated path to read.
+struct BodyParser {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::uint64_t generation = 0;  // bumped by every parse, which replaces the document
+};
+
+BodyParser& bodyParser() {
+  thread_local BodyParser p;
+  return p;
+}
+
 std::string_view fieldFor(providers::Operation op) {
   switch (op) {
     case providers::Operation::kChat:
@@ -72,10 +85,13 @@ core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   // Full validation first: On-Demand skips what it does not read, and a malformed body must be a
   // clear 400 here, not a confusing answer from the upstream. About 1 µs per KB.
-  if (auto err = domParser().parse(body.data(), body.size(), false).error(); err)
+  BodyParser& bp = bodyParser();
+  ++bp.generation;
+  if (auto err = bp.parser.parse(body.data(), body.size(), false).get(bp.root); err)
     return malformed(err);
 
   OpenAIBodyInfo info;
+  info.document = BodyDocument{&bp, bp.generation};
   const simdjson::padded_string_view padded(body.data(), body.size(), body.capacity());
   simdjson::ondemand::document doc;
   if (auto err = ondemandParser().iterate(padded).get(doc); err) return malformed(err);
@@ -175,6 +191,20 @@ bool needsRewrite(const OpenAIBodyInfo& info, std::string_view model, bool force
   const bool same_token =
       plain && info.model_end - info.model_begin == model.size() + 2 && info.model == model;
   return !same_token || (force_usage && info.stream && !info.include_usage);
+}
+
+std::optional<simdjson::dom::element> inspectedDocument(const OpenAIBodyInfo& info) {
+  const BodyParser& bp = bodyParser();
+  if (info.document.parser != &bp || info.document.generation != bp.generation) return std::nullopt;
+  return bp.root;
+}
+
+simdjson::simdjson_result<simdjson::dom::element> parseBodyDocument(std::string_view body) {
+  BodyParser& bp = bodyParser();
+  ++bp.generation;
+  // Copied into the parser's padded buffer: the caller's body may lack simdjson's padding.
+  if (auto err = bp.parser.parse(body.data(), body.size(), true).get(bp.root); err) return err;
+  return simdjson::dom::element(bp.root);
 }
 
 std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::string_view model,

@@ -1,14 +1,23 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <simdjson.h>
 
 #include "core/result.h"
 #include "providers/provider.h"
 
 namespace kh::api {
+
+// Names the document a thread's body parser holds (see inspectedDocument).
+struct BodyDocument {
+  const void* parser = nullptr;
+  std::uint64_t generation = 0;
+};
 
 // What the gateway needs from an OpenAI request body, with byte offsets so the body can be
 // forwarded with only the model replaced (the pass-through fast path) instead of re-serialised.
@@ -23,6 +32,8 @@ struct OpenAIBodyInfo {
   // The gateway's own `user_preferences` (model "auto"): no upstream knows it, so such a body is
   // rebuilt without it rather than passed through.
   bool has_user_preferences = false;
+  // The document inspectBody validated the body with, for the translated path to read.
+  BodyDocument document;
 };
 
 // Validates and inspects a request body. `body` gains spare capacity for the SIMD parser's padding
@@ -30,6 +41,15 @@ struct OpenAIBodyInfo {
 // `messages_api`: the body is an Anthropic Messages request, which must carry max_tokens.
 core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op,
                                          bool messages_api = false);
+
+// The document inspectBody built for `info`'s body, as long as the calling thread's body parser
+// still holds it: the translated path then reads the body without parsing it again. nullopt once
+// that thread parsed another body (another request ran in between) or on another thread; the
+// caller then parses the body anew with parseBodyDocument.
+std::optional<simdjson::dom::element> inspectedDocument(const OpenAIBodyInfo& info);
+// `body` parsed into the calling thread's body parser, in place of the document it held. Valid
+// until the next body is parsed on this thread.
+simdjson::simdjson_result<simdjson::dom::element> parseBodyDocument(std::string_view body);
 
 // The body to send upstream: `model` replaced; with `force_usage` (OpenAI's wire format), streams
 // get `stream_options.include_usage` forced on so usage is always known.

@@ -25,6 +25,11 @@ using detail::str;
 
 namespace {
 
+std::string_view stringField(const json::object& o, std::string_view key) {
+  const json::value* v = field(o, key);
+  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
+
 // Upstream error text that is not JSON (a load balancer's HTML page) is cut to this many bytes.
 constexpr size_t kMaxErrorText = 1024;
 
@@ -35,11 +40,6 @@ constexpr double kMaxTemperature = 1.0;
 // require one, and objects in it must forbid additional properties), so it becomes an instruction.
 constexpr std::string_view kJsonObjectInstruction =
     "Respond only with a single valid JSON object, with no text before or after it.";
-
-std::string_view stringField(const json::object& o, std::string_view key) {
-  const json::value* v = field(o, key);
-  return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
-}
 
 std::string_view stopReasonFor(FinishReason r) {
   switch (r) {
@@ -71,15 +71,15 @@ FinishReason finishFor(std::string_view stop_reason) {
 void applyUsage(dom::element v, Usage& u) {
   dom::object o;
   if (v.get_object().get(o)) return;
-  auto count = [&](std::string_view key, long long fallback) {
-    return detail::integerMember(o, key, fallback);
-  };
+  const auto [input_tokens, cache_read, cache_creation, output] = detail::members(
+      o,
+      {"input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens"});
   const long long input =
-      count("input_tokens", u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
-  u.cached_tokens = count("cache_read_input_tokens", u.cached_tokens);
-  u.cache_creation_tokens = count("cache_creation_input_tokens", u.cache_creation_tokens);
+      detail::integerOf(input_tokens, u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
+  u.cached_tokens = detail::integerOf(cache_read, u.cached_tokens);
+  u.cache_creation_tokens = detail::integerOf(cache_creation, u.cache_creation_tokens);
   u.prompt_tokens = input + u.cached_tokens + u.cache_creation_tokens;
-  u.completion_tokens = count("output_tokens", u.completion_tokens);
+  u.completion_tokens = detail::integerOf(output, u.completion_tokens);
 }
 
 long long uncachedInput(const Usage& u) {
@@ -170,77 +170,98 @@ std::string cutText(std::string_view text) {
 
 // ---- Inbound request (/v1/messages) ----
 
-core::Result<std::string_view> blockType(const json::value& block, const std::string& at) {
-  if (!block.is_object()) return bad(at, fmt::format("'{}' must be an object", at));
-  const json::value* type = field(block.as_object(), "type");
-  if (!type || !type->is_string()) return bad(at + ".type", "content blocks need a string 'type'");
-  return std::string_view(type->as_string());
+using detail::asBool;
+using detail::asString;
+using detail::Path;
+
+// The non-null member `key` as a string.
+std::optional<std::string_view> stringAt(dom::object o, std::string_view key) {
+  const auto v = detail::member(o, key);
+  return v ? asString(*v) : std::nullopt;
 }
 
-core::Result<std::string> textOf(const json::object& block, const std::string& at) {
-  const json::value* text = field(block, "text");
-  if (!text || !text->is_string()) return bad(at + ".text", "text blocks need a string 'text'");
-  return str(*text);
+// A content block and its type.
+struct Block {
+  dom::object o;
+  std::string_view type;
+};
+
+core::Result<Block> blockOf(dom::element v, const Path& at) {
+  Block b;
+  if (v.get_object().get(b.o))
+    return bad(at.str(), fmt::format("'{}' must be an object", at.str()));
+  const auto type = stringAt(b.o, "type");
+  if (!type) return bad(at + ".type", "content blocks need a string 'type'");
+  b.type = *type;
+  return b;
 }
 
-core::Result<ContentPart> imagePart(const json::object& block, const std::string& at) {
-  const json::value* src = field(block, "source");
-  if (!src || !src->is_object()) return bad(at + ".source", "image blocks need a 'source' object");
-  const auto& s = src->as_object();
-  const json::value* type = field(s, "type");
-  if (!type || !type->is_string())
-    return bad(at + ".source.type", "image sources need a string 'type'");
+core::Result<std::string_view> textOf(dom::object block, const Path& at) {
+  const auto text = stringAt(block, "text");
+  if (!text) return bad(at + ".text", "text blocks need a string 'text'");
+  return *text;
+}
+
+core::Result<ContentPart> imagePart(dom::object block, const Path& at) {
+  const auto s = detail::objectMember(block, "source");
+  if (!s) return bad(at + ".source", "image blocks need a 'source' object");
+  const auto t = stringAt(*s, "type");
+  if (!t) return bad(at + ".source.type", "image sources need a string 'type'");
   ContentPart p;
   p.kind = ContentPart::Kind::kImage;
-  const std::string_view t = type->as_string();
-  if (t == "base64") {
-    const json::value* mt = field(s, "media_type");
-    if (!mt || !mt->is_string())
+  if (*t == "base64") {
+    const auto mt = stringAt(*s, "media_type");
+    if (!mt)
       return bad(at + ".source.media_type", "base64 image sources need a string 'media_type'");
-    const json::value* data = field(s, "data");
-    if (!data || !data->is_string())
-      return bad(at + ".source.data", "base64 image sources need a string 'data'");
-    p.image.media_type = str(*mt);
-    p.image.data = str(*data);
-  } else if (t == "url") {
-    const json::value* url = field(s, "url");
-    if (!url || !url->is_string())
-      return bad(at + ".source.url", "url image sources need a string 'url'");
-    p.image.url = str(*url);
+    const auto data = stringAt(*s, "data");
+    if (!data) return bad(at + ".source.data", "base64 image sources need a string 'data'");
+    p.image.media_type = *mt;
+    p.image.data = *data;
+  } else if (*t == "url") {
+    const auto url = stringAt(*s, "url");
+    if (!url) return bad(at + ".source.url", "url image sources need a string 'url'");
+    p.image.url = *url;
   } else {
     // File ids only mean something to Anthropic's Files API, which other providers lack.
-    return bad(at + ".source.type", fmt::format("unsupported image source type '{}'", t));
+    return bad(at + ".source.type", fmt::format("unsupported image source type '{}'", *t));
   }
   return p;
 }
 
 // Text and image blocks: what tool results and user turns share.
-core::Result<ContentPart> mediaPart(const json::object& block, std::string_view type,
-                                    const std::string& at) {
-  if (type == "text") {
-    auto text = textOf(block, at);
+core::Status mediaPart(const Block& block, const Path& at, std::vector<ContentPart>& out) {
+  if (block.type == "text") {
+    auto text = textOf(block.o, at);
     if (!text) return std::move(text).error();
-    return ContentPart::textPart(std::move(*text));
+    out.push_back(ContentPart::textPart(std::string(*text)));
+    return core::Ok{};
   }
-  if (type == "image") return imagePart(block, at);
-  return bad(at + ".type", fmt::format("unsupported content block type '{}'", type));
+  if (block.type == "image") {
+    auto part = imagePart(block.o, at);
+    if (!part) return std::move(part).error();
+    out.push_back(std::move(*part));
+    return core::Ok{};
+  }
+  return bad(at + ".type", fmt::format("unsupported content block type '{}'", block.type));
 }
 
 // A system prompt (top level or a `role: system` turn): a string or text blocks, joined by a
 // blank line so that providers taking one string keep the blocks apart.
-core::Result<std::string> systemText(const json::value& v, const std::string& at) {
-  if (v.is_string()) return str(v);
-  if (!v.is_array()) return bad(at, fmt::format("'{}' must be a string or an array", at));
+core::Result<std::string> systemText(dom::element v, const Path& at) {
+  if (const auto s = asString(v)) return std::string(*s);
+  dom::array arr;
+  if (v.get_array().get(arr))
+    return bad(at.str(), fmt::format("'{}' must be a string or an array", at.str()));
   std::string out;
-  const auto& arr = v.as_array();
-  for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string bat = fmt::format("{}[{}]", at, i);
-    auto type = blockType(arr[i], bat);
-    if (!type) return std::move(type).error();
-    if (*type != "text")
+  size_t i = 0;
+  for (const dom::element item : arr) {
+    const Path bat(at, i++);
+    auto block = blockOf(item, bat);
+    if (!block) return std::move(block).error();
+    if (block->type != "text")
       return bad(bat + ".type",
-                 fmt::format("system prompts take text blocks only, not '{}'", *type));
-    auto text = textOf(arr[i].as_object(), bat);
+                 fmt::format("system prompts take text blocks only, not '{}'", block->type));
+    auto text = textOf(block->o, bat);
     if (!text) return std::move(text).error();
     if (!out.empty() && !text->empty()) out += "\n\n";
     out += *text;
@@ -248,216 +269,278 @@ core::Result<std::string> systemText(const json::value& v, const std::string& at
   return out;
 }
 
-core::Result<Message> toolResultMessage(const json::object& block, const std::string& at) {
-  Message m;
+core::Status toolResultMessage(dom::object block, const Path& at, Message& m) {
   m.role = Role::kTool;
-  const json::value* id = field(block, "tool_use_id");
-  if (!id || !id->is_string())
-    return bad(at + ".tool_use_id", "tool_result blocks need a string 'tool_use_id'");
-  m.tool_call_id = str(*id);
-  if (const json::value* c = field(block, "content")) {
-    if (c->is_string()) {
-      m.content.push_back(ContentPart::textPart(str(*c)));
-    } else if (c->is_array()) {
-      const auto& arr = c->as_array();
-      for (size_t i = 0; i < arr.size(); ++i) {
-        const std::string bat = fmt::format("{}.content[{}]", at, i);
-        auto type = blockType(arr[i], bat);
-        if (!type) return std::move(type).error();
-        auto part = mediaPart(arr[i].as_object(), *type, bat);
-        if (!part) return std::move(part).error();
-        m.content.push_back(std::move(*part));
+  const auto id = stringAt(block, "tool_use_id");
+  if (!id) return bad(at + ".tool_use_id", "tool_result blocks need a string 'tool_use_id'");
+  m.tool_call_id = *id;
+  if (const auto c = detail::member(block, "content")) {
+    dom::array arr;
+    if (const auto s = asString(*c)) {
+      m.content.push_back(ContentPart::textPart(std::string(*s)));
+    } else if (!c->get_array().get(arr)) {
+      const Path content(at, "content");
+      size_t i = 0;
+      for (const dom::element item : arr) {
+        const Path bat(content, i++);
+        auto b = blockOf(item, bat);
+        if (!b) return std::move(b).error();
+        if (auto s = mediaPart(*b, bat, m.content); !s) return s;
       }
     } else {
       return bad(at + ".content", "tool_result 'content' must be a string or an array");
     }
   }
-  if (const json::value* e = field(block, "is_error")) {
-    if (!e->is_bool()) return bad(at + ".is_error", "'is_error' must be a boolean");
+  if (const auto e = detail::member(block, "is_error")) {
+    const auto b = asBool(*e);
+    if (!b) return bad(at + ".is_error", "'is_error' must be a boolean");
     // The canonical tool turn has no error flag; the model still learns the call failed.
-    if (e->as_bool()) {
+    if (*b) {
       if (!m.content.empty() && m.content.front().kind == ContentPart::Kind::kText)
         m.content.front().text.insert(0, "Error: ");
       else
         m.content.insert(m.content.begin(), ContentPart::textPart("Error"));
     }
   }
-  return m;
+  return core::Ok{};
+}
+
+// `content`, already known to be an array.
+dom::array arrayOf(dom::element content) {
+  dom::array arr;
+  if (content.get_array().get(arr)) return {};
+  return arr;
 }
 
 // A user turn may mix tool results and text; each tool_result becomes its own `role: tool`
 // message, in block order, so the text keeps its place relative to the results.
-core::Status parseUserTurn(const json::value& content, const std::string& at,
-                           std::vector<Message>& out) {
-  Message user;
-  user.role = Role::kUser;
-  if (content.is_string()) {
-    user.content.push_back(ContentPart::textPart(str(content)));
-    out.push_back(std::move(user));
+core::Status parseUserTurn(dom::element content, const Path& at, std::vector<Message>& out) {
+  if (const auto s = asString(content)) {
+    Message& user = out.emplace_back();
+    user.role = Role::kUser;
+    user.content.push_back(ContentPart::textPart(std::string(*s)));
     return core::Ok{};
   }
-  const auto& arr = content.as_array();
+  Message user;
+  user.role = Role::kUser;
   bool any_tool = false;
-  for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string bat = fmt::format("{}[{}]", at, i);
-    auto type = blockType(arr[i], bat);
-    if (!type) return std::move(type).error();
-    const auto& block = arr[i].as_object();
-    if (*type == "tool_result") {
+  size_t i = 0;
+  for (const dom::element item : arrayOf(content)) {
+    const Path bat(at, i++);
+    auto block = blockOf(item, bat);
+    if (!block) return std::move(block).error();
+    if (block->type == "tool_result") {
       if (!user.content.empty()) {
         out.push_back(std::move(user));
         user = Message{};
         user.role = Role::kUser;
       }
-      auto m = toolResultMessage(block, bat);
-      if (!m) return std::move(m).error();
-      out.push_back(std::move(*m));
+      if (auto s = toolResultMessage(block->o, bat, out.emplace_back()); !s) return s;
       any_tool = true;
       continue;
     }
-    auto part = mediaPart(block, *type, bat);
-    if (!part) return std::move(part).error();
-    user.content.push_back(std::move(*part));
+    if (auto s = mediaPart(*block, bat, user.content); !s) return s;
   }
   // An empty array is still a (pointless) user turn; a turn of only tool results is not.
   if (!user.content.empty() || !any_tool) out.push_back(std::move(user));
   return core::Ok{};
 }
 
-core::Result<Message> parseAssistantTurn(const json::value& content, const std::string& at) {
-  Message m;
+core::Status parseAssistantTurn(dom::element content, const Path& at, Message& m) {
   m.role = Role::kAssistant;
-  if (content.is_string()) {
-    m.content.push_back(ContentPart::textPart(str(content)));
-    return m;
+  if (const auto s = asString(content)) {
+    m.content.push_back(ContentPart::textPart(std::string(*s)));
+    return core::Ok{};
   }
-  const auto& arr = content.as_array();
-  for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string bat = fmt::format("{}[{}]", at, i);
-    auto type = blockType(arr[i], bat);
-    if (!type) return std::move(type).error();
-    const auto& block = arr[i].as_object();
-    if (*type == "text") {
-      auto text = textOf(block, bat);
+  size_t i = 0;
+  for (const dom::element item : arrayOf(content)) {
+    const Path bat(at, i++);
+    auto block = blockOf(item, bat);
+    if (!block) return std::move(block).error();
+    if (block->type == "text") {
+      auto text = textOf(block->o, bat);
       if (!text) return std::move(text).error();
-      m.content.push_back(ContentPart::textPart(std::move(*text)));
-    } else if (*type == "tool_use") {
-      ToolCall c;
-      const json::value* id = field(block, "id");
-      if (!id || !id->is_string()) return bad(bat + ".id", "tool_use blocks need a string 'id'");
-      c.id = str(*id);
-      const json::value* name = field(block, "name");
-      if (!name || !name->is_string())
-        return bad(bat + ".name", "tool_use blocks need a string 'name'");
-      c.name = str(*name);
-      const json::value* input = field(block, "input");
+      m.content.push_back(ContentPart::textPart(std::string(*text)));
+    } else if (block->type == "tool_use") {
+      const auto id = stringAt(block->o, "id");
+      if (!id) return bad(bat + ".id", "tool_use blocks need a string 'id'");
+      const auto name = stringAt(block->o, "name");
+      if (!name) return bad(bat + ".name", "tool_use blocks need a string 'name'");
+      const auto input = detail::member(block->o, "input");
       if (input && !input->is_object()) return bad(bat + ".input", "'input' must be an object");
-      c.arguments = input ? json::serialize(*input) : "{}";
-      m.tool_calls.push_back(std::move(c));
-    } else if (*type == "thinking" || *type == "redacted_thinking") {
+      ToolCall& c = m.tool_calls.emplace_back();
+      c.id = *id;
+      c.name = *name;
+      c.arguments = input ? detail::serialize(*input) : "{}";
+    } else if (block->type == "thinking" || block->type == "redacted_thinking") {
       // Signed reasoning only Anthropic can verify; other providers cannot take it back.
     } else {
-      return bad(bat + ".type", fmt::format("unsupported content block type '{}'", *type));
+      return bad(bat + ".type", fmt::format("unsupported content block type '{}'", block->type));
     }
-  }
-  return m;
-}
-
-core::Status parseTools(const json::value& v, ChatRequest& r) {
-  if (!v.is_array()) return bad("tools", "'tools' must be an array");
-  const auto& arr = v.as_array();
-  for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string at = fmt::format("tools[{}]", i);
-    if (!arr[i].is_object()) return bad(at, fmt::format("'{}' must be an object", at));
-    const auto& o = arr[i].as_object();
-    // Server tools (web_search_…, code_execution_…, bash_…) run inside Anthropic; no other
-    // provider can run them, and dropping one silently would let the model pretend it did.
-    if (const json::value* type = field(o, "type")) {
-      if (!type->is_string()) return bad(at + ".type", "'type' must be a string");
-      if (type->as_string() != "custom")
-        return bad(at + ".type",
-                   fmt::format("server tool '{}' is not supported; only custom tools are",
-                               std::string_view(type->as_string())));
-    }
-    Tool t;
-    const json::value* name = field(o, "name");
-    if (!name || !name->is_string()) return bad(at + ".name", "tools need a string 'name'");
-    t.name = str(*name);
-    if (const json::value* d = field(o, "description")) {
-      if (!d->is_string()) return bad(at + ".description", "'description' must be a string");
-      t.description = str(*d);
-    }
-    if (const json::value* s = field(o, "input_schema")) {
-      if (!s->is_object()) return bad(at + ".input_schema", "'input_schema' must be an object");
-      t.parameters = *s;
-    }
-    if (const json::value* s = field(o, "strict")) {
-      if (!s->is_bool()) return bad(at + ".strict", "'strict' must be a boolean");
-      t.strict = s->as_bool();
-    }
-    r.tools.push_back(std::move(t));
   }
   return core::Ok{};
 }
 
-core::Status parseToolChoice(const json::value& v, ChatRequest& r) {
-  if (!v.is_object()) return bad("tool_choice", "'tool_choice' must be an object");
-  const auto& o = v.as_object();
-  const json::value* type = field(o, "type");
-  if (!type || !type->is_string())
-    return bad("tool_choice.type", "'tool_choice' needs a string 'type'");
-  const std::string_view t = type->as_string();
-  if (t == "auto") {
-    r.tool_choice.mode = ToolChoice::Mode::kAuto;
-  } else if (t == "any") {
-    r.tool_choice.mode = ToolChoice::Mode::kRequired;
-  } else if (t == "none") {
-    r.tool_choice.mode = ToolChoice::Mode::kNone;
-  } else if (t == "tool") {
-    const json::value* name = field(o, "name");
-    if (!name || !name->is_string())
-      return bad("tool_choice.name", "tool_choice of type 'tool' needs a string 'name'");
-    r.tool_choice.mode = ToolChoice::Mode::kNamed;
-    r.tool_choice.name = str(*name);
-  } else {
-    return bad("tool_choice.type", fmt::format("unknown tool_choice type '{}'", t));
+core::Status parseTools(dom::element v, ChatRequest& r) {
+  dom::array arr;
+  if (v.get_array().get(arr)) return bad("tools", "'tools' must be an array");
+  const Path tools("tools");
+  size_t i = 0;
+  for (const dom::element item : arr) {
+    const Path at(tools, i++);
+    dom::object o;
+    if (item.get_object().get(o))
+      return bad(at.str(), fmt::format("'{}' must be an object", at.str()));
+    // Server tools (web_search_…, code_execution_…, bash_…) run inside Anthropic; no other
+    // provider can run them, and dropping one silently would let the model pretend it did.
+    if (const auto type = detail::member(o, "type")) {
+      const auto t = asString(*type);
+      if (!t) return bad(at + ".type", "'type' must be a string");
+      if (*t != "custom")
+        return bad(at + ".type",
+                   fmt::format("server tool '{}' is not supported; only custom tools are", *t));
+    }
+    const auto name = stringAt(o, "name");
+    if (!name) return bad(at + ".name", "tools need a string 'name'");
+    Tool& t = r.tools.emplace_back();
+    t.name = *name;
+    if (const auto d = detail::member(o, "description")) {
+      const auto s = asString(*d);
+      if (!s) return bad(at + ".description", "'description' must be a string");
+      t.description = *s;
+    }
+    if (const auto s = detail::member(o, "input_schema")) {
+      if (!s->is_object()) return bad(at + ".input_schema", "'input_schema' must be an object");
+      t.parameters = detail::toBoost(*s);
+    }
+    if (const auto s = detail::member(o, "strict")) {
+      const auto b = asBool(*s);
+      if (!b) return bad(at + ".strict", "'strict' must be a boolean");
+      t.strict = *b;
+    }
   }
-  if (const json::value* d = field(o, "disable_parallel_tool_use")) {
-    if (!d->is_bool())
+  return core::Ok{};
+}
+
+core::Status parseToolChoice(dom::element v, ChatRequest& r) {
+  dom::object o;
+  if (v.get_object().get(o)) return bad("tool_choice", "'tool_choice' must be an object");
+  const auto t = stringAt(o, "type");
+  if (!t) return bad("tool_choice.type", "'tool_choice' needs a string 'type'");
+  if (*t == "auto") {
+    r.tool_choice.mode = ToolChoice::Mode::kAuto;
+  } else if (*t == "any") {
+    r.tool_choice.mode = ToolChoice::Mode::kRequired;
+  } else if (*t == "none") {
+    r.tool_choice.mode = ToolChoice::Mode::kNone;
+  } else if (*t == "tool") {
+    const auto name = stringAt(o, "name");
+    if (!name) return bad("tool_choice.name", "tool_choice of type 'tool' needs a string 'name'");
+    r.tool_choice.mode = ToolChoice::Mode::kNamed;
+    r.tool_choice.name = *name;
+  } else {
+    return bad("tool_choice.type", fmt::format("unknown tool_choice type '{}'", *t));
+  }
+  if (const auto d = detail::member(o, "disable_parallel_tool_use")) {
+    const auto b = asBool(*d);
+    if (!b)
       return bad("tool_choice.disable_parallel_tool_use",
                  "'disable_parallel_tool_use' must be a boolean");
-    if (d->as_bool()) r.parallel_tool_calls = false;
+    if (*b) r.parallel_tool_calls = false;
   }
   return core::Ok{};
 }
 
 // output_config.format (GA) or the beta's top-level output_format: {type: json_schema, schema}.
-core::Status parseOutputFormat(const json::value& v, const std::string& at, ChatRequest& r) {
-  if (!v.is_object()) return bad(at, fmt::format("'{}' must be an object", at));
-  const auto& o = v.as_object();
-  if (stringField(o, "type") != "json_schema")
-    return bad(at + ".type", "the only output format type is 'json_schema'");
-  const json::value* schema = field(o, "schema");
+core::Status parseOutputFormat(dom::element v, std::string_view at, ChatRequest& r) {
+  dom::object o;
+  if (v.get_object().get(o)) return bad(std::string(at), fmt::format("'{}' must be an object", at));
+  if (stringAt(o, "type").value_or("") != "json_schema")
+    return bad(fmt::format("{}.type", at), "the only output format type is 'json_schema'");
+  const auto schema = detail::member(o, "schema");
   if (!schema || !schema->is_object())
-    return bad(at + ".schema", "json_schema output formats need a 'schema' object");
+    return bad(fmt::format("{}.schema", at), "json_schema output formats need a 'schema' object");
   r.response_format.kind = ResponseFormat::Kind::kJsonSchema;
   r.response_format.name = "response";
-  r.response_format.schema = *schema;
+  r.response_format.schema = detail::toBoost(*schema);
   // Anthropic's structured outputs always constrain decoding; OpenAI calls that strict.
   r.response_format.strict = true;
   return core::Ok{};
 }
 
-core::Status numberInRange(const json::object& o, std::string_view key, double min, double max,
-                           std::optional<double>& out) {
-  const json::value* v = field(o, key);
+core::Status numberInRange(const std::optional<dom::element>& v, std::string_view key, double min,
+                           double max, std::optional<double>& out) {
   if (!v) return core::Ok{};
-  auto d = number(*v);
+  const auto d = number(*v);
   if (!d) return bad(std::string(key), fmt::format("'{}' must be a number", key));
   if (*d < min || *d > max)
     return bad(std::string(key), fmt::format("'{}' must be between {} and {}", key, min, max));
   out = *d;
   return core::Ok{};
+}
+
+// The request members the inbound reader looks at; the others are dropped.
+enum Member {
+  kModel,
+  kMaxTokens,
+  kSystem,
+  kMessages,
+  kStopSequences,
+  kTemperature,
+  kTopP,
+  kTopK,
+  kTools,
+  kToolChoice,
+  kMetadata,
+  kStream,
+  kOutputConfig,
+  kOutputFormat,
+  kMemberCount
+};
+constexpr std::string_view kMembers[kMemberCount] = {
+    "model",       "max_tokens", "system",        "messages",     "stop_sequences",
+    "temperature", "top_p",      "top_k",         "tools",        "tool_choice",
+    "metadata",    "stream",     "output_config", "output_format"};
+
+int memberOf(std::string_view key) {
+  for (int i = 0; i < kMemberCount; ++i)
+    if (kMembers[i] == key) return i;
+  return kMemberCount;
+}
+
+core::Status parseTurn(dom::element v, const Path& at, std::vector<Message>& out) {
+  dom::object o;
+  if (v.get_object().get(o)) return bad(at.str(), fmt::format("'{}' must be an object", at.str()));
+  // Of duplicate keys the last counts, and null counts as absent.
+  std::optional<dom::element> role, content;
+  for (const dom::key_value_pair kv : o) {
+    std::optional<dom::element>* slot = kv.key == "role"      ? &role
+                                        : kv.key == "content" ? &content
+                                                              : nullptr;
+    if (!slot) continue;
+    if (kv.value.is_null())
+      slot->reset();
+    else
+      *slot = kv.value;
+  }
+  const auto rs = role ? asString(*role) : std::nullopt;
+  if (!rs) return bad(at + ".role", "messages need a string 'role'");
+  if (!content) return bad(at + ".content", "messages need 'content'");
+  if (!content->is_string() && !content->is_array())
+    return bad(at + ".content", "'content' must be a string or an array");
+  const Path where(at, "content");
+  if (*rs == "user") return parseUserTurn(*content, where, out);
+  if (*rs == "assistant") return parseAssistantTurn(*content, where, out.emplace_back());
+  if (*rs == "system") {
+    // Not in Anthropic's documented schema, but current Claude clients send such turns.
+    auto text = systemText(*content, where);
+    if (!text) return std::move(text).error();
+    Message& m = out.emplace_back();
+    m.role = Role::kSystem;
+    m.content.push_back(ContentPart::textPart(std::move(*text)));
+    return core::Ok{};
+  }
+  return bad(at + ".role", fmt::format("unknown role '{}'", *rs));
 }
 
 // ---- Outbound request (to Anthropic) ----
@@ -548,114 +631,111 @@ bool hasBlocks(const std::vector<ContentPart>& parts) {
 
 }  // namespace
 
-core::Result<ChatRequest> parseAnthropicRequest(const json::value& body) {
-  if (!body.is_object()) return bad("", "The request body must be a JSON object");
-  const auto& o = body.as_object();
+core::Result<ChatRequest> parseAnthropicRequest(dom::element body) {
+  dom::object o;
+  if (body.get_object().get(o)) return bad("", "The request body must be a JSON object");
+  // One pass over the members: of duplicate keys the last counts, and null counts as absent.
+  std::optional<dom::element> f[kMemberCount];
+  for (const dom::key_value_pair kv : o) {
+    const int i = memberOf(kv.key);
+    if (i == kMemberCount) continue;
+    if (kv.value.is_null())
+      f[i].reset();
+    else
+      f[i] = kv.value;
+  }
   ChatRequest r;
-  const json::value* model = field(o, "model");
-  if (!model) return bad("model", "'model' is required");
-  if (!model->is_string()) return bad("model", "'model' must be a string");
-  r.model = str(*model);
+  if (!f[kModel]) return bad("model", "'model' is required");
+  const auto model = asString(*f[kModel]);
+  if (!model) return bad("model", "'model' must be a string");
+  r.model = *model;
 
   // Anthropic requires max_tokens; a missing one is left to the provider's default.
-  if (const json::value* v = field(o, "max_tokens")) {
-    auto i = integer(*v);
+  if (const auto& v = f[kMaxTokens]) {
+    const auto i = integer(*v);
     if (!i || *i < 1) return bad("max_tokens", "'max_tokens' must be a positive integer");
     r.max_tokens = *i;
   }
 
-  if (const json::value* sys = field(o, "system")) {
-    auto text = systemText(*sys, "system");
+  if (const auto& sys = f[kSystem]) {
+    auto text = systemText(*sys, Path("system"));
     if (!text) return std::move(text).error();
     if (!text->empty()) {
-      Message m;
+      Message& m = r.messages.emplace_back();
       m.role = Role::kSystem;
       m.content.push_back(ContentPart::textPart(std::move(*text)));
-      r.messages.push_back(std::move(m));
     }
   }
 
-  const json::value* messages = field(o, "messages");
-  if (!messages) return bad("messages", "'messages' is required");
-  if (!messages->is_array()) return bad("messages", "'messages' must be an array");
-  const auto& arr = messages->as_array();
-  for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string at = fmt::format("messages[{}]", i);
-    if (!arr[i].is_object()) return bad(at, fmt::format("'{}' must be an object", at));
-    const auto& mo = arr[i].as_object();
-    const json::value* role = field(mo, "role");
-    if (!role || !role->is_string()) return bad(at + ".role", "messages need a string 'role'");
-    const std::string_view rs = role->as_string();
-    const json::value* content = field(mo, "content");
-    if (!content) return bad(at + ".content", "messages need 'content'");
-    if (!content->is_string() && !content->is_array())
-      return bad(at + ".content", "'content' must be a string or an array");
-    if (rs == "user") {
-      if (auto s = parseUserTurn(*content, at + ".content", r.messages); !s)
-        return std::move(s).error();
-    } else if (rs == "assistant") {
-      auto m = parseAssistantTurn(*content, at + ".content");
-      if (!m) return std::move(m).error();
-      r.messages.push_back(std::move(*m));
-    } else if (rs == "system") {
-      // Not in Anthropic's documented schema, but current Claude clients send such turns.
-      auto text = systemText(*content, at + ".content");
-      if (!text) return std::move(text).error();
-      Message m;
-      m.role = Role::kSystem;
-      m.content.push_back(ContentPart::textPart(std::move(*text)));
-      r.messages.push_back(std::move(m));
-    } else {
-      return bad(at + ".role", fmt::format("unknown role '{}'", rs));
-    }
-  }
+  if (!f[kMessages]) return bad("messages", "'messages' is required");
+  dom::array arr;
+  if (f[kMessages]->get_array().get(arr)) return bad("messages", "'messages' must be an array");
+  // Tool results may split a turn; most turns are one message.
+  r.messages.reserve(r.messages.size() + arr.size());
+  const Path messages("messages");
+  size_t i = 0;
+  for (const dom::element m : arr)
+    if (auto s = parseTurn(m, Path(messages, i++), r.messages); !s) return std::move(s).error();
 
-  if (const json::value* v = field(o, "stop_sequences")) {
-    if (!v->is_array()) return bad("stop_sequences", "'stop_sequences' must be an array");
-    for (const auto& s : v->as_array()) {
-      if (!s.is_string()) return bad("stop_sequences", "'stop_sequences' must hold strings");
-      r.stop.push_back(str(s));
+  if (const auto& v = f[kStopSequences]) {
+    dom::array stops;
+    if (v->get_array().get(stops))
+      return bad("stop_sequences", "'stop_sequences' must be an array");
+    for (const dom::element s : stops) {
+      const auto text = asString(s);
+      if (!text) return bad("stop_sequences", "'stop_sequences' must hold strings");
+      r.stop.emplace_back(*text);
     }
   }
-  if (auto s = numberInRange(o, "temperature", 0, 1, r.temperature); !s)
+  if (auto s = numberInRange(f[kTemperature], "temperature", 0, 1, r.temperature); !s)
     return std::move(s).error();
-  if (auto s = numberInRange(o, "top_p", 0, 1, r.top_p); !s) return std::move(s).error();
-  if (const json::value* k = field(o, "top_k")) {
-    auto i = integer(*k);
+  if (auto s = numberInRange(f[kTopP], "top_p", 0, 1, r.top_p); !s) return std::move(s).error();
+  if (const auto& k = f[kTopK]) {
+    const auto i = integer(*k);
     if (!i || *i < 0) return bad("top_k", "'top_k' must be a non-negative integer");
     r.top_k = static_cast<int>(*i);
   }
-  if (const json::value* t = field(o, "tools")) {
-    if (auto s = parseTools(*t, r); !s) return std::move(s).error();
-  }
-  if (const json::value* tc = field(o, "tool_choice")) {
-    if (auto s = parseToolChoice(*tc, r); !s) return std::move(s).error();
-  }
-  if (const json::value* md = field(o, "metadata")) {
-    if (!md->is_object()) return bad("metadata", "'metadata' must be an object");
-    if (const json::value* u = field(md->as_object(), "user_id")) {
-      if (!u->is_string()) return bad("metadata.user_id", "'metadata.user_id' must be a string");
-      r.user = str(*u);
+  if (f[kTools])
+    if (auto s = parseTools(*f[kTools], r); !s) return std::move(s).error();
+  if (f[kToolChoice])
+    if (auto s = parseToolChoice(*f[kToolChoice], r); !s) return std::move(s).error();
+  if (const auto& md = f[kMetadata]) {
+    dom::object mo;
+    if (md->get_object().get(mo)) return bad("metadata", "'metadata' must be an object");
+    if (const auto u = detail::member(mo, "user_id")) {
+      const auto s = asString(*u);
+      if (!s) return bad("metadata.user_id", "'metadata.user_id' must be a string");
+      r.user = *s;
     }
   }
-  if (const json::value* v = field(o, "stream")) {
-    if (!v->is_bool()) return bad("stream", "'stream' must be a boolean");
-    r.stream = v->as_bool();
+  if (const auto& v = f[kStream]) {
+    const auto b = asBool(*v);
+    if (!b) return bad("stream", "'stream' must be a boolean");
+    r.stream = *b;
     // message_delta carries usage in every Anthropic stream, so the upstream must send it.
     r.include_usage = r.stream;
   }
-  if (const json::value* oc = field(o, "output_config")) {
-    if (!oc->is_object()) return bad("output_config", "'output_config' must be an object");
-    if (const json::value* f = field(oc->as_object(), "format")) {
-      if (auto s = parseOutputFormat(*f, "output_config.format", r); !s)
+  if (const auto& oc = f[kOutputConfig]) {
+    dom::object oco;
+    if (oc->get_object().get(oco)) return bad("output_config", "'output_config' must be an object");
+    if (const auto format = detail::member(oco, "format"))
+      if (auto s = parseOutputFormat(*format, "output_config.format", r); !s)
         return std::move(s).error();
-    }
-  } else if (const json::value* f = field(o, "output_format")) {
-    if (auto s = parseOutputFormat(*f, "output_format", r); !s) return std::move(s).error();
+  } else if (const auto& format = f[kOutputFormat]) {
+    if (auto s = parseOutputFormat(*format, "output_format", r); !s) return std::move(s).error();
   }
   // `thinking`, `service_tier`, `container` and other Anthropic-only fields are dropped: `extra`
   // is passed to OpenAI-wire upstreams, which would refuse them.
   return r;
+}
+
+core::Result<ChatRequest> parseAnthropicRequest(const json::value& body) {
+  // Tests hold documents; the gateway reads the client's body with simdjson.
+  dom::parser parser;
+  dom::element root;
+  if (parser.parse(json::serialize(body)).get(root))
+    return core::Error::invalidJson("The request body is not valid JSON");
+  return parseAnthropicRequest(root);
 }
 
 core::Status appendAnthropicRequestJson(const ChatRequest& r,
@@ -1081,25 +1161,30 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
       root.get_object().get(o))
     return core::Error::badGateway(
         fmt::format("Anthropic sent a malformed '{}' stream event", event));
-  std::string_view type = detail::stringMember(o, "type");
+  // One pass over the event's members; each type reads its own.
+  const auto [type_member, index_member, delta_member, message_member, block_member, usage_member] =
+      detail::members(o, {"type", "index", "delta", "message", "content_block", "usage"});
+  std::string_view type = detail::stringOf(type_member);
   if (type.empty()) type = event;
 
   auto blockIndex = [&]() -> int {
-    const long long n = detail::integerMember(o, "index", -1);
+    const long long n = detail::integerOf(index_member, -1);
     return n >= 0 && n < 4096 ? static_cast<int>(n) : -1;
   };
 
   if (type == "content_block_delta") {
     const int index = blockIndex();
-    const auto delta = detail::objectMember(o, "delta");
+    const auto delta = detail::objectOf(delta_member);
     if (index < 0 || !delta) return core::Ok{};
-    const std::string_view dtype = detail::stringMember(*delta, "type");
+    const auto [dtype_member, text_member, partial_member] =
+        detail::members(*delta, {"type", "text", "partial_json"});
+    const std::string_view dtype = detail::stringOf(dtype_member);
     if (dtype == "text_delta") {
-      const std::string_view t = detail::stringMember(*delta, "text");
+      const std::string_view t = detail::stringOf(text_member);
       if (t.empty()) return core::Ok{};
       chunk(out).choices.front().content.emplace(t);
     } else if (dtype == "input_json_delta") {
-      const std::string_view part = detail::stringMember(*delta, "partial_json");
+      const std::string_view part = detail::stringOf(partial_member);
       if (part.empty() || static_cast<size_t>(index) >= block_tool_.size() ||
           block_tool_[index] < 0)
         return core::Ok{};
@@ -1110,7 +1195,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
     // thinking_delta, signature_delta and citations_delta have no canonical form.
   } else if (type == "message_start") {
     created_ = core::nowUnixSeconds();
-    if (const auto m = detail::objectMember(o, "message")) {
+    if (const auto m = detail::objectOf(message_member)) {
       id_.assign(detail::stringMember(*m, "id"));
       model_.assign(detail::stringMember(*m, "model"));
       if (const auto u = detail::member(*m, "usage")) applyUsage(*u, usage_);
@@ -1120,7 +1205,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
     c.choices.front().content.emplace();
   } else if (type == "content_block_start") {
     const int index = blockIndex();
-    const auto b = detail::objectMember(o, "content_block");
+    const auto b = detail::objectOf(block_member);
     if (index < 0 || !b) return core::Ok{};
     if (static_cast<size_t>(index) >= block_tool_.size()) block_tool_.resize(index + 1, -1);
     const std::string_view btype = detail::stringMember(*b, "type");
@@ -1140,8 +1225,8 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
         chunk(out).choices.front().content.emplace(t);
     }
   } else if (type == "message_delta") {
-    if (const auto u = detail::member(o, "usage")) applyUsage(*u, usage_);
-    const auto d = detail::objectMember(o, "delta");
+    if (usage_member) applyUsage(*usage_member, usage_);
+    const auto d = detail::objectOf(delta_member);
     const std::string_view sr = d ? detail::stringMember(*d, "stop_reason") : std::string_view();
     if (!sr.empty() && finish_ == FinishReason::kNone) {
       finish_ = finishFor(sr);

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include <simdjson.h>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -23,7 +24,9 @@ struct AnthropicRequestOptions {
 };
 
 // Inbound: a /v1/messages body. Errors name the field at fault in `param`
-// ("messages[1].content[0].source").
+// ("messages[1].content[0].source"). Strings are copied out of the client's simdjson document.
+core::Result<ChatRequest> parseAnthropicRequest(simdjson::dom::element body);
+// The same from a document, for tests that hold one.
 core::Result<ChatRequest> parseAnthropicRequest(const boost::json::value& body);
 // Outbound: the body to send to Anthropic, its JSON text appended to `out` (which holds a partial
 // body after an error); `request.model` is used as it is.

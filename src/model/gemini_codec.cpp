@@ -449,15 +449,17 @@ FinishReason mapFinish(std::string_view reason, bool has_calls) {
 }
 
 Usage parseUsage(dom::object u) {
-  auto count = [&](std::string_view key) { return detail::integerMember(u, key, 0); };
+  const auto [prompt, tool_prompt, thoughts, candidates, cached] =
+      detail::members(u, {"promptTokenCount", "toolUsePromptTokenCount", "thoughtsTokenCount",
+                          "candidatesTokenCount", "cachedContentTokenCount"});
   Usage usage;
   // toolUsePromptTokenCount is input Gemini read for its own tools; counting it as prompt keeps
   // prompt + completion equal to Gemini's totalTokenCount.
-  usage.prompt_tokens = count("promptTokenCount") + count("toolUsePromptTokenCount");
-  usage.reasoning_tokens = count("thoughtsTokenCount");
+  usage.prompt_tokens = detail::integerOf(prompt, 0) + detail::integerOf(tool_prompt, 0);
+  usage.reasoning_tokens = detail::integerOf(thoughts, 0);
   // OpenAI counts reasoning inside completion_tokens; Gemini reports it beside.
-  usage.completion_tokens = count("candidatesTokenCount") + usage.reasoning_tokens;
-  usage.cached_tokens = count("cachedContentTokenCount");
+  usage.completion_tokens = detail::integerOf(candidates, 0) + usage.reasoning_tokens;
+  usage.cached_tokens = detail::integerOf(cached, 0);
   return usage;
 }
 
@@ -483,15 +485,14 @@ void readParts(dom::object candidate, std::string& text, std::vector<ToolCall>& 
   for (const dom::element pv : *parts) {
     dom::object part;
     if (pv.get_object().get(part)) continue;
+    const auto [th, t, function_call] = detail::members(part, {"thought", "text", "functionCall"});
     bool thought = false;
-    if (const auto th = detail::member(part, "thought");
-        th && !th->get_bool().get(thought) && thought)
-      continue;
-    if (const auto t = detail::member(part, "text")) {
+    if (th && !th->get_bool().get(thought) && thought) continue;
+    if (t) {
       std::string_view sv;
       if (!t->get_string().get(sv)) text += sv;
     }
-    if (const auto fc = detail::objectMember(part, "functionCall")) {
+    if (const auto fc = detail::objectOf(function_call)) {
       ToolCall call;
       call.id = callId(part, *fc, counter);
       call.name = detail::stringMember(*fc, "name");
@@ -758,15 +759,17 @@ core::Status GeminiStreamDecoder::feed(std::string_view data, ChunkBuffer& out) 
   if (root.get_object().get(o))
     return core::Error::badGateway("Gemini sent a stream event that is not an object");
 
-  if (const auto u = detail::objectMember(o, "usageMetadata")) {
+  const auto [usage_member, candidates_member, feedback_member] =
+      detail::members(o, {"usageMetadata", "candidates", "promptFeedback"});
+  if (const auto u = detail::objectOf(usage_member)) {
     usage_ = parseUsage(*u);  // cumulative in every event; the latest is the total
     saw_usage_ = true;
   }
 
-  const auto candidates = detail::arrayMember(o, "candidates");
+  const auto candidates = detail::arrayOf(candidates_member);
   if (!candidates || candidates->size() == 0) {
     // A blocked prompt streams as one event with promptFeedback and no candidates.
-    const auto feedback = detail::objectMember(o, "promptFeedback");
+    const auto feedback = detail::objectOf(feedback_member);
     if (feedback && !detail::stringMember(*feedback, "blockReason").empty()) {
       CandidateState& st = candidate(0);
       if (!st.finish_sent) {

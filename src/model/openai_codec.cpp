@@ -25,295 +25,421 @@ using detail::str;
 
 namespace {
 
-core::Result<std::vector<ContentPart>> parseContent(const json::value& v,
-                                                    const std::string& where) {
+using detail::asBool;
+using detail::asString;
+using detail::Path;
+
+// ---- Messages (client requests and upstream answers alike) ----
+
+core::Result<std::vector<ContentPart>> readContent(dom::element v, const Path& where) {
   std::vector<ContentPart> parts;
   if (v.is_null()) return parts;
-  if (v.is_string()) {
-    parts.push_back(ContentPart::textPart(str(v)));
+  if (const auto s = asString(v)) {
+    parts.push_back(ContentPart::textPart(std::string(*s)));
     return parts;
   }
-  if (!v.is_array()) return bad(where, fmt::format("'{}' must be a string or an array", where));
-  const auto& arr = v.as_array();
-  for (size_t i = 0; i < arr.size(); ++i) {
-    // The part's path, formatted only for an error.
-    auto at = [&] { return fmt::format("{}[{}]", where, i); };
-    if (!arr[i].is_object()) return bad(at(), fmt::format("'{}' must be an object", at()));
-    const auto& o = arr[i].as_object();
-    const json::value* type = field(o, "type");
-    if (!type || !type->is_string())
-      return bad(at() + ".type", "content parts need a string 'type'");
-    const std::string_view t = type->as_string();
-    if (t == "text" || t == "input_text") {
-      const json::value* text = field(o, "text");
-      if (!text || !text->is_string())
-        return bad(at() + ".text", "text parts need a string 'text'");
-      parts.push_back(ContentPart::textPart(str(*text)));
-    } else if (t == "image_url") {
-      const json::value* iu = field(o, "image_url");
-      std::string url, detail;
-      if (iu && iu->is_string()) {
-        url = str(*iu);
-      } else if (iu && iu->is_object()) {
-        if (const auto* u = field(iu->as_object(), "url"); u && u->is_string()) url = str(*u);
-        if (const auto* d = field(iu->as_object(), "detail"); d && d->is_string()) detail = str(*d);
+  dom::array arr;
+  if (v.get_array().get(arr))
+    return bad(where.str(), fmt::format("'{}' must be a string or an array", where.str()));
+  parts.reserve(arr.size());
+  size_t i = 0;
+  for (const dom::element pv : arr) {
+    const Path at(where, i++);
+    dom::object o;
+    if (pv.get_object().get(o))
+      return bad(at.str(), fmt::format("'{}' must be an object", at.str()));
+    const auto type = detail::member(o, "type");
+    const auto t = type ? asString(*type) : std::nullopt;
+    if (!t) return bad(at + ".type", "content parts need a string 'type'");
+    if (*t == "text" || *t == "input_text") {
+      const auto text = detail::member(o, "text");
+      const auto s = text ? asString(*text) : std::nullopt;
+      if (!s) return bad(at + ".text", "text parts need a string 'text'");
+      parts.push_back(ContentPart::textPart(std::string(*s)));
+    } else if (*t == "image_url") {
+      std::string_view url, fidelity;
+      if (const auto iu = detail::member(o, "image_url")) {
+        dom::object io;
+        if (const auto s = asString(*iu)) {
+          url = *s;
+        } else if (!iu->get_object().get(io)) {
+          url = detail::stringMember(io, "url");
+          fidelity = detail::stringMember(io, "detail");
+        }
       }
-      if (url.empty()) return bad(at() + ".image_url", "image parts need 'image_url.url'");
-      ContentPart p;
+      if (url.empty()) return bad(at + ".image_url", "image parts need 'image_url.url'");
+      ContentPart& p = parts.emplace_back();
       p.kind = ContentPart::Kind::kImage;
-      p.image = imageFromUrl(url, std::move(detail));
-      parts.push_back(std::move(p));
+      p.image = imageFromUrl(url, std::string(fidelity));
     } else {
-      return bad(at() + ".type", fmt::format("unsupported content part type '{}'", t));
+      return bad(at + ".type", fmt::format("unsupported content part type '{}'", *t));
     }
   }
   return parts;
 }
 
-core::Result<std::vector<ToolCall>> parseToolCalls(const json::value& v, const std::string& where) {
-  std::vector<ToolCall> calls;
-  if (!v.is_array()) return bad(where, fmt::format("'{}' must be an array", where));
-  const auto& arr = v.as_array();
-  for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string at = fmt::format("{}[{}]", where, i);
-    if (!arr[i].is_object()) return bad(at, "tool calls must be objects");
-    const auto& o = arr[i].as_object();
-    ToolCall c;
-    if (const auto* id = field(o, "id"); id && id->is_string()) c.id = str(*id);
-    const json::value* fn = field(o, "function");
-    if (!fn || !fn->is_object()) return bad(at + ".function", "tool calls need a 'function'");
-    const auto& f = fn->as_object();
-    if (const auto* n = field(f, "name"); n && n->is_string()) c.name = str(*n);
-    if (c.name.empty()) return bad(at + ".function.name", "tool calls need a function name");
-    if (const auto* a = field(f, "arguments")) {
-      // Some clients send arguments as an object; OpenAI's format is a JSON string.
-      c.arguments = a->is_string() ? str(*a) : json::serialize(*a);
-    }
-    calls.push_back(std::move(c));
+// One call's `function` object (name and arguments) into `c`; `call` is the call's path.
+core::Status readFunction(dom::object f, const Path& call, ToolCall& c) {
+  c.name = detail::stringMember(f, "name");
+  if (c.name.empty()) return bad(call + ".function.name", "tool calls need a function name");
+  if (const auto a = detail::member(f, "arguments")) {
+    // Some clients and servers send arguments as an object; OpenAI's format is a JSON string.
+    if (const auto s = asString(*a))
+      c.arguments = *s;
+    else
+      c.arguments = detail::serialize(*a);
   }
-  return calls;
+  return core::Ok{};
 }
 
-core::Result<Message> parseMessage(const json::value& v, const std::string& at) {
-  if (!v.is_object()) return bad(at, fmt::format("'{}' must be an object", at));
-  const auto& o = v.as_object();
-  Message m;
-  const json::value* role = field(o, "role");
-  if (!role || !role->is_string()) return bad(at + ".role", "messages need a string 'role'");
-  auto r = roleFromString(role->as_string());
-  if (!r)
-    return bad(at + ".role", fmt::format("unknown role '{}'", std::string_view(role->as_string())));
+core::Status readToolCalls(dom::element v, const Path& where, std::vector<ToolCall>& calls) {
+  dom::array arr;
+  if (v.get_array().get(arr))
+    return bad(where.str(), fmt::format("'{}' must be an array", where.str()));
+  calls.reserve(arr.size());
+  size_t i = 0;
+  for (const dom::element cv : arr) {
+    const Path at(where, i++);
+    dom::object co;
+    if (cv.get_object().get(co)) return bad(at.str(), "tool calls must be objects");
+    ToolCall& c = calls.emplace_back();
+    c.id = detail::stringMember(co, "id");
+    const auto fn = detail::objectMember(co, "function");
+    if (!fn) return bad(at + ".function", "tool calls need a 'function'");
+    if (auto s = readFunction(*fn, at, c); !s) return s;
+  }
+  return core::Ok{};
+}
+
+// A message as OpenAI carries it, into `m`: one of a request's `messages`, or an answer's
+// `message` (whose errors the caller reports as the upstream's).
+core::Status readMessage(dom::element v, const Path& at, Message& m) {
+  dom::object o;
+  if (v.get_object().get(o)) return bad(at.str(), fmt::format("'{}' must be an object", at.str()));
+  // One pass over the members: of duplicate keys the last counts, and null counts as absent.
+  std::optional<dom::element> role, content, name, tool_calls, function_call, tool_call_id, refusal;
+  for (const dom::key_value_pair kv : o) {
+    std::optional<dom::element>* slot = nullptr;
+    if (kv.key == "role")
+      slot = &role;
+    else if (kv.key == "content")
+      slot = &content;
+    else if (kv.key == "name")
+      slot = &name;
+    else if (kv.key == "tool_calls")
+      slot = &tool_calls;
+    else if (kv.key == "function_call")
+      slot = &function_call;
+    else if (kv.key == "tool_call_id")
+      slot = &tool_call_id;
+    else if (kv.key == "refusal")
+      slot = &refusal;
+    if (!slot) continue;
+    if (kv.value.is_null())
+      slot->reset();
+    else
+      *slot = kv.value;
+  }
+  const auto rs = role ? asString(*role) : std::nullopt;
+  if (!rs) return bad(at + ".role", "messages need a string 'role'");
+  const auto r = roleFromString(*rs);
+  if (!r) return bad(at + ".role", fmt::format("unknown role '{}'", *rs));
   m.role = *r;
-  if (const json::value* c = o.if_contains("content"); c && c->is_string()) {
-    // The common case, without formatting the path parseContent reports errors with.
-    m.content.push_back(ContentPart::textPart(str(*c)));
-  } else if (c) {
-    auto parts = parseContent(*c, at + ".content");
-    if (!parts) return std::move(parts).error();
-    m.content = std::move(*parts);
+  if (content) {
+    if (const auto s = asString(*content)) {
+      // The common case, without the vector readContent builds.
+      m.content.push_back(ContentPart::textPart(std::string(*s)));
+    } else {
+      auto parts = readContent(*content, Path(at, "content"));
+      if (!parts) return std::move(parts).error();
+      m.content = std::move(*parts);
+    }
   }
-  if (const auto* n = field(o, "name"); n && n->is_string()) m.name = str(*n);
-  if (const auto* tc = field(o, "tool_calls")) {
-    auto calls = parseToolCalls(*tc, at + ".tool_calls");
-    if (!calls) return std::move(calls).error();
-    m.tool_calls = std::move(*calls);
-  } else if (const auto* fc = field(o, "function_call"); fc && fc->is_object()) {
+  if (const auto s = name ? asString(*name) : std::nullopt) m.name = *s;
+  dom::object fc;
+  if (tool_calls) {
+    if (auto s = readToolCalls(*tool_calls, Path(at, "tool_calls"), m.tool_calls); !s) return s;
+  } else if (function_call && !function_call->get_object().get(fc)) {
     // The legacy single function_call becomes one tool call.
-    json::array one{json::object{{"id", ""}, {"type", "function"}, {"function", *fc}}};
-    auto calls = parseToolCalls(one, at + ".function_call");
-    if (!calls) return std::move(calls).error();
-    m.tool_calls = std::move(*calls);
+    const Path legacy(at, "function_call");
+    if (auto s = readFunction(fc, Path(legacy, 0), m.tool_calls.emplace_back()); !s) return s;
   }
-  if (const auto* id = field(o, "tool_call_id"); id && id->is_string()) m.tool_call_id = str(*id);
+  if (const auto s = tool_call_id ? asString(*tool_call_id) : std::nullopt) m.tool_call_id = *s;
   if (m.role == Role::kTool && m.tool_call_id.empty() && m.name.empty())
     return bad(at + ".tool_call_id", "tool messages need 'tool_call_id'");
-  if (const auto* rf = field(o, "refusal"); rf && rf->is_string()) m.refusal = str(*rf);
-  return m;
+  if (const auto s = refusal ? asString(*refusal) : std::nullopt) m.refusal.emplace(*s);
+  return core::Ok{};
 }
 
-// The request fields the canonical form models; everything else goes to `extra`.
-constexpr std::string_view kModelled[] = {"model",
-                                          "messages",
-                                          "tools",
-                                          "tool_choice",
-                                          "parallel_tool_calls",
-                                          "temperature",
-                                          "top_p",
-                                          "top_k",
-                                          "max_tokens",
-                                          "max_completion_tokens",
-                                          "n",
-                                          "stop",
-                                          "seed",
-                                          "presence_penalty",
-                                          "frequency_penalty",
-                                          "stream",
-                                          "stream_options",
-                                          "response_format",
-                                          "user",
-                                          "functions",
-                                          "function_call"};
+// ---- Requests ----
 
-bool modelled(std::string_view key) {
-  for (auto k : kModelled)
-    if (k == key) return true;
-  return false;
+// The request fields the canonical form models, in kModelled's order; everything else goes to
+// `extra`.
+enum Field {
+  kModel,
+  kMessages,
+  kTools,
+  kToolChoice,
+  kParallelToolCalls,
+  kTemperature,
+  kTopP,
+  kTopK,
+  kMaxTokens,
+  kMaxCompletionTokens,
+  kN,
+  kStop,
+  kSeed,
+  kPresencePenalty,
+  kFrequencyPenalty,
+  kStream,
+  kStreamOptions,
+  kResponseFormat,
+  kUser,
+  kFunctions,
+  kFunctionCall,
+  kFieldCount
+};
+constexpr std::string_view kModelled[kFieldCount] = {"model",
+                                                     "messages",
+                                                     "tools",
+                                                     "tool_choice",
+                                                     "parallel_tool_calls",
+                                                     "temperature",
+                                                     "top_p",
+                                                     "top_k",
+                                                     "max_tokens",
+                                                     "max_completion_tokens",
+                                                     "n",
+                                                     "stop",
+                                                     "seed",
+                                                     "presence_penalty",
+                                                     "frequency_penalty",
+                                                     "stream",
+                                                     "stream_options",
+                                                     "response_format",
+                                                     "user",
+                                                     "functions",
+                                                     "function_call"};
+
+int fieldOf(std::string_view key) {
+  for (int i = 0; i < kFieldCount; ++i)
+    if (kModelled[i] == key) return i;
+  return kFieldCount;
 }
 
-core::Result<double> numberField(const json::object& o, std::string_view key, double min,
-                                 double max, std::optional<double>& out) {
-  const json::value* v = field(o, key);
-  if (!v) return 0.0;
-  auto d = number(*v);
+core::Status numberField(const std::optional<dom::element>& v, std::string_view key, double min,
+                         double max, std::optional<double>& out) {
+  if (!v) return core::Ok{};
+  const auto d = number(*v);
   if (!d) return bad(std::string(key), fmt::format("'{}' must be a number", key));
   if (*d < min || *d > max)
     return bad(std::string(key), fmt::format("'{}' must be between {} and {}", key, min, max));
   out = *d;
-  return *d;
+  return core::Ok{};
 }
 
-}  // namespace
+core::Status readTools(dom::element v, ChatRequest& r) {
+  dom::array arr;
+  if (v.get_array().get(arr)) return bad("tools", "'tools' must be an array");
+  const Path tools("tools");
+  size_t i = 0;
+  for (const dom::element t : arr) {
+    const Path at(tools, i++);
+    dom::object to;
+    const auto fn = t.get_object().get(to) ? std::nullopt : detail::objectMember(to, "function");
+    if (!fn) return bad(at + ".function", "tools need a 'function' object");
+    Tool& tool = r.tools.emplace_back();
+    tool.name = detail::stringMember(*fn, "name");
+    if (tool.name.empty()) return bad(at + ".function.name", "tools need a function name");
+    tool.description = detail::stringMember(*fn, "description");
+    if (const auto p = detail::member(*fn, "parameters")) tool.parameters = detail::toBoost(*p);
+    if (const auto s = detail::member(*fn, "strict")) tool.strict = asBool(*s).value_or(false);
+  }
+  return core::Ok{};
+}
 
-core::Result<ChatRequest> parseOpenAIChatRequest(const json::value& body) {
-  if (!body.is_object()) return bad("", "The request body must be a JSON object");
-  const auto& o = body.as_object();
+core::Status readToolChoice(dom::element v, ChatRequest& r) {
+  dom::object o;
+  if (const auto s = asString(v)) {
+    if (*s == "auto")
+      r.tool_choice.mode = ToolChoice::Mode::kAuto;
+    else if (*s == "none")
+      r.tool_choice.mode = ToolChoice::Mode::kNone;
+    else if (*s == "required")
+      r.tool_choice.mode = ToolChoice::Mode::kRequired;
+    else
+      return bad("tool_choice", fmt::format("unknown tool_choice '{}'", *s));
+  } else if (!v.get_object().get(o)) {
+    const auto fn = detail::objectMember(o, "function");
+    const auto name = fn ? detail::member(*fn, "name") : std::nullopt;
+    const auto s = name ? asString(*name) : std::nullopt;
+    if (!s) return bad("tool_choice", "tool_choice needs function.name");
+    r.tool_choice.mode = ToolChoice::Mode::kNamed;
+    r.tool_choice.name = *s;
+  } else {
+    return bad("tool_choice", "'tool_choice' must be a string or an object");
+  }
+  return core::Ok{};
+}
+
+core::Status readResponseFormat(dom::element v, ChatRequest& r) {
+  dom::object o;
+  const auto type = v.get_object().get(o) ? std::nullopt : detail::member(o, "type");
+  const auto t = type ? asString(*type) : std::nullopt;
+  if (!t) return bad("response_format", "'response_format' needs a string 'type'");
+  if (*t == "text") {
+    r.response_format.kind = ResponseFormat::Kind::kText;
+  } else if (*t == "json_object") {
+    r.response_format.kind = ResponseFormat::Kind::kJsonObject;
+  } else if (*t == "json_schema") {
+    r.response_format.kind = ResponseFormat::Kind::kJsonSchema;
+    const auto js = detail::objectMember(o, "json_schema");
+    if (!js)
+      return bad("response_format.json_schema", "json_schema response formats need 'json_schema'");
+    r.response_format.name = detail::stringMember(*js, "name");
+    if (const auto s = detail::member(*js, "schema"))
+      r.response_format.schema = detail::toBoost(*s);
+    if (const auto s = detail::member(*js, "strict"))
+      if (const auto b = asBool(*s)) r.response_format.strict = *b;
+  } else {
+    return bad("response_format.type", fmt::format("unknown response_format type '{}'", *t));
+  }
+  return core::Ok{};
+}
+
+// A chat request's members; `prompt` (a legacy completion's) stands in for the messages, and the
+// unmodelled members are dropped then rather than kept in `extra`.
+core::Result<ChatRequest> readChatRequest(dom::element body, const std::string* prompt) {
+  dom::object o;
+  if (body.get_object().get(o)) return bad("", "The request body must be a JSON object");
   ChatRequest r;
-  const json::value* model = field(o, "model");
-  if (!model) return bad("model", "'model' is required");
-  if (!model->is_string()) return bad("model", "'model' must be a string");
-  r.model = str(*model);
-
-  const json::value* messages = field(o, "messages");
-  if (!messages) return bad("messages", "'messages' is required");
-  if (!messages->is_array()) return bad("messages", "'messages' must be an array");
-  const auto& arr = messages->as_array();
-  r.messages.reserve(arr.size());
-  for (size_t i = 0; i < arr.size(); ++i) {
-    auto m = parseMessage(arr[i], fmt::format("messages[{}]", i));
-    if (!m) return std::move(m).error();
-    r.messages.push_back(std::move(*m));
-  }
-
-  if (const json::value* tools = field(o, "tools")) {
-    if (!tools->is_array()) return bad("tools", "'tools' must be an array");
-    for (size_t i = 0; i < tools->as_array().size(); ++i) {
-      const auto& t = tools->as_array()[i];
-      const std::string at = fmt::format("tools[{}]", i);
-      const json::value* fn = t.is_object() ? field(t.as_object(), "function") : nullptr;
-      if (!fn || !fn->is_object()) return bad(at + ".function", "tools need a 'function' object");
-      const auto& f = fn->as_object();
-      Tool tool;
-      if (const auto* n = field(f, "name"); n && n->is_string()) tool.name = str(*n);
-      if (tool.name.empty()) return bad(at + ".function.name", "tools need a function name");
-      if (const auto* d = field(f, "description"); d && d->is_string()) tool.description = str(*d);
-      if (const auto* p = field(f, "parameters")) tool.parameters = *p;
-      if (const auto* s = field(f, "strict"); s && s->is_bool()) tool.strict = s->as_bool();
-      r.tools.push_back(std::move(tool));
-    }
-  }
-  if (const json::value* tc = field(o, "tool_choice")) {
-    if (tc->is_string()) {
-      const std::string_view s = tc->as_string();
-      if (s == "auto")
-        r.tool_choice.mode = ToolChoice::Mode::kAuto;
-      else if (s == "none")
-        r.tool_choice.mode = ToolChoice::Mode::kNone;
-      else if (s == "required")
-        r.tool_choice.mode = ToolChoice::Mode::kRequired;
+  // One pass over the members: of duplicate keys the last counts (in `extra`, at the place of the
+  // first, as in a Boost.JSON document), and null counts as absent.
+  std::optional<dom::element> f[kFieldCount];
+  for (const dom::key_value_pair kv : o) {
+    const int i = fieldOf(kv.key);
+    if (i < kFieldCount) {
+      if (kv.value.is_null())
+        f[i].reset();
       else
-        return bad("tool_choice", fmt::format("unknown tool_choice '{}'", s));
-    } else if (tc->is_object()) {
-      const json::value* fn = field(tc->as_object(), "function");
-      const json::value* name = fn && fn->is_object() ? field(fn->as_object(), "name") : nullptr;
-      if (!name || !name->is_string()) return bad("tool_choice", "tool_choice needs function.name");
-      r.tool_choice.mode = ToolChoice::Mode::kNamed;
-      r.tool_choice.name = str(*name);
-    } else {
-      return bad("tool_choice", "'tool_choice' must be a string or an object");
+        f[i] = kv.value;
+    } else if (!prompt) {
+      r.extra[kv.key] = detail::toBoost(kv.value);
     }
   }
-  if (const auto* p = field(o, "parallel_tool_calls")) {
-    if (!p->is_bool()) return bad("parallel_tool_calls", "'parallel_tool_calls' must be a boolean");
-    r.parallel_tool_calls = p->as_bool();
+
+  if (!f[kModel]) return bad("model", "'model' is required");
+  const auto model = asString(*f[kModel]);
+  if (!model) return bad("model", "'model' must be a string");
+  r.model = *model;
+
+  if (prompt) {
+    Message& m = r.messages.emplace_back();
+    m.role = Role::kUser;
+    m.content.push_back(ContentPart::textPart(*prompt));
+  } else {
+    if (!f[kMessages]) return bad("messages", "'messages' is required");
+    dom::array arr;
+    if (f[kMessages]->get_array().get(arr)) return bad("messages", "'messages' must be an array");
+    r.messages.reserve(arr.size());
+    const Path messages("messages");
+    size_t i = 0;
+    for (const dom::element m : arr)
+      if (auto s = readMessage(m, Path(messages, i++), r.messages.emplace_back()); !s)
+        return std::move(s).error();
   }
-  if (auto x = numberField(o, "temperature", 0, 2, r.temperature); !x) return std::move(x).error();
-  if (auto x = numberField(o, "top_p", 0, 1, r.top_p); !x) return std::move(x).error();
-  if (auto x = numberField(o, "presence_penalty", -2, 2, r.presence_penalty); !x)
-    return std::move(x).error();
-  if (auto x = numberField(o, "frequency_penalty", -2, 2, r.frequency_penalty); !x)
-    return std::move(x).error();
-  if (const auto* k = field(o, "top_k")) {
-    auto i = integer(*k);
+
+  if (f[kTools])
+    if (auto s = readTools(*f[kTools], r); !s) return std::move(s).error();
+  if (f[kToolChoice])
+    if (auto s = readToolChoice(*f[kToolChoice], r); !s) return std::move(s).error();
+  if (const auto& p = f[kParallelToolCalls]) {
+    const auto b = asBool(*p);
+    if (!b) return bad("parallel_tool_calls", "'parallel_tool_calls' must be a boolean");
+    r.parallel_tool_calls = *b;
+  }
+  if (auto s = numberField(f[kTemperature], "temperature", 0, 2, r.temperature); !s)
+    return std::move(s).error();
+  if (auto s = numberField(f[kTopP], "top_p", 0, 1, r.top_p); !s) return std::move(s).error();
+  if (auto s = numberField(f[kPresencePenalty], "presence_penalty", -2, 2, r.presence_penalty); !s)
+    return std::move(s).error();
+  if (auto s = numberField(f[kFrequencyPenalty], "frequency_penalty", -2, 2, r.frequency_penalty);
+      !s)
+    return std::move(s).error();
+  if (const auto& k = f[kTopK]) {
+    const auto i = integer(*k);
     if (!i || *i < 0) return bad("top_k", "'top_k' must be a non-negative integer");
     r.top_k = static_cast<int>(*i);
   }
   // max_completion_tokens is the current name; max_tokens the legacy one. Either sets the cap.
-  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    if (const auto* v = field(o, key)) {
-      auto i = integer(*v);
-      if (!i || *i < 1) return bad(key, fmt::format("'{}' must be a positive integer", key));
+  for (const int key : {kMaxTokens, kMaxCompletionTokens}) {
+    if (const auto& v = f[key]) {
+      const auto i = integer(*v);
+      if (!i || *i < 1)
+        return bad(std::string(kModelled[key]),
+                   fmt::format("'{}' must be a positive integer", kModelled[key]));
       r.max_tokens = *i;
     }
   }
-  if (const auto* v = field(o, "n")) {
-    auto i = integer(*v);
+  if (const auto& v = f[kN]) {
+    const auto i = integer(*v);
     if (!i || *i < 1 || *i > 128) return bad("n", "'n' must be an integer between 1 and 128");
     r.n = static_cast<int>(*i);
   }
-  if (const auto* v = field(o, "seed")) {
-    auto i = integer(*v);
+  if (const auto& v = f[kSeed]) {
+    const auto i = integer(*v);
     if (!i) return bad("seed", "'seed' must be an integer");
     r.seed = *i;
   }
-  if (const auto* v = field(o, "stop")) {
-    if (v->is_string()) {
-      r.stop.push_back(str(*v));
-    } else if (v->is_array()) {
-      for (const auto& s : v->as_array()) {
-        if (!s.is_string()) return bad("stop", "'stop' must be a string or an array of strings");
-        r.stop.push_back(str(s));
+  if (const auto& v = f[kStop]) {
+    dom::array arr;
+    if (const auto s = asString(*v)) {
+      r.stop.emplace_back(*s);
+    } else if (!v->get_array().get(arr)) {
+      for (const dom::element item : arr) {
+        const auto s = asString(item);
+        if (!s) return bad("stop", "'stop' must be a string or an array of strings");
+        r.stop.emplace_back(*s);
       }
     } else {
       return bad("stop", "'stop' must be a string or an array of strings");
     }
   }
-  if (const auto* v = field(o, "stream")) {
-    if (!v->is_bool()) return bad("stream", "'stream' must be a boolean");
-    r.stream = v->as_bool();
+  if (const auto& v = f[kStream]) {
+    const auto b = asBool(*v);
+    if (!b) return bad("stream", "'stream' must be a boolean");
+    r.stream = *b;
   }
-  if (const auto* so = field(o, "stream_options")) {
-    if (!so->is_object()) return bad("stream_options", "'stream_options' must be an object");
-    if (const auto* iu = field(so->as_object(), "include_usage"); iu && iu->is_bool())
-      r.include_usage = iu->as_bool();
+  if (const auto& v = f[kStreamOptions]) {
+    dom::object so;
+    if (v->get_object().get(so)) return bad("stream_options", "'stream_options' must be an object");
+    if (const auto iu = detail::member(so, "include_usage"))
+      if (const auto b = asBool(*iu)) r.include_usage = *b;
   }
-  if (const auto* rf = field(o, "response_format")) {
-    const json::value* type = rf->is_object() ? field(rf->as_object(), "type") : nullptr;
-    if (!type || !type->is_string())
-      return bad("response_format", "'response_format' needs a string 'type'");
-    const std::string_view t = type->as_string();
-    if (t == "text") {
-      r.response_format.kind = ResponseFormat::Kind::kText;
-    } else if (t == "json_object") {
-      r.response_format.kind = ResponseFormat::Kind::kJsonObject;
-    } else if (t == "json_schema") {
-      r.response_format.kind = ResponseFormat::Kind::kJsonSchema;
-      const json::value* js = field(rf->as_object(), "json_schema");
-      if (!js || !js->is_object())
-        return bad("response_format.json_schema",
-                   "json_schema response formats need 'json_schema'");
-      const auto& jo = js->as_object();
-      if (const auto* n = field(jo, "name"); n && n->is_string()) r.response_format.name = str(*n);
-      if (const auto* s = field(jo, "schema")) r.response_format.schema = *s;
-      if (const auto* s = field(jo, "strict"); s && s->is_bool())
-        r.response_format.strict = s->as_bool();
-    } else {
-      return bad("response_format.type", fmt::format("unknown response_format type '{}'", t));
-    }
-  }
-  if (const auto* u = field(o, "user"); u && u->is_string()) r.user = str(*u);
-  for (const auto& [k, v] : o)
-    if (!modelled(k)) r.extra.emplace(k, v);
+  if (f[kResponseFormat])
+    if (auto s = readResponseFormat(*f[kResponseFormat], r); !s) return std::move(s).error();
+  if (const auto u = f[kUser] ? asString(*f[kUser]) : std::nullopt) r.user = *u;
   return r;
+}
+
+// A Boost.JSON document as simdjson reads it, for the overloads tests call with documents.
+template <typename Parse>
+auto throughDom(const json::value& body, Parse parse) -> decltype(parse(dom::element())) {
+  dom::parser parser;
+  dom::element root;
+  if (parser.parse(json::serialize(body)).get(root))
+    return core::Error::invalidJson("The request body is not valid JSON");
+  return parse(root);
+}
+
+}  // namespace
+
+core::Result<ChatRequest> parseOpenAIChatRequest(dom::element body) {
+  return readChatRequest(body, nullptr);
+}
+
+core::Result<ChatRequest> parseOpenAIChatRequest(const json::value& body) {
+  return throughDom(body, [](dom::element root) { return parseOpenAIChatRequest(root); });
 }
 
 namespace {
@@ -323,117 +449,16 @@ Usage parseUsage(dom::element v) {
   Usage u;
   dom::object o;
   if (v.get_object().get(o)) return u;
-  u.prompt_tokens = detail::integerMember(o, "prompt_tokens", 0);
-  u.completion_tokens = detail::integerMember(o, "completion_tokens", 0);
-  if (const auto d = detail::objectMember(o, "prompt_tokens_details"))
+  const auto [prompt, completion, prompt_details, completion_details] = detail::members(
+      o,
+      {"prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"});
+  u.prompt_tokens = detail::integerOf(prompt, 0);
+  u.completion_tokens = detail::integerOf(completion, 0);
+  if (const auto d = detail::objectOf(prompt_details))
     u.cached_tokens = detail::integerMember(*d, "cached_tokens", 0);
-  if (const auto d = detail::objectMember(o, "completion_tokens_details"))
+  if (const auto d = detail::objectOf(completion_details))
     u.reasoning_tokens = detail::integerMember(*d, "reasoning_tokens", 0);
   return u;
-}
-
-// The readers below mirror parseContent/parseToolCalls/parseMessage for answers, which simdjson
-// parses; the messages they fail with end up after "The upstream message is malformed: ".
-
-core::Result<std::vector<ContentPart>> answerContent(dom::element v, const std::string& where) {
-  std::vector<ContentPart> parts;
-  std::string_view text;
-  if (!v.get_string().get(text)) {
-    parts.push_back(ContentPart::textPart(std::string(text)));
-    return parts;
-  }
-  dom::array arr;
-  if (v.get_array().get(arr))
-    return bad(where, fmt::format("'{}' must be a string or an array", where));
-  size_t i = 0;
-  for (const dom::element pv : arr) {
-    const std::string at = fmt::format("{}[{}]", where, i++);
-    dom::object o;
-    if (pv.get_object().get(o)) return bad(at, fmt::format("'{}' must be an object", at));
-    const std::string_view t = detail::stringMember(o, "type");
-    if (t.empty()) return bad(at + ".type", "content parts need a string 'type'");
-    if (t == "text" || t == "input_text") {
-      const auto tv = detail::member(o, "text");
-      if (!tv || tv->get_string().get(text))
-        return bad(at + ".text", "text parts need a string 'text'");
-      parts.push_back(ContentPart::textPart(std::string(text)));
-    } else if (t == "image_url") {
-      const auto iu = detail::member(o, "image_url");
-      std::string_view url, fidelity;
-      dom::object io;
-      if (iu && iu->get_string().get(url) && !iu->get_object().get(io)) {
-        url = detail::stringMember(io, "url");
-        fidelity = detail::stringMember(io, "detail");
-      }
-      if (url.empty()) return bad(at + ".image_url", "image parts need 'image_url.url'");
-      ContentPart p;
-      p.kind = ContentPart::Kind::kImage;
-      p.image = imageFromUrl(url, std::string(fidelity));
-      parts.push_back(std::move(p));
-    } else {
-      return bad(at + ".type", fmt::format("unsupported content part type '{}'", t));
-    }
-  }
-  return parts;
-}
-
-// One call's `function` object (name and arguments) into `c`.
-core::Status answerFunction(dom::object f, const std::string& at, ToolCall& c) {
-  c.name = detail::stringMember(f, "name");
-  if (c.name.empty()) return bad(at + ".function.name", "tool calls need a function name");
-  if (const auto a = detail::member(f, "arguments")) {
-    // Some servers send arguments as an object; OpenAI's format is a JSON string.
-    std::string_view text;
-    c.arguments = a->get_string().get(text) ? detail::serialize(*a) : std::string(text);
-  }
-  return core::Ok{};
-}
-
-core::Result<Message> answerMessage(dom::element v) {
-  const std::string at = "message";
-  dom::object o;
-  if (v.get_object().get(o)) return bad(at, fmt::format("'{}' must be an object", at));
-  Message m;
-  const auto role = detail::member(o, "role");
-  std::string_view rs;
-  if (!role || role->get_string().get(rs))
-    return bad(at + ".role", "messages need a string 'role'");
-  const auto r = roleFromString(rs);
-  if (!r) return bad(at + ".role", fmt::format("unknown role '{}'", rs));
-  m.role = *r;
-  if (const auto c = detail::member(o, "content")) {
-    auto parts = answerContent(*c, at + ".content");
-    if (!parts) return std::move(parts).error();
-    m.content = std::move(*parts);
-  }
-  m.name = detail::stringMember(o, "name");
-  if (const auto tc = detail::member(o, "tool_calls")) {
-    dom::array arr;
-    if (tc->get_array().get(arr))
-      return bad(at + ".tool_calls", fmt::format("'{}.tool_calls' must be an array", at));
-    size_t i = 0;
-    for (const dom::element cv : arr) {
-      const std::string cat = fmt::format("{}.tool_calls[{}]", at, i++);
-      dom::object co;
-      if (cv.get_object().get(co)) return bad(cat, "tool calls must be objects");
-      ToolCall& c = m.tool_calls.emplace_back();
-      c.id = detail::stringMember(co, "id");
-      const auto fn = detail::objectMember(co, "function");
-      if (!fn) return bad(cat + ".function", "tool calls need a 'function'");
-      if (auto s = answerFunction(*fn, cat, c); !s) return std::move(s).error();
-    }
-  } else if (const auto fc = detail::objectMember(o, "function_call")) {
-    // The legacy single function_call becomes one tool call.
-    if (auto s = answerFunction(*fc, at + ".function_call[0]", m.tool_calls.emplace_back()); !s)
-      return std::move(s).error();
-  }
-  m.tool_call_id = detail::stringMember(o, "tool_call_id");
-  if (m.role == Role::kTool && m.tool_call_id.empty() && m.name.empty())
-    return bad(at + ".tool_call_id", "tool messages need 'tool_call_id'");
-  std::string_view refusal;
-  if (const auto rf = detail::member(o, "refusal"); rf && !rf->get_string().get(refusal))
-    m.refusal.emplace(refusal);
-  return m;
 }
 
 }  // namespace
@@ -458,10 +483,9 @@ core::Result<ChatResponse> parseOpenAIChatResponse(std::string_view body) {
     Choice& ch = r.choices.emplace_back();
     ch.index = static_cast<int>(detail::integerMember(co, "index", 0));
     if (const auto m = detail::member(co, "message")) {
-      auto msg = answerMessage(*m);
-      if (!msg)
-        return core::Error::badGateway("The upstream message is malformed: " + msg.error().message);
-      ch.message = std::move(*msg);
+      const detail::Path at("message");
+      if (auto s = readMessage(*m, at, ch.message); !s)
+        return core::Error::badGateway("The upstream message is malformed: " + s.error().message);
     }
     if (const std::string_view f = detail::stringMember(co, "finish_reason"); !f.empty())
       ch.finish_reason = finishReasonFromString(f);
@@ -486,80 +510,80 @@ core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& c) {
     return core::Error::badGateway("The upstream sent a stream event that is not JSON");
   dom::object o;
   if (root.get_object().get(o)) return core::Error::badGateway("A stream chunk is not an object");
-  if (detail::member(o, "error")) {
+  const auto [error, id, model, created, choices, usage] =
+      detail::members(o, {"error", "id", "model", "created", "choices", "usage"});
+  if (error) {
     core::Error e = core::Error::badGateway("The upstream reported an error in the stream");
     if (std::string msg = openAIErrorMessage(data); !msg.empty()) e.message = std::move(msg);
     return e;
   }
-  c.id = detail::stringMember(o, "id");
-  c.model = detail::stringMember(o, "model");
-  if (const auto t = detail::member(o, "created")) c.created = detail::integer(*t).value_or(0);
-  if (const auto choices = detail::arrayMember(o, "choices")) {
-    for (const dom::element ch : *choices) {
+  c.id = detail::stringOf(id);
+  c.model = detail::stringOf(model);
+  if (created) c.created = detail::integer(*created).value_or(0);
+  if (const auto arr = detail::arrayOf(choices)) {
+    for (const dom::element ch : *arr) {
       dom::object co;
       if (ch.get_object().get(co)) continue;
       ChunkChoice& cc = c.choices.emplace_back();
-      if (const auto i = detail::member(co, "index"))
-        cc.index = static_cast<int>(detail::integer(*i).value_or(0));
-      if (const auto d = detail::objectMember(co, "delta")) {
+      const auto [index, delta, finish] = detail::members(co, {"index", "delta", "finish_reason"});
+      if (index) cc.index = static_cast<int>(detail::integer(*index).value_or(0));
+      if (const auto d = detail::objectOf(delta)) {
+        const auto [role, content, tool_calls] =
+            detail::members(*d, {"role", "content", "tool_calls"});
         std::string_view text;
-        if (const auto r = detail::member(*d, "role"); r && !r->get_string().get(text))
-          cc.role = roleFromString(text);
-        if (const auto t = detail::member(*d, "content"); t && !t->get_string().get(text))
-          cc.content.emplace(text);
-        if (const auto tcs = detail::arrayMember(*d, "tool_calls")) {
+        if (role && !role->get_string().get(text)) cc.role = roleFromString(text);
+        if (content && !content->get_string().get(text)) cc.content.emplace(text);
+        if (const auto tcs = detail::arrayOf(tool_calls)) {
           for (const dom::element tc : *tcs) {
             dom::object to;
             if (tc.get_object().get(to)) continue;
             ToolCallDelta& td = cc.tool_calls.emplace_back();
-            if (const auto i = detail::member(to, "index"))
-              td.index = static_cast<int>(detail::integer(*i).value_or(0));
-            td.id = detail::stringMember(to, "id");
-            if (const auto fn = detail::objectMember(to, "function")) {
-              td.name = detail::stringMember(*fn, "name");
-              td.arguments = detail::stringMember(*fn, "arguments");
+            const auto [call_index, call_id, function] =
+                detail::members(to, {"index", "id", "function"});
+            if (call_index) td.index = static_cast<int>(detail::integer(*call_index).value_or(0));
+            td.id = detail::stringOf(call_id);
+            if (const auto fn = detail::objectOf(function)) {
+              const auto [name, arguments] = detail::members(*fn, {"name", "arguments"});
+              td.name = detail::stringOf(name);
+              td.arguments = detail::stringOf(arguments);
             }
           }
         }
       }
-      std::string_view finish;
-      if (const auto f = detail::member(co, "finish_reason"); f && !f->get_string().get(finish))
-        cc.finish_reason = finishReasonFromString(finish);
+      std::string_view reason;
+      if (finish && !finish->get_string().get(reason))
+        cc.finish_reason = finishReasonFromString(reason);
     }
   }
-  if (const auto u = detail::member(o, "usage")) c.usage = parseUsage(*u);
+  if (usage) c.usage = parseUsage(*usage);
   return core::Ok{};
 }
 
-core::Result<ChatRequest> parseOpenAICompletionRequest(const json::value& body) {
-  if (!body.is_object()) return bad("", "The request body must be a JSON object");
-  json::object chat = body.as_object();
-  const json::value* prompt = field(chat, "prompt");
+core::Result<ChatRequest> parseOpenAICompletionRequest(dom::element body) {
+  dom::object o;
+  if (body.get_object().get(o)) return bad("", "The request body must be a JSON object");
+  const auto prompt = detail::member(o, "prompt");
   if (!prompt) return bad("prompt", "'prompt' is required");
   std::string text;
-  if (prompt->is_string()) {
-    text = str(*prompt);
-  } else if (prompt->is_array() && prompt->as_array().size() == 1 &&
-             prompt->as_array()[0].is_string()) {
-    text = str(prompt->as_array()[0]);
+  dom::array one;
+  if (const auto s = detail::asString(*prompt)) {
+    text = *s;
+  } else if (!prompt->get_array().get(one) && one.size() == 1 && detail::asString(*one.begin())) {
+    text = *detail::asString(*one.begin());
   } else {
     return bad("prompt", "'prompt' must be one string for this model (it is served through chat)");
   }
-  if (const auto* echo = field(chat, "echo"); echo && echo->is_bool() && echo->as_bool())
+  if (const auto echo = detail::member(o, "echo"); echo && detail::asBool(*echo).value_or(false))
     return bad("echo", "'echo' is not supported for this model (it is served through chat)");
-  if (const auto* suffix = field(chat, "suffix"); suffix && suffix->is_string())
+  if (const auto suffix = detail::member(o, "suffix"); suffix && detail::asString(*suffix))
     return bad("suffix", "'suffix' is not supported for this model (it is served through chat)");
-  for (const char* key : {"prompt", "echo", "suffix", "best_of", "logprobs", "logit_bias"})
-    chat.erase(key);
-  chat["messages"] = json::array{json::object{{"role", "user"}, {"content", std::move(text)}}};
-  auto r = parseOpenAIChatRequest(chat);
-  if (!r) {
-    core::Error e = std::move(r).error();
-    if (e.param.starts_with("messages")) e.param = "prompt";
-    return e;
-  }
-  r->extra.clear();
-  return r;
+  // The prompt becomes the one user turn; the completion-only fields (echo, logprobs, …) have no
+  // chat counterpart, so nothing unmodelled is passed on.
+  return readChatRequest(body, &text);
+}
+
+core::Result<ChatRequest> parseOpenAICompletionRequest(const json::value& body) {
+  return throughDom(body, [](dom::element root) { return parseOpenAICompletionRequest(root); });
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include <simdjson.h>
 #include <boost/json/value.hpp>
 
 #include "core/result.h"
@@ -14,6 +15,9 @@ namespace kh::model {
 // the offending field in the Error's `param` (e.g. "messages[2].content"); rendering produces what
 // OpenAI itself would send or accept.
 
+// The client's body, read from its simdjson document (strings are copied out of it).
+core::Result<ChatRequest> parseOpenAIChatRequest(simdjson::dom::element body);
+// The same from a document, for tests that hold one.
 core::Result<ChatRequest> parseOpenAIChatRequest(const boost::json::value& body);
 // The request body's JSON text appended to `out`; the cap goes under `max_tokens_key`
 // (max_completion_tokens for OpenAI itself, max_tokens for most servers that mimic it).
@@ -39,6 +43,7 @@ void appendOpenAIChunkJson(const ChatChunk& chunk, bool with_usage, std::string&
 
 // Legacy /v1/completions for upstreams that only chat: the prompt becomes one user turn, and the
 // answer's message text comes back as the completion's text.
+core::Result<ChatRequest> parseOpenAICompletionRequest(simdjson::dom::element body);
 core::Result<ChatRequest> parseOpenAICompletionRequest(const boost::json::value& body);
 void appendOpenAICompletionJson(const ChatResponse& response, std::string& out);
 void appendOpenAICompletionChunkJson(const ChatChunk& chunk, bool with_usage, std::string& out);

@@ -259,7 +259,7 @@ core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
     return provider.buildEmbedding(*ctx.embedding);
   }
   if (!ctx.chat) {
-    auto parsed = api::parseChatRequest(ctx.client, ctx.op, ctx.body);
+    auto parsed = api::parseChatRequest(ctx.client, ctx.op, ctx.body, &ctx.info);
     if (!parsed) return std::move(parsed).error();
     ctx.chat = std::move(*parsed);
   }

@@ -37,7 +37,7 @@ core::Result<routing::Route> resolveAuto(RequestContext& ctx) {
   if (!setup || ctx.op == providers::Operation::kEmbedding)
     return core::Error::modelNotFound("auto");
   if (!ctx.chat) {
-    auto parsed = api::parseChatRequest(ctx.client, ctx.op, ctx.body);
+    auto parsed = api::parseChatRequest(ctx.client, ctx.op, ctx.body, &ctx.info);
     if (!parsed) return std::move(parsed).error();
     ctx.chat = std::move(*parsed);
   }

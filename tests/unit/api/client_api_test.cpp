@@ -14,9 +14,69 @@ bool defaultStorage(const json::value& v) {
   return v.storage().get() == json::storage_ptr().get();
 }
 
-// The client's body is parsed into a per-thread arena that the next request reuses; the JSON the
-// canonical request keeps must not point into it. Requests are parsed one after another on the
-// same thread, so a value left in the arena would read the second body's bytes.
+// The client's body is parsed by a per-thread parser that the next request reuses; the JSON the
+// canonical request keeps must not point into its document. Requests are parsed one after
+// another on the same thread, so a value left there would read the second body's bytes.
+// The translated path reads the document inspectBody built; once another body was parsed on the
+// thread it parses its own body again, with the same result either way.
+TEST(ClientApi, ReadsTheInspectedDocumentWhileTheThreadHoldsIt) {
+  std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":"first"}],"temperature":0.5})";
+  std::string other = R"({"model":"o","messages":[{"role":"user","content":"second"}]})";
+  auto info = inspectBody(body, Operation::kChat);
+  ASSERT_TRUE(info);
+  EXPECT_TRUE(inspectedDocument(*info));
+  auto fresh = parseChatRequest(ClientApi::kOpenAI, Operation::kChat, body, &*info);
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->messages[0].text(), "first");
+
+  auto other_info = inspectBody(other, Operation::kChat);
+  ASSERT_TRUE(other_info);
+  EXPECT_FALSE(inspectedDocument(*info));
+  auto stale = parseChatRequest(ClientApi::kOpenAI, Operation::kChat, body, &*info);
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->model, "m");
+  EXPECT_EQ(stale->messages[0].text(), "first");
+  EXPECT_DOUBLE_EQ(*stale->temperature, 0.5);
+  // Parsing `body` again replaced the document `other_info` named.
+  EXPECT_FALSE(inspectedDocument(*other_info));
+}
+
+// The canonical request reads a body as a Boost.JSON document did: the last of duplicate keys
+// counts, and unmodelled keys keep the place of their first occurrence.
+TEST(ClientApi, DuplicateKeysReadAsBoostJsonReadsThem) {
+  auto r = parseChatRequest(ClientApi::kOpenAI, Operation::kChat,
+                            R"({"model":"a","x":1,"messages":[{"role":"user","content":"c",
+                                "content":"d"}],"y":true,"x":{"b":2,"b":3},"model":"b",
+                                "temperature":1,"temperature":null})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->model, "b");
+  EXPECT_EQ(r->messages[0].text(), "d");
+  EXPECT_FALSE(r->temperature);
+  EXPECT_EQ(json::serialize(r->extra), R"({"x":{"b":3},"y":true})");
+}
+
+// Boost.JSON refused documents nested more than 32 deep; the translated path still does.
+TEST(ClientApi, RefusesDocumentsNestedTooDeep) {
+  auto nested = [](int depth) {
+    return R"({"model":"m","messages":[],"x":)" + std::string(depth - 1, '[') +
+           std::string(depth - 1, ']') + "}";
+  };
+  EXPECT_TRUE(parseChatRequest(ClientApi::kOpenAI, Operation::kChat, nested(32)));
+  auto deep = parseChatRequest(ClientApi::kOpenAI, Operation::kChat, nested(33));
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().http_status, 400);
+  EXPECT_EQ(deep.error().message, "The request body is not valid JSON: too deep");
+}
+
+// Bodies that reach the parse without inspectBody (count_tokens) keep the messages they had.
+TEST(ClientApi, MalformedBodiesKeepTheirMessages) {
+  auto r = parseChatRequest(ClientApi::kAnthropic, Operation::kChat, R"({"model":)");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().http_status, 400);
+  EXPECT_EQ(r.error().message, "The request body is not valid JSON: incomplete JSON");
+}
+
 TEST(ClientApi, CanonicalRequestKeepsNoArenaMemory) {
   auto openai = parseChatRequest(ClientApi::kOpenAI, Operation::kChat, R"({
     "model":"m","messages":[{"role":"user","content":"hi"}],
@@ -35,7 +95,7 @@ TEST(ClientApi, CanonicalRequestKeepsNoArenaMemory) {
                                      R"({"model":"m","prompt":"p","logit_bias":{"1":2},
                                         "metadata":{"k":"a value long enough to allocate"}})");
   ASSERT_TRUE(completion);
-  // Overwrite the arena with another body before looking.
+  // Overwrite the document with another body before looking.
   ASSERT_TRUE(parseChatRequest(ClientApi::kOpenAI, Operation::kChat,
                                R"({"model":"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz","messages":[
                                {"role":"user","content":"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"}],

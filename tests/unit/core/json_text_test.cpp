@@ -21,6 +21,44 @@ TEST(JsonText, StringEscaping) {
   EXPECT_EQ(quoted("日本語"), "\"日本語\"");
 }
 
+// Long runs are skipped a word at a time; escapes anywhere in a word, at its edges and in the tail
+// must still be found.
+TEST(JsonText, EscapesAtEveryPosition) {
+  auto reference = [](std::string_view s) {
+    std::string out = "\"";
+    for (const char ch : s) {
+      const unsigned char c = static_cast<unsigned char>(ch);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += ch;
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+      } else {
+        out += ch;
+      }
+    }
+    return out + "\"";
+  };
+  for (const char special : {'"', '\\', '\n', '\t', '\x01', '\x1f'}) {
+    for (std::size_t len = 1; len <= 24; ++len) {
+      for (std::size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = special;
+        if (at + 1 < len) s[at + 1] = static_cast<char>(0xE3);  // high bytes are never escaped
+        EXPECT_EQ(core::quoted(s), reference(s)) << len << " " << at;
+      }
+    }
+  }
+  EXPECT_EQ(quoted(" !#[]~\x7f"), "\" !#[]~\x7f\"");
+}
+
 TEST(JsonText, Integers) {
   std::string out;
   appendJsonInt(out, 0);
