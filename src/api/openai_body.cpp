@@ -289,16 +289,20 @@ ChunkInfo inspectChunk(std::string_view data) {
 }
 
 bool mayCarryUsage(std::string_view data) {
-  // Chunks of a stream with include_usage carry "usage":null until the last one.
-  for (std::size_t at = data.find("\"usage\""); at != std::string_view::npos;
-       at = data.find("\"usage\"", at + 7)) {
+  return firstUsageObject(data) != std::string_view::npos;
+}
+
+std::size_t firstUsageObject(std::string_view text) {
+  for (std::size_t at = text.find("\"usage\""); at != std::string_view::npos;
+       at = text.find("\"usage\"", at + 7)) {
     std::size_t i = at + 7;
-    while (i < data.size() && (data[i] == ' ' || data[i] == ':' || data[i] == '\t' ||
-                               data[i] == '\n' || data[i] == '\r'))
+    while (i < text.size() && (text[i] == ' ' || text[i] == ':' || text[i] == '\t' ||
+                               text[i] == '\n' || text[i] == '\r'))
       ++i;
-    if (i < data.size() && data[i] == '{') return true;
+    // Unknown yet (the piece ends here) counts as an object: the parser sees it whole.
+    if (i == text.size() || text[i] == '{') return at;
   }
-  return false;
+  return std::string_view::npos;
 }
 
 }  // namespace kh::api

@@ -79,5 +79,8 @@ ChunkInfo inspectChunk(std::string_view data);
 
 // Cheap pre-check: might this SSE data carry a non-null "usage"? Avoids parsing every chunk.
 bool mayCarryUsage(std::string_view data);
+// Where the first `"usage"` followed by an object is in `text`, or npos (streams with
+// include_usage carry "usage":null in every chunk but the last).
+std::size_t firstUsageObject(std::string_view text);
 
 }  // namespace kh::api

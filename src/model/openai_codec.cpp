@@ -616,14 +616,31 @@ void appendFinishReason(FinishReason r, std::string& out) {
 }
 
 // The fields every chunk starts with, up to the opening bracket of "choices".
+// Every chunk of a stream has the same head, so the last one written on this thread is kept:
+// comparing its inputs is cheaper than escaping them again.
 void appendChunkHead(const ChatChunk& c, std::string_view object, std::string& out) {
-  out.append("{\"id\":");
-  core::appendJsonString(out, c.id);
-  out.append(",\"object\":\"").append(object).append("\",\"created\":");
-  core::appendJsonInt(out, c.created);
-  out.append(",\"model\":");
-  core::appendJsonString(out, c.model);
-  out.append(",\"choices\":[");
+  struct Cached {
+    std::string id, model, object, text;
+    long long created = 0;
+  };
+  thread_local Cached cached;
+  if (c.created != cached.created || c.id != cached.id || c.model != cached.model ||
+      object != cached.object || cached.text.empty()) {
+    cached.id = c.id;
+    cached.model = c.model;
+    cached.object = object;
+    cached.created = c.created;
+    std::string& t = cached.text;
+    t.clear();
+    t.append("{\"id\":");
+    core::appendJsonString(t, c.id);
+    t.append(",\"object\":\"").append(object).append("\",\"created\":");
+    core::appendJsonInt(t, c.created);
+    t.append(",\"model\":");
+    core::appendJsonString(t, c.model);
+    t.append(",\"choices\":[");
+  }
+  out.append(cached.text);
 }
 
 void appendChunkTail(const ChatChunk& c, bool with_usage, std::string& out) {

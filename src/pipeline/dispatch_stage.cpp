@@ -84,7 +84,20 @@ class StreamHandler {
   virtual void onEnd(std::string& out) = 0;
   // The upstream connection failed half-way.
   virtual void onFail(const core::Error& error, std::string& out) = 0;
+  // Where in `piece` (read with no earlier event pending) the first event the handler must look
+  // at may begin, or npos: the whole events before it are forwarded byte for byte, without being
+  // split into events. 0: every event is looked at.
+  virtual std::size_t firstOfInterest(std::string_view /*piece*/) const { return 0; }
 };
+
+// How much of `piece` can go out as it is: the whole events before `interest` (a blank line ends
+// an event; read from a clean parser state, "\n\n" always closes one).
+std::size_t verbatimPrefix(std::string_view piece, std::size_t interest) {
+  if (interest == 0) return 0;
+  const std::string_view head = piece.substr(0, interest);
+  const std::size_t boundary = head.rfind("\n\n");
+  return boundary == std::string_view::npos ? 0 : boundary + 2;
+}
 
 // Same wire format, OpenAI: events are forwarded byte for byte; the usage-only chunk the gateway
 // asked for on the client's behalf is dropped.
@@ -103,6 +116,9 @@ class OpenAIPassThrough final : public StreamHandler {
   void onEnd(std::string&) override {}
   void onFail(const core::Error& e, std::string& out) override {
     out.append(api::renderOpenAIStreamError(e));
+  }
+  std::size_t firstOfInterest(std::string_view piece) const override {
+    return api::firstUsageObject(piece);
   }
 
  private:
@@ -123,6 +139,9 @@ class AnthropicPassThrough final : public StreamHandler {
   void onEnd(std::string&) override {}
   void onFail(const core::Error& e, std::string& out) override {
     out.append(api::renderStreamError(api::ClientApi::kAnthropic, e));
+  }
+  std::size_t firstOfInterest(std::string_view piece) const override {
+    return std::min(piece.find("message_start"), piece.find("message_delta"));
   }
 
  private:
@@ -209,7 +228,13 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
     }
     bool last = piece->empty();
     if (!last) {
-      parser.feed(*piece, onEvent);
+      std::string_view rest = *piece;
+      if (open && parser.buffered() == 0) {
+        const std::size_t n = verbatimPrefix(rest, handler.firstOfInterest(rest));
+        out.append(rest.substr(0, n));
+        rest.remove_prefix(n);
+      }
+      if (!rest.empty()) parser.feed(rest, onEvent);
       last = resp.done() || !open;
     }
     if (last) {

@@ -222,3 +222,31 @@ test('SIGTERM right after the "listening" line still shuts down cleanly (10 star
   const bad = outcomes.filter((o) => !o || o.code !== 0 || o.signal !== null);
   assert.equal(bad.length, 0, `exits: ${JSON.stringify(outcomes)}`);
 });
+
+// Pass-through streams are forwarded byte for byte; the usage the gateway asked for on the
+// client's behalf must still reach the access log, whether the events come in one read or many.
+test('pass-through streams: usage reaches the access log, the usage chunk only when asked', T, async () => {
+  const cases = [
+    { model: 'gpt-4o', asked: false },
+    { model: 'gpt-4o', asked: true },
+    { model: 'fault-slow-stream-20-3', asked: false },
+    { model: 'fault-slow-stream-20-3', asked: true },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const r = await streamAll(`${stack.url}/v1/chat/completions`,
+      chat(c.model, `usage please ${i}`, c.asked ? { stream_options: { include_usage: true } } : {}));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.complete, true);
+    assert.equal(sseData(r.text).at(-1), '[DONE]');
+    const usageChunks = sseJson(r.text).filter((ch) => ch.usage);
+    assert.equal(usageChunks.length, c.asked ? 1 : 0, `${c.model} asked=${c.asked}: ${r.text}`);
+    const id = r.headers['x-request-id'];
+    const { json: line } = await stack.gw.waitForLog(
+      (j) => j?.msg === 'access' && j.request_id === id, 5000);
+    assert.ok(line.prompt_tokens > 0 && line.completion_tokens > 0, JSON.stringify(line));
+    if (c.asked) {
+      assert.equal(line.prompt_tokens, usageChunks[0].usage.prompt_tokens);
+      assert.equal(line.completion_tokens, usageChunks[0].usage.completion_tokens);
+    }
+  }
+});

@@ -32,6 +32,7 @@ export const FAKE_MODELS = [
   'fault-drop-2',
   'fault-slow-stream-100',
   'fault-slow-stream-100-15',
+  'fault-slow-stream-20-3',
   'fault-slow-headers-2000',
   'big-300000',
 ];

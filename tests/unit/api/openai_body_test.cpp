@@ -153,6 +153,14 @@ TEST(OpenAIBody, UsageFromResponsesAndChunks) {
       R"({"id":"c","choices":[{"delta":{"content":"x"}}],"usage":null})";
   EXPECT_FALSE(mayCarryUsage(content_chunk));
   EXPECT_FALSE(mayCarryUsage(R"({"choices":[{"delta":{"content":"\"usage\": {"}}]})"));
+
+  // Across a whole read of events: where the first usage object starts, null ones skipped; text
+  // cut right after the key may still be one.
+  const std::string events =
+      "data: {\"usage\":null}\n\ndata: {\"usage\" : {\"prompt_tokens\":1}}\n\n";
+  EXPECT_EQ(firstUsageObject(events), events.find("\"usage\" :"));
+  EXPECT_EQ(firstUsageObject("data: {\"usage\":null}\n\n"), std::string_view::npos);
+  EXPECT_EQ(firstUsageObject("data: {\"x\":1,\"usage\""), 13u);
   // vLLM's continuous usage: usage on a chunk that also has choices is read but not dropped.
   const ChunkInfo both = inspectChunk(
       R"({"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}})");
