@@ -1,6 +1,7 @@
 #include "api/openai_body.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include <simdjson.h>
 
@@ -293,8 +294,14 @@ bool mayCarryUsage(std::string_view data) {
 }
 
 std::size_t firstUsageObject(std::string_view text) {
-  for (std::size_t at = text.find("\"usage\""); at != std::string_view::npos;
-       at = text.find("\"usage\"", at + 7)) {
+  // memmem, not find(): JSON is full of quotes, and find() stops at each one.
+  auto next = [&](std::size_t from) -> std::size_t {
+    if (from >= text.size()) return std::string_view::npos;
+    const void* hit = ::memmem(text.data() + from, text.size() - from, "\"usage\"", 7);
+    return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - text.data())
+               : std::string_view::npos;
+  };
+  for (std::size_t at = next(0); at != std::string_view::npos; at = next(at + 7)) {
     std::size_t i = at + 7;
     while (i < text.size() && (text[i] == ' ' || text[i] == ':' || text[i] == '\t' ||
                                text[i] == '\n' || text[i] == '\r'))

@@ -22,12 +22,10 @@ namespace kh::app {
 namespace {
 
 namespace net = boost::asio;
-namespace bhttp = boost::beast::http;
 
 std::string requestIdFor(const http::Request& req) {
-  auto it = req.msg.find("x-request-id");
-  if (it != req.msg.end() && !it->value().empty() && it->value().size() <= 200)
-    return std::string(it->value());
+  const std::string_view id = req.header("x-request-id");
+  if (!id.empty() && id.size() <= 200) return std::string(id);
   return core::newRequestId();
 }
 
@@ -69,8 +67,8 @@ constexpr std::string_view kCountTokens = "/v1/messages/count_tokens";
 // routed to any provider, and most have no such endpoint.
 std::pair<int, std::string> countTokens(const routing::ModelCatalog& catalog,
                                         const http::Request& req) {
-  auto parsed = api::parseChatRequest(api::ClientApi::kAnthropic, providers::Operation::kChat,
-                                      req.msg.body());
+  auto parsed =
+      api::parseChatRequest(api::ClientApi::kAnthropic, providers::Operation::kChat, req.body);
   if (!parsed) {
     const core::Error& e = parsed.error();
     return {e.http_status, api::renderError(api::ClientApi::kAnthropic, e)};
@@ -142,11 +140,10 @@ std::string servicesJson(const routing::ModelCatalog& catalog) {
 std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalog& catalog,
                                                       const http::Request& req,
                                                       std::string_view path) {
-  const auto& msg = req.msg;
   if (path != "/health" && path != "/health/services" && path != "/v1/models" &&
       !path.starts_with("/v1/models/"))
     return std::nullopt;
-  if (msg.method() != bhttp::verb::get && msg.method() != bhttp::verb::head) {
+  if (req.method() != "GET" && req.method() != "HEAD") {
     const core::Error e{core::ErrorCode::kMethodNotAllowed,
                         405,
                         fmt::format("Use GET for {}", path),
@@ -175,15 +172,13 @@ std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalo
 }  // namespace
 
 net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
-  const auto& msg = ex.request.msg;
   std::string request_id = requestIdFor(ex.request);
-  const std::string_view target(msg.target().data(), msg.target().size());
-  const std::string_view path = pathOf(target);
-  const std::string_view method(msg.method_string().data(), msg.method_string().size());
+  const std::string_view path = pathOf(ex.request.target());
+  const std::string_view method = ex.request.method();
 
   for (const auto& r : kPipelineRoutes) {
     if (path != r.path) continue;
-    if (msg.method() != bhttp::verb::post) {
+    if (method != "POST") {
       const core::Error e{core::ErrorCode::kMethodNotAllowed,
                           405,
                           fmt::format("Use POST for {}", r.path),
@@ -201,7 +196,7 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
   }
   if (path == kCountTokens) {
     std::pair<int, std::string> counted{405, ""};
-    if (msg.method() == bhttp::verb::post) {
+    if (method == "POST") {
       counted = countTokens(*catalogs_.current(), ex.request);
     } else {
       const core::Error e{core::ErrorCode::kMethodNotAllowed,

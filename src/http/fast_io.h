@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/error.hpp>
 
 namespace kh::http::fastio {
 
@@ -45,40 +45,22 @@ net::awaitable<error_code> write(tcp::socket& s, const Buffers& bufs) {
   co_return wec;
 }
 
-// Reads into `buf` and feeds `parser` until `done(parser)`, with Beast's error conventions:
-// end_of_stream when the peer closed before sending anything, partial_message when it closed
-// half-way, the parser's own errors (header_limit, body_limit, bad syntax) as they come. What is
-// already buffered is parsed first, so a message that arrived whole costs no further read; reads
-// are Asio's own (a speculative recv, else a wait in the reactor without an epoll_ctl).
-template <class Parser, class Done>
-net::awaitable<error_code> readParsed(tcp::socket& s, beast::flat_buffer& buf, Parser& parser,
-                                      Done done) {
-  error_code ec;
-  for (;;) {
-    while (buf.size() > 0 && !done(parser)) {
-      const std::size_t used = parser.put(buf.data(), ec);
-      buf.consume(used);
-      if (ec == beast::http::error::need_more) {
-        ec = {};
-        break;
-      }
-      if (ec) co_return ec;
-      if (used == 0) break;
-    }
-    if (done(parser)) co_return error_code{};
-    const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
-    auto [rec, n] =
-        co_await s.async_read_some(buf.prepare(room), net::as_tuple(net::use_awaitable));
-    if (!rec) {
-      buf.commit(n);
-      continue;
-    }
-    if (rec != net::error::eof) co_return rec;
-    if (!parser.got_some()) co_return beast::http::error::end_of_stream;
-    parser.put_eof(ec);
-    if (ec) co_return ec;
-    co_return done(parser) ? error_code{} : error_code(beast::http::error::partial_message);
-  }
+// What `buf` holds, as text.
+inline std::string_view view(const beast::flat_buffer& buf) {
+  return {static_cast<const char*>(buf.data().data()), buf.size()};
+}
+
+// Reads what the peer sent next into `buf`: at least one byte, or an error (eof when the peer
+// closed). Asio tries the read at once and waits in the reactor only when nothing is there,
+// with no epoll_ctl. `Stream` is a TCP socket or a TLS stream over one.
+template <class Stream>
+net::awaitable<error_code> readMore(Stream& s, beast::flat_buffer& buf) {
+  // A read only fills the buffer's free room: keep enough that a request or a burst of events
+  // comes in one read.
+  const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
+  auto [ec, n] = co_await s.async_read_some(buf.prepare(room), net::as_tuple(net::use_awaitable));
+  if (!ec) buf.commit(n);
+  co_return ec;
 }
 
 }  // namespace kh::http::fastio

@@ -19,9 +19,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include "core/ids.h"
@@ -50,11 +47,6 @@ using tcp = net::ip::tcp;
 using boost::system::error_code;
 
 constexpr std::size_t kSessionBufferBytes = 4096;
-
-bool isHttpParseError(const error_code& ec) {
-  return ec.category() ==
-         beast::http::make_error_code(beast::http::error::end_of_stream).category();
-}
 
 void appendStatusLine(std::string& out, int status) {
   const auto reason = beast::http::obsolete_reason(static_cast<beast::http::status>(status));
@@ -177,6 +169,41 @@ class SessionSink final : public ResponseSink {
   bool started_ = false, chunked_ = false, ended_ = false, ok_ = true;
 };
 
+enum class BodyRead { kDone, kTooLarge, kBad, kGone };
+
+// Reads the request's body into req.body, with room for the JSON parser's padding.
+net::awaitable<BodyRead> readBody(tcp::socket& stream, beast::flat_buffer& buf, Request& req,
+                                  std::size_t max_bytes) {
+  constexpr std::size_t kPadding = 64;
+  std::string& body = req.body;
+  body.clear();
+  if (req.head.chunked) {
+    h1::ChunkedDecoder decoder;
+    for (;;) {
+      if (buf.size() > 0) {
+        const auto step = decoder.decode(fastio::view(buf), body);
+        buf.consume(step.consumed);
+        if (step.error) co_return BodyRead::kBad;
+        if (body.size() > max_bytes) co_return BodyRead::kTooLarge;
+        if (step.done) co_return BodyRead::kDone;
+      }
+      const error_code ec = co_await fastio::readMore(stream, buf);
+      if (ec) co_return BodyRead::kGone;
+    }
+  }
+  const std::size_t want = static_cast<std::size_t>(req.head.content_length.value_or(0));
+  if (want == 0) co_return BodyRead::kDone;
+  body.reserve(want + kPadding);
+  for (;;) {
+    const std::size_t take = std::min(buf.size(), want - body.size());
+    body.append(static_cast<const char*>(buf.data().data()), take);
+    buf.consume(take);
+    if (body.size() == want) co_return BodyRead::kDone;
+    const error_code ec = co_await fastio::readMore(stream, buf);
+    if (ec) co_return BodyRead::kGone;
+  }
+}
+
 struct SessionState {
   tcp::socket* stream;
   bool idle = true;  // waiting for the first byte of a request: safe to close on drain
@@ -255,84 +282,101 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   const ServerOptions& opt = server.options_;
 
   bool linger = false;  // we refused a body the client may still be sending
+  // One request at a time, reused: its head's fields and the copy of the head keep their room.
+  Request req;
+  req.remote_ip = std::move(remote_ip);
+  std::string head_text;
+  head_text.reserve(1024);
   for (;;) {
     if (server.draining_.load(std::memory_order_relaxed)) break;
     state.idle = buf.size() == 0;
     deadline.expiresAfter(opt.idle_timeout);
-    beast::http::request_parser<beast::http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-    parser.body_limit(opt.max_body_bytes);
-    const error_code hec = co_await fastio::readParsed(
-        stream, buf, parser, [](const auto& p) { return p.is_header_done(); });
-    state.idle = false;
-    if (hec) {
-      if (hec == beast::http::error::body_limit) {
-        // Content-Length alone already says the body is too big.
-        const core::Error e = core::Error::bodyTooLarge(opt.max_body_bytes);
-        co_await reject(stream, deadline, e);
-        linger = true;
-      } else if (hec == beast::http::error::header_limit) {
-        const core::Error e{core::ErrorCode::kHeadersTooLarge,
-                            431,
-                            "Request headers are too large",
-                            {},
-                            false,
-                            {},
-                            {}};
-        co_await reject(stream, deadline, e);
-      } else if (isHttpParseError(hec) && hec != beast::http::error::end_of_stream &&
-                 hec != beast::http::error::partial_message) {
-        const core::Error e{core::ErrorCode::kInvalidRequest,
-                            400,
-                            "Malformed HTTP request: " + hec.message(),
-                            {},
-                            false,
-                            {},
-                            {}};
-        co_await reject(stream, deadline, e);
+    std::string_view why;
+    h1::Parse parsed = h1::Parse::kNeedMore;
+    bool gone = false;
+    for (;;) {
+      parsed = h1::parseRequest(fastio::view(buf), opt.max_header_bytes, req.head, &why);
+      if (parsed != h1::Parse::kNeedMore) break;
+      const error_code rec = co_await fastio::readMore(stream, buf);
+      if (rec) {
+        gone = true;
+        break;
       }
+      state.idle = false;
+    }
+    state.idle = false;
+    if (gone) break;
+    if (parsed == h1::Parse::kTooLarge) {
+      const core::Error e{core::ErrorCode::kHeadersTooLarge,
+                          431,
+                          "Request headers are too large",
+                          {},
+                          false,
+                          {},
+                          {}};
+      co_await reject(stream, deadline, e);
       break;
     }
+    if (parsed == h1::Parse::kBad) {
+      const core::Error e{core::ErrorCode::kInvalidRequest,
+                          400,
+                          "Malformed HTTP request: " + std::string(why),
+                          {},
+                          false,
+                          {},
+                          {}};
+      co_await reject(stream, deadline, e);
+      break;
+    }
+    // The head moves to a buffer of its own, so the body may be read into `buf` freely.
+    head_text.assign(static_cast<const char*>(buf.data().data()), req.head.size);
+    h1::rebase(req.head, static_cast<const char*>(buf.data().data()), head_text.data());
+    buf.consume(req.head.size);
+
     server.inflight_.fetch_add(1, std::memory_order_relaxed);
     struct InflightGuard {
       std::atomic<int>& n;
       ~InflightGuard() { n.fetch_sub(1, std::memory_order_relaxed); }
     } inflight_guard{server.inflight_};
 
-    const auto& hdr = parser.get();
-    std::string_view client_request_id;
-    if (auto it = hdr.find("x-request-id"); it != hdr.end() && it->value().size() <= 200)
-      client_request_id = std::string_view(it->value().data(), it->value().size());
-    if (auto len = parser.content_length(); len && *len > opt.max_body_bytes) {
+    std::string_view client_request_id = req.header("x-request-id");
+    if (client_request_id.size() > 200) client_request_id = {};
+    if (req.head.content_length && *req.head.content_length > opt.max_body_bytes) {
+      // Content-Length alone already says the body is too big.
       const core::Error too_large = core::Error::bodyTooLarge(opt.max_body_bytes);
       co_await reject(stream, deadline, too_large, client_request_id);
       linger = true;
       break;
     }
-    if (auto it = hdr.find(beast::http::field::expect);
-        it != hdr.end() && beast::iequals(it->value(), "100-continue")) {
+    if (req.head.expect_continue) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       const error_code cec = co_await fastio::write(stream, net::buffer(kContinue));
       if (cec) break;
     }
     deadline.expiresAfter(opt.request_timeout);
-    parser.eager(true);
-    const error_code bec =
-        co_await fastio::readParsed(stream, buf, parser, [](const auto& p) { return p.is_done(); });
-    if (bec) {
-      if (bec == beast::http::error::body_limit) {
+    const BodyRead body = co_await readBody(stream, buf, req, opt.max_body_bytes);
+    if (body != BodyRead::kDone) {
+      if (body == BodyRead::kTooLarge) {
         const core::Error too_large = core::Error::bodyTooLarge(opt.max_body_bytes);
         co_await reject(stream, deadline, too_large, client_request_id);
         linger = true;
+      } else if (body == BodyRead::kBad) {
+        const core::Error e{core::ErrorCode::kInvalidRequest,
+                            400,
+                            "Malformed HTTP request: a malformed chunked body",
+                            {},
+                            false,
+                            {},
+                            {}};
+        co_await reject(stream, deadline, e, client_request_id);
       }
       break;
     }
     deadline.clear();
 
-    Request req{parser.release(), remote_ip};
-    const bool keep_alive = req.msg.keep_alive() && !server.draining_.load();
+    const bool keep_alive = !req.head.close && !server.draining_.load();
     SessionSink sink(stream, response_head, deadline, keep_alive, opt.write_timeout,
-                     req.msg.method() == beast::http::verb::head, req.msg.version() < 11);
+                     req.method() == "HEAD", req.head.version_minor == 0);
     CancelSignal cancel;
 
     // Watch the client while the handler runs: EOF or a reset means it hung up, and its upstream

@@ -13,18 +13,25 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "core/error.h"
 #include "http/cancel.h"
+#include "http/http1.h"
 #include "http/upstream.h"
 
 namespace kh::http {
 
+// One request, as a handler sees it. The head's views point into the connection's own copy of
+// the head, valid while the request is handled.
 struct Request {
-  beast::http::request<beast::http::string_body> msg;
+  h1::Head head;
+  std::string body;
   std::string remote_ip;
+
+  std::string_view method() const { return head.method; }
+  std::string_view target() const { return head.target; }
+  // The first field named `name` (case-insensitive), or "".
+  std::string_view header(std::string_view name) const { return head.field(name); }
 };
 
 // One response header field, as views into strings that outlive the write.

@@ -10,10 +10,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "core/base64.h"
 #include "http/fast_io.h"
@@ -25,10 +21,8 @@ namespace {
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 using boost::system::error_code;
 
-bool isHttpParseError(const error_code& ec) {
-  return ec.category() ==
-         beast::http::make_error_code(beast::http::error::end_of_stream).category();
-}
+// Larger heads are refused: no real API answers with one.
+constexpr std::size_t kMaxHeadBytes = 64 * 1024;
 
 // A peer that closed an idle keep-alive connection shows as readable EOF; one that sent anything
 // while idle is in an unknown state. Either way the connection must not carry a new request.
@@ -59,11 +53,6 @@ void UpstreamConn::close() {
 UpstreamResponse::UpstreamResponse(UpstreamPool& pool, std::unique_ptr<UpstreamConn> conn,
                                    CancelSignal* cancel)
     : pool_(pool), conn_(std::move(conn)), cancel_(cancel) {
-  parser_.header_limit(64 * 1024);
-  parser_.body_limit(boost::none);
-  // Parse everything a socket read brought in one go, so a burst of SSE events is relayed as
-  // one batch instead of one client write per HTTP chunk.
-  parser_.eager(true);
   if (cancel_) {
     UpstreamConn* raw = conn_.get();
     cancel_->setHook([raw] { raw->close(); });
@@ -73,19 +62,16 @@ UpstreamResponse::UpstreamResponse(UpstreamPool& pool, std::unique_ptr<UpstreamC
 UpstreamResponse::~UpstreamResponse() {
   if (cancel_) cancel_->clearHook();
   if (!conn_) return;
-  if (parser_.is_done() && parser_.keep_alive() && !(cancel_ && cancel_->fired())) {
+  conn_->buf.consume(handed_out_);
+  // Reused only when the answer ended where its framing said and nothing followed it: anything
+  // else would desynchronise the next exchange.
+  const bool clean = done_ && framing_ != Framing::kUntilClose && !conn_->head.close &&
+                     conn_->buf.size() == 0 && !(cancel_ && cancel_->fired());
+  if (clean) {
     pool_.release(std::move(conn_));
   } else {
-    // An unfinished body would desynchronise the next exchange, so the connection goes.
     conn_->close();
   }
-}
-
-std::string_view UpstreamResponse::header(std::string_view name) const {
-  const auto& fields = parser_.get();
-  auto it = fields.find(beast::string_view(name.data(), name.size()));
-  if (it == fields.end()) return {};
-  return std::string_view(it->value().data(), it->value().size());
 }
 
 core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view during) const {
@@ -95,86 +81,96 @@ core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view dur
       fmt::format("Upstream connection failed {}: {}", during, ec.message()));
 }
 
+net::awaitable<error_code> UpstreamResponse::readMore() {
+  if (!conn_->tls) co_return co_await fastio::readMore(*conn_->plain, conn_->buf);
+  co_return co_await fastio::readMore(*conn_->tls, conn_->buf);
+}
+
 net::awaitable<core::Status> UpstreamResponse::readHeader() {
-  error_code ec;
-  if (!conn_->tls) {
-    parser_.eager(false);
-    ec = co_await fastio::readParsed(*conn_->plain, conn_->buf, parser_,
-                                     [](const auto& p) { return p.is_header_done(); });
-  } else {
-    co_await beast::http::async_read_header(*conn_->tls, conn_->buf, parser_,
-                                            net::redirect_error(net::use_awaitable, ec));
-  }
-  if (ec) {
-    if (isHttpParseError(ec) && !(cancel_ && cancel_->fired()) &&
-        ec != beast::http::error::end_of_stream)
+  beast::flat_buffer& buf = conn_->buf;
+  h1::Head& head = conn_->head;
+  for (;;) {
+    std::string_view why;
+    const h1::Parse parsed = h1::parseResponse(fastio::view(buf), kMaxHeadBytes, head, &why);
+    if (parsed == h1::Parse::kDone) {
+      // Interim answers (103 Early Hints and the like) come before the real one.
+      if (head.status >= 200 || head.status == 101) break;
+      buf.consume(head.size);
+      continue;
+    }
+    if (parsed == h1::Parse::kBad)
       co_return core::Error::badGateway(
-          fmt::format("Upstream answered something that is not HTTP: {}", ec.message()));
-    co_return ioError(ec, "while waiting for the response header");
+          fmt::format("Upstream answered something that is not HTTP: {}", why));
+    if (parsed == h1::Parse::kTooLarge)
+      co_return core::Error::badGateway("Upstream answered with a header that is too large");
+    const error_code ec = co_await readMore();
+    if (ec) co_return ioError(ec, "while waiting for the response header");
   }
+  // The head moves to a buffer of its own: the body is read into `buf`.
+  conn_->head_text.assign(static_cast<const char*>(buf.data().data()), head.size);
+  h1::rebase(head, static_cast<const char*>(buf.data().data()), conn_->head_text.data());
+  buf.consume(head.size);
+
+  if (head.status == 204 || head.status == 304) {
+    framing_ = Framing::kNone;
+  } else if (head.chunked) {
+    framing_ = Framing::kChunked;
+  } else if (head.content_length) {
+    framing_ = Framing::kLength;
+    remaining_ = *head.content_length;
+  } else {
+    framing_ = Framing::kUntilClose;
+  }
+  done_ = framing_ == Framing::kNone || (framing_ == Framing::kLength && remaining_ == 0);
   co_return core::Ok{};
 }
 
 net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
-  while (!parser_.is_done()) {
-    auto& body = parser_.get().body();
-    body.data = conn_->body_scratch.data();
-    body.size = conn_->body_scratch.size();
-    error_code ec;
-    if (!conn_->tls) {
-      ec = co_await readBodyPlain();
-    } else {
-      co_await beast::http::async_read_some(*conn_->tls, conn_->buf, parser_,
-                                            net::redirect_error(net::use_awaitable, ec));
+  beast::flat_buffer& buf = conn_->buf;
+  // The piece handed out last time is done with.
+  buf.consume(handed_out_);
+  handed_out_ = 0;
+  while (!done_) {
+    if (buf.size() > 0) {
+      const std::string_view data = fastio::view(buf);
+      if (framing_ == Framing::kChunked) {
+        // Every chunk that arrived goes out as one piece, so a burst of SSE events is relayed
+        // in one batch.
+        conn_->chunk_out.clear();
+        const auto step = chunked_.decode(data, conn_->chunk_out);
+        buf.consume(step.consumed);
+        if (step.error)
+          co_return core::Error::badGateway("Upstream sent a malformed body: bad chunked encoding");
+        done_ = step.done;
+        if (!conn_->chunk_out.empty()) co_return std::string_view(conn_->chunk_out);
+        if (done_) break;
+      } else {
+        // Handed out in place: no copy.
+        std::size_t take = data.size();
+        if (framing_ == Framing::kLength) {
+          take = static_cast<std::size_t>(std::min<std::uint64_t>(take, remaining_));
+          remaining_ -= take;
+          done_ = remaining_ == 0;
+        }
+        handed_out_ = take;
+        co_return data.substr(0, take);
+      }
     }
-    if (ec == beast::http::error::need_buffer) ec = {};
-    const std::size_t n = conn_->body_scratch.size() - parser_.get().body().size;
-    if (ec) {
-      if (isHttpParseError(ec) && ec != beast::http::error::partial_message &&
-          !(cancel_ && cancel_->fired()))
-        co_return core::Error::badGateway(
-            fmt::format("Upstream sent a malformed body: {}", ec.message()));
-      co_return ioError(ec, "while reading the response body");
+    const error_code ec = co_await readMore();
+    if (!ec) continue;
+    if (ec == net::error::eof && framing_ == Framing::kUntilClose) {
+      done_ = true;
+      break;
     }
-    if (n > 0) co_return std::string_view(conn_->body_scratch.data(), n);
+    co_return ioError(ec, "while reading the response body");
   }
   co_return std::string_view{};
 }
 
-// Beast's async_read_some, without the round through the event loop when bytes are already
-// buffered: parses what is buffered into the body scratch first, and reads only when that gave
-// no body bytes and the body is not over.
-net::awaitable<error_code> UpstreamResponse::readBodyPlain() {
-  beast::flat_buffer& buf = conn_->buf;
-  parser_.eager(true);
-  error_code ec;
-  for (;;) {
-    if (buf.size() > 0) {
-      const std::size_t used = parser_.put(buf.data(), ec);
-      buf.consume(used);
-      if (ec == beast::http::error::need_more) ec = {};
-      if (ec) co_return ec;
-      if (parser_.get().body().size < conn_->body_scratch.size() || parser_.is_done())
-        co_return error_code{};
-      if (used > 0) continue;
-    }
-    const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
-    auto [rec, n] = co_await conn_->plain->async_read_some(buf.prepare(room), kTuple);
-    if (!rec) {
-      buf.commit(n);
-      continue;
-    }
-    if (rec == net::error::eof) {
-      parser_.put_eof(ec);
-      co_return ec;
-    }
-    co_return rec;
-  }
-}
-
 net::awaitable<core::Result<std::string>> UpstreamResponse::readAll(std::size_t limit) {
   std::string out;
-  if (auto len = parser_.content_length(); len && *len <= limit) out.reserve(*len + 64);
+  if (framing_ == Framing::kLength && remaining_ <= limit)
+    out.reserve(static_cast<std::size_t>(remaining_) + 64);
   for (;;) {
     auto piece = co_await read();
     if (!piece) co_return std::move(piece).error();
@@ -300,14 +296,23 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
     connect_req += "\r\n";
     auto [wec, wn] = co_await net::async_write(*conn->plain, net::buffer(connect_req), kTuple);
     if (wec) co_return fail(wec, "writing CONNECT to proxy");
-    beast::http::response_parser<beast::http::empty_body> p;
-    p.skip(true);  // a successful CONNECT answer has no body
-    auto [rec2, rn] = co_await beast::http::async_read_header(*conn->plain, conn->buf, p, kTuple);
-    if (rec2) co_return fail(rec2, "reading the CONNECT answer from proxy");
-    if (p.get().result_int() != 200)
+    // A successful CONNECT answer has no body: the tunnel starts right after its head.
+    h1::Head& answer = conn->head;
+    for (;;) {
+      std::string_view why;
+      const h1::Parse parsed =
+          h1::parseResponse(fastio::view(conn->buf), kMaxHeadBytes, answer, &why);
+      if (parsed == h1::Parse::kDone) break;
+      if (parsed != h1::Parse::kNeedMore)
+        co_return core::Error::badGateway(
+            fmt::format("Proxy {} answered CONNECT with something that is not HTTP", where));
+      const error_code rec2 = co_await fastio::readMore(*conn->plain, conn->buf);
+      if (rec2) co_return fail(rec2, "reading the CONNECT answer from proxy");
+    }
+    if (answer.status != 200)
       co_return core::Error::badGateway(fmt::format("Proxy {} refused CONNECT to {}: HTTP {}",
-                                                    where, dest.hostPort(), p.get().result_int()));
-    conn->buf.clear();
+                                                    where, dest.hostPort(), answer.status));
+    conn->buf.consume(answer.size);
   } else if (!proxy_url.empty()) {
     conn->absolute_form = true;
   }
@@ -345,7 +350,7 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
       conn = std::move(*fresh);
       conn->pool_key = target.pool_key;
     }
-    std::string& head = conn->head;
+    std::string& head = conn->request_head;
     head.clear();
     head.reserve(512);
     head.append(req.method).append(" ");

@@ -15,12 +15,11 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include "core/result.h"
 #include "http/cancel.h"
 #include "http/deadline.h"
+#include "http/http1.h"
 #include "http/url.h"
 
 namespace kh::http {
@@ -72,14 +71,16 @@ struct UpstreamConn {
   std::optional<Socket> plain;
   std::optional<Tls> tls;
   beast::flat_buffer buf;
-  std::string head;  // request heads are built here, reused from request to request
+  std::string request_head;  // request heads are built here, reused from request to request
   std::string pool_key;
   bool absolute_form = false;  // plain HTTP through a proxy: request-target is the full URL
   Clock::time_point idle_since{};
   Deadline deadline;  // closes the socket when the request's time is up
-  // Decoded body bytes are handed out from here; it lives with the connection so a request
-  // does not allocate it.
-  std::array<char, 16 * 1024> body_scratch;
+  // The answer's head (its views point into head_text) and the decoded pieces of a chunked
+  // body: they live with the connection, so a request allocates none of them.
+  h1::Head head;
+  std::string head_text;
+  std::string chunk_out;
 
   Socket& socket() { return tls ? tls->next_layer() : *plain; }
   bool timedOut() const { return deadline.expired(); }
@@ -95,9 +96,10 @@ class UpstreamResponse {
   UpstreamResponse(const UpstreamResponse&) = delete;
   UpstreamResponse& operator=(const UpstreamResponse&) = delete;
 
-  int status() const { return parser_.get().result_int(); }
-  std::string_view header(std::string_view name) const;
-  bool done() const { return parser_.is_done(); }
+  int status() const { return conn_->head.status; }
+  // The first header field named `name` (case-insensitive), or "".
+  std::string_view header(std::string_view name) const { return conn_->head.field(name); }
+  bool done() const { return done_; }
 
   // The next piece of the body; an empty view means the body is complete. The view is valid
   // until the next call.
@@ -108,13 +110,20 @@ class UpstreamResponse {
  private:
   friend class UpstreamPool;
   net::awaitable<core::Status> readHeader();
-  net::awaitable<boost::system::error_code> readBodyPlain();
+  net::awaitable<boost::system::error_code> readMore();
   core::Error ioError(const boost::system::error_code& ec, std::string_view during) const;
+
+  // How the body's end is known.
+  enum class Framing { kNone, kLength, kChunked, kUntilClose };
 
   UpstreamPool& pool_;
   std::unique_ptr<UpstreamConn> conn_;
   CancelSignal* cancel_;
-  beast::http::response_parser<beast::http::buffer_body> parser_;
+  Framing framing_ = Framing::kNone;
+  std::uint64_t remaining_ = 0;  // kLength: body bytes still to come
+  h1::ChunkedDecoder chunked_;
+  std::size_t handed_out_ = 0;  // bytes of conn_->buf the last read() returned, consumed next
+  bool done_ = false;
 };
 
 // Keep-alive connections per origin for one io_context thread: no locks, since every request on

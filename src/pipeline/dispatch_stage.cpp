@@ -268,9 +268,8 @@ core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
     if (req && !rewrite) req->borrowed_body = &ctx.body;
     // Beta features are asked for by header; a pass-through must carry the client's ask.
     if (req && ctx.client == api::ClientApi::kAnthropic) {
-      const auto& msg = ctx.ex.request.msg;
-      if (auto it = msg.find("anthropic-beta"); it != msg.end())
-        req->headers.emplace_back("anthropic-beta", std::string(it->value()));
+      if (const std::string_view beta = ctx.ex.request.header("anthropic-beta"); !beta.empty())
+        req->headers.emplace_back("anthropic-beta", std::string(beta));
     }
     return req;
   }

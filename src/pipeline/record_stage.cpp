@@ -25,12 +25,12 @@ void logAccess(const http::Exchange& ex, std::string_view request_id, int status
   if (!obs::enabled(obs::Level::kInfo)) return;
   using namespace std::chrono;
   const auto elapsed = duration_cast<microseconds>(steady_clock::now() - start).count();
-  const auto& req = ex.request.msg;
+  const http::Request& req = ex.request;
   obs::LogLine line(obs::Level::kInfo, "access");
   line.str("request_id", request_id)
       .str("client_ip", ex.request.remote_ip)
-      .str("method", std::string_view(req.method_string().data(), req.method_string().size()))
-      .str("path", std::string_view(req.target().data(), req.target().size()))
+      .str("method", req.method())
+      .str("path", req.target())
       .num("status", status);
   if (routed) {
     const RequestContext& ctx = *routed;

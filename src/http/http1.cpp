@@ -1,0 +1,391 @@
+#include "http/http1.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kh::http::h1 {
+
+namespace {
+
+// RFC 9110 tchar.
+constexpr bool isTokenChar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool isToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return isTokenChar(static_cast<unsigned char>(c));
+  });
+}
+
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Whether the comma-separated list `list` holds `token` (case-insensitive).
+bool listHas(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    if (iequals(trimOws(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The last element of a comma-separated list.
+std::string_view lastOf(std::string_view list) {
+  const std::size_t comma = list.rfind(',');
+  return trimOws(comma == std::string_view::npos ? list : list.substr(comma + 1));
+}
+
+bool validValue(std::string_view v) {
+  return std::none_of(v.begin(), v.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+  });
+}
+
+std::optional<std::uint64_t> parseLength(std::string_view v) {
+  if (v.empty() || v.size() > 18) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+// Where the head ends (just past its blank line), or npos. Lines end in CRLF or a bare LF.
+std::size_t headEnd(std::string_view in) {
+  for (std::size_t at = in.find('\n'); at != std::string_view::npos; at = in.find('\n', at + 1)) {
+    if (at + 1 < in.size() && in[at + 1] == '\n') return at + 2;
+    if (at + 2 < in.size() && in[at + 1] == '\r' && in[at + 2] == '\n') return at + 3;
+  }
+  return std::string_view::npos;
+}
+
+// Splits off the next line of `rest` (without its CRLF or LF).
+std::string_view nextLine(std::string_view& rest) {
+  const std::size_t nl = rest.find('\n');
+  std::string_view line = rest.substr(0, nl);
+  rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+bool parseVersion(std::string_view v, Head& out) {
+  if (v == "HTTP/1.1") {
+    out.version_minor = 1;
+  } else if (v == "HTTP/1.0") {
+    out.version_minor = 0;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The field lines after the start line, and what they say about the body and the connection.
+Parse parseFields(std::string_view rest, bool request, Head& out, std::string_view* error) {
+  auto bad = [&](std::string_view why) {
+    if (error) *error = why;
+    return Parse::kBad;
+  };
+  bool keep_alive = false, has_te = false;
+  for (;;) {
+    const std::string_view line = nextLine(rest);
+    if (line.empty()) break;
+    if (line.front() == ' ' || line.front() == '\t')
+      return bad("obsolete line folding in a header field");
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return bad("a header line without a colon");
+    const std::string_view name = line.substr(0, colon);
+    if (!isToken(name)) return bad("an invalid header field name");
+    const std::string_view value = trimOws(line.substr(colon + 1));
+    if (!validValue(value)) return bad("a control character in a header field value");
+    out.fields.push_back({name, value});
+    switch (lower(name.front())) {
+      case 'c':
+        if (iequals(name, "content-length")) {
+          const auto n = parseLength(value);
+          if (!n) return bad("an invalid Content-Length");
+          if (out.content_length && *out.content_length != *n)
+            return bad("conflicting Content-Length fields");
+          out.content_length = n;
+        } else if (iequals(name, "connection")) {
+          out.close = out.close || listHas(value, "close");
+          keep_alive = keep_alive || listHas(value, "keep-alive");
+        }
+        break;
+      case 't':
+        if (iequals(name, "transfer-encoding")) {
+          has_te = true;
+          out.chunked = iequals(lastOf(value), "chunked");
+          if (request && !out.chunked) return bad("an unsupported Transfer-Encoding");
+        }
+        break;
+      case 'e':
+        if (request && iequals(name, "expect"))
+          out.expect_continue = iequals(value, "100-continue");
+        break;
+      default:
+        break;
+    }
+  }
+  if (has_te) {
+    // Both framings at once is how requests are smuggled past proxies: refused. A response's
+    // Transfer-Encoding wins; one that is not chunked ends with the connection (RFC 9112 §6.3).
+    if (request && out.content_length) return bad("both Content-Length and Transfer-Encoding");
+    out.content_length.reset();
+    if (!out.chunked) out.close = true;
+  }
+  if (out.version_minor == 0 && !keep_alive) out.close = true;
+  return Parse::kDone;
+}
+
+void reset(Head& out) {
+  out.method = {};
+  out.target = {};
+  out.status = 0;
+  out.version_minor = 1;
+  out.fields.clear();
+  out.content_length.reset();
+  out.chunked = out.close = out.expect_continue = false;
+  out.size = 0;
+}
+
+// The complete head at the start of `in`, or why there is none.
+Parse locate(std::string_view in, std::size_t limit, std::size_t skip, std::string_view& head) {
+  const std::size_t end = headEnd(in.substr(skip));
+  if (end == std::string_view::npos)
+    return in.size() >= limit ? Parse::kTooLarge : Parse::kNeedMore;
+  if (skip + end > limit) return Parse::kTooLarge;
+  head = in.substr(skip, end);
+  return Parse::kDone;
+}
+
+}  // namespace
+
+std::string_view Head::field(std::string_view name) const {
+  for (const Field& f : fields)
+    if (iequals(f.name, name)) return f.value;
+  return {};
+}
+
+bool Head::has(std::string_view name) const {
+  return std::any_of(fields.begin(), fields.end(),
+                     [&](const Field& f) { return iequals(f.name, name); });
+}
+
+Parse parseRequest(std::string_view in, std::size_t limit, Head& out, std::string_view* error) {
+  reset(out);
+  // Empty lines before a request line are ignored (RFC 9112 §2.2), within reason.
+  std::size_t skip = 0;
+  while (skip < in.size() && skip < 8 && (in[skip] == '\r' || in[skip] == '\n')) ++skip;
+  std::string_view head;
+  if (const Parse p = locate(in, limit, skip, head); p != Parse::kDone) return p;
+  out.size = skip + head.size();
+  auto bad = [&](std::string_view why) {
+    if (error) *error = why;
+    return Parse::kBad;
+  };
+  const std::string_view line = nextLine(head);
+  const std::size_t sp1 = line.find(' ');
+  const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return bad("a malformed request line");
+  out.method = line.substr(0, sp1);
+  out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (!isToken(out.method)) return bad("an invalid method");
+  if (out.target.empty() || std::any_of(out.target.begin(), out.target.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c <= 0x20 || c == 0x7f;
+      }))
+    return bad("an invalid request target");
+  if (!parseVersion(line.substr(sp2 + 1), out)) return bad("an unsupported HTTP version");
+  return parseFields(head, true, out, error);
+}
+
+Parse parseResponse(std::string_view in, std::size_t limit, Head& out, std::string_view* error) {
+  reset(out);
+  std::string_view head;
+  if (const Parse p = locate(in, limit, 0, head); p != Parse::kDone) return p;
+  out.size = head.size();
+  auto bad = [&](std::string_view why) {
+    if (error) *error = why;
+    return Parse::kBad;
+  };
+  const std::string_view line = nextLine(head);
+  // "HTTP/1.1 200 OK"; some servers leave the reason out, with or without its space.
+  if (line.size() < 12 || line[8] != ' ' || !parseVersion(line.substr(0, 8), out))
+    return bad("a malformed status line");
+  int status = 0;
+  for (std::size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return bad("a malformed status code");
+    status = status * 10 + (line[i] - '0');
+  }
+  if (line.size() > 12 && line[12] != ' ') return bad("a malformed status line");
+  if (status < 100) return bad("a malformed status code");
+  out.status = status;
+  return parseFields(head, false, out, error);
+}
+
+void rebase(Head& head, const char* from, const char* to) {
+  auto move = [&](std::string_view& v) {
+    if (v.data() != nullptr) v = std::string_view(to + (v.data() - from), v.size());
+  };
+  move(head.method);
+  move(head.target);
+  for (Field& f : head.fields) {
+    move(f.name);
+    move(f.value);
+  }
+}
+
+ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view in, std::string& out) {
+  Step step;
+  std::size_t i = 0;
+  const std::size_t n = in.size();
+  auto sizeLineDone = [&] {
+    digits_ = 0;
+    if (remaining_ == 0) {
+      state_ = State::kTrailer;
+      trailer_line_ = 0;
+    } else {
+      state_ = State::kData;
+    }
+  };
+  auto fail = [&] {
+    step.consumed = i;
+    step.error = true;
+    return step;
+  };
+  while (i < n && state_ != State::kDone) {
+    switch (state_) {
+      case State::kSize: {
+        const char c = in[i];
+        int hex = -1;
+        if (c >= '0' && c <= '9') hex = c - '0';
+        if (c >= 'a' && c <= 'f') hex = c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') hex = c - 'A' + 10;
+        if (hex >= 0) {
+          if (digits_ >= 15) return fail();  // beyond any body worth reading
+          remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(hex);
+          ++digits_;
+          ++i;
+        } else if (digits_ == 0) {
+          return fail();
+        } else if (c == ';' || c == ' ' || c == '\t') {
+          state_ = State::kExtension;
+          ++i;
+        } else if (c == '\r') {
+          state_ = State::kSizeLf;
+          ++i;
+        } else if (c == '\n') {
+          ++i;
+          sizeLineDone();
+        } else {
+          return fail();
+        }
+        break;
+      }
+      case State::kExtension: {
+        const std::size_t nl = in.find('\n', i);
+        if (nl == std::string_view::npos) {
+          i = n;
+        } else {
+          i = nl + 1;
+          sizeLineDone();
+        }
+        break;
+      }
+      case State::kSizeLf:
+        if (in[i] != '\n') return fail();
+        ++i;
+        sizeLineDone();
+        break;
+      case State::kData: {
+        const std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, n - i));
+        out.append(in.data() + i, take);
+        i += take;
+        remaining_ -= take;
+        if (remaining_ == 0) state_ = State::kDataCr;
+        break;
+      }
+      case State::kDataCr:
+        if (in[i] == '\r') {
+          state_ = State::kDataLf;
+        } else if (in[i] == '\n') {
+          state_ = State::kSize;
+        } else {
+          return fail();
+        }
+        ++i;
+        break;
+      case State::kDataLf:
+        if (in[i] != '\n') return fail();
+        ++i;
+        state_ = State::kSize;
+        break;
+      case State::kTrailer: {
+        const std::size_t nl = in.find('\n', i);
+        const std::size_t end = nl == std::string_view::npos ? n : nl;
+        trailer_line_ += static_cast<std::size_t>(std::count_if(
+            in.begin() + static_cast<std::ptrdiff_t>(i),
+            in.begin() + static_cast<std::ptrdiff_t>(end), [](char c) { return c != '\r'; }));
+        if (trailer_line_ > 64 * 1024) return fail();
+        if (nl == std::string_view::npos) {
+          i = n;
+        } else {
+          i = nl + 1;
+          if (trailer_line_ == 0) {
+            state_ = State::kDone;
+          } else {
+            trailer_line_ = 0;
+          }
+        }
+        break;
+      }
+      case State::kDone:
+        break;
+    }
+  }
+  step.consumed = i;
+  step.done = state_ == State::kDone;
+  return step;
+}
+
+}  // namespace kh::http::h1

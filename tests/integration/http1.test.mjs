@@ -1,0 +1,119 @@
+// The gateway's HTTP/1.x server, driven over raw sockets: body framings, Expect, HTTP/1.0, and
+// clear errors for requests that are not HTTP it will take (SPEC §1).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startStack } from './lib/stack.mjs';
+
+let stack;
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+const T = { timeout: 30000 };
+
+/**
+ * Writes `parts` (strings, or numbers meaning a pause in ms) to a fresh connection and collects
+ * what comes back until the gateway closes it or `until(text)` holds; bounded by 10 s.
+ */
+async function exchange(parts, until = () => false) {
+  const sock = net.connect(stack.gw.port, '127.0.0.1');
+  await new Promise((res, rej) => {
+    sock.once('connect', res);
+    sock.once('error', rej);
+  });
+  let got = '';
+  let closed = false;
+  sock.setEncoding('utf8');
+  sock.on('data', (c) => {
+    got += c;
+  });
+  sock.on('close', () => {
+    closed = true;
+  });
+  sock.on('error', () => {});
+  try {
+    for (const p of parts) {
+      if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+      else sock.write(p);
+    }
+    const deadline = Date.now() + 10000;
+    while (!closed && !until(got) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return { text: got, closed };
+  } finally {
+    sock.destroy();
+  }
+}
+
+const chatBody = (text) => JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: text }] });
+const complete = (t) => /\r\n\r\n[\s\S]*\}$/.test(t) && /Content-Length: \d+/i.test(t)
+  && t.length >= t.indexOf('\r\n\r\n') + 4 + Number(/Content-Length: (\d+)/i.exec(t)[1]);
+
+function jsonOf(text) {
+  return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+}
+
+test('a chunked request body, sent in pieces, is read whole', T, async () => {
+  const body = chatBody('chunked hello');
+  const a = body.slice(0, 10);
+  const b = body.slice(10);
+  const hex = (s) => Buffer.byteLength(s).toString(16);
+  const r = await exchange([
+    'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+      + 'Transfer-Encoding: chunked\r\n\r\n',
+    20, `${hex(a)}\r\n${a}\r\n`, 20, `${hex(b)};ext=1\r\n${b}\r\n`, 20, '0\r\n\r\n',
+  ], complete);
+  assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
+  assert.equal(jsonOf(r.text).choices[0].message.content, 'echo: chunked hello');
+});
+
+test('Expect: 100-continue gets a 100 before the answer', T, async () => {
+  const body = chatBody('expect me');
+  const r = await exchange([
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
+    50, body,
+  ], (t) => complete(t.slice(t.indexOf('HTTP/1.1 200'))));
+  assert.match(r.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, r.text);
+});
+
+test('HTTP/1.0: answered, then the connection is closed', T, async () => {
+  const r = await exchange(['GET /health HTTP/1.0\r\n\r\n']);
+  assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
+  assert.match(r.text, /Connection: close/i);
+  assert.ok(r.closed, 'closed after the answer');
+});
+
+test('malformed requests: a 400 in the API error shape, saying what is wrong', T, async () => {
+  const cases = [
+    ['GET /health HTTP/9.9\r\n\r\n', /unsupported HTTP version/],
+    ['GET /health\r\n\r\n', /malformed request line/],
+    ['GET /health HTTP/1.1\r\nBad Header\r\n\r\n', /header line without a colon/],
+    ['POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n',
+      /both Content-Length and Transfer-Encoding/],
+    ['POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      /malformed chunked body/],
+  ];
+  for (const [raw, why] of cases) {
+    const r = await exchange([raw]);
+    assert.match(r.text, /^HTTP\/1\.1 400 /, raw);
+    const err = jsonOf(r.text).error;
+    assert.equal(err.type, 'invalid_request_error', r.text);
+    assert.match(err.message, /^Malformed HTTP request: /);
+    assert.match(err.message, why, raw);
+    assert.ok(r.closed, 'the connection is closed after a malformed request');
+  }
+});
+
+test('headers over server.max_header_bytes -> 431, and the gateway goes on', T, async () => {
+  const r = await exchange([`GET /health HTTP/1.1\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`]);
+  assert.match(r.text, /^HTTP\/1\.1 431 /, r.text.slice(0, 200));
+  const ok = await exchange(['GET /health HTTP/1.1\r\nConnection: close\r\n\r\n']);
+  assert.match(ok.text, /^HTTP\/1\.1 200 /);
+});
