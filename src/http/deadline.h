@@ -7,6 +7,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "core/clock.h"
+
 namespace kh::http {
 
 // A coarse deadline for one connection. Moving it later is a plain store: the timer is only
@@ -24,7 +26,8 @@ class Deadline {
   Deadline& operator=(const Deadline&) = delete;
 
   void expiresAt(Clock::time_point at);
-  void expiresAfter(Clock::duration d) { expiresAt(Clock::now() + d); }
+  // Timeouts are seconds long: the coarse clock is precise enough.
+  void expiresAfter(Clock::duration d) { expiresAt(core::coarseNow() + d); }
   void clear();
   // The deadline passed (and on_expire ran) since the last expiresAt().
   bool expired() const { return s_->expired; }

@@ -213,7 +213,13 @@ struct SessionState {
 
 struct Server::Worker {
   Worker(Server& server)
-      : server(server), ioc(1), acceptor(ioc), upstream(ioc.get_executor(), server.client_tls_) {}
+      // Each socket and timer of a worker is only ever used from the worker's own thread, so
+      // the reactor need not lock around every read and write; posting from other threads (a
+      // drain, a resolver) stays safe.
+      : server(server),
+        ioc(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+        acceptor(ioc),
+        upstream(ioc.get_executor(), server.client_tls_) {}
 
   net::awaitable<void> acceptLoop();
   net::awaitable<void> session(tcp::socket socket);

@@ -221,7 +221,7 @@ void UpstreamPool::release(std::unique_ptr<UpstreamConn> conn) {
     return;
   }
   conn->deadline.clear();
-  conn->idle_since = Clock::now();
+  conn->idle_since = core::coarseNow();
   list.push_back(std::move(conn));
 }
 
@@ -229,7 +229,7 @@ std::unique_ptr<UpstreamConn> UpstreamPool::takeIdle(const std::string& key) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
-  const auto now = Clock::now();
+  const auto now = core::coarseNow();
   while (!list.empty()) {
     // Most recently used first: it is the least likely to have been closed by the server.
     std::unique_ptr<UpstreamConn> c = std::move(list.back());

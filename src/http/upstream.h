@@ -16,6 +16,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "core/clock.h"
 #include "core/result.h"
 #include "http/cancel.h"
 #include "http/deadline.h"
@@ -57,7 +58,7 @@ struct UpstreamRequest {
   // client's own, forwarded unchanged), which then need not be copied.
   const std::string* borrowed_body = nullptr;
   std::string_view bodyBytes() const { return borrowed_body ? *borrowed_body : body; }
-  Clock::time_point deadline = Clock::now() + std::chrono::seconds(600);
+  Clock::time_point deadline = core::coarseNow() + std::chrono::seconds(600);
 };
 
 class UpstreamPool;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "http/url.h"
 #include "providers/anthropic.h"
 #include "providers/gemini.h"
@@ -58,7 +59,7 @@ http::UpstreamRequest Provider::request(const http::UpstreamTarget* target,
   req.fixed_headers = headers;
   req.accept = stream ? "text/event-stream" : "application/json";
   req.body = std::move(body);
-  req.deadline = http::Clock::now() + std::chrono::seconds(config_.timeout_s);
+  req.deadline = core::coarseNow() + std::chrono::seconds(config_.timeout_s);
   return req;
 }
 
@@ -68,7 +69,7 @@ http::UpstreamRequest Provider::listRequest(const http::UpstreamTarget* target,
   req.method = "GET";
   req.target = target;
   req.fixed_headers = headers;
-  req.deadline = http::Clock::now() + std::chrono::seconds(10);
+  req.deadline = core::coarseNow() + std::chrono::seconds(10);
   return req;
 }
 
