@@ -25,9 +25,11 @@ struct OpenAIBodyInfo {
   std::string model;
   std::size_t model_begin = 0, model_end = 0;  // the JSON string token, quotes included
   bool stream = false;
-  bool has_stream_options = false;
-  bool include_usage = false;  // the client asked for the usage chunk
-  std::size_t stream_options_begin = 0, stream_options_end = 0;
+  bool has_stream_options = false;  // a stream_options member, an object or null
+  bool include_usage = false;       // the client asked for the usage chunk
+  // Which top-level member stream_options is (its offsets are looked up only when a rewrite
+  // needs them).
+  std::size_t stream_options_member = 0;
   std::size_t object_begin = 0;  // offset of the top-level '{'
   // The gateway's own `user_preferences` (model "auto"): no upstream knows it, so such a body is
   // rebuilt without it rather than passed through.

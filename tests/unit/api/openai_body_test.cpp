@@ -82,6 +82,28 @@ TEST(OpenAIBody, RewriteSplicesOnlyTheModel) {
             R"({ "messages":[] ,"model":  "say \"hi\""  })");
 }
 
+// The model's offsets are found by walking the top level: after nested values holding quotes,
+// braces and escapes, with an escaped key, and for the last of duplicate keys.
+TEST(OpenAIBody, ModelOffsetsSurviveNestingEscapesAndDuplicates) {
+  EXPECT_EQ(rewrite(R"({"messages":[{"role":"user","content":"a \"}{[\\ b","x":{"y":[1,{}]}}],)"
+                    R"( "n" : -1.5e3 , "model" : "m" })",
+                    "target"),
+            R"({"messages":[{"role":"user","content":"a \"}{[\\ b","x":{"y":[1,{}]}}],)"
+            R"( "n" : -1.5e3 , "model" : "target" })");
+  EXPECT_EQ(rewrite(R"({"messages":[],"mod\u0065l":"m"})", "t"),
+            R"({"messages":[],"mod\u0065l":"t"})");
+  // A string that ends in an escaped backslash, and one with an escaped quote after backslashes.
+  EXPECT_EQ(
+      rewrite(R"({"messages":[{"content":"ends \\"},{"content":"q \\\" }"}],"model":"m"})", "t"),
+      R"({"messages":[{"content":"ends \\"},{"content":"q \\\" }"}],"model":"t"})");
+  // Readers take the last of duplicate keys: that is the one the gateway routes on and rewrites.
+  std::string dup = R"({"model":"first","messages":[],"model":"second"})";
+  auto info = inspect(dup);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->model, "second");
+  EXPECT_EQ(rewrite(dup, "t"), R"({"model":"first","messages":[],"model":"t"})");
+}
+
 // A body whose model token already names the target, and that needs no usage option, is sent as
 // it is, uncopied.
 TEST(OpenAIBody, RewriteNeededOnlyForAChange) {
@@ -125,6 +147,12 @@ TEST(OpenAIBody, StreamsAlwaysAskForUsage) {
   ASSERT_TRUE(info);
   EXPECT_TRUE(info->include_usage);
   EXPECT_EQ(rewrite(asked, "b"),
+            R"({"model":"b","stream":true,"stream_options":{"include_usage":true},"messages":[]})");
+
+  // An explicit null is replaced, not shadowed by an earlier key.
+  const std::string null_options =
+      rewrite(R"({"model":"a","stream":true,"stream_options":null,"messages":[]})", "b");
+  EXPECT_EQ(null_options,
             R"({"model":"b","stream":true,"stream_options":{"include_usage":true},"messages":[]})");
 
   // Non-stream requests are never given stream_options.
