@@ -7,39 +7,32 @@ namespace kh::http::h1 {
 
 namespace {
 
-// RFC 9110 tchar.
-constexpr bool isTokenChar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
+// Character classes as tables: one load per byte on the hot path.
+struct Tables {
+  bool token[256] = {};      // RFC 9110 tchar
+  bool bad_value[256] = {};  // control characters other than HTAB, and DEL
+  char lower[256] = {};
+  constexpr Tables() {
+    for (int c = 0; c < 256; ++c) {
+      lower[c] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      bad_value[c] = (c < 0x20 && c != '\t') || c == 0x7f;
+      token[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+    for (const char c : std::string_view("!#$%&'*+-.^_`|~"))
+      token[static_cast<unsigned char>(c)] = true;
   }
-}
+};
+constexpr Tables kTables;
 
 bool isToken(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return isTokenChar(static_cast<unsigned char>(c));
-  });
+  if (s.empty()) return false;
+  for (const char c : s)
+    if (!kTables.token[static_cast<unsigned char>(c)]) return false;
+  return true;
 }
 
 char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+  return kTables.lower[static_cast<unsigned char>(c)];
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -73,10 +66,9 @@ std::string_view lastOf(std::string_view list) {
 }
 
 bool validValue(std::string_view v) {
-  return std::none_of(v.begin(), v.end(), [](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
-    return (c < 0x20 && c != '\t') || c == 0x7f;
-  });
+  bool bad = false;
+  for (const char c : v) bad |= kTables.bad_value[static_cast<unsigned char>(c)];
+  return !bad;
 }
 
 std::optional<std::uint64_t> parseLength(std::string_view v) {
