@@ -191,6 +191,18 @@ Parse locate(std::string_view in, std::size_t limit, std::size_t skip, std::stri
 
 }  // namespace
 
+bool headComplete(std::string_view in, std::size_t& scanned) {
+  // A terminator may straddle what was scanned and what arrived since: step back over it.
+  const std::size_t from = scanned > 3 ? scanned - 3 : 0;
+  for (std::size_t at = in.find('\n', from); at != std::string_view::npos;
+       at = in.find('\n', at + 1)) {
+    if (at + 1 < in.size() && in[at + 1] == '\n') return true;
+    if (at + 2 < in.size() && in[at + 1] == '\r' && in[at + 2] == '\n') return true;
+  }
+  scanned = in.size();
+  return false;
+}
+
 std::string_view Head::field(std::string_view name) const {
   for (const Field& f : fields)
     if (iequals(f.name, name)) return f.value;

@@ -45,6 +45,11 @@ enum class Parse {
   kBad,       // not HTTP/1.x; Head is left partly filled
 };
 
+// Whether `in` holds a blank line that ends a head, searching only past `scanned` (which it
+// advances): a head that trickles in a byte at a time is still scanned once, not once per byte.
+// Heads are parsed only once this says so.
+bool headComplete(std::string_view in, std::size_t& scanned);
+
 // `error` (when kBad) says what is wrong, for the 400 the server answers.
 Parse parseRequest(std::string_view in, std::size_t limit, Head& out, std::string_view* error);
 Parse parseResponse(std::string_view in, std::size_t limit, Head& out, std::string_view* error);

@@ -300,9 +300,17 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     std::string_view why;
     h1::Parse parsed = h1::Parse::kNeedMore;
     bool gone = false;
+    std::size_t scanned = 0;
     for (;;) {
-      parsed = h1::parseRequest(fastio::view(buf), opt.max_header_bytes, req.head, &why);
-      if (parsed != h1::Parse::kNeedMore) break;
+      const std::string_view data = fastio::view(buf);
+      if (h1::headComplete(data, scanned)) {
+        parsed = h1::parseRequest(data, opt.max_header_bytes, req.head, &why);
+        if (parsed != h1::Parse::kNeedMore) break;
+        scanned = data.size();  // blank lines before the request line: look further on
+      } else if (data.size() >= opt.max_header_bytes) {
+        parsed = h1::Parse::kTooLarge;
+        break;
+      }
       const error_code rec = co_await fastio::readMore(stream, buf);
       if (rec) {
         gone = true;

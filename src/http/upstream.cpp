@@ -89,13 +89,20 @@ net::awaitable<error_code> UpstreamResponse::readMore() {
 net::awaitable<core::Status> UpstreamResponse::readHeader() {
   beast::flat_buffer& buf = conn_->buf;
   h1::Head& head = conn_->head;
+  std::size_t scanned = 0;
   for (;;) {
     std::string_view why;
-    const h1::Parse parsed = h1::parseResponse(fastio::view(buf), kMaxHeadBytes, head, &why);
+    const std::string_view data = fastio::view(buf);
+    h1::Parse parsed = data.size() >= kMaxHeadBytes ? h1::Parse::kTooLarge : h1::Parse::kNeedMore;
+    if (h1::headComplete(data, scanned)) {
+      parsed = h1::parseResponse(data, kMaxHeadBytes, head, &why);
+      if (parsed == h1::Parse::kNeedMore) scanned = data.size();
+    }
     if (parsed == h1::Parse::kDone) {
       // Interim answers (103 Early Hints and the like) come before the real one.
       if (head.status >= 200 || head.status == 101) break;
       buf.consume(head.size);
+      scanned = 0;
       continue;
     }
     if (parsed == h1::Parse::kBad)
@@ -298,10 +305,13 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
     if (wec) co_return fail(wec, "writing CONNECT to proxy");
     // A successful CONNECT answer has no body: the tunnel starts right after its head.
     h1::Head& answer = conn->head;
+    std::size_t scanned = 0;
     for (;;) {
       std::string_view why;
-      const h1::Parse parsed =
-          h1::parseResponse(fastio::view(conn->buf), kMaxHeadBytes, answer, &why);
+      const std::string_view data = fastio::view(conn->buf);
+      h1::Parse parsed = data.size() >= kMaxHeadBytes ? h1::Parse::kTooLarge : h1::Parse::kNeedMore;
+      if (h1::headComplete(data, scanned))
+        parsed = h1::parseResponse(data, kMaxHeadBytes, answer, &why);
       if (parsed == h1::Parse::kDone) break;
       if (parsed != h1::Parse::kNeedMore)
         co_return core::Error::badGateway(

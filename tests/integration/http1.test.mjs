@@ -117,3 +117,11 @@ test('headers over server.max_header_bytes -> 431, and the gateway goes on', T, 
   const ok = await exchange(['GET /health HTTP/1.1\r\nConnection: close\r\n\r\n']);
   assert.match(ok.text, /^HTTP\/1\.1 200 /);
 });
+
+test('a head that trickles in, a few bytes at a time, is read once it is whole', T, async () => {
+  const head = 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+  const parts = [];
+  for (let i = 0; i < head.length; i += 3) parts.push(head.slice(i, i + 3), 2);
+  const r = await exchange(parts);
+  assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
+});

@@ -61,6 +61,29 @@ TEST(Http1, IncompleteHeadsNeedMoreAtEverySplit) {
   EXPECT_EQ(request(text, h), Parse::kDone);
 }
 
+// Only what arrived since the last look is searched (a terminator split across two arrivals is
+// still found), so a head sent a byte at a time costs one pass, not one per byte.
+TEST(Http1, HeadCompleteSearchesOnlyWhatIsNew) {
+  const std::string text = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (const std::string& t : {text, std::string("GET / HTTP/1.1\nHost: a\n\n")}) {
+    std::size_t scanned = 0;
+    std::size_t done_at = 0;
+    for (std::size_t n = 1; n <= t.size(); ++n) {
+      const std::size_t before = scanned;
+      if (headComplete(std::string_view(t).substr(0, n), scanned)) {
+        done_at = n;
+        break;
+      }
+      EXPECT_EQ(scanned, n) << n;
+      EXPECT_GE(scanned, before);
+    }
+    EXPECT_EQ(done_at, t.size()) << t;
+  }
+  std::size_t scanned = 0;
+  EXPECT_FALSE(headComplete("GET / HTTP/1.1\r\nHost: a\r\n", scanned));
+  EXPECT_TRUE(headComplete("GET / HTTP/1.1\r\nHost: a\r\n\r\n", scanned));
+}
+
 TEST(Http1, HeadsBeyondTheLimitAreTooLarge) {
   Head h;
   const std::string big = "GET / HTTP/1.1\r\nX-Big: " + std::string(200, 'a') + "\r\n\r\n";
