@@ -18,7 +18,7 @@ namespace kh::http::fastio {
 // Socket I/O for plain TCP on the hot path. Asio completes every asynchronous operation through
 // its scheduler, even one that finished at once: a round through the event loop per operation.
 // Writes are first tried without waiting on the non-blocking socket (the kernel buffer nearly
-// always has room), and only what is left goes through the event loop; reads parse what is
+// always has room), and only what is left goes through the event loop; callers parse what is
 // buffered before asking the socket for more. The socket must be in non-blocking mode
 // (socket.non_blocking(true)).
 

@@ -209,11 +209,6 @@ std::string_view Head::field(std::string_view name) const {
   return {};
 }
 
-bool Head::has(std::string_view name) const {
-  return std::any_of(fields.begin(), fields.end(),
-                     [&](const Field& f) { return iequals(f.name, name); });
-}
-
 Parse parseRequest(std::string_view in, std::size_t limit, Head& out, std::string_view* error) {
   reset(out);
   // Empty lines before a request line are ignored (RFC 9112 §2.2), within reason.

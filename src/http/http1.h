@@ -35,7 +35,6 @@ struct Head {
 
   // The first field named `name` (case-insensitive), or "".
   std::string_view field(std::string_view name) const;
-  bool has(std::string_view name) const;
 };
 
 enum class Parse {

@@ -280,8 +280,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   auto watch = std::make_shared<WatchState>();
   sessions.insert(&state);
   beast::flat_buffer buf;
-  // Beast reads at most the buffer's free capacity (and 512 bytes when it has none): without
-  // room, a 1 KB request takes three reads.
+  // A read fills at most the buffer's free capacity: with room reserved, a request comes in one.
   buf.reserve(kSessionBufferBytes);
   std::string response_head;
   response_head.reserve(512);

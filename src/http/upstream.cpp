@@ -38,7 +38,7 @@ bool stillUsable(UpstreamConn& c) {
 
 UpstreamConn::UpstreamConn(const net::any_io_executor& ex)
     : plain(std::in_place, ex), deadline(ex, [this] { close(); }) {
-  // Room for whole bursts of SSE events per read (Beast reads only into free capacity).
+  // Room for whole bursts of SSE events per read (a read fills only the free capacity).
   buf.reserve(16 * 1024);
 }
 
