@@ -67,6 +67,9 @@ class AnthropicStreamDecoder {
   bool finished() const { return finished_; }
 
  private:
+  // content_block_delta, the event of every token, read by the scanner. false for any other event
+  // (and for a delta in a shape the general reading must weigh), left to feed()'s simdjson reading.
+  bool readBlockDelta(std::string_view data, ChunkBuffer& out) const;
   // A chunk with the stream's id, model and created, and one empty choice.
   ChatChunk& chunk(ChunkBuffer& out) const;
   void finishChunk(FinishReason reason, ChunkBuffer& out) const;

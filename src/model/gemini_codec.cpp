@@ -10,6 +10,7 @@
 
 #include "core/json_text.h"
 #include "model/json_dom.h"
+#include "model/json_scan.h"
 #include "model/json_util.h"
 
 namespace kh::model {
@@ -751,6 +752,7 @@ ChatChunk& GeminiStreamDecoder::chunk(ChunkBuffer& out) const {
 }
 
 core::Status GeminiStreamDecoder::feed(std::string_view data, ChunkBuffer& out) {
+  if (readCommonEvent(data, out)) return core::Ok{};
   dom::element root;
   if (detail::parseDocument(data).get(root))
     return core::Error::badGateway("Gemini sent a stream event that is not JSON");
@@ -789,35 +791,171 @@ core::Status GeminiStreamDecoder::feed(std::string_view data, ChunkBuffer& out) 
     if (ce.get_object().get(c)) continue;
     const auto given = detail::member(c, "index");
     const int index = given ? static_cast<int>(detail::integer(*given).value_or(pos)) : pos;
-    CandidateState& st = candidate(index);
-
     text_.clear();
     calls_.clear();
     readParts(c, text_, calls_, call_ids_);
-    if (!text_.empty() || !calls_.empty()) {
-      ChunkChoice& cc = chunk(out).choices.emplace_back();
-      cc.index = index;
-      if (!st.role_sent) cc.role = Role::kAssistant;
-      st.role_sent = true;
-      if (!text_.empty()) cc.content.emplace(text_);
-      for (auto& call : calls_) {
-        // Gemini sends each call whole, so one delta carries id, name and all the arguments.
-        cc.tool_calls.push_back(ToolCallDelta{st.tool_count++, std::move(call.id),
-                                              std::move(call.name), std::move(call.arguments)});
-        st.saw_tool_call = true;
-      }
-    }
-
-    const std::string_view reason = detail::stringMember(c, "finishReason");
-    if (!reason.empty() && !st.finish_sent) {
-      ChunkChoice& cc = chunk(out).choices.emplace_back();
-      cc.index = index;
-      if (!st.role_sent) cc.role = Role::kAssistant;
-      st.role_sent = st.finish_sent = true;
-      cc.finish_reason = mapFinish(reason, st.saw_tool_call);
-    }
+    emitCandidate(index, detail::stringMember(c, "finishReason"), out);
   }
   return core::Ok{};
+}
+
+void GeminiStreamDecoder::emitCandidate(int index, std::string_view reason, ChunkBuffer& out) {
+  CandidateState& st = candidate(index);
+  if (!text_.empty() || !calls_.empty()) {
+    ChunkChoice& cc = chunk(out).choices.emplace_back();
+    cc.index = index;
+    if (!st.role_sent) cc.role = Role::kAssistant;
+    st.role_sent = true;
+    if (!text_.empty()) cc.content.emplace(text_);
+    for (auto& call : calls_) {
+      // Gemini sends each call whole, so one delta carries id, name and all the arguments.
+      cc.tool_calls.push_back(ToolCallDelta{st.tool_count++, std::move(call.id),
+                                            std::move(call.name), std::move(call.arguments)});
+      st.saw_tool_call = true;
+    }
+  }
+  if (!reason.empty() && !st.finish_sent) {
+    ChunkChoice& cc = chunk(out).choices.emplace_back();
+    cc.index = index;
+    if (!st.role_sent) cc.role = Role::kAssistant;
+    st.role_sent = st.finish_sent = true;
+    cc.finish_reason = mapFinish(reason, st.saw_tool_call);
+  }
+}
+
+bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& out) {
+  using Kind = JsonScanner::Kind;
+  JsonScanner s(data);
+  JsonString key, str, reason;
+  SeenKeys seen;
+  bool has_usage = false;
+  Usage usage;
+  int candidates = 0;
+  long long index = 0;
+  text_.clear();
+  calls_.clear();
+  // A token count; null counts as 0, as generally.
+  auto count = [&](long long& to) {
+    return s.peek() == Kind::kNull ? s.null() : s.integer(to) && to >= 0;
+  };
+
+  if (!s.beginObject()) return false;
+  while (s.nextKey(key)) {
+    if (key.escaped) return false;
+    bool ok = true;
+    if (key.is("usageMetadata")) {
+      if (!seen.first(0)) return false;
+      if (s.peek() != Kind::kObject) {
+        ok = s.skip();
+        continue;
+      }
+      has_usage = s.beginObject();
+      long long prompt = 0, tool_prompt = 0, thoughts = 0, output = 0, cached = 0;
+      SeenKeys usage_seen;
+      while (s.nextKey(key)) {
+        if (key.escaped) return false;
+        if (key.is("promptTokenCount"))
+          ok = usage_seen.first(0) && count(prompt);
+        else if (key.is("toolUsePromptTokenCount"))
+          ok = usage_seen.first(1) && count(tool_prompt);
+        else if (key.is("thoughtsTokenCount"))
+          ok = usage_seen.first(2) && count(thoughts);
+        else if (key.is("candidatesTokenCount"))
+          ok = usage_seen.first(3) && count(output);
+        else if (key.is("cachedContentTokenCount"))
+          ok = usage_seen.first(4) && count(cached);
+        else
+          ok = s.skip();
+        if (!ok) return false;
+      }
+      usage.prompt_tokens = prompt + tool_prompt;
+      usage.reasoning_tokens = thoughts;
+      usage.completion_tokens = output + thoughts;
+      usage.cached_tokens = cached;
+    } else if (key.is("candidates")) {
+      if (!seen.first(1) || s.peek() != Kind::kArray || !s.beginArray()) return false;
+      while (s.nextElement()) {
+        // Several candidates (n > 1) are left to the general reading.
+        if (++candidates > 1 || s.peek() != Kind::kObject || !s.beginObject()) return false;
+        SeenKeys candidate_seen;
+        while (s.nextKey(key)) {
+          if (key.escaped) return false;
+          if (key.is("index")) {
+            ok = candidate_seen.first(0) && s.integer(index) && index >= 0 && index < 128;
+          } else if (key.is("finishReason")) {
+            if (!candidate_seen.first(1)) return false;
+            if (s.peek() == Kind::kString)
+              ok = s.string(reason) && !reason.escaped;
+            else
+              ok = s.skip();
+          } else if (key.is("content")) {
+            if (!candidate_seen.first(2)) return false;
+            ok = s.peek() != Kind::kObject ? s.skip() : readTextParts(s);
+          } else {
+            ok = s.skip();
+          }
+          if (!ok) return false;
+        }
+      }
+    } else if (key.is("error") || key.is("promptFeedback")) {
+      ok = s.peek() == Kind::kNull && s.null();
+    } else {
+      ok = s.skip();
+    }
+    if (!ok) return false;
+  }
+  if (!s.finish() || candidates == 0) return false;
+
+  if (has_usage) {
+    usage_ = usage;  // cumulative in every event; the latest is the total
+    saw_usage_ = true;
+  }
+  emitCandidate(static_cast<int>(index), reason.raw, out);
+  return true;
+}
+
+bool GeminiStreamDecoder::readTextParts(JsonScanner& s) {
+  using Kind = JsonScanner::Kind;
+  JsonString key, text;
+  SeenKeys content_seen;
+  if (!s.beginObject()) return false;
+  while (s.nextKey(key)) {
+    if (key.escaped) return false;
+    if (!key.is("parts")) {
+      if (!s.skip()) return false;
+      continue;
+    }
+    if (!content_seen.first(0)) return false;
+    if (s.peek() != Kind::kArray) {
+      if (!s.skip()) return false;
+      continue;
+    }
+    if (!s.beginArray()) return false;
+    while (s.nextElement()) {
+      if (s.peek() != Kind::kObject || !s.beginObject()) return false;
+      SeenKeys part_seen;
+      bool thought = false;
+      text = JsonString{};
+      while (s.nextKey(key)) {
+        if (key.escaped) return false;
+        bool ok = true;
+        if (key.is("text")) {
+          ok = part_seen.first(0) && (s.peek() == Kind::kString ? s.string(text) : s.skip());
+        } else if (key.is("thought")) {
+          ok = part_seen.first(1) && (s.peek() == Kind::kBool ? s.boolean(thought) : s.skip());
+        } else if (key.is("functionCall")) {
+          // Calls come whole, once a stream at most: the general reading serves them.
+          ok = s.peek() == Kind::kNull && s.null();
+        } else {
+          ok = s.skip();
+        }
+        if (!ok) return false;
+      }
+      if (s.failed()) return false;
+      if (!thought && !text.appendTo(text_)) return false;
+    }
+  }
+  return !s.failed();
 }
 
 void GeminiStreamDecoder::finish(ChunkBuffer& out) {

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/result.h"
+#include "model/json_scan.h"
 #include "model/types.h"
 
 namespace kh::model {
@@ -64,6 +65,13 @@ class GeminiStreamDecoder {
     int tool_count = 0;
   };
   CandidateState& candidate(int index);
+  // An event of one candidate with text parts only (every token's), read by the scanner. false for
+  // any other event, left to feed()'s simdjson reading; nothing is emitted or changed then.
+  bool readCommonEvent(std::string_view data, ChunkBuffer& out);
+  // The candidate's content object: its text parts, thoughts left out, appended to text_.
+  bool readTextParts(JsonScanner& s);
+  // The chunks for one candidate whose parts are in text_ and calls_.
+  void emitCandidate(int index, std::string_view reason, ChunkBuffer& out);
   // A chunk with the stream's id, model and created, and no choices yet.
   ChatChunk& chunk(ChunkBuffer& out) const;
 

@@ -1,5 +1,8 @@
 #include "model/openai_codec.h"
 
+#include <cstring>
+#include <optional>
+
 #include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -8,6 +11,7 @@
 #include "core/base64.h"
 #include "core/json_text.h"
 #include "model/json_dom.h"
+#include "model/json_scan.h"
 #include "model/json_util.h"
 
 namespace kh::model {
@@ -504,7 +508,148 @@ json::object toOpenAIJson(const ChatResponse& r) {
   return json::parse(text).as_object();
 }
 
+namespace {
+
+// The chunks OpenAI streams for nearly every token (text deltas, the role, the finish reason),
+// read by the scanner. false for any other chunk (tool calls, usage, an error, a repeated key, a
+// value of a type the general reading would weigh), which parseOpenAIChatChunk then reads with
+// simdjson; what this accepts it reads as that would.
+// The members before "choices" in the last chunk read on this thread, and what they held. The
+// chunks of one stream repeat them byte for byte (id, object, created, model, fingerprint): the
+// next one is compared, not read.
+struct ChunkHead {
+  std::string bytes;
+  JsonScanner::Mark mark;
+  std::string id;
+  std::string model;
+  long long created = 0;
+  std::uint32_t seen = 0;
+};
+
+bool readCommonChunk(std::string_view data, ChatChunk& c) {
+  using Kind = JsonScanner::Kind;
+  thread_local ChunkHead head;
+  JsonScanner s(data);
+  JsonString key, str;
+  SeenKeys seen;
+  bool resumed = false;
+  std::optional<ChunkHead> new_head;
+  // A string member into `to`; null leaves it empty, as any other type does in the general reading.
+  auto text = [&](std::string& to) {
+    if (s.peek() != Kind::kString) return s.skip();
+    return s.string(str) && str.appendTo(to);
+  };
+  // The enum-like strings (role, finish reason), if a string; any other value is skipped. false:
+  // malformed, or escaped (never in practice; the general reading decodes it).
+  auto word = [&](std::string_view& to) {
+    if (s.peek() != Kind::kString) return s.skip();
+    if (!s.string(str) || str.escaped) return false;
+    to = str.raw;
+    return true;
+  };
+  auto absent = [&] { return s.peek() == Kind::kNull && s.null(); };
+
+  if (!head.bytes.empty() && data.size() > head.bytes.size() &&
+      std::memcmp(data.data(), head.bytes.data(), head.bytes.size()) == 0) {
+    s.resume(head.mark);
+    c.id = head.id;
+    c.model = head.model;
+    c.created = head.created;
+    seen = SeenKeys(head.seen);
+    resumed = true;
+  } else if (!s.beginObject()) {
+    return false;
+  }
+  for (JsonScanner::Mark before = s.mark(); s.nextKey(key); before = s.mark()) {
+    if (key.escaped) return false;
+    bool ok = true;
+    if (key.is("choices") && !resumed && !new_head)
+      new_head = ChunkHead{std::string(data.substr(0, before.offset)),
+                           before,
+                           c.id,
+                           c.model,
+                           c.created,
+                           seen.bits()};
+    if (key.is("id")) {
+      ok = seen.first(0) && text(c.id);
+    } else if (key.is("model")) {
+      ok = seen.first(1) && text(c.model);
+    } else if (key.is("created")) {
+      ok = seen.first(2) && (absent() || s.integer(c.created));
+    } else if (key.is("error") || key.is("usage")) {
+      ok = absent();
+    } else if (key.is("choices")) {
+      if (!seen.first(3)) return false;
+      if (s.peek() != Kind::kArray) {
+        ok = s.skip();
+      } else {
+        if (!s.beginArray()) return false;
+        while (s.nextElement()) {
+          if (s.peek() != Kind::kObject) return false;
+          ChunkChoice& cc = c.choices.emplace_back();
+          SeenKeys choice_seen;
+          if (!s.beginObject()) return false;
+          while (s.nextKey(key)) {
+            if (key.escaped) return false;
+            if (key.is("index")) {
+              long long index = 0;
+              if (!choice_seen.first(0)) return false;
+              if (absent()) continue;
+              if (!s.integer(index) || index < 0 || index > 4096) return false;
+              cc.index = static_cast<int>(index);
+            } else if (key.is("finish_reason")) {
+              std::string_view reason;
+              if (!choice_seen.first(1) || !word(reason)) return false;
+              if (reason.data()) cc.finish_reason = finishReasonFromString(reason);
+            } else if (key.is("delta")) {
+              if (!choice_seen.first(2)) return false;
+              if (s.peek() != Kind::kObject) {
+                if (!s.skip()) return false;
+                continue;
+              }
+              SeenKeys delta_seen;
+              if (!s.beginObject()) return false;
+              while (s.nextKey(key)) {
+                if (key.escaped) return false;
+                if (key.is("role")) {
+                  std::string_view role;
+                  if (!delta_seen.first(0) || !word(role)) return false;
+                  if (role.data()) cc.role = roleFromString(role);
+                } else if (key.is("content")) {
+                  if (!delta_seen.first(1)) return false;
+                  if (s.peek() != Kind::kString) {
+                    if (!s.skip()) return false;
+                    continue;
+                  }
+                  if (!s.string(str) || !str.appendTo(cc.content.emplace())) return false;
+                } else if (key.is("tool_calls")) {
+                  if (!absent()) return false;
+                } else if (!s.skip()) {
+                  return false;
+                }
+              }
+            } else if (!s.skip()) {
+              return false;
+            }
+          }
+        }
+      }
+    } else {
+      ok = s.skip();
+    }
+    if (!ok) return false;
+  }
+  if (!s.finish()) return false;
+  // Only a head that began a whole, valid chunk stands for the reading of those bytes.
+  if (new_head) head = std::move(*new_head);
+  return true;
+}
+
+}  // namespace
+
 core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& c) {
+  if (readCommonChunk(data, c)) return core::Ok{};
+  c.clear();
   dom::element root;
   if (detail::parseDocument(data).get(root))
     return core::Error::badGateway("The upstream sent a stream event that is not JSON");

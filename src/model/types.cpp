@@ -71,11 +71,7 @@ ChatChunk& ChunkBuffer::add() {
     return chunks_.emplace_back();
   }
   ChatChunk& c = chunks_[size_++];
-  c.id.clear();
-  c.model.clear();
-  c.created = 0;
-  c.choices.clear();
-  c.usage.reset();
+  c.clear();
   return c;
 }
 

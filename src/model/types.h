@@ -145,6 +145,15 @@ struct ChatChunk {
   long long created = 0;
   std::vector<ChunkChoice> choices;
   std::optional<Usage> usage;
+
+  // Empty again, keeping the strings' memory.
+  void clear() {
+    id.clear();
+    model.clear();
+    created = 0;
+    choices.clear();
+    usage.reset();
+  }
 };
 
 // The chunks decoded from one stream event. clear() keeps the chunks it held, so refilling one

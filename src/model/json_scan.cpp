@@ -1,0 +1,348 @@
+#include "model/json_scan.h"
+
+#include <array>
+#include <bit>
+#include <cstring>
+
+#include <simdjson.h>
+
+namespace kh::model {
+
+namespace {
+
+// Bytes that end the quick run through a string: the quote, a backslash, control characters
+// (which JSON requires escaped) and the first byte of every multi-byte UTF-8 sequence (which
+// must be checked).
+constexpr std::array<bool, 256> kStringStop = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  for (int c = 0x80; c < 0x100; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  return t;
+}();
+
+// The first byte at or after p that kStringStop names, or end. Eight bytes a step: strings are
+// most of a stream event's bytes.
+const char* findStringStop(const char* p, const char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101;
+    constexpr std::uint64_t kHigh = 0x8080808080808080;
+    // A byte's high bit set where it is zero; exact for the lowest such byte, which is all that
+    // is read.
+    auto zeroBytes = [](std::uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+    while (end - p >= 8) {
+      std::uint64_t v;
+      std::memcpy(&v, p, 8);
+      // Quote, backslash, below 0x20 (the subtraction borrows) or 0x80 and above (high bit).
+      const std::uint64_t stop = zeroBytes(v ^ (kOnes * '"')) | zeroBytes(v ^ (kOnes * '\\')) |
+                                 (((v - kOnes * 0x20) | v) & kHigh);
+      if (stop) return p + std::countr_zero(stop) / 8;
+      p += 8;
+    }
+  }
+  while (p < end && !kStringStop[static_cast<unsigned char>(*p)]) ++p;
+  return p;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+unsigned readHex4(const char* p) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 4) | static_cast<unsigned>(hexValue(p[i]));
+  return v;
+}
+
+void appendUtf8(std::string& out, unsigned cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+}  // namespace
+
+bool JsonString::appendTo(std::string& out) const {
+  if (!escaped) {
+    out.append(raw);
+    return true;
+  }
+  const char* p = raw.data();
+  const char* const end = p + raw.size();
+  while (p < end) {
+    const char* run = p;
+    while (p < end && *p != '\\') ++p;
+    out.append(run, p);
+    if (p == end) break;
+    // The scanner checked every escape: a known letter, or u and four hex digits.
+    const char e = p[1];
+    p += 2;
+    switch (e) {
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'u': {
+        unsigned cp = readHex4(p);
+        p += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (end - p < 6 || p[0] != '\\' || p[1] != 'u') return false;
+          const unsigned low = readHex4(p + 2);
+          if (low < 0xDC00 || low > 0xDFFF) return false;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          p += 6;
+        }
+        appendUtf8(out, cp);
+        break;
+      }
+      default:
+        out.push_back(e);
+        break;  // " \ /
+    }
+  }
+  return true;
+}
+
+bool JsonScanner::open(char c) {
+  if (failed_) return false;
+  skipSpace();
+  if (p_ == end_ || *p_ != c || depth_ == kMaxDepth) return fail();
+  ++p_;
+  read_ = true;
+  first_ |= std::uint64_t{1} << depth_;
+  ++depth_;
+  return true;
+}
+
+bool JsonScanner::beginObject() {
+  return open('{');
+}
+bool JsonScanner::beginArray() {
+  return open('[');
+}
+
+bool JsonScanner::nextKey(JsonString& key) {
+  if (failed_ || depth_ == 0) return fail();
+  const std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
+  skipSpace();
+  if (p_ == end_) return fail();
+  if (*p_ == '}') {
+    ++p_;
+    --depth_;
+    return false;
+  }
+  if (first_ & bit) {
+    first_ &= ~bit;
+  } else {
+    if (*p_ != ',') return fail();
+    ++p_;
+    skipSpace();
+  }
+  if (p_ == end_ || *p_ != '"' || !string(key)) return fail();
+  skipSpace();
+  if (p_ == end_ || *p_ != ':') return fail();
+  ++p_;
+  return true;
+}
+
+bool JsonScanner::nextElement() {
+  if (failed_ || depth_ == 0) return fail();
+  const std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
+  skipSpace();
+  if (p_ == end_) return fail();
+  if (*p_ == ']') {
+    ++p_;
+    --depth_;
+    return false;
+  }
+  if (first_ & bit) {
+    first_ &= ~bit;
+    return true;
+  }
+  if (*p_ != ',') return fail();
+  ++p_;
+  return true;
+}
+
+bool JsonScanner::string(JsonString& out) {
+  if (failed_) return false;
+  skipSpace();
+  if (p_ == end_ || *p_ != '"') return fail();
+  const char* p = p_ + 1;
+  const char* const start = p;
+  read_ = true;
+  bool escaped = false;
+  bool wide = false;
+  for (;;) {
+    p = findStringStop(p, end_);
+    if (p == end_) return fail();
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"') break;
+    if (c < 0x20) return fail();
+    if (c >= 0x80) {
+      wide = true;
+      ++p;
+      continue;
+    }
+    // A backslash.
+    if (end_ - p < 2) return fail();
+    escaped = true;
+    switch (p[1]) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+        p += 2;
+        break;
+      case 'u':
+        if (end_ - p < 6) return fail();
+        for (int i = 2; i < 6; ++i)
+          if (hexValue(p[i]) < 0) return fail();
+        p += 6;
+        break;
+      default:
+        return fail();
+    }
+  }
+  out.raw = std::string_view(start, static_cast<std::size_t>(p - start));
+  out.escaped = escaped;
+  p_ = p + 1;
+  if (wide && !simdjson::validate_utf8(out.raw.data(), out.raw.size())) return fail();
+  return true;
+}
+
+bool JsonScanner::number() {
+  const char* const start = p_;
+  read_ = true;
+  if (p_ < end_ && *p_ == '-') ++p_;
+  if (p_ == end_ || !isDigit(*p_)) return fail();
+  if (*p_ == '0') {
+    ++p_;
+  } else {
+    while (p_ < end_ && isDigit(*p_)) ++p_;
+  }
+  if (p_ < end_ && *p_ == '.') {
+    ++p_;
+    if (p_ == end_ || !isDigit(*p_)) return fail();
+    while (p_ < end_ && isDigit(*p_)) ++p_;
+  }
+  if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+    ++p_;
+    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+    const char* const digits = p_;
+    while (p_ < end_ && isDigit(*p_)) ++p_;
+    // Two exponent digits keep every value well inside a double's range, where simdjson's
+    // reading cannot refuse it.
+    if (p_ == digits || p_ - digits > 2) return fail();
+  }
+  // Long mantissas are exact only in simdjson's slow path; such numbers go to it.
+  if (p_ - start > 40) return fail();
+  return true;
+}
+
+bool JsonScanner::integer(long long& out) {
+  if (peek() != Kind::kNumber) return false;
+  const char* p = p_;
+  const bool negative = *p == '-';
+  if (negative) ++p;
+  const char* const digits = p;
+  long long v = 0;
+  while (p < end_ && isDigit(*p) && p - digits < 19) v = v * 10 + (*p++ - '0');
+  const std::ptrdiff_t n = p - digits;
+  if (n == 0 || n > 18 || (n > 1 && *digits == '0')) return false;
+  if (p < end_ && (isDigit(*p) || *p == '.' || *p == 'e' || *p == 'E')) return false;
+  p_ = p;
+  read_ = true;
+  out = negative ? -v : v;
+  return true;
+}
+
+bool JsonScanner::literal(std::string_view word) {
+  if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+      std::string_view(p_, word.size()) != word)
+    return fail();
+  p_ += word.size();
+  read_ = true;
+  return true;
+}
+
+bool JsonScanner::boolean(bool& out) {
+  if (peek() != Kind::kBool) return fail();
+  out = *p_ == 't';
+  return literal(out ? "true" : "false");
+}
+
+bool JsonScanner::null() {
+  if (peek() != Kind::kNull) return fail();
+  return literal("null");
+}
+
+bool JsonScanner::skip() {
+  JsonString s;
+  bool b = false;
+  switch (peek()) {
+    case Kind::kObject:
+      if (!beginObject()) return false;
+      while (nextKey(s))
+        if (!skip()) return false;
+      return !failed_;
+    case Kind::kArray:
+      if (!beginArray()) return false;
+      while (nextElement())
+        if (!skip()) return false;
+      return !failed_;
+    case Kind::kString:
+      return string(s);
+    case Kind::kNumber:
+      return number();
+    case Kind::kBool:
+      return boolean(b);
+    case Kind::kNull:
+      return null();
+    default:
+      return fail();
+  }
+}
+
+bool JsonScanner::finish() {
+  if (failed_ || depth_ != 0 || !read_) return fail();
+  skipSpace();
+  return p_ == end_ || fail();
+}
+
+}  // namespace kh::model

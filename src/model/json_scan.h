@@ -1,0 +1,148 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace kh::model {
+
+// A string as it stands in the JSON text: the bytes between the quotes, escapes not yet decoded.
+struct JsonString {
+  std::string_view raw;
+  bool escaped = false;  // raw holds at least one backslash escape
+
+  // Appends the decoded text. false for a \u escape that is half of a surrogate pair without its
+  // other half: parsers disagree on those, so a reader that must match simdjson leaves them to it.
+  bool appendTo(std::string& out) const;
+  // The string is exactly `plain`, for keys and enum values, which are never escaped in practice;
+  // an escaped spelling is not matched, and the reader then takes its general path.
+  template <std::size_t N>
+  bool is(const char (&plain)[N]) const {
+    return !escaped && raw.size() == N - 1 && std::memcmp(raw.data(), plain, N - 1) == 0;
+  }
+};
+
+// The members of interest one object has shown so far, numbered by the reader: a document that
+// repeats one is left to simdjson's reading, where the last of duplicate keys counts.
+class SeenKeys {
+ public:
+  SeenKeys() = default;
+  explicit SeenKeys(std::uint32_t bits) : seen_(bits) {}
+  std::uint32_t bits() const { return seen_; }
+
+  // false when member `i` was seen before.
+  bool first(unsigned i) {
+    const std::uint32_t bit = std::uint32_t{1} << i;
+    if (seen_ & bit) return false;
+    seen_ |= bit;
+    return true;
+  }
+
+ private:
+  std::uint32_t seen_ = 0;
+};
+
+enum class JsonKind : std::uint8_t { kEnd, kBad, kObject, kArray, kString, kNumber, kBool, kNull };
+
+// The kind of value each first byte starts.
+inline constexpr std::array<JsonKind, 256> kJsonKinds = [] {
+  std::array<JsonKind, 256> t{};
+  t.fill(JsonKind::kBad);
+  t['{'] = JsonKind::kObject;
+  t['['] = JsonKind::kArray;
+  t['"'] = JsonKind::kString;
+  t['-'] = JsonKind::kNumber;
+  for (char c = '0'; c <= '9'; ++c) t[static_cast<unsigned char>(c)] = JsonKind::kNumber;
+  t['t'] = t['f'] = JsonKind::kBool;
+  t['n'] = JsonKind::kNull;
+  return t;
+}();
+
+// A strict, allocation-free reader of one JSON text in memory, read front to back: the fast path
+// for the small documents that arrive once per streamed token, where building simdjson's document
+// cost more than the token's translation. It accepts no more than simdjson does (RFC 8259,
+// UTF-8 checked, no trailing text), and refuses some documents simdjson takes (nesting deeper
+// than kMaxDepth, numbers near the limits of a double), so a reader that falls back to simdjson
+// whenever this one fails reads every document alike.
+//
+// The caller walks the text: beginObject() then nextKey() until it returns false, one value read
+// or skipped after each key; beginArray() then nextElement() likewise; finish() at the end. Any
+// call may fail (failed() then stays true), after which the reader is of no further use.
+class JsonScanner {
+ public:
+  using Kind = JsonKind;
+  static constexpr int kMaxDepth = 64;
+
+  explicit JsonScanner(std::string_view text)
+      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
+
+  // Where the reader stands between two members or elements: enough to go on from the same place
+  // in another text that begins with the same bytes, whose reading up to there is the same. Stream
+  // events repeat their first members (id, model, created) in every event.
+  struct Mark {
+    std::size_t offset = 0;
+    std::uint64_t first = 0;
+    int depth = 0;
+  };
+  Mark mark() const { return {static_cast<std::size_t>(p_ - begin_), first_, depth_}; }
+  // Goes on from `m`, taken in a text whose first m.offset bytes this text repeats.
+  void resume(const Mark& m) {
+    p_ = begin_ + m.offset;
+    first_ = m.first;
+    depth_ = m.depth;
+    read_ = true;
+  }
+
+  // The kind of the next value, whitespace skipped, nothing consumed.
+  Kind peek() {
+    if (failed_) return Kind::kBad;
+    skipSpace();
+    if (p_ == end_) return Kind::kEnd;
+    return kJsonKinds[static_cast<unsigned char>(*p_)];
+  }
+
+  bool beginObject();
+  // The next member's key, its ':' consumed: true. false at the end of the object (consumed) or on
+  // an error.
+  bool nextKey(JsonString& key);
+  bool beginArray();
+  // true when one more element follows; false at the end of the array (consumed) or on an error.
+  bool nextElement();
+
+  bool string(JsonString& out);
+  // A number written as a plain integer of at most 18 digits (what token counts, indexes and
+  // timestamps are); false for any other value, which is left unread.
+  bool integer(long long& out);
+  bool boolean(bool& out);
+  bool null();
+  // Any one value, checked as strictly as the readers above.
+  bool skip();
+
+  // The text held one value and nothing but whitespace after it.
+  bool finish();
+  bool failed() const { return failed_; }
+
+ private:
+  bool fail() {
+    failed_ = true;
+    return false;
+  }
+  void skipSpace() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool literal(std::string_view word);
+  bool number();
+  bool open(char c);
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  std::uint64_t first_ = 0;  // per depth: no member or element read yet
+  int depth_ = 0;
+  bool failed_ = false;
+  bool read_ = false;  // a value has been started
+};
+
+}  // namespace kh::model

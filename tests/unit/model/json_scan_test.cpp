@@ -1,0 +1,303 @@
+#include "model/json_scan.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+namespace kh::model {
+namespace {
+
+// The document as text of one canonical shape, strings decoded and plain integers of up to 18
+// digits written out (any other number as N), so the scanner's reading can be compared with
+// simdjson's. Empty when the scanner refuses the text.
+bool dumpValue(JsonScanner& s, std::string& out) {
+  JsonString str;
+  long long n = 0;
+  bool b = false;
+  switch (s.peek()) {
+    case JsonScanner::Kind::kObject:
+      if (!s.beginObject()) return false;
+      out += '{';
+      while (s.nextKey(str)) {
+        out += '<';
+        if (!str.appendTo(out)) return false;
+        out += ">:";
+        if (!dumpValue(s, out)) return false;
+        out += ',';
+      }
+      out += '}';
+      return !s.failed();
+    case JsonScanner::Kind::kArray:
+      if (!s.beginArray()) return false;
+      out += '[';
+      while (s.nextElement()) {
+        if (!dumpValue(s, out)) return false;
+        out += ',';
+      }
+      out += ']';
+      return !s.failed();
+    case JsonScanner::Kind::kString:
+      if (!s.string(str)) return false;
+      out += '<';
+      if (!str.appendTo(out)) return false;
+      out += '>';
+      return true;
+    case JsonScanner::Kind::kNumber:
+      if (s.integer(n)) {
+        out += std::to_string(n);
+        return true;
+      }
+      out += 'N';
+      return s.skip();
+    case JsonScanner::Kind::kBool:
+      if (!s.boolean(b)) return false;
+      out += b ? "T" : "F";
+      return true;
+    case JsonScanner::Kind::kNull:
+      out += 'Z';
+      return s.null();
+    default:
+      return false;
+  }
+}
+
+std::string scannerDump(std::string_view text) {
+  JsonScanner s(text);
+  std::string out;
+  if (!dumpValue(s, out) || !s.finish()) return {};
+  return out;
+}
+
+void dumpDom(simdjson::dom::element v, std::string& out) {
+  using T = simdjson::dom::element_type;
+  switch (v.type()) {
+    case T::OBJECT:
+      out += '{';
+      for (auto kv : simdjson::dom::object(v)) {
+        out += '<';
+        out.append(kv.key);
+        out += ">:";
+        dumpDom(kv.value, out);
+        out += ',';
+      }
+      out += '}';
+      break;
+    case T::ARRAY:
+      out += '[';
+      for (auto e : simdjson::dom::array(v)) {
+        dumpDom(e, out);
+        out += ',';
+      }
+      out += ']';
+      break;
+    case T::STRING:
+      out += '<';
+      out.append(std::string_view(v));
+      out += '>';
+      break;
+    case T::INT64: {
+      const int64_t n = int64_t(v);
+      if (n > -1000000000000000000 && n < 1000000000000000000)
+        out += std::to_string(n);
+      else
+        out += 'N';
+      break;
+    }
+    case T::UINT64:
+    case T::DOUBLE:
+      out += 'N';
+      break;
+    case T::BOOL:
+      out += bool(v) ? "T" : "F";
+      break;
+    case T::NULL_VALUE:
+      out += 'Z';
+      break;
+  }
+}
+
+// Empty when simdjson refuses the text.
+std::string simdjsonDump(std::string_view text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size(), true).get(root)) return {};
+  std::string out;
+  dumpDom(root, out);
+  return out;
+}
+
+TEST(JsonScanner, ReadsAStreamChunk) {
+  const std::string_view text =
+      R"({"id":"c1","created":1700000000,"choices":[{"index":0,"delta":{"content":"Hi \"you\"\n"},)"
+      R"("finish_reason":null}],"usage":null})";
+  JsonScanner s(text);
+  JsonString key, value;
+  long long n = 0;
+  ASSERT_TRUE(s.beginObject());
+  ASSERT_TRUE(s.nextKey(key));
+  EXPECT_TRUE(key.is("id"));
+  ASSERT_TRUE(s.string(value));
+  EXPECT_EQ(value.raw, "c1");
+  ASSERT_TRUE(s.nextKey(key));
+  EXPECT_TRUE(key.is("created"));
+  ASSERT_TRUE(s.integer(n));
+  EXPECT_EQ(n, 1700000000);
+  ASSERT_TRUE(s.nextKey(key));
+  ASSERT_TRUE(s.beginArray());
+  ASSERT_TRUE(s.nextElement());
+  ASSERT_TRUE(s.beginObject());
+  ASSERT_TRUE(s.nextKey(key));
+  ASSERT_TRUE(s.skip());
+  ASSERT_TRUE(s.nextKey(key));
+  EXPECT_TRUE(key.is("delta"));
+  ASSERT_TRUE(s.beginObject());
+  ASSERT_TRUE(s.nextKey(key));
+  ASSERT_TRUE(s.string(value));
+  EXPECT_TRUE(value.escaped);
+  std::string decoded;
+  ASSERT_TRUE(value.appendTo(decoded));
+  EXPECT_EQ(decoded, "Hi \"you\"\n");
+  EXPECT_FALSE(s.nextKey(key));
+  ASSERT_TRUE(s.nextKey(key));
+  EXPECT_EQ(s.peek(), JsonScanner::Kind::kNull);
+  ASSERT_TRUE(s.null());
+  EXPECT_FALSE(s.nextKey(key));
+  EXPECT_FALSE(s.nextElement());
+  ASSERT_TRUE(s.nextKey(key));
+  ASSERT_TRUE(s.skip());
+  EXPECT_FALSE(s.nextKey(key));
+  EXPECT_FALSE(s.failed());
+  EXPECT_TRUE(s.finish());
+}
+
+TEST(JsonScanner, DecodesEscapes) {
+  EXPECT_EQ(scannerDump(R"("a\u00e9\u4e2d\ud83d\ude00\/\\\b\f\r\t")"),
+            "<a\u00e9\u4e2d\U0001F600/\\\b\f\r\t>");
+  EXPECT_EQ(scannerDump(R"("\u0000")"), std::string("<\0>", 3));
+  // A lone surrogate half is left to simdjson.
+  EXPECT_EQ(scannerDump(R"("\ud83d")"), "");
+  EXPECT_EQ(scannerDump(R"("\ude00x")"), "");
+  EXPECT_EQ(scannerDump(R"("\ud83d\u0041")"), "");
+}
+
+TEST(JsonScanner, IntegersOnlyWhenPlain) {
+  for (const char* text : {"5.0", "5e0", "1E2", "1234567890123456789", "-", "01"}) {
+    JsonScanner s(text);
+    long long n = 0;
+    EXPECT_FALSE(s.integer(n)) << text;
+  }
+  JsonScanner s("-42");
+  long long n = 0;
+  EXPECT_TRUE(s.integer(n));
+  EXPECT_EQ(n, -42);
+  EXPECT_TRUE(s.finish());
+}
+
+TEST(JsonScanner, RefusesMalformedText) {
+  for (const char* text : {"",          " ",        "{",          "}",
+                           "[1,]",      "[,1]",     "{\"a\":1,}", "{\"a\" 1}",
+                           "{\"a\":}",  "{a:1}",    "tru",        "truex",
+                           "nul",       "[1 2]",    "1 2",        "01",
+                           "1.",        ".5",       "1e",         "-",
+                           "+1",        "\"abc",    "\"a\\x\"",   "\"\\u12G4\"",
+                           "\"a\tb\"",  "\"\xff\"", "\"\xc3\"",   "\"\xed\xa0\x80\"",
+                           "[1]]",      "{}}",      "\"a\"\"b\"", "1e999",
+                           "[\"a\" , ]"}) {
+    EXPECT_EQ(scannerDump(text), "") << text;
+  }
+}
+
+TEST(JsonScanner, RefusesNestingDeeperThanItsLimit) {
+  std::string deep(JsonScanner::kMaxDepth, '[');
+  deep.append(JsonScanner::kMaxDepth, ']');
+  EXPECT_NE(scannerDump(deep), "");
+  EXPECT_EQ(scannerDump("[" + deep + "]"), "");
+}
+
+// What the scanner accepts, simdjson accepts and reads alike: random documents, then random edits
+// of them, many of which break them.
+TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
+  std::mt19937 rng(20261122);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const std::vector<std::string> atoms = {"0",
+                                          "-0",
+                                          "12",
+                                          "-7",
+                                          "3.25",
+                                          "1e5",
+                                          "-2.5E-3",
+                                          "123456789012345678",
+                                          "true",
+                                          "false",
+                                          "null",
+                                          "\"\"",
+                                          "\"text\"",
+                                          "\"t\\\"q\\\\\\n\"",
+                                          "\"\\u00e9\\ud83d\\ude00\"",
+                                          "\"caf\xc3\xa9\"",
+                                          "\"\xe4\xb8\xad\xf0\x9f\x98\x80\"",
+                                          "\"\\/\\b\\f\\r\\t\""};
+  std::function<void(std::string&, int)> gen = [&](std::string& out, int depth) {
+    const int kind = depth > 3 ? 2 : pick(4);
+    if (kind == 0) {
+      out += '{';
+      const int n = pick(4);
+      for (int i = 0; i < n; ++i) {
+        if (i) out += pick(2) ? "," : " , ";
+        out += pick(3) ? "\"k" + std::to_string(pick(5)) + "\"" : "\"k\\u0031\"";
+        out += pick(2) ? ":" : " :\n";
+        gen(out, depth + 1);
+      }
+      out += '}';
+    } else if (kind == 1) {
+      out += '[';
+      const int n = pick(4);
+      for (int i = 0; i < n; ++i) {
+        if (i) out += ',';
+        if (pick(3) == 0) out += ' ';
+        gen(out, depth + 1);
+      }
+      out += ']';
+    } else {
+      out += atoms[pick(static_cast<int>(atoms.size()))];
+    }
+  };
+  const std::string noise = "{}[]\",:\\ -+.eE0123456789tfnulx\x01\x80\xc3\xa9\xff\t\n";
+  int accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string doc;
+    gen(doc, 0);
+    if (round % 2) {
+      const int edits = 1 + pick(3);
+      for (int e = 0; e < edits && !doc.empty(); ++e) {
+        const auto at = static_cast<std::size_t>(pick(static_cast<int>(doc.size())));
+        const char c = noise[static_cast<std::size_t>(pick(static_cast<int>(noise.size())))];
+        switch (pick(3)) {
+          case 0:
+            doc.erase(at, 1);
+            break;
+          case 1:
+            doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), c);
+            break;
+          default:
+            doc[at] = c;
+            break;
+        }
+      }
+    }
+    const std::string mine = scannerDump(doc);
+    if (mine.empty()) continue;
+    ++accepted;
+    ASSERT_EQ(mine, simdjsonDump(doc)) << "document: " << doc;
+  }
+  // Most documents are read, not refused: the comparison above is not vacuous.
+  EXPECT_GT(accepted, 10000);
+}
+
+}  // namespace
+}  // namespace kh::model

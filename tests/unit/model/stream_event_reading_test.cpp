@@ -1,0 +1,261 @@
+// The stream decoders read the events of every token with JsonScanner and all others with
+// simdjson. These tests feed each event twice, once as sent and once with a leading member whose
+// escaped key sends it down the general path (and which that path ignores), and require the same
+// chunks, or the same error, both ways: from the golden streams and from events made to probe
+// every member's null, wrong-typed, escaped, repeated and malformed forms.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "model/anthropic_codec.h"
+#include "model/gemini_codec.h"
+#include "model/openai_codec.h"
+
+namespace kh::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Event {
+  std::string name;
+  std::string data;
+};
+
+// The events of an SSE file, CRLF or LF framed.
+std::vector<Event> readEvents(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::vector<Event> events;
+  Event e;
+  bool any = false;
+  std::string line;
+  while (std::getline(ss, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) {
+      if (any) events.push_back(e);
+      e = {};
+      any = false;
+    } else if (line.starts_with("event:")) {
+      e.name = line.substr(line.find_first_not_of(' ', 6));
+      any = true;
+    } else if (line.starts_with("data:")) {
+      const std::string value = line.size() > 5 && line[5] == ' ' ? line.substr(6) : line.substr(5);
+      if (!e.data.empty()) e.data += '\n';
+      e.data += value;
+      any = true;
+    }
+  }
+  if (any) events.push_back(e);
+  return events;
+}
+
+// The same event for the general reading: a member `_` spelled with an escape.
+std::string general(const std::string& data) {
+  const auto open = data.find_first_not_of(" \t\r\n");
+  if (open == std::string::npos || data[open] != '{') return data;
+  const auto next = data.find_first_not_of(" \t\r\n", open + 1);
+  const bool empty = next != std::string::npos && data[next] == '}';
+  return data.substr(0, open + 1) + (empty ? R"("\u005f":0)" : R"("\u005f":0,)") +
+         data.substr(open + 1);
+}
+
+std::string render(const core::Status& s, const ChunkBuffer& chunks) {
+  std::string out;
+  for (const ChatChunk& c : chunks) {
+    appendOpenAIChunkJson(c, true, out);
+    out += '\n';
+  }
+  if (!s) out += "error " + std::to_string(s.error().http_status) + ": " + s.error().message;
+  return out;
+}
+
+// Feeds `events` to a fresh decoder twice over, as sent and for the general reading, and compares.
+template <typename Decoder, typename Feed>
+void expectAlike(const std::vector<Event>& events, Decoder fast, Decoder slow, Feed feed,
+                 const std::string& where) {
+  ChunkBuffer a, b;
+  for (const Event& e : events) {
+    a.clear();
+    b.clear();
+    const core::Status sa = feed(fast, e.name, e.data, a);
+    const core::Status sb = feed(slow, e.name, general(e.data), b);
+    ASSERT_EQ(render(sa, a), render(sb, b))
+        << where << "\nevent: " << e.name << "\ndata: " << e.data;
+  }
+}
+
+std::vector<fs::path> goldenStreams(std::string_view provider) {
+  std::vector<fs::path> files;
+  for (const auto& dir : fs::directory_iterator(fs::path(KH_TEST_DATA_DIR) / "golden" / provider))
+    if (fs::exists(dir.path() / "upstream_response.sse"))
+      files.push_back(dir.path() / "upstream_response.sse");
+  return files;
+}
+
+auto feedOpenAI = [](int&, const std::string&, const std::string& data, ChunkBuffer& out) {
+  return parseOpenAIChatChunk(data, out.add());
+};
+auto feedAnthropic = [](AnthropicStreamDecoder& d, const std::string& name, const std::string& data,
+                        ChunkBuffer& out) { return d.feed(name, data, out); };
+auto feedGemini = [](GeminiStreamDecoder& d, const std::string&, const std::string& data,
+                     ChunkBuffer& out) { return d.feed(data, out); };
+
+GeminiStreamDecoder gemini() {
+  return GeminiStreamDecoder("chatcmpl-1", "gemini-x", 1700000000);
+}
+
+TEST(StreamEventReading, GoldenStreamsReadAlike) {
+  int streams = 0;
+  for (const auto& file : goldenStreams("openai")) {
+    std::vector<Event> events = readEvents(file);
+    std::erase_if(events, [](const Event& e) { return e.data == "[DONE]"; });
+    expectAlike(events, 0, 0, feedOpenAI, file.string());
+    ++streams;
+  }
+  for (const auto& file : goldenStreams("anthropic")) {
+    expectAlike(readEvents(file), AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
+                file.string());
+    ++streams;
+  }
+  for (const auto& file : goldenStreams("gemini")) {
+    expectAlike(readEvents(file), gemini(), gemini(), feedGemini, file.string());
+    ++streams;
+  }
+  EXPECT_GE(streams, 10);
+}
+
+TEST(StreamEventReading, OpenAIChunksReadAlike) {
+  const std::vector<std::string> chunks = {
+      R"({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"fp","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]})",
+      R"({"id":"c","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"caf\u00e9 \"q\"\n\ud83d\ude00 ü"},"finish_reason":null}]})",
+      R"({"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null})",
+      R"({"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"length"}]})",
+      R"({"id":"c","choices":[{"index":0,"delta":{},"finish_reason":""}]})",
+      R"({"id":"c","choices":[{"index":0,"delta":{},"finish_reason":7}]})",
+      R"({"id":"c","choices":[{"index":1,"delta":{"content":"b"}},{"index":0,"delta":{"content":"a"}}]})",
+      R"({"id":"c","choices":[{"delta":{"role":null,"content":null}}]})",
+      R"({"id":"c","choices":[{"delta":{"role":"robot","content":5}}]})",
+      R"({"id":"c","choices":[{"delta":{"role":"assistant"}}]})",
+      R"({"id":"c","choices":[{"delta":{"role":"as\u0073istant"}}]})",
+      R"({"id":"c","choices":[{"delta":"text"}]})",
+      R"({"id":"c","choices":[{"index":null,"delta":{"content":"x"}}]})",
+      R"({"id":"c","choices":[{"index":1.0,"delta":{"content":"x"}}]})",
+      R"({"id":"c","choices":[1,{"delta":{"content":"x"}}]})",
+      R"({"id":"c","choices":null})",
+      R"({"id":"c","choices":{}})",
+      R"({"id":"c","choices":[]})",
+      R"({"id":5,"model":null,"created":null,"choices":[]})",
+      R"({"id":"c","created":"soon","choices":[]})",
+      R"({"id":"c","created":1.5,"choices":[]})",
+      R"({"id":"a","id":"b","choices":[]})",
+      R"({"id":"c","choices":[{"delta":{"content":"x"}}]})",
+      R"({"id":"c","choices":[{"delta":{"content":"y"}}],"id":"d"})",
+      R"({"id":"c","choices":[{"delta":{"content":"z"}}],"model":"m2"})",
+      R"({"id":"c","choices":)",
+      R"({"id":"c","choices":[{"delta":{"content":"a","content":"b"}}]})",
+      R"({"id":"c","choices":[{"delta":{"tool_calls":[{"index":0,"id":"t","function":{"name":"f","arguments":"{}"}}]}}]})",
+      R"({"id":"c","choices":[{"delta":{"tool_calls":null,"content":"x"}}]})",
+      R"({"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})",
+      R"({"error":{"message":"overloaded","type":"server_error"}})",
+      R"({"error":null,"id":"c","choices":[]})",
+      R"({"id":"c","choices":[{"delta":{"content":"\ud83d"}}]})",
+      R"({"id":"c","choices":[{"delta":{"content":"x"}}]} trailing)",
+      R"({"id":"c","choices":[{"delta":{"content":"x"}}])",
+      R"({"id":"c","choices":[{"delta":{"content":"x"}}],})",
+      R"({"id":"c","choices":[{"delta":{"content":"bad\x01"}}]})",
+      R"([1,2])",
+      R"("text")",
+      R"({})",
+      R"()",
+  };
+  std::vector<Event> events;
+  for (const auto& c : chunks) events.push_back({"", c});
+  expectAlike(events, 0, 0, feedOpenAI, "OpenAI chunks");
+}
+
+TEST(StreamEventReading, AnthropicDeltasReadAlike) {
+  const std::string start =
+      R"({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[],"usage":{"input_tokens":5,"output_tokens":1}}})";
+  const std::string tool_start =
+      R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"f","input":{}}})";
+  const std::vector<std::string> deltas = {
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"caf\u00e9\n\"x\" ü"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"more"},"extra":[1,{"a":null}]})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x","type":"other"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"y"},"index":1})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"z"}}  )",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":null}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":3}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"text":"no type","type":"text_delta"}})",
+      R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\":"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{}"}})",
+      R"({"type":"content_block_delta","index":7,"delta":{"type":"input_json_delta","partial_json":"{}"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text\u005fdelta","text":"esc"}})",
+      R"({"type":"content_block_delta","index":-1,"delta":{"type":"text_delta","text":"x"}})",
+      R"({"type":"content_block_delta","index":5000,"delta":{"type":"text_delta","text":"x"}})",
+      R"({"type":"content_block_delta","index":null,"delta":{"type":"text_delta","text":"x"}})",
+      R"({"type":"content_block_delta","index":"0","delta":{"type":"text_delta","text":"x"}})",
+      R"({"type":"content_block_delta","delta":{"type":"text_delta","text":"x"}})",
+      R"({"type":"content_block_delta","index":0,"delta":null})",
+      R"({"type":"content_block_delta","index":0,"delta":[1]})",
+      R"({"type":"content_block_delta","index":0})",
+      R"({"type":"content_block_delta","type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a","text":"b"}})",
+      R"({"type":null,"index":0,"delta":{"type":"text_delta","text":"x"}})",
+      R"({"index":0,"delta":{"type":"text_delta","text":"named by the event line"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\udc00"}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"})",
+      R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}})",
+      R"({"type":"message_stop"})",
+  };
+  std::vector<Event> events = {{"message_start", start}, {"content_block_start", tool_start}};
+  for (const auto& d : deltas) events.push_back({"content_block_delta", d});
+  expectAlike(events, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
+              "Anthropic events");
+}
+
+TEST(StreamEventReading, GeminiEventsReadAlike) {
+  const std::vector<std::string> data = {
+      R"({"candidates":[{"content":{"parts":[{"text":"Hel"}],"role":"model"},"index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1,"totalTokenCount":4,"promptTokensDetails":[{"modality":"TEXT","tokenCount":3}]},"modelVersion":"gemini-2.5-flash","responseId":"r1"})",
+      R"({"candidates":[{"content":{"parts":[{"text":"lo \u00e9\n"},{"text":"thinking","thought":true},{"text":" there"}],"role":"model"}}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"x","thought":false}]},"index":0,"safetyRatings":[{"category":"HARM","probability":"NEGLIGIBLE"}]}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"y","thought":"yes"}]}}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":null},{"text":4},{}]}}]})",
+      R"({"candidates":[{"content":{"parts":"none"}}]})",
+      R"({"candidates":[{"content":null,"finishReason":"STOP"}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"z"}]},"finishReason":"MAX_TOKENS","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":9,"thoughtsTokenCount":2,"cachedContentTokenCount":1,"toolUsePromptTokenCount":4}})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]},"index":1}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]},"index":null}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]},"finishReason":7}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]},"finishReason":"S\u0054OP"}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]}},{"content":{"parts":[{"text":"b"}]},"index":1}]})",
+      R"({"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"a":1.5}}}]}}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a","text":"b"}]}}]})",
+      R"({"candidates":[],"promptFeedback":{"blockReason":"SAFETY"}})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":"3"}})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":null})",
+      R"({"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":12}})",
+      R"({"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}})",
+      R"([{"error":{"code":500,"message":"boom","status":"INTERNAL"}}])",
+      R"({"candidates":[{"content":{"parts":[{"text":"\ud83d"}]}}]})",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]}}]])",
+      R"({"candidates":[{"content":{"parts":[{"text":"a"}]}}]}x)",
+  };
+  std::vector<Event> events;
+  for (const auto& d : data) events.push_back({"", d});
+  expectAlike(events, gemini(), gemini(), feedGemini, "Gemini events");
+}
+
+}  // namespace
+}  // namespace kh::model
