@@ -89,6 +89,20 @@ long long uncachedInput(const Usage& u) {
   return std::max(0LL, u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
 }
 
+// One writer for whole answers and streams alike, in the key order Anthropic's own Messages
+// responses use, so a client sees the same object whichever way it asked.
+void appendUsageObject(const Usage& u, std::string& out) {
+  out.append("{\"input_tokens\":");
+  core::appendJsonInt(out, uncachedInput(u));
+  out.append(",\"cache_creation_input_tokens\":");
+  core::appendJsonInt(out, u.cache_creation_tokens);
+  out.append(",\"cache_read_input_tokens\":");
+  core::appendJsonInt(out, u.cached_tokens);
+  out.append(",\"output_tokens\":");
+  core::appendJsonInt(out, u.completion_tokens);
+  out.push_back('}');
+}
+
 // Arguments are JSON text in the canonical form; Anthropic wants an object. Anything that is not
 // one (empty, truncated, an array) becomes {} rather than failing the whole request.
 json::object argumentsObject(std::string_view arguments) {
@@ -1050,16 +1064,9 @@ void appendAnthropicResponseJson(const ChatResponse& r, std::string& out) {
     finish = FinishReason::kToolCalls;
   out.append("],\"stop_reason\":\"");
   out.append(stopReasonFor(finish));
-  out.append("\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":");
-  const Usage u = r.usage.value_or(Usage{});
-  core::appendJsonInt(out, uncachedInput(u));
-  out.append(",\"output_tokens\":");
-  core::appendJsonInt(out, u.completion_tokens);
-  out.append(",\"cache_creation_input_tokens\":");
-  core::appendJsonInt(out, u.cache_creation_tokens);
-  out.append(",\"cache_read_input_tokens\":");
-  core::appendJsonInt(out, u.cached_tokens);
-  out.append("}}");
+  out.append("\",\"stop_sequence\":null,\"usage\":");
+  appendUsageObject(r.usage.value_or(Usage{}), out);
+  out.push_back('}');
 }
 
 json::object toAnthropicResponse(const ChatResponse& r) {
@@ -1396,18 +1403,6 @@ void beginEvent(std::string_view name, std::string& out) {
   out.append("event: ").append(name).append("\ndata: ");
 }
 
-void appendUsageFields(const Usage& u, std::string& out) {
-  out.append("{\"input_tokens\":");
-  core::appendJsonInt(out, uncachedInput(u));
-  out.append(",\"cache_creation_input_tokens\":");
-  core::appendJsonInt(out, u.cache_creation_tokens);
-  out.append(",\"cache_read_input_tokens\":");
-  core::appendJsonInt(out, u.cached_tokens);
-  out.append(",\"output_tokens\":");
-  core::appendJsonInt(out, u.completion_tokens);
-  out.push_back('}');
-}
-
 }  // namespace
 
 AnthropicStreamEncoder::AnthropicStreamEncoder(std::string id, std::string model)
@@ -1422,7 +1417,7 @@ void AnthropicStreamEncoder::start(std::string& out) {
   out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
   core::appendJsonString(out, model_);
   out.append(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":");
-  appendUsageFields(usage_, out);
+  appendUsageObject(usage_, out);
   out.append("}}\n\n");
   out.append("event: ping\ndata: {\"type\":\"ping\"}\n\n");
 }
@@ -1510,7 +1505,7 @@ void AnthropicStreamEncoder::finish(std::string& out) {
   out.append("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"");
   out.append(stopReasonFor(reason));
   out.append("\",\"stop_sequence\":null},\"usage\":");
-  appendUsageFields(usage_, out);
+  appendUsageObject(usage_, out);
   out.append("}\n\n");
   out.append("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
   finished_ = true;

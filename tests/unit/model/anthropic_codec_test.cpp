@@ -460,7 +460,7 @@ TEST(AnthropicCodec, RendersAMessageObjectAsAnthropicDoes) {
       R"("content":[{"type":"text","text":"Checking."},)"
       R"({"type":"tool_use","id":"call_9","name":"lookup","input":{"q":"cat"}}],)"
       R"("stop_reason":"tool_use","stop_sequence":null,)"
-      R"("usage":{"input_tokens":100,"output_tokens":50,"cache_creation_input_tokens":20,"cache_read_input_tokens":300}})");
+      R"("usage":{"input_tokens":100,"cache_creation_input_tokens":20,"cache_read_input_tokens":300,"output_tokens":50}})");
 
   ChatResponse plain;
   plain.id = "msg_keep";
@@ -473,7 +473,7 @@ TEST(AnthropicCodec, RendersAMessageObjectAsAnthropicDoes) {
   EXPECT_EQ(o.at("stop_reason").as_string(), "max_tokens");
   EXPECT_EQ(
       s(o.at("usage")),
-      R"({"input_tokens":0,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0})");
+      R"({"input_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0})");
 
   plain.choices[0].finish_reason = FinishReason::kContentFilter;
   EXPECT_EQ(toAnthropicResponse(plain).at("stop_reason").as_string(), "refusal");
@@ -495,14 +495,14 @@ TEST(AnthropicCodec, ResponseRoundTripsThroughTheMessageObject) {
     "id":"msg_1","type":"message","role":"assistant","model":"claude-x",
     "content":[{"type":"text","text":"a"},{"type":"tool_use","id":"toolu_1","name":"f","input":{"k":1}}],
     "stop_reason":"tool_use","stop_sequence":null,
-    "usage":{"input_tokens":5,"output_tokens":6,"cache_creation_input_tokens":7,"cache_read_input_tokens":8}})"));
+    "usage":{"input_tokens":5,"cache_creation_input_tokens":7,"cache_read_input_tokens":8,"output_tokens":6}})"));
   ASSERT_TRUE(parsed);
   EXPECT_EQ(
       s(toAnthropicResponse(*parsed)),
       R"({"id":"msg_1","type":"message","role":"assistant","model":"claude-x",)"
       R"("content":[{"type":"text","text":"a"},{"type":"tool_use","id":"toolu_1","name":"f","input":{"k":1}}],)"
       R"("stop_reason":"tool_use","stop_sequence":null,)"
-      R"("usage":{"input_tokens":5,"output_tokens":6,"cache_creation_input_tokens":7,"cache_read_input_tokens":8}})");
+      R"("usage":{"input_tokens":5,"cache_creation_input_tokens":7,"cache_read_input_tokens":8,"output_tokens":6}})");
 }
 
 // The writer skips the document; its text is still Boost.JSON's, escapes and odd arguments too.
