@@ -1251,7 +1251,9 @@ bool AnthropicStreamDecoder::readBlockDelta(std::string_view data, ChunkBuffer& 
     if (key.escaped) return false;
     bool ok = true;
     if (key.is("type")) {
-      ok = seen.first(0) && s.peek() == Kind::kString && s.string(type);
+      // Anthropic names the type first: other events leave at once.
+      ok = seen.first(0) && s.peek() == Kind::kString && s.string(type) &&
+           type.is("content_block_delta");
     } else if (key.is("index")) {
       ok = seen.first(1) && (s.peek() == Kind::kNull ? s.null() : s.integer(index));
     } else if (key.is("delta")) {
@@ -1296,7 +1298,8 @@ bool AnthropicStreamDecoder::readBlockDelta(std::string_view data, ChunkBuffer& 
 core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_view data,
                                           ChunkBuffer& out) {
   if (event == "ping") return core::Ok{};
-  if (readBlockDelta(data, out)) return core::Ok{};
+  if ((event.empty() || event == "content_block_delta") && readBlockDelta(data, out))
+    return core::Ok{};
   // An event without data is named by its `event:` line alone (message_stop, ping).
   dom::element root;
   dom::object o;

@@ -823,8 +823,45 @@ void GeminiStreamDecoder::emitCandidate(int index, std::string_view reason, Chun
   }
 }
 
+namespace {
+
+// The last one-part text event read on this thread, split around its text: Gemini repeats all
+// else (the parts' frame, usageMetadata, modelVersion, responseId) in every event of a stream,
+// so an event that only differs in the text is compared, not read. Any string in that place
+// leaves the rest of the document as valid, and read alike, as it was.
+struct TextEventTemplate {
+  std::string prefix;  // up to the text's opening quote
+  std::string suffix;  // from after its closing quote
+  bool has_usage = false;
+  Usage usage;
+  int index = 0;
+  std::string reason;
+};
+
+}  // namespace
+
 bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& out) {
   using Kind = JsonScanner::Kind;
+  thread_local TextEventTemplate known;
+  text_.clear();
+  calls_.clear();
+  if (!known.prefix.empty() && data.size() > known.prefix.size() + known.suffix.size() &&
+      data.starts_with(known.prefix) && data.ends_with(known.suffix)) {
+    const std::string_view middle =
+        data.substr(known.prefix.size(), data.size() - known.prefix.size() - known.suffix.size());
+    JsonScanner m(middle);
+    JsonString text;
+    if (m.string(text) && text.raw.size() + 2 == middle.size() && text.appendTo(text_)) {
+      if (known.has_usage) {
+        usage_ = known.usage;
+        saw_usage_ = true;
+      }
+      emitCandidate(known.index, known.reason, out);
+      return true;
+    }
+    text_.clear();
+  }
+
   JsonScanner s(data);
   JsonString key, str, reason;
   SeenKeys seen;
@@ -832,8 +869,7 @@ bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& ou
   Usage usage;
   int candidates = 0;
   long long index = 0;
-  text_.clear();
-  calls_.clear();
+  TextParts parts;
   // A token count; null counts as 0, as generally.
   auto count = [&](long long& to) {
     return s.peek() == Kind::kNull ? s.null() : s.integer(to) && to >= 0;
@@ -846,7 +882,7 @@ bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& ou
     if (key.is("usageMetadata")) {
       if (!seen.first(0)) return false;
       if (s.peek() != Kind::kObject) {
-        ok = s.skip();
+        if (!s.skip()) return false;
         continue;
       }
       has_usage = s.beginObject();
@@ -890,7 +926,7 @@ bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& ou
               ok = s.skip();
           } else if (key.is("content")) {
             if (!candidate_seen.first(2)) return false;
-            ok = s.peek() != Kind::kObject ? s.skip() : readTextParts(s);
+            ok = s.peek() != Kind::kObject ? s.skip() : readTextParts(s, parts);
           } else {
             ok = s.skip();
           }
@@ -911,10 +947,19 @@ bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& ou
     saw_usage_ = true;
   }
   emitCandidate(static_cast<int>(index), reason.raw, out);
+  if (parts.count == 1 && parts.text.raw.data() != nullptr && !parts.thought) {
+    const auto open = static_cast<std::size_t>(parts.text.raw.data() - data.data()) - 1;
+    known.prefix.assign(data.substr(0, open));
+    known.suffix.assign(data.substr(open + parts.text.raw.size() + 2));
+    known.has_usage = has_usage;
+    known.usage = usage;
+    known.index = static_cast<int>(index);
+    known.reason.assign(reason.raw);
+  }
   return true;
 }
 
-bool GeminiStreamDecoder::readTextParts(JsonScanner& s) {
+bool GeminiStreamDecoder::readTextParts(JsonScanner& s, TextParts& parts) {
   using Kind = JsonScanner::Kind;
   JsonString key, text;
   SeenKeys content_seen;
@@ -953,6 +998,9 @@ bool GeminiStreamDecoder::readTextParts(JsonScanner& s) {
       }
       if (s.failed()) return false;
       if (!thought && !text.appendTo(text_)) return false;
+      ++parts.count;
+      parts.text = text;
+      parts.thought = thought;
     }
   }
   return !s.failed();

@@ -68,8 +68,14 @@ class GeminiStreamDecoder {
   // An event of one candidate with text parts only (every token's), read by the scanner. false for
   // any other event, left to feed()'s simdjson reading; nothing is emitted or changed then.
   bool readCommonEvent(std::string_view data, ChunkBuffer& out);
+  // What readTextParts saw: how many parts, and the last one's text and thought flag.
+  struct TextParts {
+    int count = 0;
+    JsonString text;
+    bool thought = false;
+  };
   // The candidate's content object: its text parts, thoughts left out, appended to text_.
-  bool readTextParts(JsonScanner& s);
+  bool readTextParts(JsonScanner& s, TextParts& parts);
   // The chunks for one candidate whose parts are in text_ and calls_.
   void emitCandidate(int index, std::string_view reason, ChunkBuffer& out);
   // A chunk with the stream's id, model and created, and no choices yet.
