@@ -1163,90 +1163,34 @@ void AnthropicStreamDecoder::finishChunk(FinishReason reason, ChunkBuffer& out) 
 
 namespace {
 
-// What a content_block_delta event held up to the text of its delta, and where that ends, from
-// the last such event read on this thread: the events of one block repeat it byte for byte, so
-// the next one is compared, not read. Strings are kept as offsets, valid in any text that
-// begins with `bytes`.
-struct DeltaHead {
-  struct Span {
-    std::size_t offset = 0;
-    std::size_t size = 0;
-    bool escaped = false;
-  };
-  std::string bytes;
-  JsonScanner::Mark mark;
-  Span type, delta_type;
-  long long index = -1;
-  std::uint32_t seen = 0;
-  std::uint32_t delta_seen = 0;
+// The last text or JSON delta read on this thread, split around its text, and its block index:
+// the deltas of a block differ only in their text.
+struct DeltaTemplate {
+  StringSlot slot;
+  long long index = 0;
+  bool json = false;  // input_json_delta, not text_delta
 };
-
-DeltaHead::Span spanOf(const JsonString& s, std::string_view text) {
-  return {s.raw.empty() ? 0 : static_cast<std::size_t>(s.raw.data() - text.data()), s.raw.size(),
-          s.escaped};
-}
-
-JsonString stringAt(const DeltaHead::Span& span, std::string_view text) {
-  return {text.substr(span.offset, span.size), span.escaped};
-}
 
 }  // namespace
 
 bool AnthropicStreamDecoder::readBlockDelta(std::string_view data, ChunkBuffer& out) const {
   using Kind = JsonScanner::Kind;
-  thread_local DeltaHead head;
+  thread_local DeltaTemplate known;
+  if (JsonString value; known.slot.match(data, value))
+    return emitDelta(known.index, known.json, value, out);
+
   JsonScanner s(data);
   JsonString key, type, delta_type, text, partial;
   SeenKeys seen, delta_seen;
   long long index = -1;
   bool has_delta = false;
-  bool resumed = false;
-  std::optional<DeltaHead> new_head;
   // A string member, if it is one; a value of any other type reads as absent, as generally.
   auto string = [&](JsonString& to) {
     if (s.peek() != Kind::kString) return s.skip();
     return s.string(to);
   };
-  // The rest of the delta object, from between two of its members.
-  auto deltaMembers = [&] {
-    for (JsonScanner::Mark before = s.mark(); s.nextKey(key); before = s.mark()) {
-      if (key.escaped) return false;
-      bool ok = true;
-      if (key.is("type")) {
-        ok = delta_seen.first(0) && string(delta_type);
-      } else if (key.is("text")) {
-        if (!resumed && !new_head)
-          new_head = DeltaHead{std::string(data.substr(0, before.offset)),
-                               before,
-                               spanOf(type, data),
-                               spanOf(delta_type, data),
-                               index,
-                               seen.bits(),
-                               delta_seen.bits()};
-        ok = delta_seen.first(1) && string(text);
-      } else if (key.is("partial_json")) {
-        ok = delta_seen.first(2) && string(partial);
-      } else {
-        ok = s.skip();
-      }
-      if (!ok) return false;
-    }
-    return !s.failed();
-  };
 
-  if (!head.bytes.empty() && data.size() > head.bytes.size() &&
-      std::memcmp(data.data(), head.bytes.data(), head.bytes.size()) == 0) {
-    s.resume(head.mark);
-    type = stringAt(head.type, data);
-    delta_type = stringAt(head.delta_type, data);
-    index = head.index;
-    seen = SeenKeys(head.seen);
-    delta_seen = SeenKeys(head.delta_seen);
-    has_delta = resumed = true;
-    if (!deltaMembers()) return false;
-  } else if (!s.beginObject()) {
-    return false;
-  }
+  if (!s.beginObject()) return false;
   while (s.nextKey(key)) {
     if (key.escaped) return false;
     bool ok = true;
@@ -1260,9 +1204,19 @@ bool AnthropicStreamDecoder::readBlockDelta(std::string_view data, ChunkBuffer& 
       if (!seen.first(2)) return false;
       if (s.peek() != Kind::kObject) {
         ok = s.skip();
-      } else {
-        has_delta = s.beginObject();
-        ok = deltaMembers();
+        continue;
+      }
+      has_delta = s.beginObject();
+      while (ok && s.nextKey(key)) {
+        if (key.escaped) return false;
+        if (key.is("type"))
+          ok = delta_seen.first(0) && string(delta_type);
+        else if (key.is("text"))
+          ok = delta_seen.first(1) && string(text);
+        else if (key.is("partial_json"))
+          ok = delta_seen.first(2) && string(partial);
+        else
+          ok = s.skip();
       }
     } else {
       ok = s.skip();
@@ -1270,29 +1224,33 @@ bool AnthropicStreamDecoder::readBlockDelta(std::string_view data, ChunkBuffer& 
     if (!ok) return false;
   }
   if (!s.finish() || !type.is("content_block_delta") || delta_type.escaped) return false;
-  // Only a head that began a whole, valid event stands for the reading of those bytes.
-  if (new_head) head = std::move(*new_head);
 
   if (index < 0 || index >= 4096 || !has_delta) return true;
-  if (delta_type.is("text_delta")) {
-    if (text.raw.empty()) return true;
-    ChatChunk& c = chunk(out);
-    if (!text.appendTo(c.choices.front().content.emplace())) {
-      out.pop_back();
-      return false;
-    }
-  } else if (delta_type.is("input_json_delta")) {
-    if (partial.raw.empty() || static_cast<size_t>(index) >= block_tool_.size() ||
-        block_tool_[index] < 0)
-      return true;
-    ToolCallDelta& td = chunk(out).choices.front().tool_calls.emplace_back();
-    td.index = block_tool_[index];
-    if (!partial.appendTo(td.arguments)) {
-      out.pop_back();
-      return false;
-    }
+  const bool json = delta_type.is("input_json_delta");
+  if (!json && !delta_type.is("text_delta")) return true;
+  const JsonString& value = json ? partial : text;
+  if (!emitDelta(index, json, value, out)) return false;
+  if (value.raw.data() != nullptr) {
+    known.slot.keep(data, value);
+    known.index = index;
+    known.json = json;
   }
   return true;
+}
+
+bool AnthropicStreamDecoder::emitDelta(long long index, bool json, const JsonString& value,
+                                       ChunkBuffer& out) const {
+  if (value.raw.empty()) return true;
+  if (!json) {
+    if (value.appendTo(chunk(out).choices.front().content.emplace())) return true;
+  } else {
+    if (static_cast<size_t>(index) >= block_tool_.size() || block_tool_[index] < 0) return true;
+    ToolCallDelta& td = chunk(out).choices.front().tool_calls.emplace_back();
+    td.index = block_tool_[index];
+    if (value.appendTo(td.arguments)) return true;
+  }
+  out.pop_back();
+  return false;
 }
 
 core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_view data,

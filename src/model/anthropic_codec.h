@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/result.h"
+#include "model/json_scan.h"
 #include "model/types.h"
 
 namespace kh::model {
@@ -70,6 +71,9 @@ class AnthropicStreamDecoder {
   // content_block_delta, the event of every token, read by the scanner. false for any other event
   // (and for a delta in a shape the general reading must weigh), left to feed()'s simdjson reading.
   bool readBlockDelta(std::string_view data, ChunkBuffer& out) const;
+  // The chunk for a text_delta or (`json`) an input_json_delta of block `index`. false: the text
+  // is one the general reading must decode.
+  bool emitDelta(long long index, bool json, const JsonString& value, ChunkBuffer& out) const;
   // A chunk with the stream's id, model and created, and one empty choice.
   ChatChunk& chunk(ChunkBuffer& out) const;
   void finishChunk(FinishReason reason, ChunkBuffer& out) const;

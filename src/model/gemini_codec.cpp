@@ -825,13 +825,11 @@ void GeminiStreamDecoder::emitCandidate(int index, std::string_view reason, Chun
 
 namespace {
 
-// The last one-part text event read on this thread, split around its text: Gemini repeats all
-// else (the parts' frame, usageMetadata, modelVersion, responseId) in every event of a stream,
-// so an event that only differs in the text is compared, not read. Any string in that place
-// leaves the rest of the document as valid, and read alike, as it was.
+// The last one-part text event read on this thread, split around its text, and what the rest of
+// it held: Gemini repeats all else (the parts' frame, usageMetadata, modelVersion, responseId) in
+// every event of a stream.
 struct TextEventTemplate {
-  std::string prefix;  // up to the text's opening quote
-  std::string suffix;  // from after its closing quote
+  StringSlot slot;
   bool has_usage = false;
   Usage usage;
   int index = 0;
@@ -845,13 +843,8 @@ bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& ou
   thread_local TextEventTemplate known;
   text_.clear();
   calls_.clear();
-  if (!known.prefix.empty() && data.size() > known.prefix.size() + known.suffix.size() &&
-      data.starts_with(known.prefix) && data.ends_with(known.suffix)) {
-    const std::string_view middle =
-        data.substr(known.prefix.size(), data.size() - known.prefix.size() - known.suffix.size());
-    JsonScanner m(middle);
-    JsonString text;
-    if (m.string(text) && text.raw.size() + 2 == middle.size() && text.appendTo(text_)) {
+  if (JsonString text; known.slot.match(data, text)) {
+    if (text.appendTo(text_)) {
       if (known.has_usage) {
         usage_ = known.usage;
         saw_usage_ = true;
@@ -948,9 +941,7 @@ bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& ou
   }
   emitCandidate(static_cast<int>(index), reason.raw, out);
   if (parts.count == 1 && parts.text.raw.data() != nullptr && !parts.thought) {
-    const auto open = static_cast<std::size_t>(parts.text.raw.data() - data.data()) - 1;
-    known.prefix.assign(data.substr(0, open));
-    known.suffix.assign(data.substr(open + parts.text.raw.size() + 2));
+    known.slot.keep(data, parts.text);
     known.has_usage = has_usage;
     known.usage = usage;
     known.index = static_cast<int>(index);

@@ -345,4 +345,21 @@ bool JsonScanner::finish() {
   return p_ == end_ || fail();
 }
 
+bool StringSlot::match(std::string_view data, JsonString& value) const {
+  if (prefix_.empty() || data.size() < prefix_.size() + suffix_.size() + 2 ||
+      !data.starts_with(prefix_) || !data.ends_with(suffix_))
+    return false;
+  const std::string_view middle =
+      data.substr(prefix_.size(), data.size() - prefix_.size() - suffix_.size());
+  // Exactly one string token: no space before it (the prefix ends at a quote's place) or after.
+  JsonScanner s(middle);
+  return middle.front() == '"' && s.string(value) && value.raw.size() + 2 == middle.size();
+}
+
+void StringSlot::keep(std::string_view data, const JsonString& value) {
+  const auto open = static_cast<std::size_t>(value.raw.data() - data.data()) - 1;
+  prefix_.assign(data.substr(0, open));
+  suffix_.assign(data.substr(open + value.raw.size() + 2));
+}
+
 }  // namespace kh::model

@@ -20,7 +20,11 @@ struct JsonString {
   // an escaped spelling is not matched, and the reader then takes its general path.
   template <std::size_t N>
   bool is(const char (&plain)[N]) const {
-    return !escaped && raw.size() == N - 1 && std::memcmp(raw.data(), plain, N - 1) == 0;
+    if (escaped || raw.size() != N - 1) return false;
+    // A loop the compiler unrolls: memcmp of an odd constant length is a call.
+    for (std::size_t i = 0; i + 1 < N; ++i)
+      if (raw[i] != plain[i]) return false;
+    return true;
   }
 };
 
@@ -59,6 +63,24 @@ inline constexpr std::array<JsonKind, 256> kJsonKinds = [] {
   t['n'] = JsonKind::kNull;
   return t;
 }();
+
+// The last stream event read whole, split around one of its string values. Events of a stream
+// mostly differ from the one before only in their text: such an event is read by comparing the
+// bytes around that string and scanning the string alone. Any string in that place leaves the
+// document as valid, and read alike but for that value, as the kept one was.
+class StringSlot {
+ public:
+  // The string that stands where the kept event had its own, when `data` repeats the kept event
+  // in every other byte.
+  bool match(std::string_view data, JsonString& value) const;
+  // Keeps `data`, read whole and found valid, split around `value`, one of its string values.
+  void keep(std::string_view data, const JsonString& value);
+  void forget() { prefix_.clear(); }
+
+ private:
+  std::string prefix_;  // up to the string's opening quote
+  std::string suffix_;  // from after its closing quote
+};
 
 // A strict, allocation-free reader of one JSON text in memory, read front to back: the fast path
 // for the small documents that arrive once per streamed token, where building simdjson's document
@@ -130,6 +152,8 @@ class JsonScanner {
     return false;
   }
   void skipSpace() {
+    // Compact JSON has none: one test in the common case.
+    if (p_<end_&& static_cast<unsigned char>(*p_)> ' ') return;
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
   }
   bool literal(std::string_view word);

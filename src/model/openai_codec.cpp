@@ -526,9 +526,31 @@ struct ChunkHead {
   std::uint32_t seen = 0;
 };
 
+// The last chunk of one choice with text, split around that text, and the rest of what it held.
+struct TextChunk {
+  StringSlot slot;
+  ChatChunk proto;  // its content empty
+};
+
 bool readCommonChunk(std::string_view data, ChatChunk& c) {
   using Kind = JsonScanner::Kind;
   thread_local ChunkHead head;
+  thread_local TextChunk known;
+  if (JsonString text; known.slot.match(data, text)) {
+    const ChunkChoice& p = known.proto.choices.front();
+    ChunkChoice& cc = c.choices.emplace_back();
+    cc.index = p.index;
+    cc.role = p.role;
+    cc.finish_reason = p.finish_reason;
+    if (text.appendTo(cc.content.emplace())) {
+      c.id = known.proto.id;
+      c.model = known.proto.model;
+      c.created = known.proto.created;
+      return true;
+    }
+    c.choices.clear();
+  }
+  JsonString content;  // the text of the last choice read
   JsonScanner s(data);
   JsonString key, str;
   SeenKeys seen;
@@ -621,7 +643,7 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
                     if (!s.skip()) return false;
                     continue;
                   }
-                  if (!s.string(str) || !str.appendTo(cc.content.emplace())) return false;
+                  if (!s.string(content) || !content.appendTo(cc.content.emplace())) return false;
                 } else if (key.is("tool_calls")) {
                   if (!absent()) return false;
                 } else if (!s.skip()) {
@@ -642,6 +664,14 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
   if (!s.finish()) return false;
   // Only a head that began a whole, valid chunk stands for the reading of those bytes.
   if (new_head) head = std::move(*new_head);
+  if (c.choices.size() == 1 && content.raw.data() != nullptr) {
+    known.slot.keep(data, content);
+    known.proto.id = c.id;
+    known.proto.model = c.model;
+    known.proto.created = c.created;
+    known.proto.choices.assign(1, c.choices.front());
+    known.proto.choices.front().content.reset();
+  }
   return true;
 }
 
