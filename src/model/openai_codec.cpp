@@ -514,6 +514,50 @@ namespace {
 // read by the scanner. false for any other chunk (tool calls, usage, an error, a repeated key, a
 // value of a type the general reading would weigh), which parseOpenAIChatChunk then reads with
 // simdjson; what this accepts it reads as that would.
+// A token count as parseUsage reads it: null counts as 0; other values are left to it.
+bool readCount(JsonScanner& s, long long& to) {
+  if (s.peek() == JsonScanner::Kind::kNull) return s.null();
+  return s.integer(to);
+}
+
+// The member `name` of a details object (prompt_tokens_details, completion_tokens_details) into
+// `to`; a value of another type than object counts as absent, as in parseUsage.
+bool readDetail(JsonScanner& s, std::string_view name, long long& to) {
+  if (s.peek() != JsonScanner::Kind::kObject) return s.skip();
+  JsonString key;
+  SeenKeys seen;
+  if (!s.beginObject()) return false;
+  while (s.nextKey(key)) {
+    if (key.escaped) return false;
+    const bool ok = key.raw == name ? seen.first(0) && readCount(s, to) : s.skip();
+    if (!ok) return false;
+  }
+  return !s.failed();
+}
+
+// The usage object of a chunk, as parseUsage reads it; false for any other value.
+bool readUsage(JsonScanner& s, Usage& u) {
+  JsonString key;
+  SeenKeys seen;
+  if (s.peek() != JsonScanner::Kind::kObject || !s.beginObject()) return false;
+  while (s.nextKey(key)) {
+    if (key.escaped) return false;
+    bool ok = true;
+    if (key.is("prompt_tokens"))
+      ok = seen.first(0) && readCount(s, u.prompt_tokens);
+    else if (key.is("completion_tokens"))
+      ok = seen.first(1) && readCount(s, u.completion_tokens);
+    else if (key.is("prompt_tokens_details"))
+      ok = seen.first(2) && readDetail(s, "cached_tokens", u.cached_tokens);
+    else if (key.is("completion_tokens_details"))
+      ok = seen.first(3) && readDetail(s, "reasoning_tokens", u.reasoning_tokens);
+    else
+      ok = s.skip();
+    if (!ok) return false;
+  }
+  return !s.failed();
+}
+
 // The members before "choices" in the last chunk read on this thread, and what they held. The
 // chunks of one stream repeat them byte for byte (id, object, created, model, fingerprint): the
 // next one is compared, not read.
@@ -546,6 +590,7 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
       c.id = known.proto.id;
       c.model = known.proto.model;
       c.created = known.proto.created;
+      c.usage = known.proto.usage;
       return true;
     }
     c.choices.clear();
@@ -585,7 +630,7 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
   for (JsonScanner::Mark before = s.mark(); s.nextKey(key); before = s.mark()) {
     if (key.escaped) return false;
     bool ok = true;
-    if (key.is("choices") && !resumed && !new_head)
+    if (key.is("choices") && !resumed && !new_head && !c.usage)
       new_head = ChunkHead{std::string(data.substr(0, before.offset)),
                            before,
                            c.id,
@@ -598,8 +643,10 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
       ok = seen.first(1) && text(c.model);
     } else if (key.is("created")) {
       ok = seen.first(2) && (absent() || s.integer(c.created));
-    } else if (key.is("error") || key.is("usage")) {
+    } else if (key.is("error")) {
       ok = absent();
+    } else if (key.is("usage")) {
+      ok = seen.first(4) && (absent() || readUsage(s, c.usage.emplace()));
     } else if (key.is("choices")) {
       if (!seen.first(3)) return false;
       if (s.peek() != Kind::kArray) {
@@ -669,6 +716,7 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
     known.proto.id = c.id;
     known.proto.model = c.model;
     known.proto.created = c.created;
+    known.proto.usage = c.usage;
     known.proto.choices.assign(1, c.choices.front());
     known.proto.choices.front().content.reset();
   }
