@@ -1253,11 +1253,53 @@ bool AnthropicStreamDecoder::emitDelta(long long index, bool json, const JsonStr
   return false;
 }
 
+void AnthropicStreamDecoder::stop(ChunkBuffer& out) {
+  if (finished_) return;
+  // A stream without a stop_reason still owes OpenAI clients a finish reason.
+  if (finish_ == FinishReason::kNone) {
+    finish_ = tool_count_ > 0 ? FinishReason::kToolCalls : FinishReason::kStop;
+    finishChunk(finish_, out);
+  }
+  ChatChunk& c = chunk(out);
+  c.choices.clear();
+  c.usage = usage_;
+  finished_ = true;
+}
+
+namespace {
+
+// The type of an event whose other members need no reading (content_block_stop, message_stop),
+// read by the scanner; empty when the data is not a valid object with one unescaped type.
+std::string_view bareEventType(std::string_view data) {
+  JsonScanner s(data);
+  JsonString key, type;
+  SeenKeys seen;
+  if (!s.beginObject()) return {};
+  while (s.nextKey(key)) {
+    if (key.escaped) return {};
+    const bool ok = key.is("type") ? seen.first(0) && s.peek() == JsonScanner::Kind::kString &&
+                                         s.string(type) && !type.escaped
+                                   : s.skip();
+    if (!ok) return {};
+  }
+  return s.finish() ? type.raw : std::string_view();
+}
+
+}  // namespace
+
 core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_view data,
                                           ChunkBuffer& out) {
   if (event == "ping") return core::Ok{};
   if ((event.empty() || event == "content_block_delta") && readBlockDelta(data, out))
     return core::Ok{};
+  if (event == "content_block_stop" || event == "message_stop") {
+    if (const std::string_view type = bareEventType(data); type == "content_block_stop") {
+      return core::Ok{};
+    } else if (type == "message_stop") {
+      stop(out);
+      return core::Ok{};
+    }
+  }
   // An event without data is named by its `event:` line alone (message_stop, ping).
   dom::element root;
   dom::object o;
@@ -1337,16 +1379,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
       finishChunk(finish_, out);
     }
   } else if (type == "message_stop") {
-    if (finished_) return core::Ok{};
-    // A stream without a stop_reason still owes OpenAI clients a finish reason.
-    if (finish_ == FinishReason::kNone) {
-      finish_ = tool_count_ > 0 ? FinishReason::kToolCalls : FinishReason::kStop;
-      finishChunk(finish_, out);
-    }
-    ChatChunk& c = chunk(out);
-    c.choices.clear();
-    c.usage = usage_;
-    finished_ = true;
+    stop(out);
   } else if (type == "error") {
     return errorFrom(0, root);
   }

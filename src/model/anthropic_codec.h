@@ -74,6 +74,8 @@ class AnthropicStreamDecoder {
   // The chunk for a text_delta or (`json`) an input_json_delta of block `index`. false: the text
   // is one the general reading must decode.
   bool emitDelta(long long index, bool json, const JsonString& value, ChunkBuffer& out) const;
+  // message_stop: the finish reason if none came, then the usage chunk.
+  void stop(ChunkBuffer& out);
   // A chunk with the stream's id, model and created, and one empty choice.
   ChatChunk& chunk(ChunkBuffer& out) const;
   void finishChunk(FinishReason reason, ChunkBuffer& out) const;

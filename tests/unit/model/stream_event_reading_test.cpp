@@ -239,8 +239,30 @@ TEST(StreamEventReading, AnthropicDeltasReadAlike) {
   };
   std::vector<Event> events = {{"message_start", start}, {"content_block_start", tool_start}};
   for (const auto& d : deltas) events.push_back({"content_block_delta", d});
+
   expectAlike(events, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
               "Anthropic events");
+  // The events read by their type alone, under their own names and others.
+  // The events read by their type alone, under their own names and others, in a stream not yet
+  // stopped.
+  std::vector<Event> bare = {{"message_start", start}};
+  for (const Event& e : std::vector<Event>{
+           {"content_block_stop", R"({"type":"content_block_stop","index":0})"},
+           {"content_block_stop", R"({"type":"content_block_stop","index":0,"extra":[1,{}]})"},
+           {"content_block_stop", R"({"type":"message_stop"})"},
+           {"message_stop", R"({"type":"content_block_stop","index":1})"},
+           {"message_stop", R"({"type":"message_delta","delta":{"stop_reason":"max_tokens"}})"},
+           {"message_stop", R"({"type":"message_stop","type":"message_stop"})"},
+           {"message_stop", R"({"type":"message\u005fstop"})"},
+           {"message_stop", R"({"type":"message_stop")"},
+           {"message_stop", R"({})"},
+           {"message_stop", ""},
+           {"message_stop", R"({"type":"message_stop"})"},
+           {"message_stop", R"({"type":"message_stop"})"},
+       })
+    bare.push_back(e);
+  expectAlike(bare, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
+              "Anthropic events read by type");
 }
 
 TEST(StreamEventReading, GeminiEventsReadAlike) {
