@@ -357,6 +357,11 @@ bool StringSlot::match(std::string_view data, JsonString& value) const {
 }
 
 void StringSlot::keep(std::string_view data, const JsonString& value) {
+  // Token events are small; a large one would pin its size in the thread's memory.
+  if (data.size() - value.raw.size() > kMaxKept) {
+    forget();
+    return;
+  }
   const auto open = static_cast<std::size_t>(value.raw.data() - data.data()) - 1;
   prefix_.assign(data.substr(0, open));
   suffix_.assign(data.substr(open + value.raw.size() + 2));

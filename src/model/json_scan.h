@@ -70,6 +70,9 @@ inline constexpr std::array<JsonKind, 256> kJsonKinds = [] {
 // document as valid, and read alike but for that value, as the kept one was.
 class StringSlot {
  public:
+  // The most bytes kept around the string.
+  static constexpr std::size_t kMaxKept = 4096;
+
   // The string that stands where the kept event had its own, when `data` repeats the kept event
   // in every other byte.
   bool match(std::string_view data, JsonString& value) const;

@@ -630,7 +630,8 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
   for (JsonScanner::Mark before = s.mark(); s.nextKey(key); before = s.mark()) {
     if (key.escaped) return false;
     bool ok = true;
-    if (key.is("choices") && !resumed && !new_head && !c.usage)
+    if (key.is("choices") && !resumed && !new_head && !c.usage &&
+        before.offset <= StringSlot::kMaxKept)
       new_head = ChunkHead{std::string(data.substr(0, before.offset)),
                            before,
                            c.id,

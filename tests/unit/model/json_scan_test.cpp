@@ -219,6 +219,52 @@ TEST(JsonScanner, RefusesNestingDeeperThanItsLimit) {
   EXPECT_EQ(scannerDump("[" + deep + "]"), "");
 }
 
+TEST(StringSlot, MatchesEventsThatDifferOnlyInTheString) {
+  const std::string kept = R"({"a":1,"text":"hello","b":[true]})";
+  JsonScanner s(kept);
+  JsonString key, text;
+  ASSERT_TRUE(s.beginObject());
+  ASSERT_TRUE(s.nextKey(key) && s.skip());
+  ASSERT_TRUE(s.nextKey(key) && s.string(text));
+  StringSlot slot;
+  JsonString found;
+  EXPECT_FALSE(slot.match(kept, found));
+  slot.keep(kept, text);
+
+  ASSERT_TRUE(slot.match(R"({"a":1,"text":"a \"quoted\" \u00e9","b":[true]})", found));
+  EXPECT_EQ(found.raw, R"(a \"quoted\" \u00e9)");
+  EXPECT_TRUE(found.escaped);
+  ASSERT_TRUE(slot.match(R"({"a":1,"text":"","b":[true]})", found));
+  EXPECT_EQ(found.raw, "");
+  for (const char* other : {
+           R"({"a":2,"text":"hello","b":[true]})",      // another byte before
+           R"({"a":1,"text":"hello","b":[false]})",     // another byte after
+           R"({"a":1,"text": "hello","b":[true]})",     // space before the string
+           R"({"a":1,"text":"x","y":"z","b":[true]})",  // two strings in its place
+           R"({"a":1,"text":5,"b":[true]})",            // no string
+           R"({"a":1,"text":"bad\q","b":[true]})",      // a malformed string
+           R"({"a":1,"text":"open,"b":[true]})",        // an unclosed one
+       })
+    EXPECT_FALSE(slot.match(other, found)) << other;
+
+  slot.forget();
+  EXPECT_FALSE(slot.match(kept, found));
+}
+
+TEST(StringSlot, KeepsNoLargeEvent) {
+  const std::string big =
+      R"({"pad":")" + std::string(StringSlot::kMaxKept, 'x') + R"(","text":"t"})";
+  JsonScanner s(big);
+  JsonString key, text;
+  ASSERT_TRUE(s.beginObject());
+  ASSERT_TRUE(s.nextKey(key) && s.skip());
+  ASSERT_TRUE(s.nextKey(key) && s.string(text));
+  StringSlot slot;
+  slot.keep(big, text);
+  JsonString found;
+  EXPECT_FALSE(slot.match(big, found));
+}
+
 // What the scanner accepts, simdjson accepts and reads alike: random documents, then random edits
 // of them, many of which break them.
 TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
