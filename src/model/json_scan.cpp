@@ -251,11 +251,15 @@ bool JsonScanner::number() {
   read_ = true;
   if (p_ < end_ && *p_ == '-') ++p_;
   if (p_ == end_ || !isDigit(*p_)) return fail();
+  const char* const digits = p_;
   if (*p_ == '0') {
     ++p_;
   } else {
     while (p_ < end_ && isDigit(*p_)) ++p_;
   }
+  const bool plain = p_ == end_ || (*p_ != '.' && *p_ != 'e' && *p_ != 'E');
+  // simdjson refuses a plain integer beyond 64 bits; 18 digits never are, longer ones go to it.
+  if (plain && p_ - digits > 18) return fail();
   if (p_ < end_ && *p_ == '.') {
     ++p_;
     if (p_ == end_ || !isDigit(*p_)) return fail();
@@ -264,11 +268,11 @@ bool JsonScanner::number() {
   if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
     ++p_;
     if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-    const char* const digits = p_;
+    const char* const exponent = p_;
     while (p_ < end_ && isDigit(*p_)) ++p_;
     // Two exponent digits keep every value well inside a double's range, where simdjson's
     // reading cannot refuse it.
-    if (p_ == digits || p_ - digits > 2) return fail();
+    if (p_ == exponent || p_ - exponent > 2) return fail();
   }
   // Long mantissas are exact only in simdjson's slow path; such numbers go to it.
   if (p_ - start > 40) return fail();

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -306,6 +307,73 @@ TEST(StreamEventReading, GeminiEventsReadAlike) {
   std::vector<Event> events;
   for (const auto& d : data) events.push_back({"", d});
   expectAlike(events, gemini(), gemini(), feedGemini, "Gemini events");
+}
+
+// Events from each format's common shapes, most of them then edited at random (bytes dropped,
+// added, changed), fed in runs so that the cached event of one is compared with the next.
+TEST(StreamEventReading, RandomlyEditedEventsReadAlike) {
+  const std::vector<std::string> openai = {
+      R"({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]})",
+      R"({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hello \"there\"\n"},"logprobs":null,"finish_reason":null}],"usage":null})",
+      R"({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]})",
+      R"({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":2}}})",
+  };
+  const std::vector<std::string> anthropic = {
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi \u00e9"}})",
+      R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1"}})",
+      R"({"type":"content_block_stop","index":0})",
+      R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":7}})",
+  };
+  const std::vector<std::string> gemini_events = {
+      R"({"candidates": [{"content": {"parts": [{"text": "Hel\nlo"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 5,"totalTokenCount": 5},"modelVersion": "g","responseId": "r"})",
+      R"({"candidates": [{"content": {"parts": [{"text": "done"}],"role": "model"},"finishReason": "STOP","index": 0}],"usageMetadata": {"promptTokenCount": 5,"candidatesTokenCount": 2,"thoughtsTokenCount": 1}})",
+  };
+  std::mt19937 rng(1122);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const std::string noise = "{}[]\",:\\ -+.eE019tfnulx\x01\x80\xc3\xa9";
+  auto edited = [&](const std::string& base) {
+    std::string doc = base;
+    if (pick(3) == 0) return doc;
+    const std::size_t edits = 1 + pick(2);
+    for (std::size_t e = 0; e < edits && !doc.empty(); ++e) {
+      const std::size_t at = pick(doc.size());
+      const char c = noise[pick(noise.size())];
+      switch (pick(3)) {
+        case 0:
+          doc.erase(at, 1);
+          break;
+        case 1:
+          doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
+        default:
+          doc[at] = c;
+          break;
+      }
+    }
+    return doc;
+  };
+  const std::vector<std::string> names = {"content_block_delta", "content_block_stop",
+                                          "message_delta", "message_stop", ""};
+  for (int run = 0; run < 300; ++run) {
+    std::vector<Event> o, a, g;
+    std::vector<Event> start = {
+        {"message_start",
+         R"({"type":"message_start","message":{"id":"msg_1","model":"c","usage":{"input_tokens":3}}})"},
+        {"content_block_start",
+         R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}})"}};
+    a = start;
+    for (int i = 0; i < 12; ++i) {
+      o.push_back({"", edited(openai[pick(openai.size())])});
+      a.push_back({names[pick(names.size())], edited(anthropic[pick(anthropic.size())])});
+      g.push_back({"", edited(gemini_events[pick(gemini_events.size())])});
+    }
+    a.push_back({"message_stop", R"({"type":"message_stop"})"});
+    expectAlike(o, 0, 0, feedOpenAI, "random OpenAI chunks");
+    expectAlike(a, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
+                "random Anthropic events");
+    expectAlike(g, gemini(), gemini(), feedGemini, "random Gemini events");
+    if (HasFatalFailure()) return;
+  }
 }
 
 }  // namespace
