@@ -286,7 +286,8 @@ bool JsonScanner::integer(long long& out) {
   if (negative) ++p;
   const char* const digits = p;
   long long v = 0;
-  while (p < end_ && isDigit(*p) && p - digits < 19) v = v * 10 + (*p++ - '0');
+  // Eighteen digits at most: a nineteenth could overflow, and the test below refuses it anyway.
+  while (p < end_ && isDigit(*p) && p - digits < 18) v = v * 10 + (*p++ - '0');
   const std::ptrdiff_t n = p - digits;
   if (n == 0 || n > 18 || (n > 1 && *digits == '0')) return false;
   if (p < end_ && (isDigit(*p) || *p == '.' || *p == 'e' || *p == 'E')) return false;
