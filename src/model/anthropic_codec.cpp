@@ -1179,9 +1179,10 @@ bool AnthropicStreamDecoder::readBlockDelta(std::string_view data, ChunkBuffer& 
   if (JsonString value; known.slot.match(data, value))
     return emitDelta(known.index, known.json, value, out);
 
+  static constexpr std::string_view kKeys[] = {"type", "index", "delta"};
+  static constexpr std::string_view kDeltaKeys[] = {"type", "text", "partial_json"};
   JsonScanner s(data);
-  JsonString key, type, delta_type, text, partial;
-  SeenKeys seen, delta_seen;
+  JsonString type, delta_type, text, partial;
   long long index = -1;
   bool has_delta = false;
   // A string member, if it is one; a value of any other type reads as absent, as generally.
@@ -1189,40 +1190,20 @@ bool AnthropicStreamDecoder::readBlockDelta(std::string_view data, ChunkBuffer& 
     if (s.peek() != Kind::kString) return s.skip();
     return s.string(to);
   };
-
-  if (!s.beginObject()) return false;
-  while (s.nextKey(key)) {
-    if (key.escaped) return false;
-    bool ok = true;
-    if (key.is("type")) {
-      // Anthropic names the type first: other events leave at once.
-      ok = seen.first(0) && s.peek() == Kind::kString && s.string(type) &&
-           type.is("content_block_delta");
-    } else if (key.is("index")) {
-      ok = seen.first(1) && (s.peek() == Kind::kNull ? s.null() : s.integer(index));
-    } else if (key.is("delta")) {
-      if (!seen.first(2)) return false;
-      if (s.peek() != Kind::kObject) {
-        ok = s.skip();
-        continue;
-      }
-      has_delta = s.beginObject();
-      while (ok && s.nextKey(key)) {
-        if (key.escaped) return false;
-        if (key.is("type"))
-          ok = delta_seen.first(0) && string(delta_type);
-        else if (key.is("text"))
-          ok = delta_seen.first(1) && string(text);
-        else if (key.is("partial_json"))
-          ok = delta_seen.first(2) && string(partial);
-        else
-          ok = s.skip();
-      }
-    } else {
-      ok = s.skip();
+  auto delta = [&](std::size_t i) { return string(i == 0 ? delta_type : i == 1 ? text : partial); };
+  const bool read = s.object(kKeys, [&](std::size_t i) {
+    switch (i) {
+      case 0:  // Anthropic names the type first: other events leave at once.
+        return s.peek() == Kind::kString && s.string(type) && type.is("content_block_delta");
+      case 1:
+        return s.peek() == Kind::kNull ? s.null() : s.integer(index);
+      default:
+        if (s.peek() != Kind::kObject) return s.skip();
+        has_delta = true;
+        return s.object(kDeltaKeys, delta);
     }
-    if (!ok) return false;
-  }
+  });
+  if (!read) return false;
   if (!s.finish() || !type.is("content_block_delta") || delta_type.escaped) return false;
 
   if (index < 0 || index >= 4096 || !has_delta) return true;
@@ -1271,18 +1252,13 @@ namespace {
 // The type of an event whose other members need no reading (content_block_stop, message_stop),
 // read by the scanner; empty when the data is not a valid object with one unescaped type.
 std::string_view bareEventType(std::string_view data) {
+  static constexpr std::string_view kKeys[] = {"type"};
   JsonScanner s(data);
-  JsonString key, type;
-  SeenKeys seen;
-  if (!s.beginObject()) return {};
-  while (s.nextKey(key)) {
-    if (key.escaped) return {};
-    const bool ok = key.is("type") ? seen.first(0) && s.peek() == JsonScanner::Kind::kString &&
-                                         s.string(type) && !type.escaped
-                                   : s.skip();
-    if (!ok) return {};
-  }
-  return s.finish() ? type.raw : std::string_view();
+  JsonString type;
+  const bool read = s.object(kKeys, [&](std::size_t) {
+    return s.peek() == JsonScanner::Kind::kString && s.string(type) && !type.escaped;
+  });
+  return read && s.finish() ? type.raw : std::string_view();
 }
 
 }  // namespace

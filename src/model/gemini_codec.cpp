@@ -855,84 +855,58 @@ bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& ou
     text_.clear();
   }
 
+  static constexpr std::string_view kKeys[] = {"usageMetadata", "candidates", "error",
+                                               "promptFeedback"};
+  static constexpr std::string_view kUsageKeys[] = {"promptTokenCount", "toolUsePromptTokenCount",
+                                                    "thoughtsTokenCount", "candidatesTokenCount",
+                                                    "cachedContentTokenCount"};
+  static constexpr std::string_view kCandidateKeys[] = {"index", "finishReason", "content"};
   JsonScanner s(data);
-  JsonString key, str, reason;
-  SeenKeys seen;
+  JsonString reason;
   bool has_usage = false;
-  Usage usage;
+  // promptTokenCount, toolUsePromptTokenCount, thoughtsTokenCount, candidatesTokenCount,
+  // cachedContentTokenCount; null counts as 0, as generally.
+  long long counts[5] = {};
   int candidates = 0;
   long long index = 0;
   TextParts parts;
-  // A token count; null counts as 0, as generally.
-  auto count = [&](long long& to) {
-    return s.peek() == Kind::kNull ? s.null() : s.integer(to) && to >= 0;
-  };
-
-  if (!s.beginObject()) return false;
-  while (s.nextKey(key)) {
-    if (key.escaped) return false;
-    bool ok = true;
-    if (key.is("usageMetadata")) {
-      if (!seen.first(0)) return false;
-      if (s.peek() != Kind::kObject) {
-        if (!s.skip()) return false;
-        continue;
-      }
-      has_usage = s.beginObject();
-      long long prompt = 0, tool_prompt = 0, thoughts = 0, output = 0, cached = 0;
-      SeenKeys usage_seen;
-      while (s.nextKey(key)) {
-        if (key.escaped) return false;
-        if (key.is("promptTokenCount"))
-          ok = usage_seen.first(0) && count(prompt);
-        else if (key.is("toolUsePromptTokenCount"))
-          ok = usage_seen.first(1) && count(tool_prompt);
-        else if (key.is("thoughtsTokenCount"))
-          ok = usage_seen.first(2) && count(thoughts);
-        else if (key.is("candidatesTokenCount"))
-          ok = usage_seen.first(3) && count(output);
-        else if (key.is("cachedContentTokenCount"))
-          ok = usage_seen.first(4) && count(cached);
-        else
-          ok = s.skip();
-        if (!ok) return false;
-      }
-      usage.prompt_tokens = prompt + tool_prompt;
-      usage.reasoning_tokens = thoughts;
-      usage.completion_tokens = output + thoughts;
-      usage.cached_tokens = cached;
-    } else if (key.is("candidates")) {
-      if (!seen.first(1) || s.peek() != Kind::kArray || !s.beginArray()) return false;
-      while (s.nextElement()) {
-        // Several candidates (n > 1) are left to the general reading.
-        if (++candidates > 1 || s.peek() != Kind::kObject || !s.beginObject()) return false;
-        SeenKeys candidate_seen;
-        while (s.nextKey(key)) {
-          if (key.escaped) return false;
-          if (key.is("index")) {
-            ok = candidate_seen.first(0) && s.integer(index) && index >= 0 && index < 128;
-          } else if (key.is("finishReason")) {
-            if (!candidate_seen.first(1)) return false;
-            if (s.peek() == Kind::kString)
-              ok = s.string(reason) && !reason.escaped;
-            else
-              ok = s.skip();
-          } else if (key.is("content")) {
-            if (!candidate_seen.first(2)) return false;
-            ok = s.peek() != Kind::kObject ? s.skip() : readTextParts(s, parts);
-          } else {
-            ok = s.skip();
-          }
-          if (!ok) return false;
-        }
-      }
-    } else if (key.is("error") || key.is("promptFeedback")) {
-      ok = s.peek() == Kind::kNull && s.null();
-    } else {
-      ok = s.skip();
+  auto candidate = [&](std::size_t i) {
+    switch (i) {
+      case 0:
+        return s.integer(index) && index >= 0 && index < 128;
+      case 1:
+        if (s.peek() != Kind::kString) return s.skip();
+        return s.string(reason) && !reason.escaped;
+      default:
+        return s.peek() != Kind::kObject ? s.skip() : readTextParts(s, parts);
     }
-    if (!ok) return false;
-  }
+  };
+  const bool read = s.object(kKeys, [&](std::size_t i) {
+    switch (i) {
+      case 0:
+        if (s.peek() != Kind::kObject) return s.skip();
+        has_usage = true;
+        return s.object(kUsageKeys, [&](std::size_t k) {
+          return s.peek() == Kind::kNull ? s.null() : s.integer(counts[k]) && counts[k] >= 0;
+        });
+      case 1:
+        if (s.peek() != Kind::kArray || !s.beginArray()) return false;
+        while (s.nextElement()) {
+          // Several candidates (n > 1) are left to the general reading.
+          if (++candidates > 1 || s.peek() != Kind::kObject || !s.object(kCandidateKeys, candidate))
+            return false;
+        }
+        return !s.failed();
+      default:
+        return s.peek() == Kind::kNull && s.null();
+    }
+  });
+  if (!read) return false;
+  Usage usage;
+  usage.prompt_tokens = counts[0] + counts[1];
+  usage.reasoning_tokens = counts[2];
+  usage.completion_tokens = counts[3] + counts[2];
+  usage.cached_tokens = counts[4];
   if (!s.finish() || candidates == 0) return false;
 
   if (has_usage) {
@@ -952,49 +926,35 @@ bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& ou
 
 bool GeminiStreamDecoder::readTextParts(JsonScanner& s, TextParts& parts) {
   using Kind = JsonScanner::Kind;
-  JsonString key, text;
-  SeenKeys content_seen;
-  if (!s.beginObject()) return false;
-  while (s.nextKey(key)) {
-    if (key.escaped) return false;
-    if (!key.is("parts")) {
-      if (!s.skip()) return false;
-      continue;
+  static constexpr std::string_view kContentKeys[] = {"parts"};
+  static constexpr std::string_view kPartKeys[] = {"text", "thought", "functionCall"};
+  JsonString text;
+  bool thought = false;
+  auto part = [&](std::size_t i) {
+    switch (i) {
+      case 0:
+        return s.peek() == Kind::kString ? s.string(text) : s.skip();
+      case 1:
+        return s.peek() == Kind::kBool ? s.boolean(thought) : s.skip();
+      // Calls come whole, once a stream at most: the general reading serves them.
+      default:
+        return s.peek() == Kind::kNull && s.null();
     }
-    if (!content_seen.first(0)) return false;
-    if (s.peek() != Kind::kArray) {
-      if (!s.skip()) return false;
-      continue;
-    }
+  };
+  return s.object(kContentKeys, [&](std::size_t) {
+    if (s.peek() != Kind::kArray) return s.skip();
     if (!s.beginArray()) return false;
     while (s.nextElement()) {
-      if (s.peek() != Kind::kObject || !s.beginObject()) return false;
-      SeenKeys part_seen;
-      bool thought = false;
       text = JsonString{};
-      while (s.nextKey(key)) {
-        if (key.escaped) return false;
-        bool ok = true;
-        if (key.is("text")) {
-          ok = part_seen.first(0) && (s.peek() == Kind::kString ? s.string(text) : s.skip());
-        } else if (key.is("thought")) {
-          ok = part_seen.first(1) && (s.peek() == Kind::kBool ? s.boolean(thought) : s.skip());
-        } else if (key.is("functionCall")) {
-          // Calls come whole, once a stream at most: the general reading serves them.
-          ok = s.peek() == Kind::kNull && s.null();
-        } else {
-          ok = s.skip();
-        }
-        if (!ok) return false;
-      }
-      if (s.failed()) return false;
+      thought = false;
+      if (s.peek() != Kind::kObject || !s.object(kPartKeys, part)) return false;
       if (!thought && !text.appendTo(text_)) return false;
       ++parts.count;
       parts.text = text;
       parts.thought = thought;
     }
-  }
-  return !s.failed();
+    return !s.failed();
+  });
 }
 
 void GeminiStreamDecoder::finish(ChunkBuffer& out) {

@@ -152,23 +152,28 @@ bool JsonScanner::beginArray() {
   return open('[');
 }
 
-bool JsonScanner::nextKey(JsonString& key) {
+int JsonScanner::nextItem(char close) {
   if (failed_ || depth_ == 0) return fail();
   const std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
   skipSpace();
   if (p_ == end_) return fail();
-  if (*p_ == '}') {
+  if (*p_ == close) {
     ++p_;
     --depth_;
-    return false;
+    return 0;
   }
   if (first_ & bit) {
     first_ &= ~bit;
-  } else {
-    if (*p_ != ',') return fail();
-    ++p_;
-    skipSpace();
+    return 1;
   }
+  if (*p_ != ',') return fail();
+  ++p_;
+  return 1;
+}
+
+bool JsonScanner::nextKey(JsonString& key) {
+  if (nextItem('}') != 1) return false;
+  skipSpace();
   if (p_ == end_ || *p_ != '"' || !string(key)) return fail();
   skipSpace();
   if (p_ == end_ || *p_ != ':') return fail();
@@ -177,22 +182,7 @@ bool JsonScanner::nextKey(JsonString& key) {
 }
 
 bool JsonScanner::nextElement() {
-  if (failed_ || depth_ == 0) return fail();
-  const std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
-  skipSpace();
-  if (p_ == end_) return fail();
-  if (*p_ == ']') {
-    ++p_;
-    --depth_;
-    return false;
-  }
-  if (first_ & bit) {
-    first_ &= ~bit;
-    return true;
-  }
-  if (*p_ != ',') return fail();
-  ++p_;
-  return true;
+  return nextItem(']') == 1;
 }
 
 bool JsonScanner::string(JsonString& out) {

@@ -28,26 +28,6 @@ struct JsonString {
   }
 };
 
-// The members of interest one object has shown so far, numbered by the reader: a document that
-// repeats one is left to simdjson's reading, where the last of duplicate keys counts.
-class SeenKeys {
- public:
-  SeenKeys() = default;
-  explicit SeenKeys(std::uint32_t bits) : seen_(bits) {}
-  std::uint32_t bits() const { return seen_; }
-
-  // false when member `i` was seen before.
-  bool first(unsigned i) {
-    const std::uint32_t bit = std::uint32_t{1} << i;
-    if (seen_ & bit) return false;
-    seen_ |= bit;
-    return true;
-  }
-
- private:
-  std::uint32_t seen_ = 0;
-};
-
 enum class JsonKind : std::uint8_t { kEnd, kBad, kObject, kArray, kString, kNumber, kBool, kNull };
 
 // The kind of value each first byte starts.
@@ -120,6 +100,45 @@ class JsonScanner {
     read_ = true;
   }
 
+  // Where the member members() is reading began, and which of its keys came before it: a reader
+  // that resumes there calls members() again with `seen`.
+  struct MemberStart {
+    Mark mark;
+    std::uint32_t seen = 0;
+  };
+  const MemberStart& memberStart() const { return member_start_; }
+
+  // The rest of the object being read (after beginObject() or a resume): read(i) reads the value
+  // of each member named keys[i], every other member is skipped. Fails on an escaped key (which
+  // the general reading decodes), on a key of `keys` given twice (of which the general reading
+  // keeps the last; `seen` holds those read before a resume), or when read() does.
+  template <std::size_t N, typename Read>
+  bool members(const std::string_view (&keys)[N], Read&& read, std::uint32_t seen = 0) {
+    static_assert(N <= 32);
+    JsonString key;
+    for (;;) {
+      const MemberStart start{mark(), seen};
+      if (!nextKey(key)) return !failed_;
+      if (key.escaped) return fail();
+      std::size_t i = 0;
+      while (i < N && key.raw != keys[i]) ++i;
+      if (i == N) {
+        if (!skip()) return false;
+        continue;
+      }
+      const std::uint32_t bit = std::uint32_t{1} << i;
+      if (seen & bit) return fail();
+      seen |= bit;
+      member_start_ = start;
+      if (!read(i)) return fail();
+    }
+  }
+  // A whole object, as members() reads it.
+  template <std::size_t N, typename Read>
+  bool object(const std::string_view (&keys)[N], Read&& read) {
+    return beginObject() && members(keys, read);
+  }
+
   // The kind of the next value, whitespace skipped, nothing consumed.
   Kind peek() {
     if (failed_) return Kind::kBad;
@@ -159,6 +178,8 @@ class JsonScanner {
     if (p_<end_&& static_cast<unsigned char>(*p_)> ' ') return;
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
   }
+  // Past the separator before the next member or element: 1; past the closing `close`: 0.
+  int nextItem(char close);
   bool literal(std::string_view word);
   bool number();
   bool open(char c);
@@ -170,6 +191,7 @@ class JsonScanner {
   int depth_ = 0;
   bool failed_ = false;
   bool read_ = false;  // a value has been started
+  MemberStart member_start_;
 };
 
 }  // namespace kh::model

@@ -520,39 +520,92 @@ bool readCount(JsonScanner& s, long long& to) {
   return s.integer(to);
 }
 
-// The member `name` of a details object (prompt_tokens_details, completion_tokens_details) into
-// `to`; a value of another type than object counts as absent, as in parseUsage.
+// A details object (prompt_tokens_details, completion_tokens_details): its member `name` into
+// `to`. A value of another type than object counts as absent, as in parseUsage.
 bool readDetail(JsonScanner& s, std::string_view name, long long& to) {
   if (s.peek() != JsonScanner::Kind::kObject) return s.skip();
-  JsonString key;
-  SeenKeys seen;
-  if (!s.beginObject()) return false;
-  while (s.nextKey(key)) {
-    if (key.escaped) return false;
-    const bool ok = key.raw == name ? seen.first(0) && readCount(s, to) : s.skip();
-    if (!ok) return false;
-  }
-  return !s.failed();
+  const std::string_view keys[] = {name};
+  return s.object(keys, [&](std::size_t) { return readCount(s, to); });
 }
 
 // The usage object of a chunk, as parseUsage reads it; false for any other value.
 bool readUsage(JsonScanner& s, Usage& u) {
-  JsonString key;
-  SeenKeys seen;
-  if (s.peek() != JsonScanner::Kind::kObject || !s.beginObject()) return false;
-  while (s.nextKey(key)) {
-    if (key.escaped) return false;
-    bool ok = true;
-    if (key.is("prompt_tokens"))
-      ok = seen.first(0) && readCount(s, u.prompt_tokens);
-    else if (key.is("completion_tokens"))
-      ok = seen.first(1) && readCount(s, u.completion_tokens);
-    else if (key.is("prompt_tokens_details"))
-      ok = seen.first(2) && readDetail(s, "cached_tokens", u.cached_tokens);
-    else if (key.is("completion_tokens_details"))
-      ok = seen.first(3) && readDetail(s, "reasoning_tokens", u.reasoning_tokens);
-    else
-      ok = s.skip();
+  static constexpr std::string_view kKeys[] = {
+      "prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"};
+  if (s.peek() != JsonScanner::Kind::kObject) return false;
+  return s.object(kKeys, [&](std::size_t i) {
+    switch (i) {
+      case 0:
+        return readCount(s, u.prompt_tokens);
+      case 1:
+        return readCount(s, u.completion_tokens);
+      case 2:
+        return readDetail(s, "cached_tokens", u.cached_tokens);
+      default:
+        return readDetail(s, "reasoning_tokens", u.reasoning_tokens);
+    }
+  });
+}
+
+// The enum-like strings (role, finish reason) as sent, if the value is a string (`to` keeps a
+// null data() otherwise, the value skipped). false: malformed, or escaped (never in practice; the
+// general reading decodes it).
+bool readWord(JsonScanner& s, std::string_view& to) {
+  if (s.peek() != JsonScanner::Kind::kString) return s.skip();
+  JsonString str;
+  if (!s.string(str) || str.escaped) return false;
+  to = str.raw;
+  return true;
+}
+
+// One choice's delta: role and text; tool calls are left to the general reading.
+bool readDelta(JsonScanner& s, ChunkChoice& cc, JsonString& content) {
+  static constexpr std::string_view kKeys[] = {"role", "content", "tool_calls"};
+  if (s.peek() != JsonScanner::Kind::kObject) return s.skip();
+  return s.object(kKeys, [&](std::size_t i) {
+    switch (i) {
+      case 0: {
+        std::string_view role;
+        if (!readWord(s, role)) return false;
+        if (role.data()) cc.role = roleFromString(role);
+        return true;
+      }
+      case 1:
+        if (s.peek() != JsonScanner::Kind::kString) return s.skip();
+        return s.string(content) && content.appendTo(cc.content.emplace());
+      default:
+        return s.peek() == JsonScanner::Kind::kNull && s.null();
+    }
+  });
+}
+
+// The choices array; `content` ends up as the text of the last choice with one.
+bool readChoices(JsonScanner& s, ChatChunk& c, JsonString& content) {
+  static constexpr std::string_view kKeys[] = {"index", "finish_reason", "delta"};
+  if (s.peek() != JsonScanner::Kind::kArray) return s.skip();
+  if (!s.beginArray()) return false;
+  while (s.nextElement()) {
+    if (s.peek() != JsonScanner::Kind::kObject) return false;
+    ChunkChoice& cc = c.choices.emplace_back();
+    const bool ok = s.object(kKeys, [&](std::size_t i) {
+      switch (i) {
+        case 0: {
+          long long index = 0;
+          if (s.peek() == JsonScanner::Kind::kNull) return s.null();
+          if (!s.integer(index) || index < 0 || index > 4096) return false;
+          cc.index = static_cast<int>(index);
+          return true;
+        }
+        case 1: {
+          std::string_view reason;
+          if (!readWord(s, reason)) return false;
+          if (reason.data()) cc.finish_reason = finishReasonFromString(reason);
+          return true;
+        }
+        default:
+          return readDelta(s, cc, content);
+      }
+    });
     if (!ok) return false;
   }
   return !s.failed();
@@ -563,11 +616,10 @@ bool readUsage(JsonScanner& s, Usage& u) {
 // next one is compared, not read.
 struct ChunkHead {
   std::string bytes;
-  JsonScanner::Mark mark;
+  JsonScanner::MemberStart start;
   std::string id;
   std::string model;
   long long created = 0;
-  std::uint32_t seen = 0;
 };
 
 // The last chunk of one choice with text, split around that text, and the rest of what it held.
@@ -576,8 +628,14 @@ struct TextChunk {
   ChatChunk proto;  // its content empty
 };
 
+// The chunks OpenAI streams for nearly every token (text deltas, the role, the finish reason,
+// usage), read by the scanner. false for any other chunk (tool calls, an error, a repeated key, a
+// value of a type the general reading would weigh), which parseOpenAIChatChunk then reads with
+// simdjson; what this accepts it reads as that would.
 bool readCommonChunk(std::string_view data, ChatChunk& c) {
   using Kind = JsonScanner::Kind;
+  static constexpr std::string_view kKeys[] = {"id",    "model", "created",
+                                               "error", "usage", "choices"};
   thread_local ChunkHead head;
   thread_local TextChunk known;
   if (JsonString text; known.slot.match(data, text)) {
@@ -595,119 +653,48 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
     }
     c.choices.clear();
   }
-  JsonString content;  // the text of the last choice read
+
   JsonScanner s(data);
-  JsonString key, str;
-  SeenKeys seen;
-  bool resumed = false;
+  JsonString content;  // the text of the last choice read
   std::optional<ChunkHead> new_head;
   // A string member into `to`; null leaves it empty, as any other type does in the general reading.
   auto text = [&](std::string& to) {
+    JsonString str;
     if (s.peek() != Kind::kString) return s.skip();
     return s.string(str) && str.appendTo(to);
   };
-  // The enum-like strings (role, finish reason), if a string; any other value is skipped. false:
-  // malformed, or escaped (never in practice; the general reading decodes it).
-  auto word = [&](std::string_view& to) {
-    if (s.peek() != Kind::kString) return s.skip();
-    if (!s.string(str) || str.escaped) return false;
-    to = str.raw;
-    return true;
-  };
   auto absent = [&] { return s.peek() == Kind::kNull && s.null(); };
-
-  if (!head.bytes.empty() && data.size() > head.bytes.size() &&
-      std::memcmp(data.data(), head.bytes.data(), head.bytes.size()) == 0) {
-    s.resume(head.mark);
+  const bool resumed = !head.bytes.empty() && data.size() > head.bytes.size() &&
+                       std::memcmp(data.data(), head.bytes.data(), head.bytes.size()) == 0;
+  auto member = [&](std::size_t i) {
+    switch (i) {
+      case 0:
+        return text(c.id);
+      case 1:
+        return text(c.model);
+      case 2:
+        return absent() || s.integer(c.created);
+      case 3:
+        return absent();
+      case 4:
+        return absent() || readUsage(s, c.usage.emplace());
+      default: {
+        const JsonScanner::MemberStart& start = s.memberStart();
+        if (!resumed && !c.usage && start.mark.offset <= StringSlot::kMaxKept)
+          new_head = ChunkHead{std::string(data.substr(0, start.mark.offset)), start, c.id, c.model,
+                               c.created};
+        return readChoices(s, c, content);
+      }
+    }
+  };
+  if (resumed) {
+    s.resume(head.start.mark);
     c.id = head.id;
     c.model = head.model;
     c.created = head.created;
-    seen = SeenKeys(head.seen);
-    resumed = true;
-  } else if (!s.beginObject()) {
+    if (!s.members(kKeys, member, head.start.seen)) return false;
+  } else if (!s.object(kKeys, member)) {
     return false;
-  }
-  for (JsonScanner::Mark before = s.mark(); s.nextKey(key); before = s.mark()) {
-    if (key.escaped) return false;
-    bool ok = true;
-    if (key.is("choices") && !resumed && !new_head && !c.usage &&
-        before.offset <= StringSlot::kMaxKept)
-      new_head = ChunkHead{std::string(data.substr(0, before.offset)),
-                           before,
-                           c.id,
-                           c.model,
-                           c.created,
-                           seen.bits()};
-    if (key.is("id")) {
-      ok = seen.first(0) && text(c.id);
-    } else if (key.is("model")) {
-      ok = seen.first(1) && text(c.model);
-    } else if (key.is("created")) {
-      ok = seen.first(2) && (absent() || s.integer(c.created));
-    } else if (key.is("error")) {
-      ok = absent();
-    } else if (key.is("usage")) {
-      ok = seen.first(4) && (absent() || readUsage(s, c.usage.emplace()));
-    } else if (key.is("choices")) {
-      if (!seen.first(3)) return false;
-      if (s.peek() != Kind::kArray) {
-        ok = s.skip();
-      } else {
-        if (!s.beginArray()) return false;
-        while (s.nextElement()) {
-          if (s.peek() != Kind::kObject) return false;
-          ChunkChoice& cc = c.choices.emplace_back();
-          SeenKeys choice_seen;
-          if (!s.beginObject()) return false;
-          while (s.nextKey(key)) {
-            if (key.escaped) return false;
-            if (key.is("index")) {
-              long long index = 0;
-              if (!choice_seen.first(0)) return false;
-              if (absent()) continue;
-              if (!s.integer(index) || index < 0 || index > 4096) return false;
-              cc.index = static_cast<int>(index);
-            } else if (key.is("finish_reason")) {
-              std::string_view reason;
-              if (!choice_seen.first(1) || !word(reason)) return false;
-              if (reason.data()) cc.finish_reason = finishReasonFromString(reason);
-            } else if (key.is("delta")) {
-              if (!choice_seen.first(2)) return false;
-              if (s.peek() != Kind::kObject) {
-                if (!s.skip()) return false;
-                continue;
-              }
-              SeenKeys delta_seen;
-              if (!s.beginObject()) return false;
-              while (s.nextKey(key)) {
-                if (key.escaped) return false;
-                if (key.is("role")) {
-                  std::string_view role;
-                  if (!delta_seen.first(0) || !word(role)) return false;
-                  if (role.data()) cc.role = roleFromString(role);
-                } else if (key.is("content")) {
-                  if (!delta_seen.first(1)) return false;
-                  if (s.peek() != Kind::kString) {
-                    if (!s.skip()) return false;
-                    continue;
-                  }
-                  if (!s.string(content) || !content.appendTo(cc.content.emplace())) return false;
-                } else if (key.is("tool_calls")) {
-                  if (!absent()) return false;
-                } else if (!s.skip()) {
-                  return false;
-                }
-              }
-            } else if (!s.skip()) {
-              return false;
-            }
-          }
-        }
-      }
-    } else {
-      ok = s.skip();
-    }
-    if (!ok) return false;
   }
   if (!s.finish()) return false;
   // Only a head that began a whole, valid chunk stands for the reading of those bytes.
