@@ -9,6 +9,8 @@
 
 #include <simdjson.h>
 
+#include "random_edits.h"
+
 namespace kh::model {
 namespace {
 
@@ -353,24 +355,8 @@ TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
   for (int round = 0; round < 20000; ++round) {
     std::string doc;
     gen(doc, 0);
-    if (round % 2) {
-      const int edits = 1 + pick(3);
-      for (int e = 0; e < edits && !doc.empty(); ++e) {
-        const auto at = static_cast<std::size_t>(pick(static_cast<int>(doc.size())));
-        const char c = noise[static_cast<std::size_t>(pick(static_cast<int>(noise.size())))];
-        switch (pick(3)) {
-          case 0:
-            doc.erase(at, 1);
-            break;
-          case 1:
-            doc.insert(doc.begin() + static_cast<std::ptrdiff_t>(at), c);
-            break;
-          default:
-            doc[at] = c;
-            break;
-        }
-      }
-    }
+    if (round % 2)
+      test_support::editRandomly(doc, rng, noise, static_cast<std::size_t>(1 + pick(3)));
     const std::string mine = scannerDump(doc);
     if (mine.empty()) continue;
     ++accepted;
