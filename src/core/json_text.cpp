@@ -5,24 +5,6 @@
 
 namespace kh::core {
 
-namespace {
-
-constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
-
-// Whether any of the eight bytes in `w` is a control character, '"' or '\\': the classic
-// "has a byte below n" and "has a zero byte" bit tricks, exact for the question "any?".
-bool needsEscape(std::uint64_t w) {
-  const std::uint64_t control = (w - kOnes * 0x20) & ~w;
-  const std::uint64_t q = w ^ (kOnes * '"');
-  const std::uint64_t b = w ^ (kOnes * '\\');
-  const std::uint64_t quote = (q - kOnes) & ~q;
-  const std::uint64_t backslash = (b - kOnes) & ~b;
-  return ((control | quote | backslash) & kHighs) != 0;
-}
-
-}  // namespace
-
 void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
@@ -33,7 +15,7 @@ void appendJsonString(std::string& out, std::string_view s) {
     while (i + 8 <= s.size()) {
       std::uint64_t w;
       std::memcpy(&w, s.data() + i, sizeof w);
-      if (needsEscape(w)) break;
+      if (jsonSpecialBytes(w) != 0) break;
       i += 8;
     }
     if (i >= s.size()) break;

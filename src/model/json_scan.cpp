@@ -6,6 +6,8 @@
 
 #include <simdjson.h>
 
+#include "core/json_text.h"
+
 namespace kh::model {
 
 namespace {
@@ -25,17 +27,12 @@ constexpr std::array<bool, 256> kStringStop = [] {
 // most of a stream event's bytes.
 const char* findStringStop(const char* p, const char* end) {
   if constexpr (std::endian::native == std::endian::little) {
-    constexpr std::uint64_t kOnes = 0x0101010101010101;
     constexpr std::uint64_t kHigh = 0x8080808080808080;
-    // A byte's high bit set where it is zero; exact for the lowest such byte, which is all that
-    // is read.
-    auto zeroBytes = [](std::uint64_t x) { return (x - kOnes) & ~x & kHigh; };
     while (end - p >= 8) {
       std::uint64_t v;
       std::memcpy(&v, p, 8);
-      // Quote, backslash, below 0x20 (the subtraction borrows) or 0x80 and above (high bit).
-      const std::uint64_t stop = zeroBytes(v ^ (kOnes * '"')) | zeroBytes(v ^ (kOnes * '\\')) |
-                                 (((v - kOnes * 0x20) | v) & kHigh);
+      // What JSON escapes, and every byte of 0x80 and above (its high bit), to check as UTF-8.
+      const std::uint64_t stop = core::jsonSpecialBytes(v) | (v & kHigh);
       if (stop) return p + std::countr_zero(stop) / 8;
       p += 8;
     }
