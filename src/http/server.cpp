@@ -21,6 +21,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "core/clock.h"
 #include "core/ids.h"
 #include "http/deadline.h"
 #include "http/fast_io.h"
@@ -209,6 +210,41 @@ struct SessionState {
   bool idle = true;  // waiting for the first byte of a request: safe to close on drain
 };
 
+// What the watch on a session's client socket reaches: the request in flight, if any. It outlives
+// the session's requests (a watch can complete after its request is over), hence shared.
+struct WatchState {
+  std::uint64_t generation = 0;
+  CancelSignal* cancel = nullptr;
+  char peek[1];
+};
+
+// A request whose handler is running, in its worker's list until the handler returns. Its client
+// is watched for a hang-up only once the request has run for a while: most answers take less,
+// and arming a watch costs a system call and a cancellation per request.
+struct InFlight {
+  InFlight* prev = nullptr;
+  InFlight* next = nullptr;
+  tcp::socket* stream = nullptr;
+  std::shared_ptr<WatchState> watch;
+  std::chrono::steady_clock::time_point since;
+  bool armed = false;
+};
+
+// Arms `f`'s watch: EOF or a reset on the client socket means the client hung up, and its
+// upstream request must be cancelled now rather than at the next write. Readable data is a
+// pipelined next request and stays in the socket.
+void armWatch(InFlight& f) {
+  f.armed = true;
+  const std::uint64_t generation = f.watch->generation;
+  f.stream->async_receive(net::buffer(f.watch->peek), tcp::socket::message_peek,
+                          [watch = f.watch, generation](error_code ec, std::size_t n) {
+                            if (watch->generation != generation || !watch->cancel) return;
+                            // EOF (0 bytes) or an error other than our own cancellation.
+                            if ((!ec && n == 0) || (ec && ec != net::error::operation_aborted))
+                              watch->cancel->fire();
+                          });
+}
+
 }  // namespace
 
 struct Server::Worker {
@@ -226,12 +262,70 @@ struct Server::Worker {
   net::awaitable<bool> reject(tcp::socket& stream, Deadline& deadline, const core::Error& error,
                               std::string_view request_id = {});
 
+  // Requests in flight, oldest first; a tick arms the watch of those running since before it.
+  void addInFlight(InFlight& f);
+  void removeInFlight(InFlight& f);
+  void watchTick();
+
   Server& server;
   net::io_context ioc;
   tcp::acceptor acceptor;
   UpstreamPool upstream;
   std::unordered_set<SessionState*> sessions;
+  InFlight in_flight;  // the list's sentinel
+  net::steady_timer watch_timer{ioc};
+  bool watch_ticking = false;
 };
+
+// How long a request runs before its client is watched, and how often the list is looked at: a
+// client that hangs up is noticed well within a second.
+constexpr auto kWatchAfter = std::chrono::milliseconds(100);
+constexpr auto kWatchTick = std::chrono::milliseconds(250);
+
+void Server::Worker::addInFlight(InFlight& f) {
+  if (!in_flight.next) in_flight.next = in_flight.prev = &in_flight;
+  f.since = core::coarseNow();
+  f.prev = in_flight.prev;
+  f.next = &in_flight;
+  in_flight.prev->next = &f;
+  in_flight.prev = &f;
+  if (watch_ticking) return;
+  // The tick stops when it finds nothing in flight, so under load it restarts at most once per
+  // tick, and an idle server has no timer running.
+  watch_ticking = true;
+  watch_timer.expires_after(kWatchTick);
+  watch_timer.async_wait([this](error_code ec) {
+    if (ec) {
+      watch_ticking = false;
+      return;
+    }
+    watchTick();
+  });
+}
+
+void Server::Worker::removeInFlight(InFlight& f) {
+  f.prev->next = f.next;
+  f.next->prev = f.prev;
+  f.prev = f.next = nullptr;
+}
+
+void Server::Worker::watchTick() {
+  const auto cutoff = core::coarseNow() - kWatchAfter;
+  for (InFlight* f = in_flight.next; f != &in_flight && f->since <= cutoff; f = f->next)
+    if (!f->armed) armWatch(*f);
+  if (in_flight.next == &in_flight) {
+    watch_ticking = false;
+    return;
+  }
+  watch_timer.expires_after(kWatchTick);
+  watch_timer.async_wait([this](error_code ec) {
+    if (ec) {
+      watch_ticking = false;
+      return;
+    }
+    watchTick();
+  });
+}
 
 net::awaitable<void> Server::Worker::acceptLoop() {
   for (;;) {
@@ -272,12 +366,10 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     stream.close(ignored);
   });
   SessionState state{&stream};
-  struct WatchState {
-    std::uint64_t generation = 0;
-    CancelSignal* cancel = nullptr;
-    char peek[1];
-  };
-  auto watch = std::make_shared<WatchState>();
+  InFlight in_flight_entry;
+  in_flight_entry.stream = &stream;
+  in_flight_entry.watch = std::make_shared<WatchState>();
+  WatchState& watch = *in_flight_entry.watch;
   sessions.insert(&state);
   beast::flat_buffer buf;
   // A read fills at most the buffer's free capacity: with room reserved, a request comes in one.
@@ -392,19 +484,13 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
                      req.method() == "HEAD", req.head.version_minor == 0);
     CancelSignal cancel;
 
-    // Watch the client while the handler runs: EOF or a reset means it hung up, and its upstream
-    // request must be cancelled now rather than at the next write. Readable data is a pipelined
-    // next request and stays in the socket. The handler can run after this request is over (it
-    // is cancelled below), so it reaches the request only through the session's watch state.
-    const std::uint64_t generation = ++watch->generation;
-    watch->cancel = &cancel;
-    stream.async_receive(net::buffer(watch->peek), tcp::socket::message_peek,
-                         [watch, generation](error_code ec, std::size_t n) {
-                           if (watch->generation != generation || !watch->cancel) return;
-                           // EOF (0 bytes) or an error other than our own cancellation.
-                           if ((!ec && n == 0) || (ec && ec != net::error::operation_aborted))
-                             watch->cancel->fire();
-                         });
+    // The client is watched while the handler runs (see InFlight). A watch can complete after
+    // this request is over (it is cancelled below), so it reaches the request only through the
+    // session's watch state and its generation.
+    ++watch.generation;
+    watch.cancel = &cancel;
+    in_flight_entry.armed = false;
+    addInFlight(in_flight_entry);
 
     Exchange exchange{req, sink, cancel, upstream};
     std::string failure;
@@ -419,9 +505,12 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       const std::span<const HeaderRef> none;
       co_await sink.send(500, none, type, body);
     }
-    watch->cancel = nullptr;
-    error_code cancel_ec;
-    stream.cancel(cancel_ec);
+    removeInFlight(in_flight_entry);
+    watch.cancel = nullptr;
+    if (in_flight_entry.armed) {
+      error_code cancel_ec;
+      stream.cancel(cancel_ec);
+    }
     if (!sink.complete() || !sink.ok() || !sink.keepAlive() || cancel.fired()) break;
   }
 

@@ -104,6 +104,63 @@ test('client hangs up mid-stream -> the upstream connection is closed within 1 s
   assert.equal(r.status, 200, r.body);
 });
 
+// A client that gives up while the upstream is still thinking (no byte of the answer yet) must
+// free the upstream too: the gateway watches the client for a hang-up, not just its writes.
+for (const stream of [false, true]) {
+  test(`client hangs up before any byte (${stream ? 'stream' : 'non-stream'}) -> upstream closed within 1 s`, T, async (t) => {
+    const marker = `give up ${stream ? 'streaming' : 'waiting'}`;
+    const body = JSON.stringify(chat('fault-hang', marker, { stream }));
+    const u = new URL(`${stack.url}/v1/chat/completions`);
+    const req = http.request({
+      host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('error', () => {});
+    req.end(body);
+    const rec = await stack.up.waitFor(() => stack.up.lastRequest(
+      (q) => q.body?.messages?.[0]?.content === marker) ?? null, 5000, 'upstream saw the request');
+    // Long enough that the gateway is past its first look at the client.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(stack.up.connection(rec.connId).closedAt, null, 'upstream connection open while waiting');
+
+    const hungUpAt = nowMs();
+    req.destroy();
+    const conn = await stack.up.waitFor(() => {
+      const c = stack.up.connection(rec.connId);
+      return c.closedAt !== null ? c : null;
+    }, 5000, 'upstream connection close after client hang-up').catch(() => null);
+    assert.ok(conn, 'the gateway never closed the upstream connection (5 s)');
+    const delay = conn.closedAt - hungUpAt;
+    t.diagnostic(`upstream connection closed ${delay.toFixed(1)} ms after the client hung up`);
+    assert.ok(delay <= 1500, `upstream connection closed ${delay.toFixed(0)} ms after the client hung up`);
+  });
+}
+
+// Hang-ups right at the start, before the gateway first looks at the client, count too.
+test('client hangs up at once while the upstream thinks -> upstream closed within 1 s', T, async (t) => {
+  const marker = 'give up at once';
+  const body = JSON.stringify(chat('fault-hang', marker, { stream: false }));
+  const u = new URL(`${stack.url}/v1/chat/completions`);
+  const req = http.request({
+    host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  });
+  req.on('error', () => {});
+  req.end(body);
+  const rec = await stack.up.waitFor(() => stack.up.lastRequest(
+    (q) => q.body?.messages?.[0]?.content === marker) ?? null, 5000, 'upstream saw the request');
+  const hungUpAt = nowMs();
+  req.destroy();
+  const conn = await stack.up.waitFor(() => {
+    const c = stack.up.connection(rec.connId);
+    return c.closedAt !== null ? c : null;
+  }, 5000, 'upstream connection close after client hang-up').catch(() => null);
+  assert.ok(conn, 'the gateway never closed the upstream connection (5 s)');
+  const delay = conn.closedAt - hungUpAt;
+  t.diagnostic(`upstream connection closed ${delay.toFixed(1)} ms after the client hung up`);
+  assert.ok(delay <= 1500, `upstream connection closed ${delay.toFixed(0)} ms after the client hung up`);
+});
+
 test('keep-alive: several requests on one client connection', T, async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {

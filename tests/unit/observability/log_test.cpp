@@ -53,6 +53,31 @@ TEST(Log, FieldsAreJson) {
       << lines[0];
 }
 
+// Plain short members are put together on the stack; values that need escaping and members too
+// long for that take the general path, with the same text.
+TEST(Log, LongAndEscapedMembersAreJson) {
+  setLevel(Level::kInfo);
+  const std::string long_key(300, 'k');
+  const std::string long_value(1000, 'v');
+  testing::internal::CaptureStdout();
+  info("m")
+      .str("plain", "eight by")
+      .str("tab", "a\tb\\c\"d\x01")
+      .str(long_key, "x")
+      .str("long", long_value)
+      .num(long_key, 42)
+      .millis(long_key, -1500)
+      .millis("neg_ms", -2)
+      .num("min", -9223372036854775807LL - 1);
+  const auto lines = linesOf(testing::internal::GetCapturedStdout());
+  ASSERT_EQ(lines.size(), 1u);
+  const std::string k = "\"" + long_key + "\":";
+  EXPECT_TRUE(lines[0].ends_with(R"("msg":"m","plain":"eight by","tab":"a\tb\\c\"d\u0001",)" + k +
+                                 R"("x","long":")" + long_value + "\"," + k + "42," + k +
+                                 R"(-1.500,"neg_ms":-0.002,"min":-9223372036854775808})"))
+      << lines[0];
+}
+
 // On a batching thread lines are written straight into the batch; a flush while one is half
 // written, and a line completed while another is open, must still give whole lines.
 TEST(Log, BatchedLinesStayWhole) {
