@@ -17,6 +17,8 @@
 
 namespace kh::api {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 namespace json = boost::json;
@@ -46,14 +48,14 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
   void encode(const model::ChatChunk& chunk, std::string& out) override {
     // The gateway always learns usage; the client sees the usage chunk only if it asked.
     if (chunk.usage && !include_usage_ && chunk.choices.empty()) return;
-    out.append("data: ");
+    out.append("data: "sv);
     if (completion_)
       model::appendOpenAICompletionChunkJson(chunk, include_usage_, out);
     else
       model::appendOpenAIChunkJson(chunk, include_usage_, out);
-    out.append("\n\n");
+    out.append("\n\n"sv);
   }
-  void finish(std::string& out) override { out.append("data: [DONE]\n\n"); }
+  void finish(std::string& out) override { out.append("data: [DONE]\n\n"sv); }
   void fail(const core::Error& error, std::string& out) override {
     out.append(renderOpenAIStreamError(error));
   }

@@ -6,6 +6,8 @@
 
 namespace kh::api {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 std::string_view codeFor(const core::Error& e) {
@@ -125,7 +127,7 @@ std::string renderOpenAIStreamError(const core::Error& error) {
   }
   std::string out;
   out.reserve(body.size() + 10);
-  out.append("data: ").append(body).append("\n\n");
+  out.append("data: "sv).append(body).append("\n\n"sv);
   return out;
 }
 

@@ -28,6 +28,8 @@
 
 namespace kh::http {
 
+using namespace std::string_view_literals;
+
 void HeaderBlock::add(std::string_view name, std::string_view value) {
   if (size_ == kMaxFields) throw std::length_error("too many response header fields");
   fields_[size_++] = {name, value};
@@ -51,15 +53,15 @@ constexpr std::size_t kSessionBufferBytes = 4096;
 
 void appendStatusLine(std::string& out, int status) {
   const auto reason = beast::http::obsolete_reason(static_cast<beast::http::status>(status));
-  out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  out.append(reason.data(), reason.size()).append("\r\n");
+  out.append("HTTP/1.1 "sv).append(std::to_string(status)).append(" "sv);
+  out.append(reason.data(), reason.size()).append("\r\n"sv);
 }
 
 void appendHeaders(std::string& out, std::span<const HeaderRef> headers,
                    std::string_view content_type, bool keep_alive) {
-  for (const auto& h : headers) out.append(h.name).append(": ").append(h.value).append("\r\n");
-  if (!content_type.empty()) out.append("Content-Type: ").append(content_type).append("\r\n");
-  if (!keep_alive) out.append("Connection: close\r\n");
+  for (const auto& h : headers) out.append(h.name).append(": "sv).append(h.value).append("\r\n"sv);
+  if (!content_type.empty()) out.append("Content-Type: "sv).append(content_type).append("\r\n"sv);
+  if (!keep_alive) out.append("Connection: close\r\n"sv);
 }
 
 class SessionSink final : public ResponseSink {
@@ -82,7 +84,7 @@ class SessionSink final : public ResponseSink {
     head_.clear();
     appendStatusLine(head_, status);
     appendHeaders(head_, headers, content_type, keep_alive_);
-    head_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+    head_.append("Content-Length: "sv).append(std::to_string(body.size())).append("\r\n\r\n"sv);
     // HEAD answers carry the length a GET would have, but no body.
     const std::array<net::const_buffer, 2> bufs{
         net::buffer(head_), head_only_ ? net::const_buffer() : net::buffer(body)};

@@ -16,6 +16,8 @@
 
 namespace kh::http {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
@@ -363,22 +365,22 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
     std::string& head = conn->request_head;
     head.clear();
     head.reserve(512);
-    head.append(req.method).append(" ");
+    head.append(req.method).append(" "sv);
     head.append(conn->absolute_form ? std::string_view(target.url) : std::string_view(dest.path));
     head.append(req.path_suffix);
-    head.append(" HTTP/1.1\r\nHost: ").append(target.host_header).append("\r\n");
+    head.append(" HTTP/1.1\r\nHost: "sv).append(target.host_header).append("\r\n"sv);
     if (req.fixed_headers)
       for (const auto& [name, value] : *req.fixed_headers)
-        head.append(name).append(": ").append(value).append("\r\n");
+        head.append(name).append(": "sv).append(value).append("\r\n"sv);
     for (const auto& [name, value] : req.headers)
-      head.append(name).append(": ").append(value).append("\r\n");
-    head.append("Accept: ").append(req.accept).append("\r\n");
+      head.append(name).append(": "sv).append(value).append("\r\n"sv);
+    head.append("Accept: "sv).append(req.accept).append("\r\n"sv);
     if (!target.proxy_auth.empty())
-      head.append("Proxy-Authorization: ").append(target.proxy_auth).append("\r\n");
+      head.append("Proxy-Authorization: "sv).append(target.proxy_auth).append("\r\n"sv);
     const std::string_view body = req.bodyBytes();
     if (!body.empty() || req.method == "POST")
-      head.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
-    head.append("\r\n");
+      head.append("Content-Length: "sv).append(std::to_string(body.size())).append("\r\n"sv);
+    head.append("\r\n"sv);
 
     auto resp = std::make_unique<UpstreamResponse>(*this, std::move(conn), cancel);
     UpstreamConn& c = *resp->conn_;

@@ -17,6 +17,8 @@
 
 namespace kh::model {
 
+using namespace std::string_view_literals;
+
 namespace json = boost::json;
 namespace dom = simdjson::dom;
 
@@ -92,13 +94,13 @@ long long uncachedInput(const Usage& u) {
 // One writer for whole answers and streams alike, in the key order Anthropic's own Messages
 // responses use, so a client sees the same object whichever way it asked.
 void appendUsageObject(const Usage& u, std::string& out) {
-  out.append("{\"input_tokens\":");
+  out.append("{\"input_tokens\":"sv);
   core::appendJsonInt(out, uncachedInput(u));
-  out.append(",\"cache_creation_input_tokens\":");
+  out.append(",\"cache_creation_input_tokens\":"sv);
   core::appendJsonInt(out, u.cache_creation_tokens);
-  out.append(",\"cache_read_input_tokens\":");
+  out.append(",\"cache_read_input_tokens\":"sv);
   core::appendJsonInt(out, u.cached_tokens);
-  out.append(",\"output_tokens\":");
+  out.append(",\"output_tokens\":"sv);
   core::appendJsonInt(out, u.completion_tokens);
   out.push_back('}');
 }
@@ -573,7 +575,7 @@ std::string messagePath(size_t i, std::string_view rest = {}) {
 }
 
 void appendTextBlock(std::string_view text, std::string& out) {
-  out.append("{\"type\":\"text\",\"text\":");
+  out.append("{\"type\":\"text\",\"text\":"sv);
   core::appendJsonString(out, text);
   out.push_back('}');
 }
@@ -583,17 +585,17 @@ core::Status appendImageBlock(const Image& img, size_t message, size_t part, std
     if (img.media_type.empty() || img.data.empty())
       return bad(messagePath(message, fmt::format(".content[{}]", part)),
                  "inline images need a media type and base64 data");
-    out.append("{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":");
+    out.append("{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":"sv);
     core::appendJsonString(out, img.media_type);
-    out.append(",\"data\":");
+    out.append(",\"data\":"sv);
     core::appendJsonString(out, img.data);
-    out.append("}}");
+    out.append("}}"sv);
     return core::Ok{};
   }
   if (img.url.starts_with("https://") || img.url.starts_with("http://")) {
-    out.append("{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":");
+    out.append("{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":"sv);
     core::appendJsonString(out, img.url);
-    out.append("}}");
+    out.append("}}"sv);
     return core::Ok{};
   }
   return bad(messagePath(message, fmt::format(".content[{}]", part)),
@@ -798,13 +800,13 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
             return bad(messagePath(i, fmt::format(".tool_calls[{}].function.name", j)),
                        "tool calls need a function name");
           std::string& block = nextBlock(run);
-          block.append("{\"type\":\"tool_use\",\"id\":");
+          block.append("{\"type\":\"tool_use\",\"id\":"sv);
           // A call without an id cannot be answered anyway; it still needs a valid one.
           core::appendJsonString(
               block, c.id.empty() ? fmt::format("toolu_kh_{}_{}", i, j) : toolUseId(c.id));
-          block.append(",\"name\":");
+          block.append(",\"name\":"sv);
           core::appendJsonString(block, c.name);
-          block.append(",\"input\":");
+          block.append(",\"input\":"sv);
           detail::appendJson(argumentsObject(c.arguments), block);
           block.push_back('}');
         }
@@ -817,15 +819,15 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
         bool all_text = true;
         for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
         std::string& block = nextBlock(turnFor(turns, "user").results);
-        block.append("{\"type\":\"tool_result\",\"tool_use_id\":");
+        block.append("{\"type\":\"tool_result\",\"tool_use_id\":"sv);
         core::appendJsonString(block, toolUseId(m.tool_call_id));
         if (all_text) {
           if (const std::string text = m.text(); !text.empty()) {
-            block.append(",\"content\":");
+            block.append(",\"content\":"sv);
             core::appendJsonString(block, text);
           }
         } else {
-          block.append(",\"content\":[");
+          block.append(",\"content\":["sv);
           std::string parts;
           if (auto n = appendParts(m.content, i, parts); !n) return std::move(n).error();
           block.append(parts);
@@ -843,42 +845,42 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
   if (turns.empty())
     return bad("messages", "Anthropic needs at least one user or assistant message");
 
-  out.append("{\"model\":");
+  out.append("{\"model\":"sv);
   core::appendJsonString(out, r.model);
   if (!system.empty()) {
-    out.append(",\"system\":");
+    out.append(",\"system\":"sv);
     core::appendJsonString(out, system);
   }
-  out.append(",\"messages\":[");
+  out.append(",\"messages\":["sv);
   for (size_t t = 0; t < turns.size(); ++t) {
     if (t > 0) out.push_back(',');
-    out.append("{\"role\":\"").append(turns[t].role).append("\",\"content\":[");
+    out.append("{\"role\":\""sv).append(turns[t].role).append("\",\"content\":["sv);
     out.append(turns[t].results);
     if (!turns[t].results.empty() && !turns[t].others.empty()) out.push_back(',');
     out.append(turns[t].others);
-    out.append("]}");
+    out.append("]}"sv);
   }
-  out.append("],\"max_tokens\":");
+  out.append("],\"max_tokens\":"sv);
   core::appendJsonInt(out, r.max_tokens.value_or(options.default_max_tokens));
 
   if (!r.tools.empty()) {
-    out.append(",\"tools\":[");
+    out.append(",\"tools\":["sv);
     for (size_t t = 0; t < r.tools.size(); ++t) {
       const Tool& tool = r.tools[t];
       if (t > 0) out.push_back(',');
-      out.append("{\"name\":");
+      out.append("{\"name\":"sv);
       core::appendJsonString(out, tool.name);
       if (!tool.description.empty()) {
-        out.append(",\"description\":");
+        out.append(",\"description\":"sv);
         core::appendJsonString(out, tool.description);
       }
       // Anthropic requires an object schema even for tools that take no arguments.
-      out.append(",\"input_schema\":");
+      out.append(",\"input_schema\":"sv);
       if (tool.parameters.is_null())
-        out.append("{\"type\":\"object\",\"properties\":{}}");
+        out.append("{\"type\":\"object\",\"properties\":{}}"sv);
       else
         detail::appendJson(tool.parameters, out);
-      if (tool.strict) out.append(",\"strict\":true");
+      if (tool.strict) out.append(",\"strict\":true"sv);
       out.push_back('}');
     }
     out.push_back(']');
@@ -906,12 +908,12 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
         r.parallel_tool_calls == false && r.tool_choice.mode != ToolChoice::Mode::kNone;
     if (serial && type.empty()) type = "auto";
     if (!type.empty()) {
-      out.append(",\"tool_choice\":{\"type\":\"").append(type).push_back('"');
+      out.append(",\"tool_choice\":{\"type\":\""sv).append(type).push_back('"');
       if (r.tool_choice.mode == ToolChoice::Mode::kNamed) {
-        out.append(",\"name\":");
+        out.append(",\"name\":"sv);
         core::appendJsonString(out, r.tool_choice.name);
       }
-      if (serial) out.append(",\"disable_parallel_tool_use\":true");
+      if (serial) out.append(",\"disable_parallel_tool_use\":true"sv);
       out.push_back('}');
     }
   } else if (r.tool_choice.mode == ToolChoice::Mode::kNamed) {
@@ -920,7 +922,7 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
   }
 
   if (!r.stop.empty()) {
-    out.append(",\"stop_sequences\":[");
+    out.append(",\"stop_sequences\":["sv);
     for (size_t s = 0; s < r.stop.size(); ++s) {
       if (s > 0) out.push_back(',');
       core::appendJsonString(out, r.stop[s]);
@@ -928,23 +930,23 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
     out.push_back(']');
   }
   if (r.temperature) {
-    out.append(",\"temperature\":");
+    out.append(",\"temperature\":"sv);
     detail::appendJson(std::min(*r.temperature, kMaxTemperature), out);
   }
   if (r.top_p) {
-    out.append(",\"top_p\":");
+    out.append(",\"top_p\":"sv);
     detail::appendJson(*r.top_p, out);
   }
   if (r.top_k) {
-    out.append(",\"top_k\":");
+    out.append(",\"top_k\":"sv);
     core::appendJsonInt(out, *r.top_k);
   }
   if (!r.user.empty()) {
-    out.append(",\"metadata\":{\"user_id\":");
+    out.append(",\"metadata\":{\"user_id\":"sv);
     core::appendJsonString(out, r.user);
     out.push_back('}');
   }
-  if (r.stream) out.append(",\"stream\":true");
+  if (r.stream) out.append(",\"stream\":true"sv);
   if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
     // Anthropic's documented structured-output mechanism (GA): output_config.format constrains
     // decoding to the schema and the answer stays a plain text block. A forced tool would turn
@@ -952,9 +954,9 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
     if (!r.response_format.schema.is_object())
       return bad("response_format.json_schema.schema",
                  "json_schema response formats need a 'schema' object");
-    out.append(",\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":");
+    out.append(",\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":"sv);
     detail::appendJson(r.response_format.schema, out);
-    out.append("}}");
+    out.append("}}"sv);
   }
   // seed, presence/frequency penalties, logprobs and OpenAI-only extras have no Anthropic
   // counterpart and are dropped.
@@ -1027,18 +1029,18 @@ core::Result<ChatResponse> parseAnthropicResponse(const json::value& body) {
 void appendAnthropicResponseJson(const ChatResponse& r, std::string& out) {
   FinishReason finish = FinishReason::kNone;
   bool has_tools = false;
-  out.append("{\"id\":");
+  out.append("{\"id\":"sv);
   core::appendJsonString(out, messageId(r.id));
-  out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+  out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":"sv);
   core::appendJsonString(out, r.model);
-  out.append(",\"content\":[");
+  out.append(",\"content\":["sv);
   if (!r.choices.empty()) {
     const Choice& c = r.choices.front();
     std::string text = c.message.text();
     if (text.empty() && c.message.refusal) text = *c.message.refusal;
     bool first = true;
     if (!text.empty()) {
-      out.append("{\"type\":\"text\",\"text\":");
+      out.append("{\"type\":\"text\",\"text\":"sv);
       core::appendJsonString(out, text);
       out.push_back('}');
       first = false;
@@ -1046,12 +1048,12 @@ void appendAnthropicResponseJson(const ChatResponse& r, std::string& out) {
     for (const auto& tc : c.message.tool_calls) {
       if (!first) out.push_back(',');
       first = false;
-      out.append("{\"type\":\"tool_use\",\"id\":");
+      out.append("{\"type\":\"tool_use\",\"id\":"sv);
       core::appendJsonString(out, tc.id);
-      out.append(",\"name\":");
+      out.append(",\"name\":"sv);
       core::appendJsonString(out, tc.name);
       // Arguments go through a document: they must become an object, in Boost.JSON's spelling.
-      out.append(",\"input\":");
+      out.append(",\"input\":"sv);
       out.append(json::serialize(argumentsObject(tc.arguments)));
       out.push_back('}');
       has_tools = true;
@@ -1062,9 +1064,9 @@ void appendAnthropicResponseJson(const ChatResponse& r, std::string& out) {
   // OpenAI says "stop" for a call forced by a named tool_choice.
   if ((finish == FinishReason::kNone || finish == FinishReason::kStop) && has_tools)
     finish = FinishReason::kToolCalls;
-  out.append("],\"stop_reason\":\"");
+  out.append("],\"stop_reason\":\""sv);
   out.append(stopReasonFor(finish));
-  out.append("\",\"stop_sequence\":null,\"usage\":");
+  out.append("\",\"stop_sequence\":null,\"usage\":"sv);
   appendUsageObject(r.usage.value_or(Usage{}), out);
   out.push_back('}');
 }
@@ -1370,7 +1372,7 @@ namespace {
 // Events are written as text straight into the output: they are few shapes, all small, and
 // building a document per token cost more than the token itself.
 void beginEvent(std::string_view name, std::string& out) {
-  out.append("event: ").append(name).append("\ndata: ");
+  out.append("event: "sv).append(name).append("\ndata: "sv);
 }
 
 }  // namespace
@@ -1382,32 +1384,32 @@ void AnthropicStreamEncoder::start(std::string& out) {
   if (started_) return;
   started_ = true;
   beginEvent("message_start", out);
-  out.append("{\"type\":\"message_start\",\"message\":{\"id\":");
+  out.append("{\"type\":\"message_start\",\"message\":{\"id\":"sv);
   core::appendJsonString(out, id_);
-  out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+  out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":"sv);
   core::appendJsonString(out, model_);
-  out.append(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":");
+  out.append(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":"sv);
   appendUsageObject(usage_, out);
-  out.append("}}\n\n");
-  out.append("event: ping\ndata: {\"type\":\"ping\"}\n\n");
+  out.append("}}\n\n"sv);
+  out.append("event: ping\ndata: {\"type\":\"ping\"}\n\n"sv);
 }
 
 void AnthropicStreamEncoder::openBlock(Block kind, const ToolCallDelta* tool, std::string& out) {
   closeBlock(out);
   beginEvent("content_block_start", out);
-  out.append("{\"type\":\"content_block_start\",\"index\":");
+  out.append("{\"type\":\"content_block_start\",\"index\":"sv);
   core::appendJsonInt(out, next_block_);
   if (kind == Block::kText) {
-    out.append(",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+    out.append(",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"sv);
   } else {
-    out.append(",\"content_block\":{\"type\":\"tool_use\",\"id\":");
+    out.append(",\"content_block\":{\"type\":\"tool_use\",\"id\":"sv);
     if (tool->id.empty())
       core::appendJsonString(out, fmt::format("toolu_{}_{}", id_.substr(4), tool->index));
     else
       core::appendJsonString(out, tool->id);
-    out.append(",\"name\":");
+    out.append(",\"name\":"sv);
     core::appendJsonString(out, tool->name);
-    out.append(",\"input\":{}}}\n\n");
+    out.append(",\"input\":{}}}\n\n"sv);
     open_tool_ = tool->index;
     last_tool_ = std::max(last_tool_, tool->index);
   }
@@ -1417,9 +1419,9 @@ void AnthropicStreamEncoder::openBlock(Block kind, const ToolCallDelta* tool, st
 void AnthropicStreamEncoder::closeBlock(std::string& out) {
   if (open_ == Block::kNone) return;
   beginEvent("content_block_stop", out);
-  out.append("{\"type\":\"content_block_stop\",\"index\":");
+  out.append("{\"type\":\"content_block_stop\",\"index\":"sv);
   core::appendJsonInt(out, next_block_);
-  out.append("}\n\n");
+  out.append("}\n\n"sv);
   ++next_block_;
   open_ = Block::kNone;
   open_tool_ = -1;
@@ -1437,11 +1439,11 @@ void AnthropicStreamEncoder::encode(const ChatChunk& chunk, std::string& out) {
     if (ch.content && !ch.content->empty()) {
       if (open_ != Block::kText) openBlock(Block::kText, nullptr, out);
       beginEvent("content_block_delta", out);
-      out.append("{\"type\":\"content_block_delta\",\"index\":");
+      out.append("{\"type\":\"content_block_delta\",\"index\":"sv);
       core::appendJsonInt(out, next_block_);
-      out.append(",\"delta\":{\"type\":\"text_delta\",\"text\":");
+      out.append(",\"delta\":{\"type\":\"text_delta\",\"text\":"sv);
       core::appendJsonString(out, *ch.content);
-      out.append("}}\n\n");
+      out.append("}}\n\n"sv);
     }
     for (const auto& td : ch.tool_calls) {
       if (open_ != Block::kTool || open_tool_ != td.index) {
@@ -1452,11 +1454,11 @@ void AnthropicStreamEncoder::encode(const ChatChunk& chunk, std::string& out) {
       }
       if (td.arguments.empty()) continue;
       beginEvent("content_block_delta", out);
-      out.append("{\"type\":\"content_block_delta\",\"index\":");
+      out.append("{\"type\":\"content_block_delta\",\"index\":"sv);
       core::appendJsonInt(out, next_block_);
-      out.append(",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":");
+      out.append(",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":"sv);
       core::appendJsonString(out, td.arguments);
-      out.append("}}\n\n");
+      out.append("}}\n\n"sv);
     }
     if (ch.finish_reason != FinishReason::kNone) finish_ = ch.finish_reason;
   }
@@ -1472,12 +1474,12 @@ void AnthropicStreamEncoder::finish(std::string& out) {
   if (reason == FinishReason::kNone || reason == FinishReason::kStop)
     reason = last_tool_ >= 0 ? FinishReason::kToolCalls : FinishReason::kStop;
   beginEvent("message_delta", out);
-  out.append("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"");
+  out.append("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""sv);
   out.append(stopReasonFor(reason));
-  out.append("\",\"stop_sequence\":null},\"usage\":");
+  out.append("\",\"stop_sequence\":null},\"usage\":"sv);
   appendUsageObject(usage_, out);
-  out.append("}\n\n");
-  out.append("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+  out.append("}\n\n"sv);
+  out.append("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"sv);
   finished_ = true;
 }
 

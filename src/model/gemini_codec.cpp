@@ -15,6 +15,8 @@
 
 namespace kh::model {
 
+using namespace std::string_view_literals;
+
 namespace json = boost::json;
 namespace dom = simdjson::dom;
 
@@ -299,24 +301,24 @@ std::string_view mimeFromUrl(std::string_view url) {
 
 void appendPart(const ContentPart& p, std::string& out) {
   if (p.kind == ContentPart::Kind::kText) {
-    out.append("{\"text\":");
+    out.append("{\"text\":"sv);
     core::appendJsonString(out, p.text);
     out.push_back('}');
   } else if (!p.image.url.empty()) {
     // Gemini fetches public http(s) URLs given as fileData itself (and takes its own Files API
     // URIs the same way), so the gateway never downloads client-chosen URLs.
-    out.append("{\"fileData\":{\"mimeType\":");
+    out.append("{\"fileData\":{\"mimeType\":"sv);
     core::appendJsonString(out, mimeFromUrl(p.image.url));
-    out.append(",\"fileUri\":");
+    out.append(",\"fileUri\":"sv);
     core::appendJsonString(out, p.image.url);
-    out.append("}}");
+    out.append("}}"sv);
   } else {
-    out.append("{\"inlineData\":{\"mimeType\":");
+    out.append("{\"inlineData\":{\"mimeType\":"sv);
     core::appendJsonString(out, p.image.media_type.empty() ? std::string_view("image/jpeg")
                                                            : std::string_view(p.image.media_type));
-    out.append(",\"data\":");
+    out.append(",\"data\":"sv);
     core::appendJsonString(out, p.image.data);
-    out.append("}}");
+    out.append("}}"sv);
   }
 }
 
@@ -343,13 +345,13 @@ std::string& nextPart(std::vector<Turn>& turns, std::string_view role) {
 }
 
 void appendFunctionCallPart(const ToolCall& call, std::string& out) {
-  out.append("{\"functionCall\":{\"name\":");
+  out.append("{\"functionCall\":{\"name\":"sv);
   core::appendJsonString(out, call.name);
-  out.append(",\"args\":");
+  out.append(",\"args\":"sv);
   detail::appendJson(parseArgs(call.arguments), out);
   out.push_back('}');
   if (const size_t at = call.id.find(kSignatureSep); at != std::string::npos) {
-    out.append(",\"thoughtSignature\":");
+    out.append(",\"thoughtSignature\":"sv);
     core::appendJsonString(out, std::string_view(call.id).substr(at + kSignatureSep.size()));
   }
   out.push_back('}');
@@ -357,19 +359,19 @@ void appendFunctionCallPart(const ToolCall& call, std::string& out) {
 
 void appendFunctionResponsePart(std::string_view name, const Message& m, std::string& out) {
   const std::string text = m.text();
-  out.append("{\"functionResponse\":{\"name\":");
+  out.append("{\"functionResponse\":{\"name\":"sv);
   core::appendJsonString(out, name);
-  out.append(",\"response\":");
+  out.append(",\"response\":"sv);
   boost::system::error_code ec;
   const json::value v = json::parse(text, ec);
   if (!ec && v.is_object()) {
     detail::appendJson(v, out);
   } else {
-    out.append("{\"content\":");
+    out.append("{\"content\":"sv);
     core::appendJsonString(out, text);
     out.push_back('}');
   }
-  out.append("}}");
+  out.append("}}"sv);
 }
 
 void appendToolConfig(const ToolChoice& choice, std::string& out) {
@@ -388,23 +390,25 @@ void appendToolConfig(const ToolChoice& choice, std::string& out) {
       mode = "ANY";
       break;
   }
-  out.append(",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"").append(mode).push_back('"');
+  out.append(",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\""sv)
+      .append(mode)
+      .push_back('"');
   if (choice.mode == ToolChoice::Mode::kNamed) {
-    out.append(",\"allowedFunctionNames\":[");
+    out.append(",\"allowedFunctionNames\":["sv);
     core::appendJsonString(out, choice.name);
     out.push_back(']');
   }
-  out.append("}}");
+  out.append("}}"sv);
 }
 
 void appendGenerationConfig(const ChatRequest& r, std::string& out) {
   const size_t start = out.size();
-  out.append(",\"generationConfig\":{");
+  out.append(",\"generationConfig\":{"sv);
   const size_t empty = out.size();
   auto key = [&](std::string_view k) -> std::string& {
     if (out.size() != empty) out.push_back(',');
     out.push_back('"');
-    out.append(k).append("\":");
+    out.append(k).append("\":"sv);
     return out;
   };
   if (r.temperature) detail::appendJson(*r.temperature, key("temperature"));
@@ -425,7 +429,7 @@ void appendGenerationConfig(const ChatRequest& r, std::string& out) {
   if (r.frequency_penalty) detail::appendJson(*r.frequency_penalty, key("frequencyPenalty"));
   if (r.response_format.kind == ResponseFormat::Kind::kJsonObject ||
       r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
-    key("responseMimeType").append("\"application/json\"");
+    key("responseMimeType").append("\"application/json\""sv);
     if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
       const json::object schema =
           SchemaReducer(r.response_format.schema, true).reduce(r.response_format.schema);
@@ -624,25 +628,25 @@ core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& ou
     turns.push_back(Turn{"user", std::move(system_parts)});
     system_parts.clear();
   }
-  out.append("{\"contents\":[");
+  out.append("{\"contents\":["sv);
   for (size_t t = 0; t < turns.size(); ++t) {
     if (t > 0) out.push_back(',');
-    out.append("{\"role\":\"").append(turns[t].role).append("\",\"parts\":[");
-    out.append(turns[t].parts).append("]}");
+    out.append("{\"role\":\""sv).append(turns[t].role).append("\",\"parts\":["sv);
+    out.append(turns[t].parts).append("]}"sv);
   }
   out.push_back(']');
   if (!system_parts.empty())
-    out.append(",\"systemInstruction\":{\"parts\":[").append(system_parts).append("]}");
+    out.append(",\"systemInstruction\":{\"parts\":["sv).append(system_parts).append("]}"sv);
 
   if (!request.tools.empty()) {
-    out.append(",\"tools\":[{\"functionDeclarations\":[");
+    out.append(",\"tools\":[{\"functionDeclarations\":["sv);
     for (size_t t = 0; t < request.tools.size(); ++t) {
       const Tool& tool = request.tools[t];
       if (t > 0) out.push_back(',');
-      out.append("{\"name\":");
+      out.append("{\"name\":"sv);
       core::appendJsonString(out, tool.name);
       if (!tool.description.empty()) {
-        out.append(",\"description\":");
+        out.append(",\"description\":"sv);
         core::appendJsonString(out, tool.description);
       }
       const json::object params = SchemaReducer(tool.parameters).reduce(tool.parameters);
@@ -651,12 +655,12 @@ core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& ou
       const bool empty_object =
           params.empty() || (stringField(params, "type") == "OBJECT" && (!props || props->empty()));
       if (!empty_object) {
-        out.append(",\"parameters\":");
+        out.append(",\"parameters\":"sv);
         detail::appendJson(params, out);
       }
       out.push_back('}');
     }
-    out.append("]}]");
+    out.append("]}]"sv);
   }
   appendToolConfig(request.tool_choice, out);
   appendGenerationConfig(request, out);

@@ -11,6 +11,8 @@
 
 namespace kh::model::detail {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 bool hasDuplicateKeys(dom::object o) {
@@ -81,7 +83,7 @@ void appendJson(dom::element v, std::string& out) {
       out.append(bool(v) ? "true" : "false");
       return;
     case dom::element_type::NULL_VALUE:
-      out.append("null");
+      out.append("null"sv);
       return;
   }
 }

@@ -16,6 +16,8 @@
 
 namespace kh::model {
 
+using namespace std::string_view_literals;
+
 namespace json = boost::json;
 namespace dom = simdjson::dom;
 
@@ -803,22 +805,22 @@ namespace {
 // than the token itself. Keys come in the order OpenAI sends them.
 
 void appendUsageJson(const Usage& u, std::string& out) {
-  out.append("{\"prompt_tokens\":");
+  out.append("{\"prompt_tokens\":"sv);
   core::appendJsonInt(out, u.prompt_tokens);
-  out.append(",\"completion_tokens\":");
+  out.append(",\"completion_tokens\":"sv);
   core::appendJsonInt(out, u.completion_tokens);
-  out.append(",\"total_tokens\":");
+  out.append(",\"total_tokens\":"sv);
   core::appendJsonInt(out, u.total());
-  out.append(",\"prompt_tokens_details\":{\"cached_tokens\":");
+  out.append(",\"prompt_tokens_details\":{\"cached_tokens\":"sv);
   core::appendJsonInt(out, u.cached_tokens);
-  out.append("},\"completion_tokens_details\":{\"reasoning_tokens\":");
+  out.append("},\"completion_tokens_details\":{\"reasoning_tokens\":"sv);
   core::appendJsonInt(out, u.reasoning_tokens);
-  out.append("}}");
+  out.append("}}"sv);
 }
 
 void appendFinishReason(FinishReason r, std::string& out) {
   if (r == FinishReason::kNone) {
-    out.append("null");
+    out.append("null"sv);
   } else {
     out.push_back('"');
     out.append(toString(r));
@@ -843,13 +845,13 @@ void appendChunkHead(const ChatChunk& c, std::string_view object, std::string& o
     cached.created = c.created;
     std::string& t = cached.text;
     t.clear();
-    t.append("{\"id\":");
+    t.append("{\"id\":"sv);
     core::appendJsonString(t, c.id);
-    t.append(",\"object\":\"").append(object).append("\",\"created\":");
+    t.append(",\"object\":\""sv).append(object).append("\",\"created\":"sv);
     core::appendJsonInt(t, c.created);
-    t.append(",\"model\":");
+    t.append(",\"model\":"sv);
     core::appendJsonString(t, c.model);
-    t.append(",\"choices\":[");
+    t.append(",\"choices\":["sv);
   }
   out.append(cached.text);
 }
@@ -857,7 +859,7 @@ void appendChunkHead(const ChatChunk& c, std::string_view object, std::string& o
 void appendChunkTail(const ChatChunk& c, bool with_usage, std::string& out) {
   out.push_back(']');
   if (c.usage && with_usage) {
-    out.append(",\"usage\":");
+    out.append(",\"usage\":"sv);
     appendUsageJson(*c.usage, out);
   }
   out.push_back('}');
@@ -870,13 +872,13 @@ namespace {
 // A message as OpenAI takes and sends it: content a string when it is all text, parts otherwise.
 // `answer` adds refusal:null when the model did not refuse, as OpenAI's answers always carry it.
 void appendMessageJson(const Message& m, bool answer, std::string& out) {
-  out.append("{\"role\":");
+  out.append("{\"role\":"sv);
   core::appendJsonString(out, toString(m.role));
-  out.append(",\"content\":");
+  out.append(",\"content\":"sv);
   bool all_text = true;
   for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
   if (m.content.empty()) {
-    out.append("null");
+    out.append("null"sv);
   } else if (all_text) {
     core::appendJsonString(out, m.content.size() == 1 ? m.content.front().text : m.text());
   } else {
@@ -886,63 +888,63 @@ void appendMessageJson(const Message& m, bool answer, std::string& out) {
       if (!first) out.push_back(',');
       first = false;
       if (p.kind == ContentPart::Kind::kText) {
-        out.append("{\"type\":\"text\",\"text\":");
+        out.append("{\"type\":\"text\",\"text\":"sv);
         core::appendJsonString(out, p.text);
         out.push_back('}');
       } else {
-        out.append("{\"type\":\"image_url\",\"image_url\":{\"url\":");
+        out.append("{\"type\":\"image_url\",\"image_url\":{\"url\":"sv);
         core::appendJsonString(out, imageToUrl(p.image));
         if (!p.image.detail.empty()) {
-          out.append(",\"detail\":");
+          out.append(",\"detail\":"sv);
           core::appendJsonString(out, p.image.detail);
         }
-        out.append("}}");
+        out.append("}}"sv);
       }
     }
     out.push_back(']');
   }
   if (!m.name.empty()) {
-    out.append(",\"name\":");
+    out.append(",\"name\":"sv);
     core::appendJsonString(out, m.name);
   }
   if (!m.tool_calls.empty()) {
-    out.append(",\"tool_calls\":[");
+    out.append(",\"tool_calls\":["sv);
     bool first = true;
     for (const auto& c : m.tool_calls) {
       if (!first) out.push_back(',');
       first = false;
-      out.append("{\"id\":");
+      out.append("{\"id\":"sv);
       core::appendJsonString(out, c.id);
-      out.append(",\"type\":\"function\",\"function\":{\"name\":");
+      out.append(",\"type\":\"function\",\"function\":{\"name\":"sv);
       core::appendJsonString(out, c.name);
-      out.append(",\"arguments\":");
+      out.append(",\"arguments\":"sv);
       core::appendJsonString(out, c.arguments);
-      out.append("}}");
+      out.append("}}"sv);
     }
     out.push_back(']');
   }
   if (!m.tool_call_id.empty()) {
-    out.append(",\"tool_call_id\":");
+    out.append(",\"tool_call_id\":"sv);
     core::appendJsonString(out, m.tool_call_id);
   }
   if (m.refusal) {
-    out.append(",\"refusal\":");
+    out.append(",\"refusal\":"sv);
     core::appendJsonString(out, *m.refusal);
   } else if (answer) {
-    out.append(",\"refusal\":null");
+    out.append(",\"refusal\":null"sv);
   }
   out.push_back('}');
 }
 
 // The fields a whole answer starts with, up to the opening bracket of "choices".
 void appendAnswerHead(const ChatResponse& r, std::string_view object, std::string& out) {
-  out.append("{\"id\":");
+  out.append("{\"id\":"sv);
   core::appendJsonString(out, r.id);
-  out.append(",\"object\":\"").append(object).append("\",\"created\":");
+  out.append(",\"object\":\""sv).append(object).append("\",\"created\":"sv);
   core::appendJsonInt(out, r.created);
-  out.append(",\"model\":");
+  out.append(",\"model\":"sv);
   core::appendJsonString(out, r.model);
-  out.append(",\"choices\":[");
+  out.append(",\"choices\":["sv);
 }
 
 }  // namespace
@@ -959,31 +961,31 @@ void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_k
     detail::appendJson(value, out);
     out.push_back(',');
   }
-  out.append("\"model\":");
+  out.append("\"model\":"sv);
   core::appendJsonString(out, r.model);
-  out.append(",\"messages\":[");
+  out.append(",\"messages\":["sv);
   for (size_t i = 0; i < r.messages.size(); ++i) {
     if (i > 0) out.push_back(',');
     appendMessageJson(r.messages[i], false, out);
   }
   out.push_back(']');
   if (!r.tools.empty()) {
-    out.append(",\"tools\":[");
+    out.append(",\"tools\":["sv);
     for (size_t i = 0; i < r.tools.size(); ++i) {
       const Tool& t = r.tools[i];
       if (i > 0) out.push_back(',');
-      out.append("{\"type\":\"function\",\"function\":{\"name\":");
+      out.append("{\"type\":\"function\",\"function\":{\"name\":"sv);
       core::appendJsonString(out, t.name);
       if (!t.description.empty()) {
-        out.append(",\"description\":");
+        out.append(",\"description\":"sv);
         core::appendJsonString(out, t.description);
       }
       if (!t.parameters.is_null()) {
-        out.append(",\"parameters\":");
+        out.append(",\"parameters\":"sv);
         detail::appendJson(t.parameters, out);
       }
-      if (t.strict) out.append(",\"strict\":true");
-      out.append("}}");
+      if (t.strict) out.append(",\"strict\":true"sv);
+      out.append("}}"sv);
     }
     out.push_back(']');
   }
@@ -991,26 +993,26 @@ void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_k
     case ToolChoice::Mode::kUnset:
       break;
     case ToolChoice::Mode::kAuto:
-      out.append(",\"tool_choice\":\"auto\"");
+      out.append(",\"tool_choice\":\"auto\""sv);
       break;
     case ToolChoice::Mode::kNone:
-      out.append(",\"tool_choice\":\"none\"");
+      out.append(",\"tool_choice\":\"none\""sv);
       break;
     case ToolChoice::Mode::kRequired:
-      out.append(",\"tool_choice\":\"required\"");
+      out.append(",\"tool_choice\":\"required\""sv);
       break;
     case ToolChoice::Mode::kNamed:
-      out.append(",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":");
+      out.append(",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":"sv);
       core::appendJsonString(out, r.tool_choice.name);
-      out.append("}}");
+      out.append("}}"sv);
       break;
   }
   auto number = [&](std::string_view key, double d) {
-    out.append(",\"").append(key).append("\":");
+    out.append(",\""sv).append(key).append("\":"sv);
     detail::appendJson(d, out);
   };
   auto integer = [&](std::string_view key, long long n) {
-    out.append(",\"").append(key).append("\":");
+    out.append(",\""sv).append(key).append("\":"sv);
     core::appendJsonInt(out, n);
   };
   if (r.parallel_tool_calls)
@@ -1024,35 +1026,35 @@ void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_k
   if (r.presence_penalty) number("presence_penalty", *r.presence_penalty);
   if (r.frequency_penalty) number("frequency_penalty", *r.frequency_penalty);
   if (!r.stop.empty()) {
-    out.append(",\"stop\":[");
+    out.append(",\"stop\":["sv);
     for (size_t i = 0; i < r.stop.size(); ++i) {
       if (i > 0) out.push_back(',');
       core::appendJsonString(out, r.stop[i]);
     }
     out.push_back(']');
   }
-  if (r.stream) out.append(",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+  if (r.stream) out.append(",\"stream\":true,\"stream_options\":{\"include_usage\":true}"sv);
   switch (r.response_format.kind) {
     case ResponseFormat::Kind::kUnset:
       break;
     case ResponseFormat::Kind::kText:
-      out.append(",\"response_format\":{\"type\":\"text\"}");
+      out.append(",\"response_format\":{\"type\":\"text\"}"sv);
       break;
     case ResponseFormat::Kind::kJsonObject:
-      out.append(",\"response_format\":{\"type\":\"json_object\"}");
+      out.append(",\"response_format\":{\"type\":\"json_object\"}"sv);
       break;
     case ResponseFormat::Kind::kJsonSchema:
-      out.append(",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":");
+      out.append(",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"sv);
       core::appendJsonString(out, r.response_format.name.empty() ? std::string_view("response")
                                                                  : r.response_format.name);
-      out.append(",\"schema\":");
+      out.append(",\"schema\":"sv);
       detail::appendJson(r.response_format.schema, out);
-      if (r.response_format.strict) out.append(",\"strict\":true");
-      out.append("}}");
+      if (r.response_format.strict) out.append(",\"strict\":true"sv);
+      out.append("}}"sv);
       break;
   }
   if (!r.user.empty()) {
-    out.append(",\"user\":");
+    out.append(",\"user\":"sv);
     core::appendJsonString(out, r.user);
   }
   out.push_back('}');
@@ -1072,21 +1074,21 @@ void appendOpenAIChatResponseJson(const ChatResponse& r, std::string& out) {
   for (const auto& c : r.choices) {
     if (!first) out.push_back(',');
     first = false;
-    out.append("{\"index\":");
+    out.append("{\"index\":"sv);
     core::appendJsonInt(out, c.index);
-    out.append(",\"message\":");
+    out.append(",\"message\":"sv);
     appendMessageJson(c.message, true, out);
-    out.append(",\"logprobs\":null,\"finish_reason\":");
+    out.append(",\"logprobs\":null,\"finish_reason\":"sv);
     appendFinishReason(c.finish_reason, out);
     out.push_back('}');
   }
   out.push_back(']');
   if (r.usage) {
-    out.append(",\"usage\":");
+    out.append(",\"usage\":"sv);
     appendUsageJson(*r.usage, out);
   }
   if (!r.system_fingerprint.empty()) {
-    out.append(",\"system_fingerprint\":");
+    out.append(",\"system_fingerprint\":"sv);
     core::appendJsonString(out, r.system_fingerprint);
   }
   out.push_back('}');
@@ -1098,17 +1100,17 @@ void appendOpenAICompletionJson(const ChatResponse& r, std::string& out) {
   for (const auto& c : r.choices) {
     if (!first) out.push_back(',');
     first = false;
-    out.append("{\"text\":");
+    out.append("{\"text\":"sv);
     core::appendJsonString(out, c.message.text());
-    out.append(",\"index\":");
+    out.append(",\"index\":"sv);
     core::appendJsonInt(out, c.index);
-    out.append(",\"logprobs\":null,\"finish_reason\":");
+    out.append(",\"logprobs\":null,\"finish_reason\":"sv);
     appendFinishReason(c.finish_reason, out);
     out.push_back('}');
   }
   out.push_back(']');
   if (r.usage) {
-    out.append(",\"usage\":");
+    out.append(",\"usage\":"sv);
     appendUsageJson(*r.usage, out);
   }
   out.push_back('}');
@@ -1120,16 +1122,16 @@ void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out
   for (const auto& ch : c.choices) {
     if (!first) out.push_back(',');
     first = false;
-    out.append("{\"index\":");
+    out.append("{\"index\":"sv);
     core::appendJsonInt(out, ch.index);
-    out.append(",\"delta\":{");
+    out.append(",\"delta\":{"sv);
     bool any = false;
     auto key = [&](std::string_view k) {
       if (any) out.push_back(',');
       any = true;
       out.push_back('"');
       out.append(k);
-      out.append("\":");
+      out.append("\":"sv);
     };
     if (ch.role) {
       key("role");
@@ -1146,25 +1148,25 @@ void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out
       for (const auto& td : ch.tool_calls) {
         if (!first_call) out.push_back(',');
         first_call = false;
-        out.append("{\"index\":");
+        out.append("{\"index\":"sv);
         core::appendJsonInt(out, td.index);
-        out.append(",\"function\":{\"arguments\":");
+        out.append(",\"function\":{\"arguments\":"sv);
         core::appendJsonString(out, td.arguments);
         if (!td.name.empty()) {
-          out.append(",\"name\":");
+          out.append(",\"name\":"sv);
           core::appendJsonString(out, td.name);
         }
         out.push_back('}');
         if (!td.id.empty()) {
-          out.append(",\"id\":");
+          out.append(",\"id\":"sv);
           core::appendJsonString(out, td.id);
-          out.append(",\"type\":\"function\"");
+          out.append(",\"type\":\"function\""sv);
         }
         out.push_back('}');
       }
       out.push_back(']');
     }
-    out.append("},\"logprobs\":null,\"finish_reason\":");
+    out.append("},\"logprobs\":null,\"finish_reason\":"sv);
     appendFinishReason(ch.finish_reason, out);
     out.push_back('}');
   }
@@ -1177,11 +1179,11 @@ void appendOpenAICompletionChunkJson(const ChatChunk& c, bool with_usage, std::s
   for (const auto& ch : c.choices) {
     if (!first) out.push_back(',');
     first = false;
-    out.append("{\"text\":");
+    out.append("{\"text\":"sv);
     core::appendJsonString(out, ch.content ? std::string_view(*ch.content) : std::string_view());
-    out.append(",\"index\":");
+    out.append(",\"index\":"sv);
     core::appendJsonInt(out, ch.index);
-    out.append(",\"logprobs\":null,\"finish_reason\":");
+    out.append(",\"logprobs\":null,\"finish_reason\":"sv);
     appendFinishReason(ch.finish_reason, out);
     out.push_back('}');
   }

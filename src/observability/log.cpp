@@ -18,6 +18,8 @@
 
 namespace kh::obs {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
@@ -156,7 +158,7 @@ LogLine::LogLine(Level level, std::string_view msg) {
   }
   out_->append("{\"ts\":\"");
   core::appendIsoTimestampMs(*out_, core::nowUnixMs());
-  out_->append("\",\"level\":\"").append(kNames[static_cast<int>(level)]).append("\",\"msg\":");
+  out_->append("\",\"level\":\"").append(kNames[static_cast<int>(level)]).append("\",\"msg\":"sv);
   core::appendJsonString(*out_, msg);
 }
 
@@ -226,7 +228,7 @@ void LogLine::key(std::string_view k) {
   if (m.begin(k, 0)) {
     m.appendTo(*out_);
   } else {
-    out_->append(",\"").append(k).append("\":");
+    out_->append(",\"").append(k).append("\":"sv);
   }
 }
 
