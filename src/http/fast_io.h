@@ -31,18 +31,35 @@ inline bool wouldBlock(const error_code& ec) {
   return ec == net::error::would_block || ec == net::error::try_again;
 }
 
+// Writes as much of `bufs` as the socket takes now: true when that was all of it. Otherwise `ec`
+// is set for a failure, and `written` counts what went out (writeRest() sends the rest).
+template <class Buffers>
+bool writeAtOnce(tcp::socket& s, const Buffers& bufs, error_code& ec, std::size_t& written) {
+  written = s.write_some(bufs, ec);
+  if (ec) {
+    written = 0;
+    if (wouldBlock(ec)) ec = {};
+    return false;
+  }
+  return written == net::buffer_size(bufs);
+}
+
+// Sends what follows the first `written` bytes of `bufs`, through the event loop.
+template <class Buffers>
+net::awaitable<error_code> writeRest(tcp::socket& s, const Buffers& bufs, std::size_t written) {
+  beast::buffers_suffix<Buffers> rest(bufs);
+  rest.consume(written);
+  auto [wec, wn] = co_await net::async_write(s, rest, net::as_tuple(net::use_awaitable));
+  co_return wec;
+}
+
 // Writes all of `bufs`.
 template <class Buffers>
 net::awaitable<error_code> write(tcp::socket& s, const Buffers& bufs) {
   error_code ec;
-  const std::size_t total = net::buffer_size(bufs);
-  const std::size_t n = s.write_some(bufs, ec);
-  if (!ec && n == total) co_return error_code{};
-  if (ec && !wouldBlock(ec)) co_return ec;
-  beast::buffers_suffix<Buffers> rest(bufs);
-  rest.consume(ec ? 0 : n);
-  auto [wec, wn] = co_await net::async_write(s, rest, net::as_tuple(net::use_awaitable));
-  co_return wec;
+  std::size_t written = 0;
+  if (writeAtOnce(s, bufs, ec, written) || ec) co_return ec;
+  co_return co_await writeRest(s, bufs, written);
 }
 
 // What `buf` holds, as text.
@@ -61,6 +78,25 @@ net::awaitable<error_code> readMore(Stream& s, beast::flat_buffer& buf) {
   auto [ec, n] = co_await s.async_read_some(buf.prepare(room), net::as_tuple(net::use_awaitable));
   if (!ec) buf.commit(n);
   co_return ec;
+}
+
+// readMore() for the first read after a request went out on `s` in one go, with no turn of the
+// event loop since: the answer cannot have come yet, so trying the read at once would only fail,
+// a system call spent for nothing. Waits for the socket to become readable, then reads. Only
+// sound when no readiness event for `s` can have been handled since the request was written
+// (it would not come again: the reactor is edge-triggered).
+inline net::awaitable<error_code> readMoreAfterSend(tcp::socket& s, beast::flat_buffer& buf) {
+  auto [wec] = co_await s.async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
+  if (wec) co_return wec;
+  const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
+  error_code ec;
+  const std::size_t n = s.read_some(buf.prepare(room), ec);
+  if (!ec) {
+    buf.commit(n);
+    co_return error_code{};
+  }
+  if (!wouldBlock(ec)) co_return ec;
+  co_return co_await readMore(s, buf);  // readable, yet nothing to read: wait the usual way
 }
 
 }  // namespace kh::http::fastio

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <utility>
+
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -84,7 +86,11 @@ core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view dur
 }
 
 net::awaitable<error_code> UpstreamResponse::readMore() {
-  if (!conn_->tls) co_return co_await fastio::readMore(*conn_->plain, conn_->buf);
+  if (!conn_->tls) {
+    if (std::exchange(just_sent_, false))
+      co_return co_await fastio::readMoreAfterSend(*conn_->plain, conn_->buf);
+    co_return co_await fastio::readMore(*conn_->plain, conn_->buf);
+  }
   co_return co_await fastio::readMore(*conn_->tls, conn_->buf);
 }
 
@@ -388,7 +394,13 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
     const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
     error_code wec;
     if (!c.tls) {
-      wec = co_await fastio::write(*c.plain, bufs);
+      // Written at once (the usual case), the answer is waited for before it is read.
+      std::size_t written = 0;
+      if (fastio::writeAtOnce(*c.plain, bufs, wec, written)) {
+        resp->just_sent_ = c.buf.size() == 0;
+      } else if (!wec) {
+        wec = co_await fastio::writeRest(*c.plain, bufs, written);
+      }
     } else {
       co_await net::async_write(*c.tls, bufs, net::redirect_error(net::use_awaitable, wec));
     }
