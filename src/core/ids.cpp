@@ -52,6 +52,12 @@ long long nowUnixMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+long long coarseUnixMs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 long long nowUnixSeconds() {
   return nowUnixMs() / 1000;
 }

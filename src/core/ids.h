@@ -11,6 +11,9 @@ std::string newRequestId();
 // Milliseconds / microseconds since the Unix epoch.
 long long nowUnixMs();
 long long nowUnixSeconds();
+// nowUnixMs() to within a few milliseconds, read without the clock's costly precise path: for
+// times shown to people ("last checked at"), not for durations.
+long long coarseUnixMs();
 // An ISO-8601 UTC timestamp with milliseconds, e.g. 2026-01-02T03:04:05.678Z, for a time in
 // milliseconds since the Unix epoch.
 std::string isoTimestampMs(long long unix_ms);

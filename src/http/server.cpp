@@ -88,7 +88,9 @@ class SessionSink final : public ResponseSink {
     // HEAD answers carry the length a GET would have, but no body.
     const std::array<net::const_buffer, 2> bufs{
         net::buffer(head_), head_only_ ? net::const_buffer() : net::buffer(body)};
-    co_return co_await writeAll(bufs);
+    std::size_t written = 0;
+    if (writeAtOnce(bufs, written)) co_return ok_;
+    co_return co_await writeRest(bufs, written);
   }
 
   net::awaitable<bool> begin(int status, std::span<const HeaderRef> headers,
@@ -107,13 +109,17 @@ class SessionSink final : public ResponseSink {
   net::awaitable<bool> write(std::string_view data) override {
     if (!ok_ || !chunked_ || ended_) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the body
-    co_return co_await writeChunk(data, false);
+    ChunkWrite w;
+    if (writeChunkAtOnce(data, false, w)) co_return ok_;
+    co_return co_await writeRest(w.used(), w.written);
   }
 
   net::awaitable<bool> end(std::string_view final_data) override {
     if (!ok_ || !chunked_ || ended_) co_return false;
     ended_ = true;
-    co_return co_await writeChunk(final_data, true);
+    ChunkWrite w;
+    if (writeChunkAtOnce(final_data, true, w)) co_return ok_;
+    co_return co_await writeRest(w.used(), w.written);
   }
 
   bool started() const override { return started_; }
@@ -122,40 +128,59 @@ class SessionSink final : public ResponseSink {
   bool keepAlive() const { return keep_alive_; }
 
  private:
-  // One gather write: the pending head, the chunk framing around `data`, and the last-chunk
-  // marker when `last`.
-  net::awaitable<bool> writeChunk(std::string_view data, bool last) {
+  // One chunk's gather write; it lives in the awaiting frame, so a chunk the socket takes at once
+  // (the usual case) costs no coroutine of its own.
+  struct ChunkWrite {
     char size_line[24];
-    std::size_t size_len = 0;
     std::array<net::const_buffer, 5> bufs;
     std::size_t n = 0;
+    std::size_t written = 0;
+    std::span<const net::const_buffer> used() const { return {bufs.data(), n}; }
+  };
+
+  // Writes the pending head, the chunk framing around `data`, and the last-chunk marker when
+  // `last`, as far as the socket takes them now: true when done (see writeAtOnce()).
+  bool writeChunkAtOnce(std::string_view data, bool last, ChunkWrite& w) {
     if (head_pending_) {
-      bufs[n++] = net::buffer(head_);
+      w.bufs[w.n++] = net::buffer(head_);
       head_pending_ = false;
     }
     if (!data.empty()) {
       if (http10_) {
-        bufs[n++] = net::buffer(data);
+        w.bufs[w.n++] = net::buffer(data);
       } else {
-        size_len = fmt::format_to_n(size_line, sizeof size_line, "{:x}\r\n", data.size()).size;
-        bufs[n++] = net::buffer(size_line, size_len);
-        bufs[n++] = net::buffer(data);
-        bufs[n++] = net::buffer("\r\n", 2);
+        const std::size_t size_len =
+            fmt::format_to_n(w.size_line, sizeof w.size_line, "{:x}\r\n", data.size()).size;
+        w.bufs[w.n++] = net::buffer(w.size_line, size_len);
+        w.bufs[w.n++] = net::buffer(data);
+        w.bufs[w.n++] = net::buffer("\r\n", 2);
       }
     }
-    if (last && !http10_) bufs[n++] = net::buffer("0\r\n\r\n", 5);
-    if (n == 0) co_return ok_;
-    const std::span<const net::const_buffer> used(bufs.data(), n);
-    co_return co_await writeAll(used);
+    if (last && !http10_) w.bufs[w.n++] = net::buffer("0\r\n\r\n", 5);
+    if (w.n == 0) return true;
+    return writeAtOnce(w.used(), w.written);
+  }
+
+  // Writes `bufs` as far as the socket takes them now: true when all went out (or the sink had
+  // already failed, ok_ then false). Otherwise writeRest() must send the rest.
+  template <class Buffers>
+  bool writeAtOnce(const Buffers& bufs, std::size_t& written) {
+    if (!ok_) return true;
+    error_code ec;
+    if (fastio::writeAtOnce(stream_, bufs, ec, written)) return true;
+    if (ec) {
+      ok_ = false;
+      return true;
+    }
+    return false;
   }
 
   template <class Buffers>
-  net::awaitable<bool> writeAll(const Buffers& bufs) {
-    if (!ok_) co_return false;
+  net::awaitable<bool> writeRest(const Buffers& bufs, std::size_t written) {
     // A client that stops reading must not hold the stream (and its upstream) forever; between
     // writes (while the upstream thinks) no deadline runs.
     deadline_.expiresAfter(write_timeout_);
-    const error_code ec = co_await fastio::write(stream_, bufs);
+    const error_code ec = co_await fastio::writeRest(stream_, bufs, written);
     deadline_.clear();
     if (ec) ok_ = false;
     co_return ok_;
@@ -174,10 +199,25 @@ class SessionSink final : public ResponseSink {
 
 enum class BodyRead { kDone, kTooLarge, kBad, kGone };
 
+constexpr std::size_t kBodyPadding = 64;  // room the JSON parser reads past the end
+
+// A body with a Content-Length that came whole with its head (the usual case) is taken at once,
+// without a coroutine: true when it was.
+bool takeBufferedBody(beast::flat_buffer& buf, Request& req) {
+  if (req.head.chunked) return false;
+  const std::size_t want = static_cast<std::size_t>(req.head.content_length.value_or(0));
+  if (buf.size() < want) return false;
+  req.body.clear();
+  if (want == 0) return true;
+  req.body.reserve(want + kBodyPadding);
+  req.body.append(static_cast<const char*>(buf.data().data()), want);
+  buf.consume(want);
+  return true;
+}
+
 // Reads the request's body into req.body, with room for the JSON parser's padding.
 net::awaitable<BodyRead> readBody(tcp::socket& stream, beast::flat_buffer& buf, Request& req,
                                   std::size_t max_bytes) {
-  constexpr std::size_t kPadding = 64;
   std::string& body = req.body;
   body.clear();
   if (req.head.chunked) {
@@ -196,7 +236,7 @@ net::awaitable<BodyRead> readBody(tcp::socket& stream, beast::flat_buffer& buf, 
   }
   const std::size_t want = static_cast<std::size_t>(req.head.content_length.value_or(0));
   if (want == 0) co_return BodyRead::kDone;
-  body.reserve(want + kPadding);
+  body.reserve(want + kBodyPadding);
   for (;;) {
     const std::size_t take = std::min(buf.size(), want - body.size());
     body.append(static_cast<const char*>(buf.data().data()), take);
@@ -461,7 +501,8 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       if (cec) break;
     }
     deadline.expiresAfter(opt.request_timeout);
-    const BodyRead body = co_await readBody(stream, buf, req, opt.max_body_bytes);
+    BodyRead body = BodyRead::kDone;
+    if (!takeBufferedBody(buf, req)) body = co_await readBody(stream, buf, req, opt.max_body_bytes);
     if (body != BodyRead::kDone) {
       if (body == BodyRead::kTooLarge) {
         const core::Error too_large = core::Error::bodyTooLarge(opt.max_body_bytes);

@@ -85,13 +85,15 @@ core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view dur
       fmt::format("Upstream connection failed {}: {}", during, ec.message()));
 }
 
+// Not a coroutine itself: it hands out the read's own awaitable (lazy, begun when awaited),
+// which saves a coroutine frame per read.
 net::awaitable<error_code> UpstreamResponse::readMore() {
   if (!conn_->tls) {
     if (std::exchange(just_sent_, false))
-      co_return co_await fastio::readMoreAfterSend(*conn_->plain, conn_->buf);
-    co_return co_await fastio::readMore(*conn_->plain, conn_->buf);
+      return fastio::readMoreAfterSend(*conn_->plain, conn_->buf);
+    return fastio::readMore(*conn_->plain, conn_->buf);
   }
-  co_return co_await fastio::readMore(*conn_->tls, conn_->buf);
+  return fastio::readMore(*conn_->tls, conn_->buf);
 }
 
 net::awaitable<core::Status> UpstreamResponse::readHeader() {
@@ -186,6 +188,16 @@ net::awaitable<core::Result<std::string>> UpstreamResponse::readAll(std::size_t 
   std::string out;
   if (framing_ == Framing::kLength && remaining_ <= limit)
     out.reserve(static_cast<std::size_t>(remaining_) + 64);
+  beast::flat_buffer& buf = conn_->buf;
+  if (framing_ == Framing::kLength && handed_out_ == 0 && buf.size() >= remaining_ &&
+      remaining_ <= limit) {
+    // The whole body came with the head (the usual case for a small answer): no reads to await.
+    out.append(static_cast<const char*>(buf.data().data()), static_cast<std::size_t>(remaining_));
+    buf.consume(static_cast<std::size_t>(remaining_));
+    remaining_ = 0;
+    done_ = true;
+    co_return out;
+  }
   for (;;) {
     auto piece = co_await read();
     if (!piece) co_return std::move(piece).error();

@@ -312,11 +312,12 @@ core::Result<std::string> translateAnswer(RequestContext& ctx, const providers::
 // built) gives a granted half-open probe back.
 class AttemptReport {
  public:
-  AttemptReport(const RequestContext& ctx, const RequestContext::Attempt& attempt)
+  AttemptReport(const RequestContext& ctx, const RequestContext::Attempt& attempt,
+                Clock::time_point start)
       : breaker_(attempt.breaker),
         stats_(attempt.stats),
         health_(ctx.catalog->health(attempt.target->provider)),
-        start_(Clock::now()) {
+        start_(start) {
     if (stats_) busy_ = stats_->track();
   }
   AttemptReport(const AttemptReport&) = delete;
@@ -326,11 +327,12 @@ class AttemptReport {
   }
 
   // The upstream answered as it should; `ttft_us` is the time to the first streamed byte.
-  void success(long long ttft_us = -1) {
-    if (done_) return;
+  // Returns the time the verdict was taken.
+  Clock::time_point success(long long ttft_us = -1) {
+    const Clock::time_point now = Clock::now();
+    if (done_) return now;
     done_ = true;
-    const auto latency =
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_);
+    const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(now - start_);
     if (breaker_) breaker_->onSuccess();
     if (stats_) {
       std::optional<std::chrono::microseconds> ttft;
@@ -338,6 +340,7 @@ class AttemptReport {
       stats_->recordSuccess(latency, ttft);
     }
     if (health_) health_->recordSuccess(latency);
+    return now;
   }
   // The upstream is alive but refused this request (a 4xx): not the target's fault.
   void alive() {
@@ -474,8 +477,9 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
   for (const RequestContext::Attempt& attempt : ctx.plan) {
     if (ctx.attempts >= max_attempts) break;
     // Another request may have taken the one half-open probe since routing looked.
-    if (attempt.breaker && !attempt.breaker->tryAcquire(Clock::now())) continue;
-    AttemptReport report(ctx, attempt);
+    const Clock::time_point attempt_start = Clock::now();
+    if (attempt.breaker && !attempt.breaker->tryAcquire(attempt_start)) continue;
+    AttemptReport report(ctx, attempt, attempt_start);
     const routing::Target& target = *attempt.target;
     const providers::Provider& provider = *target.provider;
     ++ctx.attempts;
@@ -617,9 +621,10 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       report.failure();
       continue;
     }
-    report.success();
+    const Clock::time_point answered = report.success();
     ctx.status = 200;
-    ctx.ttft_us = sinceStartUs(ctx);
+    ctx.ttft_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(answered - ctx.start).count();
     ctx.bytes_out += body->size();
     http::HeaderBlock headers;
     ctx.addResponseHeaders(headers);

@@ -5,7 +5,7 @@
 namespace kh::routing {
 
 void ProviderHealth::recordSuccess(std::chrono::microseconds latency) {
-  last_check_ms_.store(core::nowUnixMs(), std::memory_order_relaxed);
+  last_check_ms_.store(core::coarseUnixMs(), std::memory_order_relaxed);
   last_latency_us_.store(latency.count(), std::memory_order_relaxed);
   failures_.store(0, std::memory_order_relaxed);
   successes_.fetch_add(1, std::memory_order_relaxed);
