@@ -80,23 +80,4 @@ net::awaitable<error_code> readMore(Stream& s, beast::flat_buffer& buf) {
   co_return ec;
 }
 
-// readMore() for the first read after a request went out on `s` in one go, with no turn of the
-// event loop since: the answer cannot have come yet, so trying the read at once would only fail,
-// a system call spent for nothing. Waits for the socket to become readable, then reads. Only
-// sound when no readiness event for `s` can have been handled since the request was written
-// (it would not come again: the reactor is edge-triggered).
-inline net::awaitable<error_code> readMoreAfterSend(tcp::socket& s, beast::flat_buffer& buf) {
-  auto [wec] = co_await s.async_wait(tcp::socket::wait_read, net::as_tuple(net::use_awaitable));
-  if (wec) co_return wec;
-  const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
-  error_code ec;
-  const std::size_t n = s.read_some(buf.prepare(room), ec);
-  if (!ec) {
-    buf.commit(n);
-    co_return error_code{};
-  }
-  if (!wouldBlock(ec)) co_return ec;
-  co_return co_await readMore(s, buf);  // readable, yet nothing to read: wait the usual way
-}
-
 }  // namespace kh::http::fastio

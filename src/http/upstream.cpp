@@ -2,8 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <utility>
-
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -88,11 +86,7 @@ core::Error UpstreamResponse::ioError(const error_code& ec, std::string_view dur
 // Not a coroutine itself: it hands out the read's own awaitable (lazy, begun when awaited),
 // which saves a coroutine frame per read.
 net::awaitable<error_code> UpstreamResponse::readMore() {
-  if (!conn_->tls) {
-    if (std::exchange(just_sent_, false))
-      return fastio::readMoreAfterSend(*conn_->plain, conn_->buf);
-    return fastio::readMore(*conn_->plain, conn_->buf);
-  }
+  if (!conn_->tls) return fastio::readMore(*conn_->plain, conn_->buf);
   return fastio::readMore(*conn_->tls, conn_->buf);
 }
 
@@ -406,13 +400,10 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
     const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
     error_code wec;
     if (!c.tls) {
-      // Written at once (the usual case), the answer is waited for before it is read.
+      // Most requests go out at once, without a coroutine for the write.
       std::size_t written = 0;
-      if (fastio::writeAtOnce(*c.plain, bufs, wec, written)) {
-        resp->just_sent_ = c.buf.size() == 0;
-      } else if (!wec) {
+      if (!fastio::writeAtOnce(*c.plain, bufs, wec, written) && !wec)
         wec = co_await fastio::writeRest(*c.plain, bufs, written);
-      }
     } else {
       co_await net::async_write(*c.tls, bufs, net::redirect_error(net::use_awaitable, wec));
     }

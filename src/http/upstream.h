@@ -125,9 +125,6 @@ class UpstreamResponse {
   h1::ChunkedDecoder chunked_;
   std::size_t handed_out_ = 0;  // bytes of conn_->buf the last read() returned, consumed next
   bool done_ = false;
-  // The request went out in one write with no turn of the event loop since (see
-  // fastio::readMoreAfterSend); cleared by the first read.
-  bool just_sent_ = false;
 };
 
 // Keep-alive connections per origin for one io_context thread: no locks, since every request on
