@@ -1118,6 +1118,24 @@ void appendOpenAICompletionJson(const ChatResponse& r, std::string& out) {
 
 void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out) {
   appendChunkHead(c, "chat.completion.chunk", out);
+  // Nearly every chunk of a stream is one choice with a piece of text and nothing else: written
+  // in three appends, the same bytes as below.
+  if (c.choices.size() == 1 && !c.usage) {
+    const ChunkChoice& ch = c.choices.front();
+    if (ch.content && !ch.role && ch.tool_calls.empty() &&
+        ch.finish_reason == FinishReason::kNone) {
+      if (ch.index == 0) {
+        out.append(R"({"index":0,"delta":{"content":)"sv);
+      } else {
+        out.append(R"({"index":)"sv);
+        core::appendJsonInt(out, ch.index);
+        out.append(R"(,"delta":{"content":)"sv);
+      }
+      core::appendJsonString(out, *ch.content);
+      out.append(R"(},"logprobs":null,"finish_reason":null}]})"sv);
+      return;
+    }
+  }
   bool first = true;
   for (const auto& ch : c.choices) {
     if (!first) out.push_back(',');
