@@ -52,6 +52,10 @@ using boost::system::error_code;
 constexpr std::size_t kSessionBufferBytes = 4096;
 
 void appendStatusLine(std::string& out, int status) {
+  if (status == 200) {  // nearly every answer
+    out.append("HTTP/1.1 200 OK\r\n"sv);
+    return;
+  }
   const auto reason = beast::http::obsolete_reason(static_cast<beast::http::status>(status));
   out.append("HTTP/1.1 "sv).append(std::to_string(status)).append(" "sv);
   out.append(reason.data(), reason.size()).append("\r\n"sv);
@@ -84,7 +88,10 @@ class SessionSink final : public ResponseSink {
     head_.clear();
     appendStatusLine(head_, status);
     appendHeaders(head_, headers, content_type, keep_alive_);
-    head_.append("Content-Length: "sv).append(std::to_string(body.size())).append("\r\n\r\n"sv);
+    head_.append("Content-Length: "sv);
+    char digits[24];
+    head_.append(digits, std::to_chars(digits, digits + sizeof digits, body.size()).ptr);
+    head_.append("\r\n\r\n"sv);
     // HEAD answers carry the length a GET would have, but no body.
     const std::array<net::const_buffer, 2> bufs{
         net::buffer(head_), head_only_ ? net::const_buffer() : net::buffer(body)};

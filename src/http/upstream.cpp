@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <charconv>
+
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -390,8 +392,12 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
     if (!target.proxy_auth.empty())
       head.append("Proxy-Authorization: "sv).append(target.proxy_auth).append("\r\n"sv);
     const std::string_view body = req.bodyBytes();
-    if (!body.empty() || req.method == "POST")
-      head.append("Content-Length: "sv).append(std::to_string(body.size())).append("\r\n"sv);
+    if (!body.empty() || req.method == "POST") {
+      char digits[24];
+      head.append("Content-Length: "sv);
+      head.append(digits, std::to_chars(digits, digits + sizeof digits, body.size()).ptr);
+      head.append("\r\n"sv);
+    }
     head.append("\r\n"sv);
 
     auto resp = std::make_unique<UpstreamResponse>(*this, std::move(conn), cancel);
