@@ -7,6 +7,9 @@ namespace kh::core {
 
 void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Room for the usual case, nothing to escape, up front: the appends below then never move the
+  // text already written (the string still grows geometrically).
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
   std::size_t run = 0;  // start of the pending run of characters that need no escaping
   for (std::size_t i = 0; i < s.size(); ++i) {
