@@ -1,5 +1,8 @@
 #pragma once
 
+#include <charconv>
+#include <cstddef>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +42,33 @@ class LogLine {
 
   LogLine& str(std::string_view key, std::string_view value);
   LogLine& num(std::string_view key, long long value);
+
+  // The same for a key that is a literal, as nearly all are: the member is put together on the
+  // stack with the key copied at a size known when compiling, and appended at once.
+  template <std::size_t N>
+  LogLine& str(const char (&key)[N], std::string_view value) {
+    if (!out_) return *this;
+    if (value.size() + N + 6 > kMemberBytes || !plainJsonText(value))
+      return str(std::string_view(key, N - 1), value);
+    char member[kMemberBytes];
+    char* p = putKey(member, key);
+    *p++ = '"';
+    std::memcpy(p, value.data(), value.size());
+    p += value.size();
+    *p++ = '"';
+    out_->append(member, static_cast<std::size_t>(p - member));
+    return *this;
+  }
+  template <std::size_t N>
+  LogLine& num(const char (&key)[N], long long value) {
+    static_assert(N + 4 + 20 <= kMemberBytes);
+    if (!out_) return *this;
+    char member[kMemberBytes];
+    char* p = putKey(member, key);
+    p = std::to_chars(p, member + kMemberBytes, value).ptr;
+    out_->append(member, static_cast<std::size_t>(p - member));
+    return *this;
+  }
   // A duration given in microseconds, written in milliseconds with three decimals.
   LogLine& millis(std::string_view key, long long micros);
   LogLine& boolean(std::string_view key, bool value);
@@ -46,6 +76,20 @@ class LogLine {
   LogLine& raw(std::string_view key, std::string_view json);
 
  private:
+  static constexpr std::size_t kMemberBytes = 192;
+  template <std::size_t N>
+  static char* putKey(char* p, const char (&key)[N]) {
+    static_assert(N + 4 <= kMemberBytes);
+    *p++ = ',';
+    *p++ = '"';
+    std::memcpy(p, key, N - 1);
+    p += N - 1;
+    *p++ = '"';
+    *p++ = ':';
+    return p;
+  }
+  // `s` stands in a JSON string as it is, with nothing to escape.
+  static bool plainJsonText(std::string_view s);
   void key(std::string_view k);
   std::string* out_ = nullptr;  // the thread's batch, or own_; null when the level is off
   bool batched_ = false;
