@@ -314,6 +314,7 @@ struct Server::Worker {
   // Requests in flight, oldest first; a tick arms the watch of those running since before it.
   void addInFlight(InFlight& f);
   void removeInFlight(InFlight& f);
+  void scheduleWatchTick();
   void watchTick();
 
   Server& server;
@@ -338,9 +339,12 @@ void Server::Worker::addInFlight(InFlight& f) {
   f.next = &in_flight;
   in_flight.prev->next = &f;
   in_flight.prev = &f;
-  if (watch_ticking) return;
   // The tick stops when it finds nothing in flight, so under load it restarts at most once per
   // tick, and an idle server has no timer running.
+  if (!watch_ticking) scheduleWatchTick();
+}
+
+void Server::Worker::scheduleWatchTick() {
   watch_ticking = true;
   watch_timer.expires_after(kWatchTick);
   watch_timer.async_wait([this](error_code ec) {
@@ -366,14 +370,7 @@ void Server::Worker::watchTick() {
     watch_ticking = false;
     return;
   }
-  watch_timer.expires_after(kWatchTick);
-  watch_timer.async_wait([this](error_code ec) {
-    if (ec) {
-      watch_ticking = false;
-      return;
-    }
-    watchTick();
-  });
+  scheduleWatchTick();
 }
 
 net::awaitable<void> Server::Worker::acceptLoop() {

@@ -20,6 +20,33 @@ const chat = (model, text, extra = {}) => ({
   model, messages: [{ role: 'user', content: text }], stream: true, ...extra,
 });
 
+// Waits for the upstream connection that carried `rec` to close, at most 1.5 s after `hungUpAt`.
+async function expectUpstreamClosed(t, rec, hungUpAt) {
+  const conn = await stack.up.waitFor(() => {
+    const c = stack.up.connection(rec.connId);
+    return c.closedAt !== null ? c : null;
+  }, 5000, 'upstream connection close after client hang-up').catch(() => null);
+  assert.ok(conn, 'the gateway never closed the upstream connection (5 s)');
+  const delay = conn.closedAt - hungUpAt;
+  t.diagnostic(`upstream connection closed ${delay.toFixed(1)} ms after the client hung up`);
+  assert.ok(delay <= 1500, `upstream connection closed ${delay.toFixed(0)} ms after the client hung up`);
+}
+
+// A request to an upstream that never answers, left open; resolves once the upstream has it.
+async function sendToHangingUpstream(marker, stream) {
+  const body = JSON.stringify(chat('fault-hang', marker, { stream }));
+  const u = new URL(`${stack.url}/v1/chat/completions`);
+  const req = http.request({
+    host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  });
+  req.on('error', () => {});
+  req.end(body);
+  const rec = await stack.up.waitFor(() => stack.up.lastRequest(
+    (q) => q.body?.messages?.[0]?.content === marker) ?? null, 5000, 'upstream saw the request');
+  return { req, rec };
+}
+
 test('upstream drops mid-stream -> relayed chunks, then an OpenAI error event, clean end', T, async () => {
   const r = await streamAll(`${stack.url}/v1/chat/completions`,
     chat('fault-drop-2', 'drop me', { stream_options: { include_usage: true } }));
@@ -88,14 +115,7 @@ test('client hangs up mid-stream -> the upstream connection is closed within 1 s
 
   const hungUpAt = nowMs();
   s.destroy();
-  const conn = await stack.up.waitFor(() => {
-    const c = stack.up.connection(rec.connId);
-    return c.closedAt !== null ? c : null;
-  }, 5000, 'upstream connection close after client hang-up').catch(() => null);
-  assert.ok(conn, 'the gateway never closed the upstream connection (5 s)');
-  const delay = conn.closedAt - hungUpAt;
-  t.diagnostic(`upstream connection closed ${delay.toFixed(1)} ms after the client hung up`);
-  assert.ok(delay <= 1500, `upstream connection closed ${delay.toFixed(0)} ms after the client hung up`);
+  await expectUpstreamClosed(t, rec, hungUpAt);
   const ticks = (stack.up.stats().requests.find((q) => q.id === rec.id).responseBody.match(/tick/g) ?? []).length;
   assert.ok(ticks < 100, `upstream stopped streaming early (sent ${ticks} ticks)`);
 
@@ -109,56 +129,24 @@ test('client hangs up mid-stream -> the upstream connection is closed within 1 s
 for (const stream of [false, true]) {
   test(`client hangs up before any byte (${stream ? 'stream' : 'non-stream'}) -> upstream closed within 1 s`, T, async (t) => {
     const marker = `give up ${stream ? 'streaming' : 'waiting'}`;
-    const body = JSON.stringify(chat('fault-hang', marker, { stream }));
-    const u = new URL(`${stack.url}/v1/chat/completions`);
-    const req = http.request({
-      host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    });
-    req.on('error', () => {});
-    req.end(body);
-    const rec = await stack.up.waitFor(() => stack.up.lastRequest(
-      (q) => q.body?.messages?.[0]?.content === marker) ?? null, 5000, 'upstream saw the request');
+    const { req, rec } = await sendToHangingUpstream(marker, stream);
     // Long enough that the gateway is past its first look at the client.
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(stack.up.connection(rec.connId).closedAt, null, 'upstream connection open while waiting');
 
     const hungUpAt = nowMs();
     req.destroy();
-    const conn = await stack.up.waitFor(() => {
-      const c = stack.up.connection(rec.connId);
-      return c.closedAt !== null ? c : null;
-    }, 5000, 'upstream connection close after client hang-up').catch(() => null);
-    assert.ok(conn, 'the gateway never closed the upstream connection (5 s)');
-    const delay = conn.closedAt - hungUpAt;
-    t.diagnostic(`upstream connection closed ${delay.toFixed(1)} ms after the client hung up`);
-    assert.ok(delay <= 1500, `upstream connection closed ${delay.toFixed(0)} ms after the client hung up`);
+    await expectUpstreamClosed(t, rec, hungUpAt);
   });
 }
 
 // Hang-ups right at the start, before the gateway first looks at the client, count too.
 test('client hangs up at once while the upstream thinks -> upstream closed within 1 s', T, async (t) => {
   const marker = 'give up at once';
-  const body = JSON.stringify(chat('fault-hang', marker, { stream: false }));
-  const u = new URL(`${stack.url}/v1/chat/completions`);
-  const req = http.request({
-    host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-  });
-  req.on('error', () => {});
-  req.end(body);
-  const rec = await stack.up.waitFor(() => stack.up.lastRequest(
-    (q) => q.body?.messages?.[0]?.content === marker) ?? null, 5000, 'upstream saw the request');
+  const { req, rec } = await sendToHangingUpstream(marker, false);
   const hungUpAt = nowMs();
   req.destroy();
-  const conn = await stack.up.waitFor(() => {
-    const c = stack.up.connection(rec.connId);
-    return c.closedAt !== null ? c : null;
-  }, 5000, 'upstream connection close after client hang-up').catch(() => null);
-  assert.ok(conn, 'the gateway never closed the upstream connection (5 s)');
-  const delay = conn.closedAt - hungUpAt;
-  t.diagnostic(`upstream connection closed ${delay.toFixed(1)} ms after the client hung up`);
-  assert.ok(delay <= 1500, `upstream connection closed ${delay.toFixed(0)} ms after the client hung up`);
+  await expectUpstreamClosed(t, rec, hungUpAt);
 });
 
 test('keep-alive: several requests on one client connection', T, async () => {
