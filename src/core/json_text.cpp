@@ -58,4 +58,18 @@ void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+bool isPlainJsonText(std::string_view s) {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, sizeof w);
+    if (jsonSpecialBytes(w) != 0) return false;
+  }
+  for (; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 }  // namespace kh::core

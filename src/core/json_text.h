@@ -24,6 +24,9 @@ inline std::uint64_t jsonSpecialBytes(std::uint64_t w) {
   return (zeroBytes(w ^ (kOnes * '"')) | zeroBytes(w ^ (kOnes * '\\')) | control) & kHighs;
 }
 
+// `s` stands in a JSON string as it is, with nothing to escape.
+bool isPlainJsonText(std::string_view s);
+
 inline void appendJsonInt(std::string& out, long long n) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof buf, n);

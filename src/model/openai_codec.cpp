@@ -1122,15 +1122,9 @@ void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out
   // in three appends, the same bytes as below.
   if (c.choices.size() == 1 && !c.usage) {
     const ChunkChoice& ch = c.choices.front();
-    if (ch.content && !ch.role && ch.tool_calls.empty() &&
+    if (ch.index == 0 && ch.content && !ch.role && ch.tool_calls.empty() &&
         ch.finish_reason == FinishReason::kNone) {
-      if (ch.index == 0) {
-        out.append(R"({"index":0,"delta":{"content":)"sv);
-      } else {
-        out.append(R"({"index":)"sv);
-        core::appendJsonInt(out, ch.index);
-        out.append(R"(,"delta":{"content":)"sv);
-      }
+      out.append(R"({"index":0,"delta":{"content":)"sv);
       core::appendJsonString(out, *ch.content);
       out.append(R"(},"logprobs":null,"finish_reason":null}]})"sv);
       return;

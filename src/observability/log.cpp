@@ -1,9 +1,6 @@
 #include "observability/log.h"
 
 #include <atomic>
-#include <charconv>
-#include <cstdint>
-#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -175,72 +172,12 @@ LogLine::~LogLine() {
   lineAdded(b);
 }
 
-bool LogLine::plainJsonText(std::string_view s) {
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, sizeof w);
-    if (core::jsonSpecialBytes(w) != 0) return false;
-  }
-  for (; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
-namespace {
-
-// One member of a line, `,"key":` and its value, put together on the stack and appended at once:
-// an access line has a score of members, and one append each costs a fifth of five.
-class Member {
- public:
-  static constexpr std::size_t kCapacity = 192;
-
-  // false when `k` and `extra` more bytes would not fit.
-  bool begin(std::string_view k, std::size_t extra) {
-    if (k.size() + extra + 4 > kCapacity) return false;
-    put(",\"");
-    put(k);
-    put("\":");
-    return true;
-  }
-  void put(std::string_view s) {
-    std::memcpy(buf_ + n_, s.data(), s.size());
-    n_ += s.size();
-  }
-  void put(char c) { buf_[n_++] = c; }
-  void putInt(long long v) {
-    n_ = static_cast<std::size_t>(std::to_chars(buf_ + n_, buf_ + kCapacity, v).ptr - buf_);
-  }
-  void appendTo(std::string& out) const { out.append(buf_, n_); }
-
- private:
-  char buf_[kCapacity];
-  std::size_t n_ = 0;
-};
-
-}  // namespace
-
 void LogLine::key(std::string_view k) {
-  Member m;
-  if (m.begin(k, 0)) {
-    m.appendTo(*out_);
-  } else {
-    out_->append(",\"").append(k).append("\":"sv);
-  }
+  out_->append(",\"").append(k).append("\":"sv);
 }
 
 LogLine& LogLine::str(std::string_view k, std::string_view value) {
   if (!out_) return *this;
-  Member m;
-  if (m.begin(k, value.size() + 2) && plainJsonText(value)) {
-    m.put('"');
-    m.put(value);
-    m.put('"');
-    m.appendTo(*out_);
-    return *this;
-  }
   key(k);
   core::appendJsonString(*out_, value);
   return *this;
@@ -248,12 +185,6 @@ LogLine& LogLine::str(std::string_view k, std::string_view value) {
 
 LogLine& LogLine::num(std::string_view k, long long value) {
   if (!out_) return *this;
-  Member m;
-  if (m.begin(k, 24)) {
-    m.putInt(value);
-    m.appendTo(*out_);
-    return *this;
-  }
   key(k);
   core::appendJsonInt(*out_, value);
   return *this;
@@ -261,23 +192,17 @@ LogLine& LogLine::num(std::string_view k, long long value) {
 
 LogLine& LogLine::millis(std::string_view k, long long micros) {
   if (!out_) return *this;
-  Member m;
-  // Keys are short names; one too long for the stack goes on its own.
-  if (!m.begin(k, 32)) {
-    key(k);
-    m = Member();
-  }
+  key(k);
   if (micros < 0) {
-    m.put('-');
+    out_->push_back('-');
     micros = -micros;
   }
-  m.putInt(micros / 1000);
+  core::appendJsonInt(*out_, micros / 1000);
   const int frac = static_cast<int>(micros % 1000);
-  m.put('.');
-  m.put(static_cast<char>('0' + frac / 100));
-  m.put(static_cast<char>('0' + frac / 10 % 10));
-  m.put(static_cast<char>('0' + frac % 10));
-  m.appendTo(*out_);
+  const char digits[] = {'.', static_cast<char>('0' + frac / 100),
+                         static_cast<char>('0' + frac / 10 % 10),
+                         static_cast<char>('0' + frac % 10)};
+  out_->append(digits, sizeof digits);
   return *this;
 }
 

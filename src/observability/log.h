@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_text.h"
+
 namespace boost::asio {
 class io_context;
 }
@@ -48,7 +50,7 @@ class LogLine {
   template <std::size_t N>
   LogLine& str(const char (&key)[N], std::string_view value) {
     if (!out_) return *this;
-    if (value.size() + N + 6 > kMemberBytes || !plainJsonText(value))
+    if (value.size() + N + 6 > kMemberBytes || !core::isPlainJsonText(value))
       return str(std::string_view(key, N - 1), value);
     char member[kMemberBytes];
     char* p = putKey(member, key);
@@ -88,8 +90,6 @@ class LogLine {
     *p++ = ':';
     return p;
   }
-  // `s` stands in a JSON string as it is, with nothing to escape.
-  static bool plainJsonText(std::string_view s);
   void key(std::string_view k);
   std::string* out_ = nullptr;  // the thread's batch, or own_; null when the level is off
   bool batched_ = false;
