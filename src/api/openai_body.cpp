@@ -347,14 +347,75 @@ UsageCounts readUsage(simdjson::dom::element usage) {
   return u;
 }
 
+// The number under `v` when it is an integer; `fallback` otherwise.
+long long intOr(simdjson::ondemand::value& v, long long fallback) {
+  int64_t n = 0;
+  return v.get_int64().get(n) ? fallback : n;
+}
+
+// Reads the usage object `v` (which may be anything) with the On-Demand API.
+bool readUsageOnDemand(simdjson::ondemand::value& v, UsageCounts& u) {
+  simdjson::ondemand::object usage;
+  if (v.get_object().get(usage)) return true;  // "usage": null and the like: not present
+  u.present = true;
+  for (auto member : usage) {
+    simdjson::ondemand::field f;
+    if (std::move(member).get(f)) return false;
+    const simdjson::ondemand::raw_json_string key = f.key();
+    if (key.unsafe_is_equal("prompt_tokens")) {
+      u.prompt_tokens = intOr(f.value(), 0);
+    } else if (key.unsafe_is_equal("completion_tokens")) {
+      u.completion_tokens = intOr(f.value(), 0);
+    } else if (key.unsafe_is_equal("prompt_tokens_details")) {
+      simdjson::ondemand::object details;
+      if (f.value().get_object().get(details)) continue;
+      for (auto inner : details) {
+        simdjson::ondemand::field g;
+        if (std::move(inner).get(g)) return false;
+        if (g.key().unsafe_is_equal("cached_tokens")) u.cached_tokens = intOr(g.value(), 0);
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
-std::optional<UsageCounts> extractUsage(std::string_view json) {
-  simdjson::dom::element doc;
-  if (domParser().parse(json.data(), json.size(), true).get(doc)) return std::nullopt;
-  simdjson::dom::element usage;
-  if (!doc.is_object() || doc["usage"].get(usage)) return UsageCounts{};
-  return readUsage(usage);
+std::optional<UsageCounts> extractUsage(std::string_view json, std::size_t readable) {
+  // A whole answer is read with the On-Demand API: it checks the structure (balanced brackets,
+  // closed strings, valid UTF-8) and reads only "usage", where a DOM would build a tape of every
+  // value. Literals inside members that are skipped go to the client as the upstream wrote them.
+  simdjson::padded_string copy;
+  simdjson::padded_string_view padded(json.data(), json.size(), readable);
+  if (readable < json.size() + simdjson::SIMDJSON_PADDING) {
+    copy = simdjson::padded_string(json);
+    padded = copy;
+  }
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  if (parser.iterate(padded).get(doc)) return std::nullopt;
+  simdjson::ondemand::json_type type;
+  if (doc.type().get(type)) return std::nullopt;
+  if (type != simdjson::ondemand::json_type::object) {
+    // Valid JSON that is not an object carries no usage; only a full parse can tell valid.
+    simdjson::dom::element root;
+    if (domParser().parse(padded.data(), padded.length(), false).get(root)) return std::nullopt;
+    return UsageCounts{};
+  }
+  simdjson::ondemand::object root;
+  if (doc.get_object().get(root)) return std::nullopt;
+  UsageCounts u;
+  for (auto member : root) {
+    simdjson::ondemand::field f;
+    if (std::move(member).get(f)) return std::nullopt;
+    if (!f.key().unsafe_is_equal("usage")) continue;  // the value is skipped by the next step
+    u = UsageCounts{};
+    if (!readUsageOnDemand(f.value(), u)) return std::nullopt;
+  }
+  // Past the object the document must end: a location there means something follows it.
+  const char* rest = nullptr;
+  if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) return std::nullopt;
+  return u;
 }
 
 ChunkInfo inspectChunk(std::string_view data) {

@@ -68,8 +68,10 @@ struct UsageCounts {
   bool present = false;
 };
 
-// Reads "usage" from a whole JSON response; nullopt when the text is not valid JSON.
-std::optional<UsageCounts> extractUsage(std::string_view json);
+// Reads "usage" from a whole JSON response; nullopt when the text is not valid JSON. `readable`:
+// how many bytes may be read from json.data() (a string's capacity); with fewer than the
+// parser's padding past the end, the text is copied first.
+std::optional<UsageCounts> extractUsage(std::string_view json, std::size_t readable = 0);
 
 // Classifies one streamed chunk: whether it carries a usage object and whether its "choices" is
 // empty (the extra usage-only chunk that include_usage adds).

@@ -606,7 +606,7 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       if (ctx.client == api::ClientApi::kAnthropic) {
         api::mergeAnthropicUsage(*body, ctx.usage);
       } else {
-        auto usage = api::extractUsage(*body);
+        auto usage = api::extractUsage(*body, body->capacity());
         if (!usage) {
           last =
               core::Error::badGateway("The upstream answered with a body that is not valid JSON");

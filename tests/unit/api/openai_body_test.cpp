@@ -170,6 +170,36 @@ TEST(OpenAIBody, UsageFromResponsesAndChunks) {
   EXPECT_FALSE(extractUsage("<html>")) << "garbage is not JSON";
   EXPECT_FALSE(extractUsage(R"({"id":"x"})")->present);
 
+  // The answer as it arrives in a string with room past its end: read in place.
+  std::string in_place =
+      R"({"choices":[{"message":{"content":"{\"usage\":1}"}}],"usage":{"completion_tokens":7}})";
+  in_place.reserve(in_place.size() + 128);
+  auto p = extractUsage(in_place, in_place.capacity());
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->completion_tokens, 7) << "a key inside a string is not the usage member";
+  EXPECT_EQ(p->prompt_tokens, 0);
+
+  // Members of unexpected types are left at zero; usage that is not an object is absent.
+  auto odd = extractUsage(
+      R"({"usage":{"prompt_tokens":"10","completion_tokens":2.5,"prompt_tokens_details":null,"extra":[1,{"a":2}]}})");
+  ASSERT_TRUE(odd);
+  EXPECT_TRUE(odd->present);
+  EXPECT_EQ(odd->prompt_tokens, 0);
+  EXPECT_EQ(odd->completion_tokens, 0);
+  EXPECT_FALSE(extractUsage(R"({"usage":null,"id":"x"})")->present);
+  EXPECT_FALSE(extractUsage(R"({"usage":[1,2]})")->present);
+
+  // JSON that is not an object carries no usage; text that is not JSON is refused.
+  ASSERT_TRUE(extractUsage("[1,2]"));
+  EXPECT_FALSE(extractUsage("[1,2]")->present);
+  ASSERT_TRUE(extractUsage("\"text\""));
+  for (const char* bad :
+       {"", "{", R"({"id":"x")", R"({"id":"x",)", R"({"id":"x"} {})", R"({"id":"x"}])",
+        R"({"choices":[{"a":1},"usage":{}})", R"({"usage":{"prompt_tokens":1})", "[1,2",
+        R"({"id":"unterminated})", "{\"id\":\"\xff\"}"}) {
+    EXPECT_FALSE(extractUsage(bad)) << bad;
+  }
+
   const std::string_view usage_chunk =
       R"({"id":"c","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}})";
   EXPECT_TRUE(mayCarryUsage(usage_chunk));
