@@ -172,10 +172,16 @@ std::pair<std::size_t, std::size_t> memberValue(std::string_view body, std::size
 
 }  // namespace
 
+static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
+
 core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op,
                                          bool messages_api) {
-  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING)
-    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  if (body.capacity() < body.size() + kJsonPadding) body.reserve(body.size() + kJsonPadding);
+  return inspectPaddedBody(body, op, messages_api);
+}
+
+core::Result<OpenAIBodyInfo> inspectPaddedBody(std::string_view body, providers::Operation op,
+                                               bool messages_api) {
   // The whole body is validated (a malformed body must be a clear 400 here, not a confusing
   // answer from the upstream), and the document kept for a translated request to read.
   BodyParser& bp = bodyParser();

@@ -38,9 +38,16 @@ struct OpenAIBodyInfo {
   BodyDocument document;
 };
 
-// Validates and inspects a request body. `body` gains spare capacity for the SIMD parser's padding
-// (its contents are unchanged). Errors are 400s naming the field at fault.
+// Readable bytes the JSON parser needs past the end of a text it parses in place.
+inline constexpr std::size_t kJsonPadding = 64;
+
+// Validates and inspects a request body that is followed by at least kJsonPadding readable bytes
+// (parsed in place). Errors are 400s naming the field at fault.
 // `messages_api`: the body is an Anthropic Messages request, which must carry max_tokens.
+core::Result<OpenAIBodyInfo> inspectPaddedBody(std::string_view body, providers::Operation op,
+                                               bool messages_api = false);
+// The same for a body in a string, which first gains spare capacity for the padding (its contents
+// are unchanged).
 core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op,
                                          bool messages_api = false);
 

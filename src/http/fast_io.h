@@ -67,15 +67,24 @@ inline std::string_view view(const beast::flat_buffer& buf) {
   return {static_cast<const char*>(buf.data().data()), buf.size()};
 }
 
+// Allocated bytes that follow whatever readMore() put in a buffer, so that text in it can be
+// handed to the JSON parser in place (simdjson reads up to 64 bytes past the end).
+inline constexpr std::size_t kReadPadding = 64;
+
 // Reads what the peer sent next into `buf`: at least one byte, or an error (eof when the peer
 // closed). Asio tries the read at once and waits in the reactor only when nothing is there,
-// with no epoll_ctl. `Stream` is a TCP socket or a TLS stream over one.
+// with no epoll_ctl. `Stream` is a TCP socket or a TLS stream over one. Every byte the buffer
+// holds is followed by at least kReadPadding allocated bytes (consume() does not move data).
 template <class Stream>
 net::awaitable<error_code> readMore(Stream& s, beast::flat_buffer& buf) {
   // A read only fills the buffer's free room: keep enough that a request or a burst of events
   // comes in one read.
-  const std::size_t room = std::clamp<std::size_t>(buf.capacity() - buf.size(), 4096, 65536);
-  auto [ec, n] = co_await s.async_read_some(buf.prepare(room), net::as_tuple(net::use_awaitable));
+  const std::size_t free_room = buf.capacity() - buf.size();
+  const std::size_t room =
+      std::clamp<std::size_t>(free_room > kReadPadding ? free_room - kReadPadding : 0, 4096, 65536);
+  const auto space = buf.prepare(room + kReadPadding);
+  auto [ec, n] = co_await s.async_read_some(net::buffer(space.data(), room),
+                                            net::as_tuple(net::use_awaitable));
   if (!ec) buf.commit(n);
   co_return ec;
 }

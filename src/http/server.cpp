@@ -206,27 +206,31 @@ class SessionSink final : public ResponseSink {
 
 enum class BodyRead { kDone, kTooLarge, kBad, kGone };
 
-constexpr std::size_t kBodyPadding = 64;  // room the JSON parser reads past the end
+static_assert(fastio::kReadPadding >= kBodyPadding);
 
-// A body with a Content-Length that came whole with its head (the usual case) is taken at once,
-// without a coroutine: true when it was.
+// Whether the request's whole body is in `buf` already (a Content-Length body that came with its
+// head, the usual case): then the buffer is not read into again until the request is answered.
+bool bodyBuffered(const beast::flat_buffer& buf, const Request& req) {
+  return !req.head.chunked &&
+         buf.size() >= static_cast<std::size_t>(req.head.content_length.value_or(0));
+}
+
+// Takes a body that is in `buf` already where it lies, without a copy or a coroutine: true when
+// it was. readMore() keeps padding past whatever the buffer holds.
 bool takeBufferedBody(beast::flat_buffer& buf, Request& req) {
-  if (req.head.chunked) return false;
-  const std::size_t want = static_cast<std::size_t>(req.head.content_length.value_or(0));
-  if (buf.size() < want) return false;
-  req.body.clear();
-  if (want == 0) return true;
-  req.body.reserve(want + kBodyPadding);
-  req.body.append(static_cast<const char*>(buf.data().data()), want);
+  if (!bodyBuffered(buf, req)) return false;
+  const auto want = static_cast<std::size_t>(req.head.content_length.value_or(0));
+  req.body = std::string_view(static_cast<const char*>(buf.data().data()), want);
   buf.consume(want);
   return true;
 }
 
-// Reads the request's body into req.body, with room for the JSON parser's padding.
+// Reads the request's body into req.body_storage, with room for the JSON parser's padding.
 net::awaitable<BodyRead> readBody(tcp::socket& stream, beast::flat_buffer& buf, Request& req,
                                   std::size_t max_bytes) {
-  std::string& body = req.body;
+  std::string& body = req.body_storage;
   body.clear();
+  req.body = {};
   if (req.head.chunked) {
     h1::ChunkedDecoder decoder;
     for (;;) {
@@ -235,7 +239,11 @@ net::awaitable<BodyRead> readBody(tcp::socket& stream, beast::flat_buffer& buf, 
         buf.consume(step.consumed);
         if (step.error) co_return BodyRead::kBad;
         if (body.size() > max_bytes) co_return BodyRead::kTooLarge;
-        if (step.done) co_return BodyRead::kDone;
+        if (step.done) {
+          body.reserve(body.size() + kBodyPadding);
+          req.body = body;
+          co_return BodyRead::kDone;
+        }
       }
       const error_code ec = co_await fastio::readMore(stream, buf);
       if (ec) co_return BodyRead::kGone;
@@ -248,7 +256,10 @@ net::awaitable<BodyRead> readBody(tcp::socket& stream, beast::flat_buffer& buf, 
     const std::size_t take = std::min(buf.size(), want - body.size());
     body.append(static_cast<const char*>(buf.data().data()), take);
     buf.consume(take);
-    if (body.size() == want) co_return BodyRead::kDone;
+    if (body.size() == want) {
+      req.body = body;
+      co_return BodyRead::kDone;
+    }
     const error_code ec = co_await fastio::readMore(stream, buf);
     if (ec) co_return BodyRead::kGone;
   }
@@ -419,7 +430,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   sessions.insert(&state);
   beast::flat_buffer buf;
   // A read fills at most the buffer's free capacity: with room reserved, a request comes in one.
-  buf.reserve(kSessionBufferBytes);
+  buf.reserve(kSessionBufferBytes + fastio::kReadPadding);
   std::string response_head;
   response_head.reserve(512);
   const ServerOptions& opt = server.options_;
@@ -479,10 +490,13 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
       co_await reject(stream, deadline, e);
       break;
     }
-    // The head moves to a buffer of its own, so the body may be read into `buf` freely.
-    head_text.assign(static_cast<const char*>(buf.data().data()), req.head.size);
-    h1::rebase(req.head, static_cast<const char*>(buf.data().data()), head_text.data());
+    const char* head_at = static_cast<const char*>(buf.data().data());
     buf.consume(req.head.size);
+    if (!bodyBuffered(buf, req)) {
+      // Reading the body may move what `buf` holds: the head moves to a buffer of its own first.
+      head_text.assign(head_at, req.head.size);
+      h1::rebase(req.head, head_at, head_text.data());
+    }
 
     server.inflight_.fetch_add(1, std::memory_order_relaxed);
     struct InflightGuard {

@@ -21,11 +21,18 @@
 
 namespace kh::http {
 
-// One request, as a handler sees it. The head's views point into the connection's own copy of
-// the head, valid while the request is handled.
+// Readable bytes that follow a request body (see Request::body).
+inline constexpr std::size_t kBodyPadding = 64;
+
+// One request, as a handler sees it, valid while it is handled. The head's views point into the
+// connection's buffer or its own copy of the head.
 struct Request {
   h1::Head head;
-  std::string body;
+  // At least kBodyPadding readable bytes follow the body, so that a JSON parser reads it in
+  // place. It lies in the connection's buffer when it came whole with the head (the usual case),
+  // else in body_storage.
+  std::string_view body;
+  std::string body_storage;
   std::string remote_ip;
 
   std::string_view method() const { return head.method; }

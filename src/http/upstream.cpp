@@ -43,7 +43,7 @@ bool stillUsable(UpstreamConn& c) {
 UpstreamConn::UpstreamConn(const net::any_io_executor& ex)
     : plain(std::in_place, ex), deadline(ex, [this] { close(); }) {
   // Room for whole bursts of SSE events per read (a read fills only the free capacity).
-  buf.reserve(16 * 1024);
+  buf.reserve(16 * 1024 + fastio::kReadPadding);
 }
 
 void UpstreamConn::close() {
@@ -178,6 +178,30 @@ net::awaitable<core::Result<std::string_view>> UpstreamResponse::read() {
     co_return ioError(ec, "while reading the response body");
   }
   co_return std::string_view{};
+}
+
+std::optional<std::string_view> UpstreamResponse::takeBufferedBody(std::size_t limit) {
+  beast::flat_buffer& buf = conn_->buf;
+  if (framing_ != Framing::kLength || handed_out_ != 0 || buf.size() < remaining_ ||
+      remaining_ > limit)
+    return std::nullopt;
+  const std::string_view body(static_cast<const char*>(buf.data().data()),
+                              static_cast<std::size_t>(remaining_));
+  // The bytes stay where they are until the connection reads again, which is after this
+  // response has handed the connection back.
+  buf.consume(body.size());
+  remaining_ = 0;
+  done_ = true;
+  return body;
+}
+
+net::awaitable<core::Result<std::string_view>> UpstreamResponse::readBody(std::size_t limit) {
+  if (auto whole = takeBufferedBody(limit)) co_return *whole;
+  auto all = co_await readAll(limit);
+  if (!all) co_return std::move(all).error();
+  whole_ = std::move(*all);
+  whole_.reserve(whole_.size() + fastio::kReadPadding);
+  co_return std::string_view(whole_);
 }
 
 net::awaitable<core::Result<std::string>> UpstreamResponse::readAll(std::size_t limit) {

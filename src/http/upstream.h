@@ -56,7 +56,7 @@ struct UpstreamRequest {
   std::string body;
   // Sent instead of `body` when set: a body owned elsewhere that outlives the request (the
   // client's own, forwarded unchanged), which then need not be copied.
-  const std::string* borrowed_body = nullptr;
+  std::optional<std::string_view> borrowed_body;
   std::string_view bodyBytes() const { return borrowed_body ? *borrowed_body : body; }
   Clock::time_point deadline = core::coarseNow() + std::chrono::seconds(600);
 };
@@ -107,6 +107,14 @@ class UpstreamResponse {
   net::awaitable<core::Result<std::string_view>> read();
   // The whole (rest of the) body, failing with 502 beyond `limit` bytes.
   net::awaitable<core::Result<std::string>> readAll(std::size_t limit);
+  // The whole body when it came with the head (the usual case for a small answer), as a view
+  // into the connection's buffer: nothing to await and nothing copied. It stays valid while this
+  // response lives, and at least fastio::kReadPadding readable bytes follow it. nullopt when more
+  // is to be read or it would exceed `limit`: then readBody().
+  std::optional<std::string_view> takeBufferedBody(std::size_t limit);
+  // The whole body read to its end, failing with 502 beyond `limit` bytes; valid while this
+  // response lives and followed by fastio::kReadPadding readable bytes, like takeBufferedBody().
+  net::awaitable<core::Result<std::string_view>> readBody(std::size_t limit);
 
  private:
   friend class UpstreamPool;
@@ -125,6 +133,7 @@ class UpstreamResponse {
   h1::ChunkedDecoder chunked_;
   std::size_t handed_out_ = 0;  // bytes of conn_->buf the last read() returned, consumed next
   bool done_ = false;
+  std::string whole_;  // readBody()'s text when it did not come whole with the head
 };
 
 // Keep-alive connections per origin for one io_context thread: no locks, since every request on

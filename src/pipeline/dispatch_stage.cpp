@@ -7,6 +7,7 @@
 #include "api/client_api.h"
 #include "api/openai_errors.h"
 
+#include "http/fast_io.h"
 #include "http/sse_parser.h"
 #include "pipeline/stages.h"
 #include "pipeline/stream_translator.h"
@@ -265,7 +266,7 @@ core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
         ctx.op, rewrite ? api::rewriteBody(ctx.body, ctx.info, model, force_usage) : std::string(),
         ctx.info.stream);
     // Unchanged, the client's body goes as it is: ctx.body outlives every attempt.
-    if (req && !rewrite) req->borrowed_body = &ctx.body;
+    if (req && !rewrite) req->borrowed_body = ctx.body;
     // Beta features are asked for by header; a pass-through must carry the client's ask.
     if (req && ctx.client == api::ClientApi::kAnthropic) {
       if (const std::string_view beta = ctx.ex.request.header("anthropic-beta"); !beta.empty())
@@ -578,15 +579,24 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       co_return relayed;
     }
 
-    auto body = co_await resp.readAll(kMaxResponseBody);
-    if (!body) {
-      last = std::move(body).error();
-      if (last.code == core::ErrorCode::kCancelled) co_return last;
-      report.failure();
-      if (!last.retryable) co_return last;
-      continue;
+    // The answer is read where it lies in the connection's buffer, which stays put until the
+    // response (and with it the connection) is let go, after the answer went out.
+    std::string_view text;
+    if (auto whole = resp.takeBufferedBody(kMaxResponseBody)) {
+      text = *whole;
+    } else {
+      auto body = co_await resp.readBody(kMaxResponseBody);
+      if (!body) {
+        last = std::move(body).error();
+        if (last.code == core::ErrorCode::kCancelled) co_return last;
+        report.failure();
+        if (!last.retryable) co_return last;
+        continue;
+      }
+      text = *body;
     }
     std::string_view content_type = contentTypeOf(resp);
+    std::string rendered;  // the answer in the client's format, when translated
     if (!same_wire) {
       if (is_sse) {
         last =
@@ -594,19 +604,20 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
         report.failure();
         continue;
       }
-      auto translated = translateAnswer(ctx, provider, *body);
+      auto translated = translateAnswer(ctx, provider, text);
       if (!translated) {
         last = std::move(translated).error();
         report.failure();
         continue;
       }
-      *body = std::move(*translated);
+      rendered = std::move(*translated);
+      text = rendered;
       content_type = "application/json";
     } else if (!is_sse) {
       if (ctx.client == api::ClientApi::kAnthropic) {
-        api::mergeAnthropicUsage(*body, ctx.usage);
+        api::mergeAnthropicUsage(text, ctx.usage);
       } else {
-        auto usage = api::extractUsage(*body, body->capacity());
+        auto usage = api::extractUsage(text, text.size() + http::fastio::kReadPadding);
         if (!usage) {
           last =
               core::Error::badGateway("The upstream answered with a body that is not valid JSON");
@@ -616,7 +627,7 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
         ctx.usage = *usage;
       }
     }
-    if (const std::string_view k = failureKeyword(ctx, *body); !k.empty()) {
+    if (const std::string_view k = failureKeyword(ctx, text); !k.empty()) {
       last = keywordFailure(k);
       report.failure();
       continue;
@@ -625,10 +636,10 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     ctx.status = 200;
     ctx.ttft_us =
         std::chrono::duration_cast<std::chrono::microseconds>(answered - ctx.start).count();
-    ctx.bytes_out += body->size();
+    ctx.bytes_out += text.size();
     http::HeaderBlock headers;
     ctx.addResponseHeaders(headers);
-    if (!co_await ctx.ex.sink.send(200, headers.fields(), content_type, *body))
+    if (!co_await ctx.ex.sink.send(200, headers.fields(), content_type, text))
       co_return core::Error::cancelled();
     co_return core::Ok{};
   }

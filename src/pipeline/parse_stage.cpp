@@ -3,8 +3,9 @@
 namespace kh::pipeline {
 
 core::Status parseStage(RequestContext& ctx) {
-  ctx.body = std::move(ctx.ex.request.body);
-  auto info = api::inspectBody(ctx.body, ctx.op, ctx.client == api::ClientApi::kAnthropic);
+  static_assert(http::kBodyPadding >= api::kJsonPadding);
+  ctx.body = ctx.ex.request.body;
+  auto info = api::inspectPaddedBody(ctx.body, ctx.op, ctx.client == api::ClientApi::kAnthropic);
   if (!info) return std::move(info).error();
   ctx.info = std::move(*info);
   return core::Ok{};

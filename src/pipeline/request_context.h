@@ -28,7 +28,7 @@ struct RequestContext {
   std::shared_ptr<const routing::ModelCatalog> catalog;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 
-  std::string body;  // the inbound body, moved out of the request
+  std::string_view body;  // the inbound body: the request's, valid while it is handled
   api::OpenAIBodyInfo info;
   routing::Route route;
   // The targets to try, in order: the balancer's pick for groups, open breakers left out.

@@ -29,6 +29,9 @@ Breaker::Breaker(BreakerPolicy policy) : policy_(policy) {
 }
 
 bool Breaker::tryAcquire(SteadyTime now) {
+  // Closed reserves nothing, so a breaker that opens meanwhile may still see this attempt: it
+  // could as well have started a moment earlier.
+  if (!opened_.load(std::memory_order_acquire)) return true;
   std::lock_guard lock(mutex_);
   if (!opened_) return true;
   if (openLocked(now) || probe_out_) return false;
@@ -37,11 +40,13 @@ bool Breaker::tryAcquire(SteadyTime now) {
 }
 
 bool Breaker::allows(SteadyTime now) const {
+  if (!opened_.load(std::memory_order_acquire)) return true;
   std::lock_guard lock(mutex_);
   return !opened_ || (!openLocked(now) && !probe_out_);
 }
 
 void Breaker::onSuccess() {
+  if (!opened_.load(std::memory_order_acquire)) return;
   std::lock_guard lock(mutex_);
   // Only a half-open breaker with its probe out closes: without a time we cannot tell an open
   // breaker from a half-open one that nobody probes yet, and both should stay as they are.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -94,7 +95,9 @@ class Breaker {
   std::vector<SteadyTime> failures_;
   std::size_t next_ = 0;   // ring slot the next failure goes to
   std::size_t count_ = 0;  // valid entries, up to failures_.size()
-  bool opened_ = false;    // open or half-open (which one depends on now vs open_until_)
+  // Open or half-open (which one depends on now vs open_until_). Written under the mutex; read
+  // without it first, so that a closed breaker (nearly always) costs every request no lock.
+  std::atomic<bool> opened_{false};
   bool probe_out_ = false;
   SteadyTime open_until_{};
 };

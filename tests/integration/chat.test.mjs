@@ -37,6 +37,18 @@ test('non-stream: the client gets the upstream body byte for byte', T, async () 
   assert.equal(r.json.usage.total_tokens, r.json.usage.prompt_tokens + r.json.usage.completion_tokens);
 });
 
+test('non-stream: large bodies both ways (many reads each) are relayed byte for byte', T, async () => {
+  // A 14 KB prompt arrives in several reads; a 300 KB answer comes in many.
+  const text = 'lorem ipsum dolor sit amet, '.repeat(500);
+  const r = await postJson(`${stack.url}/v1/chat/completions`, chat('fake:big-300000', text));
+  assert.equal(r.status, 200, r.body.slice(0, 200));
+  const rec = lastUpstreamChat();
+  assert.equal(r.body, rec.responseBody);
+  assert.equal(r.json.choices[0].message.content.length, 300000);
+  assert.ok(r.json.usage.completion_tokens > 0);
+  assert.equal(rec.body.messages[1].content, text);
+});
+
 test('non-stream: upstream got the rewritten model and an otherwise untouched body', T, async () => {
   const body = chat('fake:gpt-4o', 'untouched', {
     temperature: 0.25,

@@ -73,6 +73,31 @@ test('a chunked request body, sent in pieces, is read whole', T, async () => {
   assert.equal(jsonOf(r.text).choices[0].message.content, 'echo: chunked hello');
 });
 
+test('a body that follows its head in pieces is read whole, and the head stays intact', T, async () => {
+  const body = chatBody('late body');
+  const r = await exchange([
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
+      + `x-request-id: head-survives-the-body\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+    30, body.slice(0, 7), 30, body.slice(7),
+  ], complete);
+  assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
+  assert.match(r.text, /x-request-id: head-survives-the-body/i);
+  assert.equal(jsonOf(r.text).choices[0].message.content, 'echo: late body');
+});
+
+test('pipelined requests in one write: each body is read where it lies, each answered in order', T, async () => {
+  const req = (text) => {
+    const body = chatBody(text);
+    return `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+  const r = await exchange([req('first') + req('second') + req('third')],
+    (t) => (t.match(/echo: (first|second|third)/g) ?? []).length === 3);
+  assert.deepEqual(r.text.match(/echo: (first|second|third)/g),
+    ['echo: first', 'echo: second', 'echo: third'], r.text);
+  assert.equal((r.text.match(/HTTP\/1\.1 200 /g) ?? []).length, 3, r.text);
+});
+
 test('Expect: 100-continue gets a 100 before the answer', T, async () => {
   const body = chatBody('expect me');
   const r = await exchange([
