@@ -14,6 +14,7 @@
 #include <boost/json/string.hpp>
 
 #include "core/json_text.h"
+#include "core/text_search.h"
 
 namespace kh::api {
 
@@ -441,13 +442,8 @@ bool mayCarryUsage(std::string_view data) {
 }
 
 std::size_t firstUsageObject(std::string_view text) {
-  // memmem, not find(): JSON is full of quotes, and find() stops at each one.
-  auto next = [&](std::size_t from) -> std::size_t {
-    if (from >= text.size()) return std::string_view::npos;
-    const void* hit = ::memmem(text.data() + from, text.size() - from, "\"usage\"", 7);
-    return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - text.data())
-               : std::string_view::npos;
-  };
+  // Not find(): JSON is full of quotes, and find() stops at each one.
+  auto next = [&](std::size_t from) { return core::findText(text, "\"usage\"", from); };
   for (std::size_t at = next(0); at != std::string_view::npos; at = next(at + 7)) {
     std::size_t i = at + 7;
     while (i < text.size() && (text[i] == ' ' || text[i] == ':' || text[i] == '\t' ||

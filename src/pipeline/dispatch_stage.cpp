@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include "api/client_api.h"
 #include "api/openai_errors.h"
+#include "core/text_search.h"
 
 #include "http/fast_io.h"
 #include "http/sse_parser.h"
@@ -142,7 +143,12 @@ class AnthropicPassThrough final : public StreamHandler {
     out.append(api::renderStreamError(api::ClientApi::kAnthropic, e));
   }
   std::size_t firstOfInterest(std::string_view piece) const override {
-    return std::min(piece.find("message_start"), piece.find("message_delta"));
+    for (std::size_t at = core::findText(piece, "message_"); at != std::string_view::npos;
+         at = core::findText(piece, "message_", at + 8)) {
+      const std::string_view rest = piece.substr(at + 8);
+      if (rest.starts_with("start") || rest.starts_with("delta")) return at;
+    }
+    return std::string_view::npos;
   }
 
  private:

@@ -1,0 +1,86 @@
+#include "core/text_search.h"
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
+namespace kh::core {
+
+namespace {
+
+// Lane k of a comparison lands in byte k of the 64-bit halves read below.
+static_assert(std::endian::native == std::endian::little);
+
+// Sixteen bytes as one vector: GCC and Clang lower the operations to SSE2 or NEON.
+using Bytes = unsigned char __attribute__((vector_size(16)));
+
+Bytes load(const char* p) {
+  Bytes v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+Bytes splat(char c) {
+  Bytes v;
+  std::memset(&v, static_cast<unsigned char>(c), sizeof v);
+  return v;
+}
+
+bool any(const Bytes& v) {
+  std::uint64_t lo, hi;
+  std::memcpy(&lo, &v, 8);
+  std::memcpy(&hi, reinterpret_cast<const char*>(&v) + 8, 8);
+  return (lo | hi) != 0;
+}
+
+// The first start position of the 16 from `at` whose lane in `hits` is set and where the whole
+// needle matches, or npos. Out of line: the scan loop stays in registers.
+[[gnu::noinline]] std::size_t confirm(const char* base, std::size_t at, const Bytes& hits,
+                                      std::string_view needle) {
+  for (std::size_t lane = 0; lane < 16; ++lane)
+    if (hits[lane] != 0 && std::memcmp(base + at + lane, needle.data(), needle.size()) == 0)
+      return at + lane;
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::size_t findText(std::string_view text, std::string_view needle, std::size_t from) {
+  const std::size_t n = needle.size();
+  if (n < 4) return text.find(needle, from);
+  if (from > text.size() || text.size() - from < n) return std::string_view::npos;
+  // The needle's first and last bytes are often quotes; its second and second-to-last rarely are.
+  const std::size_t a = 1;
+  const std::size_t b = n - 2;
+  const Bytes first = splat(needle[a]);
+  const Bytes second = splat(needle[b]);
+  const char* const base = text.data();
+  const std::size_t last_start = text.size() - n;  // the last position the needle can start at
+  // Lanes of the 16 start positions from `at` where both tested bytes match; reads bytes up to
+  // at + 15 + b, within the text while at + 15 <= last_start.
+  auto block = [&](std::size_t at) -> Bytes {
+    return (load(base + at + a) == first) & (load(base + at + b) == second);
+  };
+  std::size_t i = from;
+  for (; i + 63 <= last_start; i += 64) {
+    const Bytes h0 = block(i), h1 = block(i + 16), h2 = block(i + 32), h3 = block(i + 48);
+    if (!any(h0 | h1 | h2 | h3)) continue;
+    const Bytes hs[4] = {h0, h1, h2, h3};
+    for (std::size_t k = 0; k < 4; ++k) {
+      if (!any(hs[k])) continue;
+      if (const std::size_t at = confirm(base, i + 16 * k, hs[k], needle);
+          at != std::string_view::npos)
+        return at;
+    }
+  }
+  for (; i + 15 <= last_start; i += 16) {
+    const Bytes h = block(i);
+    if (!any(h)) continue;
+    if (const std::size_t at = confirm(base, i, h, needle); at != std::string_view::npos) return at;
+  }
+  for (; i <= last_start; ++i)
+    if (base[i + a] == needle[a] && std::memcmp(base + i, needle.data(), n) == 0) return i;
+  return std::string_view::npos;
+}
+
+}  // namespace kh::core

@@ -1,0 +1,44 @@
+#include "core/text_search.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+namespace kh::core {
+namespace {
+
+TEST(TextSearch, FindsWhatFindFinds) {
+  const std::string text =
+      R"(data: {"id":"c","choices":[{"delta":{"content":"a usage of \"usage\""}}],"usage":null})";
+  for (std::string_view needle :
+       {"\"usage\"", "\"usage\":", "choices", "null})", "data: ", "zzzz"}) {
+    for (std::size_t from = 0; from <= text.size() + 1; ++from)
+      EXPECT_EQ(findText(text, needle, from), std::string_view(text).find(needle, from))
+          << needle << " from " << from;
+  }
+  EXPECT_EQ(findText("ab", "abc"), std::string_view::npos);
+  EXPECT_EQ(findText("", "\"usage\""), std::string_view::npos);
+  EXPECT_EQ(findText("usage", "us"), 0u) << "short needles take the plain search";
+}
+
+TEST(TextSearch, AgreesWithFindOnRandomText) {
+  // A small alphabet makes partial matches (the two tested bytes without the rest) common, and
+  // lengths up to a few 64-byte strides cover the strides, the 16-byte blocks and the tail.
+  std::mt19937 rng(7);
+  const std::string alphabet = "\"usage:{}n ";
+  for (int round = 0; round < 4000; ++round) {
+    std::string text(rng() % 200, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    std::string needle(4 + rng() % 5, ' ');
+    for (char& c : needle) c = alphabet[rng() % alphabet.size()];
+    if (rng() % 3 == 0 && text.size() >= needle.size())
+      text.replace(rng() % (text.size() - needle.size() + 1), needle.size(), needle);
+    const std::size_t from = text.empty() ? 0 : rng() % (text.size() + 1);
+    ASSERT_EQ(findText(text, needle, from), std::string_view(text).find(needle, from))
+        << "text '" << text << "' needle '" << needle << "' from " << from;
+  }
+}
+
+}  // namespace
+}  // namespace kh::core
