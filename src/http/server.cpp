@@ -113,19 +113,19 @@ class SessionSink final : public ResponseSink {
     co_return ok_;
   }
 
-  net::awaitable<bool> write(std::string_view data) override {
+  net::awaitable<bool> write(std::string_view data, std::string_view more) override {
     if (!ok_ || !chunked_ || ended_) co_return false;
-    if (data.empty()) co_return true;  // an empty chunk would end the body
+    if (data.empty() && more.empty()) co_return true;  // an empty chunk would end the body
     ChunkWrite w;
-    if (writeChunkAtOnce(data, false, w)) co_return ok_;
+    if (writeChunkAtOnce(data, more, false, w)) co_return ok_;
     co_return co_await writeRest(w.used(), w.written);
   }
 
-  net::awaitable<bool> end(std::string_view final_data) override {
+  net::awaitable<bool> end(std::string_view final_data, std::string_view more) override {
     if (!ok_ || !chunked_ || ended_) co_return false;
     ended_ = true;
     ChunkWrite w;
-    if (writeChunkAtOnce(final_data, true, w)) co_return ok_;
+    if (writeChunkAtOnce(final_data, more, true, w)) co_return ok_;
     co_return co_await writeRest(w.used(), w.written);
   }
 
@@ -139,29 +139,28 @@ class SessionSink final : public ResponseSink {
   // (the usual case) costs no coroutine of its own.
   struct ChunkWrite {
     char size_line[24];
-    std::array<net::const_buffer, 5> bufs;
+    std::array<net::const_buffer, 6> bufs;
     std::size_t n = 0;
     std::size_t written = 0;
     std::span<const net::const_buffer> used() const { return {bufs.data(), n}; }
   };
 
-  // Writes the pending head, the chunk framing around `data`, and the last-chunk marker when
-  // `last`, as far as the socket takes them now: true when done (see writeAtOnce()).
-  bool writeChunkAtOnce(std::string_view data, bool last, ChunkWrite& w) {
+  // Writes the pending head, the chunk framing around `data` and `more`, and the last-chunk
+  // marker when `last`, as far as the socket takes them now: true when done (see writeAtOnce()).
+  bool writeChunkAtOnce(std::string_view data, std::string_view more, bool last, ChunkWrite& w) {
     if (head_pending_) {
       w.bufs[w.n++] = net::buffer(head_);
       head_pending_ = false;
     }
-    if (!data.empty()) {
-      if (http10_) {
-        w.bufs[w.n++] = net::buffer(data);
-      } else {
+    if (const std::size_t size = data.size() + more.size(); size != 0) {
+      if (!http10_) {
         const std::size_t size_len =
-            fmt::format_to_n(w.size_line, sizeof w.size_line, "{:x}\r\n", data.size()).size;
+            fmt::format_to_n(w.size_line, sizeof w.size_line, "{:x}\r\n", size).size;
         w.bufs[w.n++] = net::buffer(w.size_line, size_len);
-        w.bufs[w.n++] = net::buffer(data);
-        w.bufs[w.n++] = net::buffer("\r\n", 2);
       }
+      if (!data.empty()) w.bufs[w.n++] = net::buffer(data);
+      if (!more.empty()) w.bufs[w.n++] = net::buffer(more);
+      if (!http10_) w.bufs[w.n++] = net::buffer("\r\n", 2);
     }
     if (last && !http10_) w.bufs[w.n++] = net::buffer("0\r\n\r\n", 5);
     if (w.n == 0) return true;

@@ -79,11 +79,13 @@ class ResponseSink {
                                     std::string_view content_type, std::string_view body) = 0;
   // A streamed response (chunked): begin(), any number of write(), end(). The head goes out with
   // the first write (or end) so that it and the first data share one packet; `final_data` lets
-  // the last piece share one with the terminating chunk.
+  // the last piece share one with the terminating chunk. A piece may come in two parts, `data`
+  // then `more`, so that text kept elsewhere (an upstream's buffer) need not be copied first.
   virtual net::awaitable<bool> begin(int status, std::span<const HeaderRef> headers,
                                      std::string_view content_type) = 0;
-  virtual net::awaitable<bool> write(std::string_view data) = 0;
-  virtual net::awaitable<bool> end(std::string_view final_data = {}) = 0;
+  virtual net::awaitable<bool> write(std::string_view data, std::string_view more = {}) = 0;
+  virtual net::awaitable<bool> end(std::string_view final_data = {},
+                                   std::string_view more = {}) = 0;
   virtual bool started() const = 0;
 };
 

@@ -199,6 +199,9 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
   };
   if (!holding && !co_await start()) co_return core::Error::cancelled();
   http::SseParser parser;
+  // Whole events of the current read that go out as they came, straight from the upstream's
+  // buffer (valid until the next read), ahead of `out`.
+  std::string_view verbatim;
   std::string out;
   bool open = true;  // the handler still takes events
   auto onEvent = [&](const http::SseEvent& ev) {
@@ -206,14 +209,16 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
   };
   // Sends what the events collected; `last` also ends the response, in the same write.
   auto flush = [&](bool last) -> net::awaitable<bool> {
-    if (!out.empty() && ctx.ttft_us < 0) ctx.ttft_us = sinceStartUs(ctx);
-    ctx.bytes_out += out.size();
+    const std::size_t size = verbatim.size() + out.size();
+    if (size != 0 && ctx.ttft_us < 0) ctx.ttft_us = sinceStartUs(ctx);
+    ctx.bytes_out += size;
     bool ok = true;
     if (last) {
-      ok = co_await ctx.ex.sink.end(out);
-    } else if (!out.empty()) {
-      ok = co_await ctx.ex.sink.write(out);
+      ok = co_await ctx.ex.sink.end(verbatim, out);
+    } else if (size != 0) {
+      ok = co_await ctx.ex.sink.write(verbatim, out);
     }
+    verbatim = {};
     out.clear();
     co_return ok;
   };
@@ -238,7 +243,12 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
       std::string_view rest = *piece;
       if (open && parser.buffered() == 0) {
         const std::size_t n = verbatimPrefix(rest, handler.firstOfInterest(rest));
-        out.append(rest.substr(0, n));
+        // While held back, what came so far is kept across reads (and judged): copied.
+        if (holding) {
+          out.append(rest.substr(0, n));
+        } else {
+          verbatim = rest.substr(0, n);
+        }
         rest.remove_prefix(n);
       }
       if (!rest.empty()) parser.feed(rest, onEvent);
