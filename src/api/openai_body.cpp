@@ -343,17 +343,6 @@ std::string rewriteBody(std::string_view body, const OpenAIBodyInfo& info, std::
 
 namespace {
 
-UsageCounts readUsage(simdjson::dom::element usage) {
-  UsageCounts u;
-  if (!usage.is_object()) return u;
-  u.present = true;
-  int64_t v = 0;
-  if (!usage["prompt_tokens"].get_int64().get(v)) u.prompt_tokens = v;
-  if (!usage["completion_tokens"].get_int64().get(v)) u.completion_tokens = v;
-  if (!usage["prompt_tokens_details"]["cached_tokens"].get_int64().get(v)) u.cached_tokens = v;
-  return u;
-}
-
 // The number under `v` when it is an integer; `fallback` otherwise.
 long long intOr(simdjson::ondemand::value& v, long long fallback) {
   int64_t n = 0;
@@ -386,54 +375,77 @@ bool readUsageOnDemand(simdjson::ondemand::value& v, UsageCounts& u) {
   return true;
 }
 
-}  // namespace
+// What the gateway reads of a whole answer or chunk.
+struct TopLevel {
+  UsageCounts usage;
+  bool choices_empty = false;  // "choices" is an empty array
+};
 
-std::optional<UsageCounts> extractUsage(std::string_view json, std::size_t readable) {
-  // A whole answer is read with the On-Demand API: it checks the structure (balanced brackets,
-  // closed strings, valid UTF-8) and reads only "usage", where a DOM would build a tape of every
-  // value. Literals inside members that are skipped go to the client as the upstream wrote them.
-  simdjson::padded_string copy;
-  simdjson::padded_string_view padded(json.data(), json.size(), readable);
-  if (readable < json.size() + simdjson::SIMDJSON_PADDING) {
-    copy = simdjson::padded_string(json);
-    padded = copy;
-  }
+// Reads `json` with the On-Demand API: it checks the structure (balanced brackets, closed
+// strings, valid UTF-8) and reads only "usage" and whether "choices" is empty, where a DOM would
+// build a tape of every value. Literals inside members that are skipped go on as the upstream
+// wrote them. nullopt when the text is not JSON.
+std::optional<TopLevel> readTopLevel(simdjson::padded_string_view json) {
   thread_local simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc;
-  if (parser.iterate(padded).get(doc)) return std::nullopt;
+  if (parser.iterate(json).get(doc)) return std::nullopt;
   simdjson::ondemand::json_type type;
   if (doc.type().get(type)) return std::nullopt;
   if (type != simdjson::ondemand::json_type::object) {
-    // Valid JSON that is not an object carries no usage; only a full parse can tell valid.
+    // Valid JSON that is not an object carries nothing; only a full parse can tell valid.
     simdjson::dom::element root;
-    if (domParser().parse(padded.data(), padded.length(), false).get(root)) return std::nullopt;
-    return UsageCounts{};
+    if (domParser().parse(json.data(), json.length(), false).get(root)) return std::nullopt;
+    return TopLevel{};
   }
   simdjson::ondemand::object root;
   if (doc.get_object().get(root)) return std::nullopt;
-  UsageCounts u;
+  TopLevel t;
   for (auto member : root) {
     simdjson::ondemand::field f;
     if (std::move(member).get(f)) return std::nullopt;
-    if (!f.key().unsafe_is_equal("usage")) continue;  // the value is skipped by the next step
-    u = UsageCounts{};
-    if (!readUsageOnDemand(f.value(), u)) return std::nullopt;
+    const simdjson::ondemand::raw_json_string key = f.key();
+    if (key.unsafe_is_equal("usage")) {
+      t.usage = UsageCounts{};
+      if (!readUsageOnDemand(f.value(), t.usage)) return std::nullopt;
+    } else if (key.unsafe_is_equal("choices")) {
+      simdjson::ondemand::array choices;
+      bool empty = false;
+      if (!f.value().get_array().get(choices) && choices.is_empty().get(empty)) return std::nullopt;
+      t.choices_empty = empty;
+    }
+    // Any other member is skipped by the next step.
   }
   // Past the object the document must end: a location there means something follows it.
   const char* rest = nullptr;
   if (doc.current_location().get(rest) != simdjson::OUT_OF_BOUNDS) return std::nullopt;
-  return u;
+  return t;
+}
+
+// `text` with at least SIMDJSON_PADDING readable bytes after it: as it is when `readable` (bytes
+// readable from text.data()) says so, else copied into a buffer this thread reuses.
+simdjson::padded_string_view padded(std::string_view text, std::size_t readable) {
+  if (readable >= text.size() + simdjson::SIMDJSON_PADDING)
+    return simdjson::padded_string_view(text.data(), text.size(), readable);
+  thread_local std::string copy;
+  copy.assign(text);
+  copy.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  return simdjson::padded_string_view(copy.data(), copy.size(), copy.capacity());
+}
+
+}  // namespace
+
+std::optional<UsageCounts> extractUsage(std::string_view json, std::size_t readable) {
+  auto t = readTopLevel(padded(json, readable));
+  if (!t) return std::nullopt;
+  return t->usage;
 }
 
 ChunkInfo inspectChunk(std::string_view data) {
   ChunkInfo info;
-  simdjson::dom::element doc;
-  if (domParser().parse(data.data(), data.size(), true).get(doc)) return info;
-  simdjson::dom::element usage;
-  if (!doc["usage"].get(usage)) info.usage = readUsage(usage);
-  simdjson::dom::array choices;
-  info.usage_only =
-      info.usage.present && !doc["choices"].get_array().get(choices) && choices.size() == 0;
+  const auto t = readTopLevel(padded(data, 0));
+  if (!t) return info;
+  info.usage = t->usage;
+  info.usage_only = info.usage.present && t->choices_empty;
   return info;
 }
 

@@ -219,6 +219,14 @@ TEST(OpenAIBody, UsageFromResponsesAndChunks) {
   EXPECT_EQ(firstUsageObject(events), events.find("\"usage\" :"));
   EXPECT_EQ(firstUsageObject("data: {\"usage\":null}\n\n"), std::string_view::npos);
   EXPECT_EQ(firstUsageObject("data: {\"x\":1,\"usage\""), 13u);
+  // Spaced out, with choices after usage; a chunk that is not JSON tells nothing.
+  const ChunkInfo spaced =
+      inspectChunk(R"({ "usage" : { "prompt_tokens" : 9 } , "choices" : [ ] })");
+  EXPECT_TRUE(spaced.usage_only);
+  EXPECT_EQ(spaced.usage.prompt_tokens, 9);
+  const ChunkInfo broken = inspectChunk(R"({"choices":[],"usage":{"prompt_tokens":9})");
+  EXPECT_FALSE(broken.usage.present);
+  EXPECT_FALSE(broken.usage_only);
   // vLLM's continuous usage: usage on a chunk that also has choices is read but not dropped.
   const ChunkInfo both = inspectChunk(
       R"({"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":1}})");
