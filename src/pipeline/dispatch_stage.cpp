@@ -490,7 +490,8 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     }
   }
   const int max_attempts = ctx.catalog->config().failover.max_attempts;
-  core::Error last = core::Error::unavailable("No target is available for this model");
+  // Why the last attempt failed; none yet while no attempt was made.
+  std::optional<core::Error> last;
   for (const RequestContext::Attempt& attempt : ctx.plan) {
     if (ctx.attempts >= max_attempts) break;
     // Another request may have taken the one half-open probe since routing looked.
@@ -518,11 +519,11 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       auto acquired = co_await waitForSlot(ctx, *gate, provider.name());
       if (!acquired) {
         last = std::move(acquired).error();
-        if (last.code == core::ErrorCode::kCancelled) co_return last;
+        if (last->code == core::ErrorCode::kCancelled) co_return std::move(*last);
         // A stream already opened by keep-alives ends with the error as its last event.
         if (ctx.stream_open) {
-          const std::string event = api::renderStreamError(ctx.client, last);
-          ctx.error = last.message;
+          const std::string event = api::renderStreamError(ctx.client, *last);
+          ctx.error = last->message;
           co_await ctx.ex.sink.end(event);
           co_return core::Ok{};
         }
@@ -533,9 +534,9 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     auto sent = co_await ctx.ex.upstream.send(req, &ctx.ex.cancel);
     if (!sent) {
       last = std::move(sent).error();
-      if (last.code == core::ErrorCode::kCancelled) co_return last;
+      if (last->code == core::ErrorCode::kCancelled) co_return std::move(*last);
       report.failure();
-      if (!last.retryable) co_return last;
+      if (!last->retryable) co_return std::move(*last);
       continue;
     }
     http::UpstreamResponse& resp = **sent;
@@ -546,19 +547,19 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       last = same_wire ? core::Error::upstreamStatus(status, std::move(text))
                        : provider.parseError(status, std::move(text));
       if (const std::string_view ra = resp.header("Retry-After"); !ra.empty())
-        last.retry_after = std::string(ra);
-      last.retryable = retryOn(ctx, status);
+        last->retry_after = std::string(ra);
+      last->retryable = retryOn(ctx, status);
       // In a group the next requests move on to other targets until then; a lone target keeps
       // passing the upstream's own answer on.
-      if ((status == 429 || status == 503) && !last.retry_after.empty() && ctx.route.balancer)
-        report.holdOff(last.retry_after);
-      if (last.retryable || status >= 500) {
+      if ((status == 429 || status == 503) && !last->retry_after.empty() && ctx.route.balancer)
+        report.holdOff(last->retry_after);
+      if (last->retryable || status >= 500) {
         report.failure();
       } else {
         report.alive();
       }
-      if (last.retryable) continue;
-      co_return last;
+      if (last->retryable) continue;
+      co_return std::move(*last);
     }
     const bool is_sse = resp.header("Content-Type").starts_with("text/event-stream");
     if (ctx.info.stream && is_sse) {
@@ -604,9 +605,9 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       auto body = co_await resp.readBody(kMaxResponseBody);
       if (!body) {
         last = std::move(body).error();
-        if (last.code == core::ErrorCode::kCancelled) co_return last;
+        if (last->code == core::ErrorCode::kCancelled) co_return std::move(*last);
         report.failure();
-        if (!last.retryable) co_return last;
+        if (!last->retryable) co_return std::move(*last);
         continue;
       }
       text = *body;
@@ -659,7 +660,8 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
       co_return core::Error::cancelled();
     co_return core::Ok{};
   }
-  co_return last;
+  if (!last) co_return core::Error::unavailable("No target is available for this model");
+  co_return std::move(*last);
 }
 
 }  // namespace kh::pipeline
