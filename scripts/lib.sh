@@ -6,7 +6,7 @@ KH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Packages to build and run the gateway (Debian 12). Boost 1.81, not the default 1.74.
 KH_BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
-  libsimdjson-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libjemalloc-dev)
+  libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev libjemalloc-dev)
 # Extra packages to run the tests.
 KH_TEST_PACKAGES=(libgtest-dev nodejs curl)
 

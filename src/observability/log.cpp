@@ -1,12 +1,19 @@
 #include "observability/log.h"
 
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <memory>
 
 #include <fmt/format.h>
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -20,7 +27,149 @@ using namespace std::string_view_literals;
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
-std::shared_ptr<spdlog::logger> g_logger;
+
+// Writes all of `text` to standard output, retrying what the kernel took only in part. A failing
+// output (closed pipe, full disk) loses the text, not the process.
+void writeOut(std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
+    if (n > 0) {
+      text.remove_prefix(static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return;
+    }
+  }
+}
+
+// The one thread that writes log text to stdout, so that lines from every thread come out
+// whole and no event loop waits on a slow terminal or pipe. Text is handed over by move and its
+// buffer comes back for a later batch: a line is never copied on its way out. The writer lets
+// text gather for a few milliseconds and writes it in one call: handing over costs an event loop
+// an uncontended lock, with a wake-up only for the first text after a quiet spell.
+class Writer {
+ public:
+  Writer() : thread_([this] { run(); }) {}
+  ~Writer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  // Queues `text` (whole lines, each ending in '\n') and leaves an empty buffer in its place,
+  // one that earlier text was written from when there is one.
+  void write(std::string& text) {
+    std::string spare;
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (queued_bytes_ + text.size() > kMaxQueuedBytes) {
+        // Output that does not keep up loses lines rather than holding requests or memory.
+        text.clear();
+        return;
+      }
+      queued_bytes_ += text.size();
+      queue_.push_back(std::move(text));
+      wake = queue_.size() == 1 || queued_bytes_ >= kWriteNowBytes;
+      if (!spare_.empty()) {
+        spare = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    if (wake) wake_.notify_one();
+    text = std::move(spare);
+    text.clear();
+  }
+
+  // Returns once everything queued so far is written.
+  void flush() {
+    std::unique_lock lock(mutex_);
+    ++flushes_;
+    wake_.notify_one();
+    idle_.wait(lock, [&] { return queue_.empty() && !writing_; });
+    --flushes_;
+  }
+
+ private:
+  static constexpr std::size_t kMaxQueuedBytes = 64u << 20;
+  static constexpr std::size_t kWriteNowBytes = 1u << 20;
+  static constexpr std::size_t kMaxSpares = 32;
+  static constexpr std::size_t kMaxSpareCapacity = 256u << 10;
+  static constexpr auto kGather = std::chrono::milliseconds(5);
+
+  void run() {
+    std::vector<std::string> batch;
+    std::vector<iovec> iov;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, with everything written
+        wake_.wait_for(lock, kGather, [&] {
+          return stopping_ || flushes_ > 0 || queued_bytes_ >= kWriteNowBytes;
+        });
+        batch.swap(queue_);
+        writing_ = true;
+      }
+      writeAll(batch, iov);
+      {
+        std::lock_guard lock(mutex_);
+        for (std::string& text : batch) {
+          queued_bytes_ -= text.size();
+          if (spare_.size() < kMaxSpares && text.capacity() <= kMaxSpareCapacity) {
+            text.clear();
+            spare_.push_back(std::move(text));
+          }
+        }
+        batch.clear();
+        writing_ = false;
+      }
+      idle_.notify_all();
+    }
+  }
+
+  // One writev() for all of `batch` where the output takes it; what it leaves, piece by piece.
+  static void writeAll(const std::vector<std::string>& batch, std::vector<iovec>& iov) {
+    std::size_t i = 0;
+    while (i < batch.size()) {
+      iov.clear();
+      std::size_t bytes = 0;
+      for (std::size_t j = i; j < batch.size() && iov.size() < 512; ++j) {
+        iov.push_back({const_cast<char*>(batch[j].data()), batch[j].size()});
+        bytes += batch[j].size();
+      }
+      const ssize_t n = ::writev(STDOUT_FILENO, iov.data(), static_cast<int>(iov.size()));
+      if (n == static_cast<ssize_t>(bytes)) {
+        i += iov.size();
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return;  // a failing output (closed pipe, full disk) loses the text
+      // A partial write: the rest of the piece it stopped in, then on with the next ones.
+      std::size_t done = static_cast<std::size_t>(n);
+      while (done >= batch[i].size()) done -= batch[i++].size();
+      writeOut(std::string_view(batch[i]).substr(done));
+      ++i;
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;  // text queued after a quiet spell, a flush, or stopping
+  std::condition_variable idle_;  // a round of writing ended
+  std::vector<std::string> queue_;
+  std::vector<std::string> spare_;
+  std::size_t queued_bytes_ = 0;
+  int flushes_ = 0;  // callers of flush() waiting
+  bool writing_ = false;
+  bool stopping_ = false;
+  std::thread thread_;  // last: it starts once the rest is ready
+};
+
+std::unique_ptr<Writer> g_writer;
 
 constexpr std::string_view kNames[] = {"trace", "debug", "info", "warn", "error"};
 
@@ -40,28 +189,36 @@ constexpr auto kBatchInterval = std::chrono::milliseconds(10);
 // big enough that the hand-over to the writer thread is rare (one per ~40 access lines).
 constexpr std::size_t kBatchMaxBytes = 16 * 1024;
 
-void write(const std::string& text) {
-  if (g_logger) {
-    g_logger->info(text);
-  } else {
-    fmt::print("{}\n", text);
+// One line (without its newline) from a thread that does not batch.
+void writeLine(std::string_view line) {
+  if (!g_writer) {
+    fmt::print("{}\n", line);
     std::fflush(stdout);
+    return;
   }
+  std::string text;
+  text.reserve(line.size() + 1);
+  text.append(line).push_back('\n');
+  g_writer->write(text);
 }
 
 void flushBatch(ThreadBatch& b) {
   const std::size_t end = std::min(b.open_at, b.lines.size());
   if (end == 0) return;
-  // The sink adds the final newline.
-  if (end == b.lines.size()) {
-    b.lines.pop_back();
-    write(b.lines);
-    b.lines.clear();
-  } else {
-    write(b.lines.substr(0, end - 1));
+  if (!g_writer) {
+    fmt::print("{}", std::string_view(b.lines).substr(0, end));
+    std::fflush(stdout);
     b.lines.erase(0, end);
-    b.open_at = 0;
+  } else if (end == b.lines.size()) {
+    // The batch's buffer goes to the writer as it is; an earlier one comes back.
+    g_writer->write(b.lines);
+    if (b.lines.capacity() < kBatchMaxBytes + 1024) b.lines.reserve(kBatchMaxBytes + 1024);
+  } else {
+    std::string done = b.lines.substr(0, end);
+    g_writer->write(done);
+    b.lines.erase(0, end);
   }
+  if (b.open_at != std::string::npos) b.open_at = 0;
 }
 
 // A line just completed in the batch: flush when it is big, else make sure a flush is coming.
@@ -91,7 +248,7 @@ void emit(const std::string& line) {
     lineAdded(*b);
     return;
   }
-  write(line);
+  writeLine(line);
 }
 
 }  // namespace
@@ -104,19 +261,13 @@ std::optional<Level> parseLevel(std::string_view name) {
 
 void initLogging(Level level) {
   setLevel(level);
-  if (g_logger) return;
-  spdlog::init_thread_pool(8192, 1);
-  g_logger = spdlog::create_async_nb<spdlog::sinks::stdout_sink_mt>("kakehashi");
-  g_logger->set_pattern("%v");
-  g_logger->set_level(spdlog::level::trace);
-  g_logger->flush_on(spdlog::level::trace);
+  if (!g_writer) g_writer = std::make_unique<Writer>();
 }
 
 void shutdownLogging() {
-  if (!g_logger) return;
-  g_logger->flush();
-  g_logger.reset();
-  spdlog::shutdown();
+  if (!g_writer) return;
+  g_writer->flush();
+  g_writer.reset();
 }
 
 void batchThreadLogs(boost::asio::io_context& ioc) {

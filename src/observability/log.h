@@ -26,8 +26,8 @@ bool enabled(Level level);
 // Flushes and stops the writer; call before exit.
 void shutdownLogging();
 
-// Makes lines logged on the calling thread collect in a buffer that `ioc` hands to the writer
-// every few milliseconds: a busy event loop then wakes the writer once per batch, not per line.
+// Makes lines logged on the calling thread collect in a buffer that goes to the writer every few
+// milliseconds (run by `ioc`) or every 16 KB: a busy event loop hands over batches, not lines.
 // Call flushThreadLogs() when the thread stops running `ioc`.
 void batchThreadLogs(boost::asio::io_context& ioc);
 void flushThreadLogs();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -102,6 +103,39 @@ TEST(Log, BatchedLinesStayWhole) {
   EXPECT_TRUE(lines[1].ends_with(R"("msg":"inner","n":1})")) << lines[1];
   EXPECT_TRUE(lines[2].ends_with(R"("msg":"open","k":"v","after":2})")) << lines[2];
   EXPECT_TRUE(lines[3].ends_with(R"("msg":"last"})")) << lines[3];
+}
+
+// With the writer thread running, lines from threads that batch and threads that do not all come
+// out whole, each thread's in its order, and shutting down writes whatever was still queued.
+TEST(Log, WriterKeepsLinesWholeAndInOrder) {
+  initLogging(Level::kInfo);
+  testing::internal::CaptureStdout();
+  constexpr int kThreads = 4;
+  constexpr int kLines = 3000;  // a batching thread hands over several full batches
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t] {
+      boost::asio::io_context ioc;
+      if (t % 2 == 0) batchThreadLogs(ioc);
+      for (int i = 0; i < kLines; ++i)
+        info("line").num("thread", t).num("i", i).str("pad", std::string(40, 'x'));
+      if (t % 2 == 0) flushThreadLogs();
+    });
+  }
+  for (auto& th : threads) th.join();
+  shutdownLogging();
+  const auto lines = linesOf(testing::internal::GetCapturedStdout());
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(kThreads * kLines));
+  std::vector<int> next(kThreads, 0);
+  for (const std::string& line : lines) {
+    const std::size_t at = line.find("\"thread\":");
+    ASSERT_NE(at, std::string::npos) << line;
+    const int t = line[at + 9] - '0';
+    ASSERT_TRUE(line.ends_with(",\"i\":" + std::to_string(next[t]) + ",\"pad\":\"" +
+                               std::string(40, 'x') + "\"}"))
+        << line;
+    ++next[t];
+  }
 }
 
 }  // namespace
