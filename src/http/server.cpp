@@ -32,14 +32,15 @@ using namespace std::string_view_literals;
 
 void HeaderBlock::add(std::string_view name, std::string_view value) {
   if (size_ == kMaxFields) throw std::length_error("too many response header fields");
-  fields_[size_++] = {name, value};
+  ::new (storage_ + size_ * sizeof(HeaderRef)) HeaderRef{name, value};
+  ++size_;
 }
 
 void HeaderBlock::addNumber(std::string_view name, long long value) {
-  char* first = digits_.data() + digits_used_;
-  const auto r = std::to_chars(first, digits_.data() + digits_.size(), value);
+  char* first = digits_ + digits_used_;
+  const auto r = std::to_chars(first, digits_ + sizeof digits_, value);
   if (r.ec != std::errc()) throw std::length_error("too many numeric response header fields");
-  digits_used_ = static_cast<std::size_t>(r.ptr - digits_.data());
+  digits_used_ = static_cast<std::size_t>(r.ptr - digits_);
   add(name, std::string_view(first, r.ptr));
 }
 
