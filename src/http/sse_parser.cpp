@@ -5,8 +5,8 @@
 namespace kh::http {
 
 std::size_t SseParser::findLineEnd(std::size_t from) const {
-  const char* begin = buf_.data() + from;
-  std::size_t len = buf_.size() - from;
+  const char* begin = text_.data() + from;
+  std::size_t len = text_.size() - from;
   if (const void* nl = std::memchr(begin, '\n', len)) len = static_cast<const char*>(nl) - begin;
   if (const void* cr = std::memchr(begin, '\r', len)) len = static_cast<const char*>(cr) - begin;
   return from + len;
@@ -14,7 +14,7 @@ std::size_t SseParser::findLineEnd(std::size_t from) const {
 
 void SseParser::fieldLine(std::size_t begin, std::size_t end) {
   pending_ = true;
-  std::string_view line = std::string_view(buf_).substr(begin, end - begin);
+  std::string_view line = text_.substr(begin, end - begin);
   if (line.front() == ':') return;  // comment
   std::size_t colon = line.find(':');
   std::string_view name = line.substr(0, colon);

@@ -17,21 +17,33 @@ struct SseEvent {
 
 // Incremental parser for text/event-stream (WHATWG HTML §9.2). Bytes may arrive split anywhere,
 // including between '\r' and '\n'. Only the incomplete tail is kept between feeds and each byte is
-// scanned once, so a long stream costs O(bytes). Not thread-safe; one per stream.
+// scanned once, so a long stream costs O(bytes). Whole events in bytes fed with nothing kept from
+// before are read where they lie, not copied. Not thread-safe; one per stream.
 class SseParser {
  public:
   template <class OnEvent>
   void feed(std::string_view bytes, OnEvent&& on_event) {
-    buf_.append(bytes);
+    if (!buf_.empty()) {
+      buf_.append(bytes);
+      text_ = buf_;
+      scan(false, on_event);
+      return;
+    }
+    text_ = bytes;
     scan(false, on_event);
+    // What is left (an event still coming) is kept for the next feed.
+    buf_.assign(text_);
+    text_ = buf_;
   }
 
   // End of stream: an event that was not terminated by a blank line is still delivered (servers
   // that omit the final blank line are common), then the parser is reset.
   template <class OnEvent>
   void finish(OnEvent&& on_event) {
+    text_ = buf_;
     scan(true, on_event);
     buf_.clear();
+    text_ = buf_;
     resetEvent();
     scan_pos_ = 0;
   }
@@ -43,13 +55,15 @@ class SseParser {
     std::size_t begin = 0, len = 0;
   };
 
+  // Parses text_ (buf_, or bytes fed with nothing kept) and drops the events delivered from its
+  // front, so that text_ is left holding the incomplete tail.
   template <class OnEvent>
   void scan(bool at_eof, OnEvent& on_event) {
-    std::size_t consumed = 0;  // bytes of buf_ belonging to already delivered events
+    std::size_t consumed = 0;  // bytes of text_ belonging to already delivered events
     for (;;) {
       const std::size_t line_end = findLineEnd(scan_pos_);
       std::size_t next;
-      if (line_end == buf_.size()) {
+      if (line_end == text_.size()) {
         if (!at_eof) break;
         if (line_end == scan_pos_) {  // nothing pending on this line
           if (pending_) deliver(consumed, line_end, on_event);
@@ -57,10 +71,10 @@ class SseParser {
           break;
         }
         next = line_end;  // last line without terminator
-      } else if (buf_[line_end] == '\r') {
-        if (line_end + 1 == buf_.size() && !at_eof) break;  // a '\n' may follow in the next feed
-        next = (line_end + 1 < buf_.size() && buf_[line_end + 1] == '\n') ? line_end + 2
-                                                                          : line_end + 1;
+      } else if (text_[line_end] == '\r') {
+        if (line_end + 1 == text_.size() && !at_eof) break;  // a '\n' may follow in the next feed
+        next = (line_end + 1 < text_.size() && text_[line_end + 1] == '\n') ? line_end + 2
+                                                                            : line_end + 1;
       } else {
         next = line_end + 1;
       }
@@ -73,28 +87,33 @@ class SseParser {
         fieldLine(scan_pos_, line_end);
       }
       scan_pos_ = next;
-      if (next == buf_.size() && line_end == buf_.size()) {  // unterminated last line at EOF
+      if (next == text_.size() && line_end == text_.size()) {  // unterminated last line at EOF
         if (pending_) deliver(consumed, next, on_event);
         consumed = next;
         break;
       }
     }
     if (consumed > 0) {
-      buf_.erase(0, consumed);
+      if (text_.data() == buf_.data()) {
+        buf_.erase(0, consumed);
+        text_ = buf_;
+      } else {
+        text_.remove_prefix(consumed);
+      }
       scan_pos_ -= consumed;
       shift(consumed);
     }
   }
 
   void fieldLine(std::size_t begin, std::size_t end);
-  // Offset of the first '\r' or '\n' at or after `from`, or buf_.size(). memchr is vectorised,
+  // Offset of the first '\r' or '\n' at or after `from`, or text_.size(). memchr is vectorised,
   // and '\r' almost never occurs, so this is two fast scans rather than a byte loop.
   std::size_t findLineEnd(std::size_t from) const;
 
   template <class OnEvent>
   void deliver(std::size_t start, std::size_t end, OnEvent& on_event) {
     SseEvent ev;
-    ev.raw = std::string_view(buf_).substr(start, end - start);
+    ev.raw = text_.substr(start, end - start);
     ev.event = view(event_);
     ev.id = view(id_);
     ev.has_data = data_lines_ > 0;
@@ -107,7 +126,7 @@ class SseParser {
     resetEvent();
   }
 
-  std::string_view view(Span s) const { return std::string_view(buf_).substr(s.begin, s.len); }
+  std::string_view view(Span s) const { return text_.substr(s.begin, s.len); }
   void shift(std::size_t n) {
     event_.begin = event_.begin >= n ? event_.begin - n : 0;
     id_.begin = id_.begin >= n ? id_.begin - n : 0;
@@ -120,9 +139,10 @@ class SseParser {
     pending_ = false;
   }
 
-  std::string buf_;
+  std::string buf_;           // the incomplete tail kept between feeds
+  std::string_view text_;     // what is being parsed: buf_, or bytes fed with nothing kept
   std::size_t scan_pos_ = 0;  // start of the first line not yet parsed
-  Span event_, id_, data_;    // offsets into buf_ for the event being assembled
+  Span event_, id_, data_;    // offsets into text_ for the event being assembled
   int data_lines_ = 0;
   std::string joined_;    // only used when an event has several data lines
   bool pending_ = false;  // the current event has at least one line (field or comment)
