@@ -618,10 +618,44 @@ std::string& nextBlock(std::string& run) {
   return run;
 }
 
+// The turns of the request being written. Each thread keeps its turns' buffers from request to
+// request, so that a conversation is written without allocating for every turn.
+struct Turns {
+  std::vector<Turn> slots;  // the first `used` are this request's
+  std::size_t used = 0;
+
+  bool empty() const { return used == 0; }
+  std::size_t size() const { return used; }
+  const Turn& operator[](std::size_t i) const { return slots[i]; }
+};
+
+// Buffers that grew past this for one large request are let go rather than kept.
+constexpr std::size_t kKeptBufferBytes = 256 * 1024;
+
+void trim(std::string& s) {
+  if (s.capacity() > kKeptBufferBytes) std::string().swap(s);
+}
+
+Turns& threadTurns() {
+  thread_local Turns turns;
+  turns.used = 0;
+  for (Turn& t : turns.slots) {
+    trim(t.results);
+    trim(t.others);
+  }
+  return turns;
+}
+
 // The turn that blocks for `role` go into: the last one if it has that role, else a new one.
-Turn& turnFor(std::vector<Turn>& turns, std::string_view role) {
-  if (turns.empty() || turns.back().role != role) turns.push_back(Turn{role, {}, {}});
-  return turns.back();
+Turn& turnFor(Turns& turns, std::string_view role) {
+  if (turns.used > 0 && turns.slots[turns.used - 1].role == role)
+    return turns.slots[turns.used - 1];
+  if (turns.used == turns.slots.size()) turns.slots.emplace_back();
+  Turn& t = turns.slots[turns.used++];
+  t.role = role;
+  t.results.clear();
+  t.others.clear();
+  return t;
 }
 
 // Text and image parts as blocks in `run`. Empty text parts are left out: Anthropic refuses
@@ -762,8 +796,10 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
   if (r.n && *r.n > 1)
     return bad("n", "Anthropic models return one choice per request; 'n' must be 1");
 
-  std::string system;
-  std::vector<Turn> turns;
+  thread_local std::string system;
+  trim(system);
+  system.clear();
+  Turns& turns = threadTurns();
   for (size_t i = 0; i < r.messages.size(); ++i) {
     const Message& m = r.messages[i];
     switch (m.role) {
