@@ -205,19 +205,11 @@ net::awaitable<core::Result<std::string_view>> UpstreamResponse::readBody(std::s
 }
 
 net::awaitable<core::Result<std::string>> UpstreamResponse::readAll(std::size_t limit) {
+  // The whole body came with the head (the usual case for a small answer): no reads to await.
+  if (auto whole = takeBufferedBody(limit)) co_return std::string(*whole);
   std::string out;
   if (framing_ == Framing::kLength && remaining_ <= limit)
-    out.reserve(static_cast<std::size_t>(remaining_) + 64);
-  beast::flat_buffer& buf = conn_->buf;
-  if (framing_ == Framing::kLength && handed_out_ == 0 && buf.size() >= remaining_ &&
-      remaining_ <= limit) {
-    // The whole body came with the head (the usual case for a small answer): no reads to await.
-    out.append(static_cast<const char*>(buf.data().data()), static_cast<std::size_t>(remaining_));
-    buf.consume(static_cast<std::size_t>(remaining_));
-    remaining_ = 0;
-    done_ = true;
-    co_return out;
-  }
+    out.reserve(static_cast<std::size_t>(remaining_) + fastio::kReadPadding);
   for (;;) {
     auto piece = co_await read();
     if (!piece) co_return std::move(piece).error();

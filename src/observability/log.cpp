@@ -1,17 +1,16 @@
 #include "observability/log.h"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <atomic>
-#include <memory>
 
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
