@@ -14,6 +14,7 @@
 #include "model/json_dom.h"
 #include "model/json_scan.h"
 #include "model/json_util.h"
+#include "model/scratch.h"
 
 namespace kh::model {
 
@@ -610,6 +611,11 @@ struct Turn {
   std::string_view role;
   std::string results;
   std::string others;
+  template <class F>
+  void forEachBuffer(F&& f) {
+    f(results);
+    f(others);
+  }
 };
 
 // Opens a block in `run` and returns it to be written into.
@@ -618,45 +624,7 @@ std::string& nextBlock(std::string& run) {
   return run;
 }
 
-// The turns of the request being written. Each thread keeps its turns' buffers from request to
-// request, so that a conversation is written without allocating for every turn.
-struct Turns {
-  std::vector<Turn> slots;  // the first `used` are this request's
-  std::size_t used = 0;
-
-  bool empty() const { return used == 0; }
-  std::size_t size() const { return used; }
-  const Turn& operator[](std::size_t i) const { return slots[i]; }
-};
-
-// Buffers that grew past this for one large request are let go rather than kept.
-constexpr std::size_t kKeptBufferBytes = 256 * 1024;
-
-void trim(std::string& s) {
-  if (s.capacity() > kKeptBufferBytes) std::string().swap(s);
-}
-
-Turns& threadTurns() {
-  thread_local Turns turns;
-  turns.used = 0;
-  for (Turn& t : turns.slots) {
-    trim(t.results);
-    trim(t.others);
-  }
-  return turns;
-}
-
-// The turn that blocks for `role` go into: the last one if it has that role, else a new one.
-Turn& turnFor(Turns& turns, std::string_view role) {
-  if (turns.used > 0 && turns.slots[turns.used - 1].role == role)
-    return turns.slots[turns.used - 1];
-  if (turns.used == turns.slots.size()) turns.slots.emplace_back();
-  Turn& t = turns.slots[turns.used++];
-  t.role = role;
-  t.results.clear();
-  t.others.clear();
-  return t;
-}
+using Turns = ScratchTurns<Turn>;
 
 // Text and image parts as blocks in `run`. Empty text parts are left out: Anthropic refuses
 // empty text blocks. Returns how many blocks were written.
@@ -797,9 +765,9 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
     return bad("n", "Anthropic models return one choice per request; 'n' must be 1");
 
   thread_local std::string system;
-  trim(system);
+  trimScratch(system);
   system.clear();
-  Turns& turns = threadTurns();
+  Turns& turns = Turns::forThread();
   for (size_t i = 0; i < r.messages.size(); ++i) {
     const Message& m = r.messages[i];
     switch (m.role) {
@@ -819,14 +787,14 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
       }
       case Role::kUser: {
         if (!hasBlocks(m.content)) break;
-        if (auto n = appendParts(m.content, i, turnFor(turns, "user").others); !n)
+        if (auto n = appendParts(m.content, i, turns.turnFor("user").others); !n)
           return std::move(n).error();
         break;
       }
       case Role::kAssistant: {
         const bool refusal = m.refusal && !m.refusal->empty();
         if (!hasBlocks(m.content) && m.tool_calls.empty() && !refusal) break;
-        std::string& run = turnFor(turns, "assistant").others;
+        std::string& run = turns.turnFor("assistant").others;
         auto n = appendParts(m.content, i, run);
         if (!n) return std::move(n).error();
         if (*n == 0 && m.tool_calls.empty() && refusal) appendTextBlock(*m.refusal, nextBlock(run));
@@ -854,7 +822,7 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
                      "Anthropic needs 'tool_call_id' on tool messages");
         bool all_text = true;
         for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
-        std::string& block = nextBlock(turnFor(turns, "user").results);
+        std::string& block = nextBlock(turns.turnFor("user").results);
         block.append("{\"type\":\"tool_result\",\"tool_use_id\":"sv);
         core::appendJsonString(block, toolUseId(m.tool_call_id));
         if (all_text) {

@@ -12,6 +12,7 @@
 #include "model/json_dom.h"
 #include "model/json_scan.h"
 #include "model/json_util.h"
+#include "model/scratch.h"
 
 namespace kh::model {
 
@@ -333,13 +334,17 @@ json::object parseArgs(std::string_view text) {
 struct Turn {
   std::string_view role;  // user | model
   std::string parts;
+  template <class F>
+  void forEachBuffer(F&& f) {
+    f(parts);
+  }
 };
+using Turns = ScratchTurns<Turn>;
 
 // The turn that parts for `role` go into: Gemini wants user and model turns to alternate, so
 // neighbours with one role become one turn. Returns its parts, ready for one more.
-std::string& nextPart(std::vector<Turn>& turns, std::string_view role) {
-  if (turns.empty() || turns.back().role != role) turns.push_back(Turn{role, {}});
-  std::string& parts = turns.back().parts;
+std::string& nextPart(Turns& turns, std::string_view role) {
+  std::string& parts = turns.turnFor(role).parts;
   if (!parts.empty()) parts.push_back(',');
   return parts;
 }
@@ -573,8 +578,10 @@ core::Error errorFrom(int status, dom::object err) {
 // ---- public -----------------------------------------------------------------------------------
 
 core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& out) {
-  std::string system_parts;
-  std::vector<Turn> turns;
+  thread_local std::string system_parts;
+  trimScratch(system_parts);
+  system_parts.clear();
+  Turns& turns = Turns::forThread();
   std::map<std::string, std::string, std::less<>> call_names;  // tool_call_id → function name
 
   for (size_t i = 0; i < request.messages.size(); ++i) {
@@ -625,8 +632,7 @@ core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& ou
     // Gemini needs at least one content; a system-only prompt is sent as the user's turn.
     if (system_parts.empty())
       return bad("messages", "At least one message with content is required");
-    turns.push_back(Turn{"user", std::move(system_parts)});
-    system_parts.clear();
+    turns.turnFor("user").parts.swap(system_parts);
   }
   out.append("{\"contents\":["sv);
   for (size_t t = 0; t < turns.size(); ++t) {
