@@ -421,14 +421,14 @@ std::optional<TopLevel> readTopLevel(simdjson::padded_string_view json) {
   return t;
 }
 
-// `text` with at least SIMDJSON_PADDING readable bytes after it: as it is when `readable` (bytes
+// `text` with at least kJsonPadding readable bytes after it: as it is when `readable` (bytes
 // readable from text.data()) says so, else copied into a buffer this thread reuses.
 simdjson::padded_string_view padded(std::string_view text, std::size_t readable) {
-  if (readable >= text.size() + simdjson::SIMDJSON_PADDING)
+  if (readable >= text.size() + kJsonPadding)
     return simdjson::padded_string_view(text.data(), text.size(), readable);
   thread_local std::string copy;
   copy.assign(text);
-  copy.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  copy.reserve(text.size() + kJsonPadding);
   return simdjson::padded_string_view(copy.data(), copy.size(), copy.capacity());
 }
 
