@@ -1,9 +1,95 @@
 #include "core/json_text.h"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
 namespace kh::core {
+
+namespace {
+
+using namespace bytes16;
+
+// The lanes of `v` a JSON string cannot hold as they are.
+Bytes specialLanes(const Bytes& v) {
+  return (v == splat('"')) | (v == splat('\\')) | (v < splat(0x20));
+}
+
+// The same for the eight bytes of `w`, each marked by its high bit. Exact for every byte: no
+// carry crosses from one byte into the next.
+std::uint64_t specialBytes(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kLow7 = kOnes * 0x7F;
+  constexpr std::uint64_t kHighs = kOnes * 0x80;
+  auto zero = [](std::uint64_t x) { return ~(((x & kLow7) + kLow7) | x) & kHighs; };
+  const std::uint64_t control = ~(((w & kLow7) + kOnes * 0x60) | w) & kHighs;
+  return zero(w ^ (kOnes * '"')) | zero(w ^ (kOnes * '\\')) | control;
+}
+
+// Texts of fewer than sixteen bytes: eight at a time, the rest as the text's last eight.
+std::size_t findInShort(std::string_view text, std::size_t from, bool* high) {
+  const char* const base = text.data();
+  const std::size_t n = text.size();
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  if (n < 8) {
+    for (std::size_t i = from; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(base[i]);
+      if (c < 0x20 || c == '"' || c == '\\') return i;
+      if (c >= 0x80 && high != nullptr) *high = true;
+    }
+    return n;
+  }
+  for (std::size_t i = from; i < n;) {
+    const std::size_t at = i <= n - 8 ? i : n - 8;
+    std::uint64_t w;
+    std::memcpy(&w, base + at, sizeof w);
+    const std::uint64_t lanes = ~0ULL << (8 * (i - at));  // bytes before `i` were read already
+    const std::uint64_t marks = specialBytes(w) & lanes;
+    const std::uint64_t before = marks != 0 ? (marks & (~marks + 1)) - 1 : ~0ULL;
+    if (high != nullptr && (w & kHighs & lanes & before) != 0) *high = true;
+    if (marks != 0) return at + static_cast<std::size_t>(std::countr_zero(marks)) / 8;
+    i = at + 8;
+  }
+  return n;
+}
+
+}  // namespace
+
+namespace detail {
+
+std::size_t findJsonSpecialFrom(std::string_view text, std::size_t from, bool* high) {
+  const char* const base = text.data();
+  const std::size_t n = text.size();
+  if (from >= n) return n;
+  if (n < 16) return findInShort(text, from, high);
+  Bytes seen{};  // the vectors passed over whole, for their high bits
+  std::size_t i = from;
+  for (; n - i >= 16; i += 16) {
+    const Bytes v = load(base + i);
+    const Bytes hits = specialLanes(v);
+    if (any(hits)) {
+      const std::size_t lane = firstLane(hits);
+      if (high != nullptr && any((seen | (v & ~lanesFrom(lane))) & splat(0x80))) *high = true;
+      return i + lane;
+    }
+    seen |= v;
+  }
+  std::size_t found = n;
+  if (i < n) {
+    // The rest, fewer than sixteen bytes, read as the text's last sixteen: lanes before `i` were
+    // read already (or lie before `from`) and do not count.
+    const std::size_t start = n - 16;
+    const Bytes v = load(base + start);
+    const Bytes lanes = lanesFrom(i - start);
+    const std::size_t lane = firstLane(specialLanes(v) & lanes);
+    seen |= v & lanes & ~lanesFrom(lane);
+    if (lane < 16) found = start + lane;
+  }
+  if (high != nullptr && any(seen & splat(0x80))) *high = true;
+  return found;
+}
+
+}  // namespace detail
 
 void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -12,20 +98,12 @@ void appendJsonString(std::string& out, std::string_view s) {
   out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
   std::size_t run = 0;  // start of the pending run of characters that need no escaping
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    // Text is mostly plain: skip eight bytes at a time while none needs escaping (stream deltas
-    // and whole prompts go through here).
-    while (i + 8 <= s.size()) {
-      std::uint64_t w;
-      std::memcpy(&w, s.data() + i, sizeof w);
-      if (jsonSpecialBytes(w) != 0) break;
-      i += 8;
-    }
-    if (i >= s.size()) break;
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+  for (;;) {
+    const std::size_t i = findJsonSpecial(s, run);
+    if (i == s.size()) break;
     out.append(s.data() + run, i - run);
     run = i + 1;
+    const auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"':
         out.append("\\\"");
@@ -56,20 +134,6 @@ void appendJsonString(std::string& out, std::string_view s) {
   }
   out.append(s.data() + run, s.size() - run);
   out.push_back('"');
-}
-
-bool isPlainJsonText(std::string_view s) {
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, sizeof w);
-    if (jsonSpecialBytes(w) != 0) return false;
-  }
-  for (; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == '"' || c == '\\') return false;
-  }
-  return true;
 }
 
 }  // namespace kh::core

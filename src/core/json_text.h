@@ -1,9 +1,10 @@
 #pragma once
 
 #include <charconv>
-#include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "core/byte_vector.h"
 
 namespace kh::core {
 
@@ -13,19 +14,37 @@ namespace kh::core {
 // `s` as a JSON string literal, quotes included (RFC 8259 escaping; non-ASCII passes through).
 void appendJsonString(std::string& out, std::string_view s);
 
-// Of the eight bytes in `w`, those a JSON string cannot hold as they are: '"', '\\' and control
-// characters, each marked by its high bit. Exact for the lowest marked byte (the borrows of the
-// subtractions run only upward from a marked one), which is all a scan for the first one reads.
-inline std::uint64_t jsonSpecialBytes(std::uint64_t w) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
-  auto zeroBytes = [](std::uint64_t x) { return (x - kOnes) & ~x; };
-  const std::uint64_t control = (w - kOnes * 0x20) & ~w;
-  return (zeroBytes(w ^ (kOnes * '"')) | zeroBytes(w ^ (kOnes * '\\')) | control) & kHighs;
+namespace detail {
+std::size_t findJsonSpecialFrom(std::string_view text, std::size_t from, bool* high);
+}  // namespace detail
+
+// Where the first byte at or after `from` lies that a JSON string cannot hold as it is ('"', '\\'
+// or a control character); text.size() if there is none. It reads sixteen bytes at a time and may
+// read any byte of `text`, before `from` too: pass the whole buffer the search runs in, so that
+// a short rest is still read as one vector.
+//
+// With `high`, it also sets `high` when a byte of 0x80 or above lies between `from` and the byte
+// found (text that is to be checked as UTF-8); `high` is never cleared.
+//
+// Inline for the usual case of a key or a short piece of text that ends within sixteen bytes.
+inline std::size_t findJsonSpecial(std::string_view text, std::size_t from, bool* high = nullptr) {
+  using namespace bytes16;
+  if (from <= text.size() && text.size() - from >= 16) {
+    const Bytes v = load(text.data() + from);
+    const Bytes hits = (v == splat('"')) | (v == splat('\\')) | (v < splat(0x20));
+    if (any(hits)) {
+      const std::size_t lane = firstLane(hits);
+      if (high != nullptr && any(v & ~lanesFrom(lane) & splat(0x80))) *high = true;
+      return from + lane;
+    }
+  }
+  return detail::findJsonSpecialFrom(text, from, high);
 }
 
 // `s` stands in a JSON string as it is, with nothing to escape.
-bool isPlainJsonText(std::string_view s);
+inline bool isPlainJsonText(std::string_view s) {
+  return findJsonSpecial(s, 0) == s.size();
+}
 
 inline void appendJsonInt(std::string& out, long long n) {
   char buf[24];

@@ -1,37 +1,14 @@
 #include "core/text_search.h"
 
-#include <bit>
-#include <cstdint>
 #include <cstring>
+
+#include "core/byte_vector.h"
 
 namespace kh::core {
 
 namespace {
 
-// Lane k of a comparison lands in byte k of the 64-bit halves read below.
-static_assert(std::endian::native == std::endian::little);
-
-// Sixteen bytes as one vector: GCC and Clang lower the operations to SSE2 or NEON.
-using Bytes = unsigned char __attribute__((vector_size(16)));
-
-Bytes load(const char* p) {
-  Bytes v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-Bytes splat(char c) {
-  Bytes v;
-  std::memset(&v, static_cast<unsigned char>(c), sizeof v);
-  return v;
-}
-
-bool any(const Bytes& v) {
-  std::uint64_t lo, hi;
-  std::memcpy(&lo, &v, 8);
-  std::memcpy(&hi, reinterpret_cast<const char*>(&v) + 8, 8);
-  return (lo | hi) != 0;
-}
+using namespace bytes16;
 
 // The first start position of the 16 from `at` whose lane in `hits` is set and where the whole
 // needle matches, or npos. Out of line: the scan loop stays in registers.

@@ -1,7 +1,5 @@
 #include "model/json_scan.h"
 
-#include <array>
-#include <bit>
 #include <cstring>
 
 #include <simdjson.h>
@@ -11,35 +9,6 @@
 namespace kh::model {
 
 namespace {
-
-// Bytes that end the quick run through a string: the quote, a backslash, control characters
-// (which JSON requires escaped) and the first byte of every multi-byte UTF-8 sequence (which
-// must be checked).
-constexpr std::array<bool, 256> kStringStop = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] = true;
-  for (int c = 0x80; c < 0x100; ++c) t[c] = true;
-  t['"'] = t['\\'] = true;
-  return t;
-}();
-
-// The first byte at or after p that kStringStop names, or end. Eight bytes a step: strings are
-// most of a stream event's bytes.
-const char* findStringStop(const char* p, const char* end) {
-  if constexpr (std::endian::native == std::endian::little) {
-    constexpr std::uint64_t kHigh = 0x8080808080808080;
-    while (end - p >= 8) {
-      std::uint64_t v;
-      std::memcpy(&v, p, 8);
-      // What JSON escapes, and every byte of 0x80 and above (its high bit), to check as UTF-8.
-      const std::uint64_t stop = core::jsonSpecialBytes(v) | (v & kHigh);
-      if (stop) return p + std::countr_zero(stop) / 8;
-      p += 8;
-    }
-  }
-  while (p < end && !kStringStop[static_cast<unsigned char>(*p)]) ++p;
-  return p;
-}
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -190,18 +159,14 @@ bool JsonScanner::string(JsonString& out) {
   const char* const start = p;
   read_ = true;
   bool escaped = false;
-  bool wide = false;
+  bool wide = false;  // a byte of 0x80 or above: the text is checked as UTF-8
+  const std::string_view text(begin_, static_cast<std::size_t>(end_ - begin_));
   for (;;) {
-    p = findStringStop(p, end_);
+    p = begin_ + core::findJsonSpecial(text, static_cast<std::size_t>(p - begin_), &wide);
     if (p == end_) return fail();
     const auto c = static_cast<unsigned char>(*p);
     if (c == '"') break;
     if (c < 0x20) return fail();
-    if (c >= 0x80) {
-      wide = true;
-      ++p;
-      continue;
-    }
     // A backslash.
     if (end_ - p < 2) return fail();
     escaped = true;

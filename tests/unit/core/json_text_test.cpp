@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 namespace kh::core {
 namespace {
 
@@ -57,6 +60,56 @@ TEST(JsonText, EscapesAtEveryPosition) {
     }
   }
   EXPECT_EQ(quoted(" !#[]~\x7f"), "\" !#[]~\x7f\"");
+}
+
+// The search reads sixteen bytes at a time, the rest of a text as its last sixteen, and may look
+// at bytes before `from`: compared with a byte-by-byte reference at every length, start and place.
+TEST(JsonText, FindSpecialAgreesWithBytewiseSearch) {
+  auto reference = [](std::string_view s, std::size_t from, bool& high) {
+    for (std::size_t i = from; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c == '"' || c == '\\') return i;
+      high |= c >= 0x80;
+    }
+    return s.size();
+  };
+  std::uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  constexpr char kBytes[] = {'a',
+                             'z',
+                             ' ',
+                             '"',
+                             '\\',
+                             '\n',
+                             '\x01',
+                             '\x1f',
+                             '\x7f',
+                             static_cast<char>(0x80),
+                             static_cast<char>(0xE3),
+                             static_cast<char>(0xFF)};
+  for (int round = 0; round < 20000; ++round) {
+    const std::size_t len = next() % 70;
+    std::string s(len, 'a');
+    // Mostly plain text with a few specials and high bytes, as real text is.
+    for (auto& c : s)
+      if (next() % 8 == 0) c = kBytes[next() % sizeof kBytes];
+    const std::size_t from = len == 0 ? 0 : next() % (len + 1);
+    bool high = false, expected_high = false;
+    const std::size_t at = findJsonSpecial(s, from, &high);
+    ASSERT_EQ(at, reference(s, from, expected_high)) << round;
+    ASSERT_EQ(high, expected_high) << round;
+    ASSERT_EQ(findJsonSpecial(s, from), at) << round;
+  }
+  bool high = true;
+  EXPECT_EQ(findJsonSpecial("plain", 0, &high), 5u);
+  EXPECT_TRUE(high);  // never cleared
+  EXPECT_EQ(findJsonSpecial("abc", 7), 3u);
+  EXPECT_TRUE(isPlainJsonText(std::string(100, 'x') + "\xE3\x81\x82"));
+  EXPECT_FALSE(isPlainJsonText(std::string(100, 'x') + "\t"));
+  EXPECT_TRUE(isPlainJsonText(""));
 }
 
 TEST(JsonText, Integers) {
