@@ -34,12 +34,13 @@ std::string_view pathOf(std::string_view target) {
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
-// Answers a request that does not go through the pipeline, and logs it.
+// Answers a request that does not go through the pipeline, and logs it. Takes what it sends by
+// value: the router returns this coroutine unstarted, and its own locals are gone by the time it
+// runs.
 // GCC 12 can destroy a temporary twice when it lives in a full-expression containing co_await;
 // so across this code base, awaited calls only take named values, never temporaries.
-net::awaitable<void> answer(http::Exchange& ex, const std::string& request_id, int status,
-                            std::string_view body,
-                            api::ClientApi client = api::ClientApi::kOpenAI) {
+net::awaitable<void> answer(http::Exchange& ex, std::string request_id, int status,
+                            std::string body, api::ClientApi client = api::ClientApi::kOpenAI) {
   const auto start = std::chrono::steady_clock::now();
   http::HeaderBlock headers;
   headers.add("x-request-id", request_id);
@@ -171,6 +172,8 @@ std::optional<std::pair<int, std::string>> localRoute(const routing::ModelCatalo
 
 }  // namespace
 
+// Not a coroutine itself: it picks the coroutine that answers and returns it unstarted, so a
+// request runs one coroutine frame fewer (the pipeline's frame holds the request's context).
 net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
   std::string request_id = requestIdFor(ex.request);
   const std::string_view path = pathOf(ex.request.target());
@@ -186,13 +189,10 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
                           false,
                           {},
                           {}};
-      const std::string body = api::renderError(r.client, e);
-      co_await answer(ex, request_id, e.http_status, body, r.client);
-      co_return;
+      return answer(ex, std::move(request_id), e.http_status, api::renderError(r.client, e),
+                    r.client);
     }
-    pipeline::RequestContext ctx(ex, std::move(request_id), r.client, r.op, catalogs_.current());
-    co_await pipeline::runPipeline(ctx);
-    co_return;
+    return pipeline::runPipeline(ex, std::move(request_id), r.client, r.op, catalogs_.current());
   }
   if (path == kCountTokens) {
     std::pair<int, std::string> counted{405, ""};
@@ -208,8 +208,8 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
                           {}};
       counted.second = api::renderError(api::ClientApi::kAnthropic, e);
     }
-    co_await answer(ex, request_id, counted.first, counted.second, api::ClientApi::kAnthropic);
-    co_return;
+    return answer(ex, std::move(request_id), counted.first, std::move(counted.second),
+                  api::ClientApi::kAnthropic);
   }
 
   const auto catalog = catalogs_.current();
@@ -224,7 +224,7 @@ net::awaitable<void> ProxyRouter::handle(http::Exchange& ex) const {
                         {}};
     local.emplace(e.http_status, api::renderOpenAIError(e));
   }
-  co_await answer(ex, request_id, local->first, local->second);
+  return answer(ex, std::move(request_id), local->first, std::move(local->second));
 }
 
 std::pair<std::string, std::string> renderServerError(const core::Error& error) {

@@ -3,7 +3,10 @@
 
 namespace kh::pipeline {
 
-boost::asio::awaitable<void> runPipeline(RequestContext& ctx) {
+boost::asio::awaitable<void> runPipeline(http::Exchange& ex, std::string request_id,
+                                         api::ClientApi client, providers::Operation op,
+                                         std::shared_ptr<const routing::ModelCatalog> catalog) {
+  RequestContext ctx(ex, std::move(request_id), client, op, std::move(catalog));
   core::Status s = parseStage(ctx);
   if (s) s = routeStage(ctx);
   if (s) s = co_await dispatchStage(ctx);

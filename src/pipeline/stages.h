@@ -33,7 +33,10 @@ void logAccess(const http::Exchange& ex, std::string_view request_id, int status
                std::chrono::steady_clock::time_point start, std::size_t bytes_out,
                const RequestContext* routed);
 
-// Runs the stages and answers errors in OpenAI's shape.
-boost::asio::awaitable<void> runPipeline(RequestContext& ctx);
+// Runs the stages for one request, whose context lives in this coroutine's frame, and answers
+// errors in the client API's shape.
+boost::asio::awaitable<void> runPipeline(http::Exchange& ex, std::string request_id,
+                                         api::ClientApi client, providers::Operation op,
+                                         std::shared_ptr<const routing::ModelCatalog> catalog);
 
 }  // namespace kh::pipeline
