@@ -75,4 +75,18 @@ ChatChunk& ChunkBuffer::add() {
   return c;
 }
 
+std::size_t ChunkBuffer::heldBytes() const {
+  std::size_t n = chunks_.capacity() * sizeof(ChatChunk);
+  for (const ChatChunk& c : chunks_) {
+    n += c.id.capacity() + c.model.capacity() + c.choices.capacity() * sizeof(ChunkChoice);
+    for (const ChunkChoice& ch : c.choices) {
+      if (ch.content) n += ch.content->capacity();
+      n += ch.tool_calls.capacity() * sizeof(ToolCallDelta);
+      for (const ToolCallDelta& t : ch.tool_calls)
+        n += t.id.capacity() + t.name.capacity() + t.arguments.capacity();
+    }
+  }
+  return n;
+}
+
 }  // namespace kh::model

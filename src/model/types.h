@@ -172,6 +172,9 @@ class ChunkBuffer {
   ChatChunk& operator[](std::size_t i) { return chunks_[i]; }
   const ChatChunk& operator[](std::size_t i) const { return chunks_[i]; }
   ChatChunk& back() { return chunks_[size_ - 1]; }
+  // The bytes its chunks' strings and vectors hold, in use or kept: what keeping the buffer for
+  // another stream would pin.
+  std::size_t heldBytes() const;
   const ChatChunk* begin() const { return chunks_.data(); }
   const ChatChunk* end() const { return chunks_.data() + size_; }
 

@@ -251,7 +251,12 @@ net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResp
         }
         rest.remove_prefix(n);
       }
-      if (!rest.empty()) parser.feed(rest, onEvent);
+      if (!rest.empty()) {
+        // Room for what this read's events become (translated events are of about their size),
+        // so that `out` is not regrown and copied event by event.
+        out.reserve(out.size() + 2 * rest.size());
+        parser.feed(rest, onEvent);
+      }
       last = resp.done() || !open;
     }
     if (last) {

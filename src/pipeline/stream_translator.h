@@ -18,6 +18,9 @@ class StreamTranslator {
  public:
   StreamTranslator(std::unique_ptr<providers::ChatStreamDecoder> decoder,
                    std::unique_ptr<api::ChatStreamEncoder> encoder);
+  StreamTranslator(StreamTranslator&&) noexcept = default;
+  StreamTranslator& operator=(StreamTranslator&&) noexcept = default;
+  ~StreamTranslator();
 
   // Appends the client events for one upstream event. false: the upstream reported a failure; the
   // error event is written and the stream is over.
@@ -36,7 +39,9 @@ class StreamTranslator {
 
   std::unique_ptr<providers::ChatStreamDecoder> decoder_;
   std::unique_ptr<api::ChatStreamEncoder> encoder_;
-  model::ChunkBuffer chunks_;  // reused for every event
+  // Reused for every event, and kept per thread for later streams when this one ends: a stream's
+  // chunks reuse the strings and vectors earlier streams grew instead of allocating them again.
+  std::unique_ptr<model::ChunkBuffer> chunks_;
   std::optional<model::Usage> usage_;
   std::string error_;
 };
