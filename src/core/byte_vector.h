@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace kh::core::bytes16 {
 
 // Sixteen bytes as one vector, for the scans of hot paths: GCC and Clang lower the operations to
@@ -26,27 +30,31 @@ inline Bytes splat(unsigned char c) {
   return v;
 }
 
-inline bool any(const Bytes& v) {
+// The high bits of the eight bytes of `x`, byte k's as bit k.
+constexpr unsigned gatherHighBits(std::uint64_t x) {
+  return static_cast<unsigned>(((x & 0x8080808080808080ULL) * 0x0002040810204081ULL) >> 56);
+}
+
+// The high bit of each lane, lane k's as bit k: of a comparison, the lanes it set.
+inline unsigned laneMask(const Bytes& v) {
+#if defined(__SSE2__)
+  return static_cast<unsigned>(_mm_movemask_epi8(std::bit_cast<__m128i>(v)));
+#else
   std::uint64_t lo, hi;
   std::memcpy(&lo, &v, 8);
   std::memcpy(&hi, reinterpret_cast<const char*>(&v) + 8, 8);
-  return (lo | hi) != 0;
+  return gatherHighBits(lo) | gatherHighBits(hi) << 8;
+#endif
+}
+
+inline bool any(const Bytes& v) {
+  return laneMask(v) != 0;
 }
 
 // The first lane set in `v`; 16 when none is.
 inline std::size_t firstLane(const Bytes& v) {
-  std::uint64_t lo, hi;
-  std::memcpy(&lo, &v, 8);
-  std::memcpy(&hi, reinterpret_cast<const char*>(&v) + 8, 8);
-  if (lo != 0) return static_cast<std::size_t>(std::countr_zero(lo)) / 8;
-  if (hi != 0) return 8 + static_cast<std::size_t>(std::countr_zero(hi)) / 8;
-  return 16;
-}
-
-// Lanes k >= from set, the others clear.
-inline Bytes lanesFrom(std::size_t from) {
-  constexpr Bytes kIndex = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  return kIndex >= splat(static_cast<unsigned char>(from));
+  const unsigned m = laneMask(v);
+  return m != 0 ? static_cast<std::size_t>(std::countr_zero(m)) : 16;
 }
 
 }  // namespace kh::core::bytes16

@@ -62,30 +62,32 @@ std::size_t findJsonSpecialFrom(std::string_view text, std::size_t from, bool* h
   const std::size_t n = text.size();
   if (from >= n) return n;
   if (n < 16) return findInShort(text, from, high);
-  Bytes seen{};  // the vectors passed over whole, for their high bits
+  unsigned seen = 0;  // high bits of the bytes passed over
   std::size_t i = from;
+  std::size_t found = n;
   for (; n - i >= 16; i += 16) {
     const Bytes v = load(base + i);
-    const Bytes hits = specialLanes(v);
-    if (any(hits)) {
-      const std::size_t lane = firstLane(hits);
-      if (high != nullptr && any((seen | (v & ~lanesFrom(lane))) & splat(0x80))) *high = true;
-      return i + lane;
+    const unsigned hits = laneMask(specialLanes(v));
+    if (hits != 0) {
+      const auto lane = static_cast<unsigned>(std::countr_zero(hits));
+      seen |= laneMask(v) & ((1u << lane) - 1);
+      found = i + lane;
+      break;
     }
-    seen |= v;
+    seen |= laneMask(v);
   }
-  std::size_t found = n;
-  if (i < n) {
+  if (found == n && i < n) {
     // The rest, fewer than sixteen bytes, read as the text's last sixteen: lanes before `i` were
     // read already (or lie before `from`) and do not count.
     const std::size_t start = n - 16;
     const Bytes v = load(base + start);
-    const Bytes lanes = lanesFrom(i - start);
-    const std::size_t lane = firstLane(specialLanes(v) & lanes);
-    seen |= v & lanes & ~lanesFrom(lane);
-    if (lane < 16) found = start + lane;
+    const unsigned lanes = 0xFFFFu << (i - start) & 0xFFFFu;
+    const unsigned hits = laneMask(specialLanes(v)) & lanes;
+    const unsigned before = hits != 0 ? (hits & (~hits + 1)) - 1 : 0xFFFFu;
+    seen |= laneMask(v) & lanes & before;
+    if (hits != 0) found = start + static_cast<std::size_t>(std::countr_zero(hits));
   }
-  if (high != nullptr && any(seen & splat(0x80))) *high = true;
+  if (high != nullptr && seen != 0) *high = true;
   return found;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <bit>
 #include <charconv>
 #include <string>
 #include <string_view>
@@ -31,10 +32,10 @@ inline std::size_t findJsonSpecial(std::string_view text, std::size_t from, bool
   using namespace bytes16;
   if (from <= text.size() && text.size() - from >= 16) {
     const Bytes v = load(text.data() + from);
-    const Bytes hits = (v == splat('"')) | (v == splat('\\')) | (v < splat(0x20));
-    if (any(hits)) {
-      const std::size_t lane = firstLane(hits);
-      if (high != nullptr && any(v & ~lanesFrom(lane) & splat(0x80))) *high = true;
+    const unsigned hits = laneMask((v == splat('"')) | (v == splat('\\')) | (v < splat(0x20)));
+    if (hits != 0) {
+      const auto lane = static_cast<unsigned>(std::countr_zero(hits));
+      if (high != nullptr && (laneMask(v) & ((1u << lane) - 1)) != 0) *high = true;
       return from + lane;
     }
   }

@@ -74,18 +74,31 @@ FinishReason finishFor(std::string_view stop_reason) {
 // Anthropic's input_tokens leaves out cache reads and writes; the canonical prompt count holds
 // all three. Only the fields present are updated, because message_delta repeats some of
 // message_start's counts and omits others.
+// The counts a usage object names; those absent, null or not integers stay unset.
+struct UsageCounts {
+  std::optional<long long> input, cache_read, cache_creation, output;
+};
+
+void applyUsageCounts(const UsageCounts& c, Usage& u) {
+  const long long input =
+      c.input.value_or(u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
+  u.cached_tokens = c.cache_read.value_or(u.cached_tokens);
+  u.cache_creation_tokens = c.cache_creation.value_or(u.cache_creation_tokens);
+  u.prompt_tokens = input + u.cached_tokens + u.cache_creation_tokens;
+  u.completion_tokens = c.output.value_or(u.completion_tokens);
+}
+
 void applyUsage(dom::element v, Usage& u) {
   dom::object o;
   if (v.get_object().get(o)) return;
   const auto [input_tokens, cache_read, cache_creation, output] = detail::members(
       o,
       {"input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens"});
-  const long long input =
-      detail::integerOf(input_tokens, u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
-  u.cached_tokens = detail::integerOf(cache_read, u.cached_tokens);
-  u.cache_creation_tokens = detail::integerOf(cache_creation, u.cache_creation_tokens);
-  u.prompt_tokens = input + u.cached_tokens + u.cache_creation_tokens;
-  u.completion_tokens = detail::integerOf(output, u.completion_tokens);
+  auto count = [](const std::optional<dom::element>& e) -> std::optional<long long> {
+    return e ? detail::integer(*e) : std::nullopt;
+  };
+  applyUsageCounts({count(input_tokens), count(cache_read), count(cache_creation), count(output)},
+                   u);
 }
 
 long long uncachedInput(const Usage& u) {
@@ -1269,6 +1282,122 @@ std::string_view bareEventType(std::string_view data) {
 
 }  // namespace
 
+bool AnthropicStreamDecoder::readLifecycleEvent(std::string_view data, ChunkBuffer& out) {
+  using Kind = JsonScanner::Kind;
+  enum class Type { kNone, kMessageStart, kBlockStart, kMessageDelta };
+  static constexpr std::string_view kKeys[] = {"type",          "message", "index",
+                                               "content_block", "delta",   "usage"};
+  static constexpr std::string_view kMessageKeys[] = {"id", "model", "usage"};
+  static constexpr std::string_view kBlockKeys[] = {"type", "text"};
+  static constexpr std::string_view kDeltaKeys[] = {"stop_reason"};
+  static constexpr std::string_view kUsageKeys[] = {"input_tokens", "cache_read_input_tokens",
+                                                    "cache_creation_input_tokens", "output_tokens"};
+  JsonScanner s(data);
+  Type type = Type::kNone;
+  JsonString id, model, block_type, text, stop_reason;
+  bool has_message = false, has_block = false, has_usage = false;
+  long long index = -1;
+  UsageCounts usage;
+
+  // A string member, unescaped (ids, names and reasons are): null and other types read as empty,
+  // as in the general reading.
+  auto plain = [&](JsonString& to) {
+    if (s.peek() != Kind::kString) return s.skip();
+    return s.string(to) && !to.escaped;
+  };
+  // A usage object; any count that is not a plain integer or null is left to the general reading.
+  auto readUsage = [&] {
+    if (s.peek() != Kind::kObject) return s.skip();
+    has_usage = true;
+    return s.object(kUsageKeys, [&](std::size_t i) {
+      std::optional<long long>& to = i == 0   ? usage.input
+                                     : i == 1 ? usage.cache_read
+                                     : i == 2 ? usage.cache_creation
+                                              : usage.output;
+      if (s.peek() == Kind::kNull) return s.null();
+      long long n = 0;
+      if (!s.integer(n)) return false;
+      to = n;
+      return true;
+    });
+  };
+  const bool read = s.object(kKeys, [&](std::size_t i) {
+    // Anthropic names the type first; any other order goes the general way.
+    if (i != 0 && type == Type::kNone) return false;
+    switch (i) {
+      case 0: {
+        JsonString t;
+        if (!(s.peek() == Kind::kString && s.string(t))) return false;
+        if (t.is("message_start")) {
+          type = Type::kMessageStart;
+        } else if (t.is("content_block_start")) {
+          type = Type::kBlockStart;
+        } else if (t.is("message_delta")) {
+          type = Type::kMessageDelta;
+        } else {
+          return false;
+        }
+        return true;
+      }
+      case 1:
+        if (type != Type::kMessageStart || s.peek() != Kind::kObject) return s.skip();
+        has_message = true;
+        return s.object(kMessageKeys, [&](std::size_t k) {
+          return k == 0 ? plain(id) : k == 1 ? plain(model) : readUsage();
+        });
+      case 2:
+        if (type != Type::kBlockStart) return s.skip();
+        if (s.peek() == Kind::kNull) return s.null();
+        return s.integer(index);
+      case 3:
+        if (type != Type::kBlockStart || s.peek() != Kind::kObject) return s.skip();
+        has_block = true;
+        return s.object(kBlockKeys,
+                        [&](std::size_t k) { return k == 0 ? plain(block_type) : plain(text); });
+      case 4:
+        if (type != Type::kMessageDelta || s.peek() != Kind::kObject) return s.skip();
+        return s.object(kDeltaKeys, [&](std::size_t) { return plain(stop_reason); });
+      default:
+        return type == Type::kMessageDelta ? readUsage() : s.skip();
+    }
+  });
+  if (!read || !s.finish()) return false;
+
+  switch (type) {
+    case Type::kMessageStart: {
+      created_ = core::nowUnixSeconds();
+      if (has_message) {
+        id_.assign(id.raw);
+        model_.assign(model.raw);
+        if (has_usage) applyUsageCounts(usage, usage_);
+      }
+      ChatChunk& c = chunk(out);
+      c.choices.front().role = Role::kAssistant;
+      c.choices.front().content.emplace();
+      return true;
+    }
+    case Type::kBlockStart: {
+      // A tool_use block's id, name and input are read the general way.
+      if (block_type.is("tool_use")) return false;
+      if (index < 0 || index >= 4096 || !has_block) return true;
+      if (static_cast<size_t>(index) >= block_tool_.size()) block_tool_.resize(index + 1, -1);
+      if (block_type.is("text") && !text.raw.empty())
+        chunk(out).choices.front().content.emplace(text.raw);
+      return true;
+    }
+    case Type::kMessageDelta:
+      if (has_usage) applyUsageCounts(usage, usage_);
+      if (!stop_reason.raw.empty() && finish_ == FinishReason::kNone) {
+        finish_ = finishFor(stop_reason.raw);
+        finishChunk(finish_, out);
+      }
+      return true;
+    case Type::kNone:
+      break;
+  }
+  return false;
+}
+
 core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_view data,
                                           ChunkBuffer& out) {
   if (event == "ping") return core::Ok{};
@@ -1282,6 +1411,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
       return core::Ok{};
     }
   }
+  if (readLifecycleEvent(data, out)) return core::Ok{};
   // An event without data is named by its `event:` line alone (message_stop, ping).
   dom::element root;
   dom::object o;

@@ -71,6 +71,11 @@ class AnthropicStreamDecoder {
   // content_block_delta, the event of every token, read by the scanner. false for any other event
   // (and for a delta in a shape the general reading must weigh), left to feed()'s simdjson reading.
   bool readBlockDelta(std::string_view data, ChunkBuffer& out) const;
+  // message_start, content_block_start of a text block and message_delta, once or twice a stream,
+  // read by the scanner into the same state and chunks as the general reading gives. false, with
+  // nothing changed, for any other event and for one the general reading must weigh (a tool_use
+  // block, escaped text, a count that is not a plain integer, a repeated key).
+  bool readLifecycleEvent(std::string_view data, ChunkBuffer& out);
   // The chunk for a text_delta or (`json`) an input_json_delta of block `index`. false: the text
   // is one the general reading must decode.
   bool emitDelta(long long index, bool json, const JsonString& value, ChunkBuffer& out) const;

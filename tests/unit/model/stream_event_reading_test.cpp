@@ -273,6 +273,84 @@ TEST(StreamEventReading, AnthropicDeltasReadAlike) {
               "Anthropic events read by type");
 }
 
+// message_start, content_block_start and message_delta, each in a stream of its own that then
+// stops, so that the usage and finish reason it left behind are compared too.
+TEST(StreamEventReading, AnthropicLifecycleEventsReadAlike) {
+  const std::vector<Event> variants = {
+      {"message_start",
+       R"({"type":"message_start","message":{"id":"msg_9","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":2,"cache_read_input_tokens":4,"output_tokens":1}}})"},
+      {"message_start", R"({"type":"message_start","message":{"id":"msg_9","model":"m"}})"},
+      {"message_start", R"({"type":"message_start","message":{"id":null,"model":5,"usage":null}})"},
+      {"message_start", R"({"type":"message_start","message":{"usage":{"input_tokens":null}}})"},
+      {"message_start", R"({"type":"message_start","message":{"usage":{"input_tokens":1.5}}})"},
+      {"message_start", R"({"type":"message_start","message":{"usage":{"input_tokens":"3"}}})"},
+      {"message_start", R"({"type":"message_start","message":{"usage":[]}})"},
+      {"message_start",
+       R"({"type":"message_start","message":{"usage":{"output_tokens":1,"output_tokens":2}}})"},
+      {"message_start", R"({"type":"message_start","message":{"id":"a","id":"b"}})"},
+      {"message_start", R"({"type":"message_start","message":{"id":"m\u0073g","model":"c"}})"},
+      {"message_start", R"({"type":"message_start","message":null})"},
+      {"message_start", R"({"type":"message_start","message":"msg"})"},
+      {"message_start", R"({"type":"message_start"})"},
+      {"message_start", R"({"message":{"id":"late"},"type":"message_start"})"},
+      {"message_start",
+       R"({"type":"message_start","message":{"id":"x"},"usage":{"input_tokens":7}})"},
+      {"message_start", R"({"type":"message_start","message":{"id":"x"}} )"},
+      {"message_start", R"({"type":"message_start","message":{"id":"x"})"},
+      {"", R"({"type":"message_start","message":{"id":"unnamed","model":"c"}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":"pre"}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":"caf\u00e9"}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":3,"content_block":{"type":"thinking","thinking":""}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f","input":{"a":1}}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":null,"content_block":{"type":"text","text":"x"}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":"0","content_block":{"type":"text","text":"x"}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":-1,"content_block":{"type":"text","text":"x"}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":5000,"content_block":{"type":"text","text":"x"}})"},
+      {"content_block_start", R"({"type":"content_block_start","index":0,"content_block":null})"},
+      {"content_block_start", R"({"type":"content_block_start","index":0})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":0,"content_block":{"type":null,"text":"x"}})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":7}})"},
+      {"message_delta",
+       R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}})"},
+      {"message_delta",
+       R"({"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"input_tokens":12,"cache_read_input_tokens":4,"output_tokens":30}})"},
+      {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"tool_use"}})"},
+      {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":null},"usage":null})"},
+      {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":5},"usage":[]})"},
+      {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"e\u006ed_turn"}})"},
+      {"message_delta", R"({"type":"message_delta","delta":null,"usage":{"output_tokens":2}})"},
+      {"message_delta", R"({"type":"message_delta","usage":{"output_tokens":2.0}})"},
+      {"message_delta",
+       R"({"type":"message_delta","delta":{"stop_reason":"refusal"},"message":{}})"},
+      {"message_delta", R"({"type":"message_delta","delta":{},"delta":{}})"},
+      {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"}]})"},
+  };
+  const std::string start =
+      R"({"type":"message_start","message":{"id":"msg_1","model":"claude","usage":{"input_tokens":5,"output_tokens":1}}})";
+  for (const Event& v : variants) {
+    const std::vector<Event> events = {
+        {"message_start", start},
+        v,
+        {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"}})"},
+        {"message_stop", R"({"type":"message_stop"})"}};
+    expectAlike(events, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
+                "Anthropic lifecycle event");
+    if (HasFatalFailure()) return;
+  }
+}
+
 TEST(StreamEventReading, GeminiEventsReadAlike) {
   const std::vector<std::string>
       data =
@@ -330,6 +408,10 @@ TEST(StreamEventReading, RandomlyEditedEventsReadAlike) {
       R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1"}})",
       R"({"type":"content_block_stop","index":0})",
       R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":7}})",
+      R"({"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"usage":{"input_tokens":12,"cache_read_input_tokens":4,"cache_creation_input_tokens":2,"output_tokens":1}}})",
+      R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})",
+      R"({"type":"content_block_start","index":2,"content_block":{"type":"text","text":"pre"}})",
+      R"({"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"input_tokens":12,"output_tokens":30,"cache_read_input_tokens":4}})",
   };
   const std::vector<std::string> gemini_events = {
       R"({"candidates": [{"content": {"parts": [{"text": "Hel\nlo"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 5,"totalTokenCount": 5},"modelVersion": "g","responseId": "r"})",
@@ -343,8 +425,13 @@ TEST(StreamEventReading, RandomlyEditedEventsReadAlike) {
     if (pick(3) != 0) test_support::editRandomly(doc, rng, noise, 1 + pick(2));
     return doc;
   };
-  const std::vector<std::string> names = {"content_block_delta", "content_block_stop",
-                                          "message_delta", "message_stop", ""};
+  const std::vector<std::string> names = {"content_block_delta",
+                                          "content_block_stop",
+                                          "message_delta",
+                                          "message_stop",
+                                          "message_start",
+                                          "content_block_start",
+                                          ""};
   for (int run = 0; run < 30000; ++run) {
     std::vector<Event> o, a, g;
     std::vector<Event> start = {
