@@ -19,6 +19,13 @@ namespace detail {
 std::size_t findJsonSpecialFrom(std::string_view text, std::size_t from, bool* high);
 }  // namespace detail
 
+// The lanes of `v` a JSON string cannot hold as they are ('"', '\\', control characters), lane k
+// as bit k.
+inline unsigned jsonSpecialLanes(const bytes16::Bytes& v) {
+  using namespace bytes16;
+  return laneMask((v == splat('"')) | (v == splat('\\')) | (v < splat(0x20)));
+}
+
 // Where the first byte at or after `from` lies that a JSON string cannot hold as it is ('"', '\\'
 // or a control character); text.size() if there is none. It reads sixteen bytes at a time and may
 // read any byte of `text`, before `from` too: pass the whole buffer the search runs in, so that
@@ -32,7 +39,7 @@ inline std::size_t findJsonSpecial(std::string_view text, std::size_t from, bool
   using namespace bytes16;
   if (from <= text.size() && text.size() - from >= 16) {
     const Bytes v = load(text.data() + from);
-    const unsigned hits = laneMask((v == splat('"')) | (v == splat('\\')) | (v < splat(0x20)));
+    const unsigned hits = jsonSpecialLanes(v);
     if (hits != 0) {
       const auto lane = static_cast<unsigned>(std::countr_zero(hits));
       if (high != nullptr && (laneMask(v) & ((1u << lane) - 1)) != 0) *high = true;

@@ -151,7 +151,7 @@ bool JsonScanner::nextElement() {
   return nextItem(']') == 1;
 }
 
-bool JsonScanner::string(JsonString& out) {
+bool JsonScanner::anyString(JsonString& out) {
   if (failed_) return false;
   skipSpace();
   if (p_ == end_ || *p_ != '"') return fail();

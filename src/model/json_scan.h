@@ -1,10 +1,13 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
+
+#include "core/json_text.h"
 
 namespace kh::model {
 
@@ -155,7 +158,24 @@ class JsonScanner {
   // true when one more element follows; false at the end of the array (consumed) or on an error.
   bool nextElement();
 
-  bool string(JsonString& out);
+  // Inline for the usual string, a key or short value: no escape, ASCII, closed within the 16
+  // bytes after its quote.
+  bool string(JsonString& out) {
+    if (!failed_ && end_ - p_ > 16 && *p_ == '"') {
+      const core::bytes16::Bytes v = core::bytes16::load(p_ + 1);
+      const unsigned hits = core::jsonSpecialLanes(v);
+      const auto lane = static_cast<unsigned>(std::countr_zero(hits | 0x10000u));
+      if (lane < 16 && p_[1 + lane] == '"' &&
+          (core::bytes16::laneMask(v) & ((1u << lane) - 1)) == 0) {
+        out.raw = std::string_view(p_ + 1, lane);
+        out.escaped = false;
+        read_ = true;
+        p_ += lane + 2;
+        return true;
+      }
+    }
+    return anyString(out);
+  }
   // A number written as a plain integer of at most 18 digits (what token counts, indexes and
   // timestamps are); false for any other value, which is left unread.
   bool integer(long long& out);
@@ -180,6 +200,8 @@ class JsonScanner {
   }
   // Past the separator before the next member or element: 1; past the closing `close`: 0.
   int nextItem(char close);
+  // string()'s general case: escapes, UTF-8, long text, whitespace before the quote.
+  bool anyString(JsonString& out);
   bool literal(std::string_view word);
   bool number();
   bool open(char c);
