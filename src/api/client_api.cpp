@@ -11,6 +11,7 @@
 
 #include "api/openai_errors.h"
 #include "core/ids.h"
+#include "core/json_text.h"
 #include "model/anthropic_codec.h"
 #include "model/json_dom.h"
 #include "model/openai_codec.h"
@@ -48,6 +49,22 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
   void encode(const model::ChatChunk& chunk, std::string& out) override {
     // The gateway always learns usage; the client sees the usage chunk only if it asked.
     if (chunk.usage && !include_usage_ && chunk.choices.empty()) return;
+    // A token's chunk: everything before its text is the same for every token of the stream, and
+    // is written once.
+    if (const std::string* text = completion_ ? nullptr : model::textOnlyContent(chunk)) {
+      if (text_prefix_.empty() || chunk.created != created_ || chunk.id != id_ ||
+          chunk.model != model_) {
+        created_ = chunk.created;
+        id_ = chunk.id;
+        model_ = chunk.model;
+        text_prefix_.assign("data: "sv);
+        model::appendOpenAITextChunkPrefix(chunk, text_prefix_);
+      }
+      out.append(text_prefix_);
+      core::appendJsonString(out, *text);
+      out.append(model::kOpenAITextChunkSuffix).append("\n\n"sv);
+      return;
+    }
     out.append("data: "sv);
     if (completion_)
       model::appendOpenAICompletionChunkJson(chunk, include_usage_, out);
@@ -63,6 +80,11 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
  private:
   bool include_usage_;
   bool completion_;
+  // What the last token's chunk had before its text, and the id, model and created it was for.
+  std::string text_prefix_;
+  std::string id_;
+  std::string model_;
+  long long created_ = 0;
 };
 
 class AnthropicEncoder final : public ChatStreamEncoder {

@@ -1116,20 +1116,30 @@ void appendOpenAICompletionJson(const ChatResponse& r, std::string& out) {
   out.push_back('}');
 }
 
-void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out) {
+const std::string* textOnlyContent(const ChatChunk& c) {
+  if (c.choices.size() != 1 || c.usage) return nullptr;
+  const ChunkChoice& ch = c.choices.front();
+  if (ch.index != 0 || !ch.content || ch.role || !ch.tool_calls.empty() ||
+      ch.finish_reason != FinishReason::kNone)
+    return nullptr;
+  return &*ch.content;
+}
+
+void appendOpenAITextChunkPrefix(const ChatChunk& c, std::string& out) {
   appendChunkHead(c, "chat.completion.chunk", out);
+  out.append(R"({"index":0,"delta":{"content":)"sv);
+}
+
+void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out) {
   // Nearly every chunk of a stream is one choice with a piece of text and nothing else: written
   // in three appends, the same bytes as below.
-  if (c.choices.size() == 1 && !c.usage) {
-    const ChunkChoice& ch = c.choices.front();
-    if (ch.index == 0 && ch.content && !ch.role && ch.tool_calls.empty() &&
-        ch.finish_reason == FinishReason::kNone) {
-      out.append(R"({"index":0,"delta":{"content":)"sv);
-      core::appendJsonString(out, *ch.content);
-      out.append(R"(},"logprobs":null,"finish_reason":null}]})"sv);
-      return;
-    }
+  if (const std::string* text = textOnlyContent(c)) {
+    appendOpenAITextChunkPrefix(c, out);
+    core::appendJsonString(out, *text);
+    out.append(kOpenAITextChunkSuffix);
+    return;
   }
+  appendChunkHead(c, "chat.completion.chunk", out);
   bool first = true;
   for (const auto& ch : c.choices) {
     if (!first) out.push_back(',');

@@ -41,6 +41,14 @@ core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& chunk);
 // The chunk's JSON text appended to `out`; `with_usage` false leaves its usage out.
 void appendOpenAIChunkJson(const ChatChunk& chunk, bool with_usage, std::string& out);
 
+// The chunk of nearly every token: one choice, index 0, a piece of text and nothing else. Its JSON
+// text is the text prefix (which depends only on the chunk's id, model and created), the text as
+// a JSON string, and kOpenAITextChunkSuffix: a stream's encoder writes the prefix once.
+const std::string* textOnlyContent(const ChatChunk& chunk);
+void appendOpenAITextChunkPrefix(const ChatChunk& chunk, std::string& out);
+inline constexpr std::string_view kOpenAITextChunkSuffix =
+    R"(},"logprobs":null,"finish_reason":null}]})";
+
 // Legacy /v1/completions for upstreams that only chat: the prompt becomes one user turn, and the
 // answer's message text comes back as the completion's text.
 core::Result<ChatRequest> parseOpenAICompletionRequest(simdjson::dom::element body);
