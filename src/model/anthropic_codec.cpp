@@ -948,11 +948,11 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
   }
   if (r.temperature) {
     out.append(",\"temperature\":"sv);
-    detail::appendJson(std::min(*r.temperature, kMaxTemperature), out);
+    detail::appendJsonNumber(std::min(*r.temperature, kMaxTemperature), out);
   }
   if (r.top_p) {
     out.append(",\"top_p\":"sv);
-    detail::appendJson(*r.top_p, out);
+    detail::appendJsonNumber(*r.top_p, out);
   }
   if (r.top_k) {
     out.append(",\"top_k\":"sv);

@@ -416,8 +416,8 @@ void appendGenerationConfig(const ChatRequest& r, std::string& out) {
     out.append(k).append("\":"sv);
     return out;
   };
-  if (r.temperature) detail::appendJson(*r.temperature, key("temperature"));
-  if (r.top_p) detail::appendJson(*r.top_p, key("topP"));
+  if (r.temperature) detail::appendJsonNumber(*r.temperature, key("temperature"));
+  if (r.top_p) detail::appendJsonNumber(*r.top_p, key("topP"));
   if (r.top_k) core::appendJsonInt(key("topK"), *r.top_k);
   if (r.max_tokens) core::appendJsonInt(key("maxOutputTokens"), *r.max_tokens);
   if (!r.stop.empty()) {
@@ -430,8 +430,8 @@ void appendGenerationConfig(const ChatRequest& r, std::string& out) {
   }
   if (r.n) core::appendJsonInt(key("candidateCount"), *r.n);
   if (r.seed) core::appendJsonInt(key("seed"), *r.seed);
-  if (r.presence_penalty) detail::appendJson(*r.presence_penalty, key("presencePenalty"));
-  if (r.frequency_penalty) detail::appendJson(*r.frequency_penalty, key("frequencyPenalty"));
+  if (r.presence_penalty) detail::appendJsonNumber(*r.presence_penalty, key("presencePenalty"));
+  if (r.frequency_penalty) detail::appendJsonNumber(*r.frequency_penalty, key("frequencyPenalty"));
   if (r.response_format.kind == ResponseFormat::Kind::kJsonObject ||
       r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
     key("responseMimeType").append("\"application/json\""sv);

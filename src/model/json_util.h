@@ -44,9 +44,15 @@ inline std::optional<long long> integer(const boost::json::value& v) {
 }
 
 // `v` as Boost.JSON serializes it, appended to `out` without a temporary string: for the values
-// the canonical form holds as documents (schemas, `extra`) and for doubles, which must keep
-// Boost.JSON's spelling when a body is written as text.
+// the canonical form holds as documents (schemas, `extra`), whose numbers keep Boost.JSON's
+// spelling whichever parser read them.
 void appendJson(const boost::json::value& v, std::string& out);
+
+// A sampling parameter of the canonical request (temperature, top_p, penalties) in a spelling
+// that reads back as the same double, and as a fraction, never an integer ("0.2", "1.0",
+// "1e+21"). Values with at most six decimals, which these nearly always are, are written from
+// their digits; the shortest-digits search (Ryu, some 700 instructions) is left for the rest.
+void appendJsonNumber(double d, std::string& out);
 
 // "data:image/png;base64,AAAA" → media type and data; any other URL stays a URL.
 Image imageFromUrl(std::string_view url, std::string detail);

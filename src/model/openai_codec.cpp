@@ -1,5 +1,7 @@
 #include "model/openai_codec.h"
 
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <optional>
 
@@ -1009,7 +1011,7 @@ void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_k
   }
   auto number = [&](std::string_view key, double d) {
     out.append(",\""sv).append(key).append("\":"sv);
-    detail::appendJson(d, out);
+    detail::appendJsonNumber(d, out);
   };
   auto integer = [&](std::string_view key, long long n) {
     out.append(",\""sv).append(key).append("\":"sv);
@@ -1308,6 +1310,43 @@ Image imageFromUrl(std::string_view url, std::string detail) {
 std::string imageToUrl(const Image& img) {
   if (!img.url.empty()) return img.url;
   return fmt::format("data:{};base64,{}", img.media_type, img.data);
+}
+
+void appendJsonNumber(double d, std::string& out) {
+  static constexpr double kScale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+  char buf[48];
+  char* end = buf;
+  if (d > -1e9 && d < 1e9) {
+    for (int k = 0; k < 7; ++k) {
+      const double n = std::nearbyint(d * kScale[k]);
+      // n and 10^k are exact, so the quotient is the double nearest n / 10^k: what a reader
+      // makes of the decimal written below.
+      if (n / kScale[k] != d) continue;
+      if (std::signbit(d)) *end++ = '-';
+      const auto digits = static_cast<unsigned long long>(std::fabs(n));
+      const auto scale = static_cast<unsigned long long>(kScale[k]);
+      end = std::to_chars(end, buf + sizeof buf, digits / scale).ptr;
+      *end++ = '.';
+      if (k == 0) {
+        *end++ = '0';
+      } else {
+        char* const fraction = end;
+        end += k;
+        for (auto rest = digits % scale; end-- > fraction; rest /= 10)
+          *end = static_cast<char>('0' + rest % 10);
+        end = fraction + k;
+      }
+      out.append(buf, end);
+      return;
+    }
+  }
+  end = std::to_chars(buf, buf + sizeof buf - 2, d).ptr;
+  if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") ==
+      std::string_view::npos) {
+    *end++ = '.';
+    *end++ = '0';
+  }
+  out.append(buf, end);
 }
 
 void appendJson(const boost::json::value& v, std::string& out) {
