@@ -310,7 +310,7 @@ core::Status toolResultMessage(dom::object block, const Path& at, Message& m) {
   if (const auto c = detail::member(block, "content")) {
     dom::array arr;
     if (const auto s = asString(*c)) {
-      m.content.push_back(ContentPart::textPart(std::string(*s)));
+      m.addText(*s);
     } else if (!c->get_array().get(arr)) {
       const Path content(at, "content");
       size_t i = 0;
@@ -351,7 +351,7 @@ core::Status parseUserTurn(dom::element content, const Path& at, std::vector<Mes
   if (const auto s = asString(content)) {
     Message& user = out.emplace_back();
     user.role = Role::kUser;
-    user.content.push_back(ContentPart::textPart(std::string(*s)));
+    user.addText(*s);
     return core::Ok{};
   }
   Message user;
@@ -382,7 +382,7 @@ core::Status parseUserTurn(dom::element content, const Path& at, std::vector<Mes
 core::Status parseAssistantTurn(dom::element content, const Path& at, Message& m) {
   m.role = Role::kAssistant;
   if (const auto s = asString(content)) {
-    m.content.push_back(ContentPart::textPart(std::string(*s)));
+    m.addText(*s);
     return core::Ok{};
   }
   size_t i = 0;
@@ -393,7 +393,7 @@ core::Status parseAssistantTurn(dom::element content, const Path& at, Message& m
     if (block->type == "text") {
       auto text = textOf(block->o, bat);
       if (!text) return std::move(text).error();
-      m.content.push_back(ContentPart::textPart(std::string(*text)));
+      m.addText(*text);
     } else if (block->type == "tool_use") {
       const auto id = stringAt(block->o, "id");
       if (!id) return bad(bat + ".id", "tool_use blocks need a string 'id'");

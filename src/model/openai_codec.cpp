@@ -156,7 +156,7 @@ core::Status readMessage(dom::element v, const Path& at, Message& m) {
   if (content) {
     if (const auto s = asString(*content)) {
       // The common case, without the vector readContent builds.
-      m.content.push_back(ContentPart::textPart(std::string(*s)));
+      m.addText(*s);
     } else {
       auto parts = readContent(*content, Path(at, "content"));
       if (!parts) return std::move(parts).error();

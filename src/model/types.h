@@ -49,6 +49,11 @@ struct Message {
 
   // The text parts joined, for APIs and estimates that want plain text.
   std::string text() const;
+  // A text part made in place (the usual turn is one string of text).
+  void addText(std::string_view text) {
+    ContentPart& p = content.emplace_back();
+    p.text.assign(text);
+  }
 };
 
 struct Tool {
