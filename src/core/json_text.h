@@ -57,7 +57,7 @@ inline bool isPlainJsonText(std::string_view s) {
 inline void appendJsonInt(std::string& out, long long n) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof buf, n);
-  out.append(buf, r.ptr);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
 }  // namespace kh::core

@@ -91,7 +91,10 @@ class SessionSink final : public ResponseSink {
     appendHeaders(head_, headers, content_type, keep_alive_);
     head_.append("Content-Length: "sv);
     char digits[24];
-    head_.append(digits, std::to_chars(digits, digits + sizeof digits, body.size()).ptr);
+    // A length, not an end pointer: append(first, last) goes through replace(), three times the
+    // work.
+    const char* const digits_end = std::to_chars(digits, digits + sizeof digits, body.size()).ptr;
+    head_.append(digits, static_cast<std::size_t>(digits_end - digits));
     head_.append("\r\n\r\n"sv);
     // HEAD answers carry the length a GET would have, but no body.
     const std::array<net::const_buffer, 2> bufs{

@@ -411,7 +411,8 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
     if (!body.empty() || req.method == "POST") {
       char digits[24];
       head.append("Content-Length: "sv);
-      head.append(digits, std::to_chars(digits, digits + sizeof digits, body.size()).ptr);
+      const char* const digits_end = std::to_chars(digits, digits + sizeof digits, body.size()).ptr;
+      head.append(digits, static_cast<std::size_t>(digits_end - digits));
       head.append("\r\n"sv);
     }
     head.append("\r\n"sv);

@@ -70,7 +70,7 @@ void appendJson(dom::element v, std::string& out) {
     case dom::element_type::UINT64: {
       char buf[24];
       const auto r = std::to_chars(buf, buf + sizeof buf, uint64_t(v));
-      out.append(buf, r.ptr);
+      out.append(buf, static_cast<std::size_t>(r.ptr - buf));
       return;
     }
     case dom::element_type::DOUBLE:

@@ -57,7 +57,7 @@ bool JsonString::appendTo(std::string& out) const {
   while (p < end) {
     const char* run = p;
     while (p < end && *p != '\\') ++p;
-    out.append(run, p);
+    out.append(run, static_cast<std::size_t>(p - run));
     if (p == end) break;
     // The scanner checked every escape: a known letter, or u and four hex digits.
     const char e = p[1];

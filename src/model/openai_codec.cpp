@@ -1336,7 +1336,7 @@ void appendJsonNumber(double d, std::string& out) {
           *end = static_cast<char>('0' + rest % 10);
         end = fraction + k;
       }
-      out.append(buf, end);
+      out.append(buf, static_cast<std::size_t>(end - buf));
       return;
     }
   }
@@ -1346,7 +1346,7 @@ void appendJsonNumber(double d, std::string& out) {
     *end++ = '.';
     *end++ = '0';
   }
-  out.append(buf, end);
+  out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
 void appendJson(const boost::json::value& v, std::string& out) {
