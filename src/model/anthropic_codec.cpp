@@ -1535,6 +1535,11 @@ void AnthropicStreamEncoder::openBlock(Block kind, const ToolCallDelta* tool, st
   core::appendJsonInt(out, next_block_);
   if (kind == Block::kText) {
     out.append(",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"sv);
+    delta_prefix_.clear();
+    beginEvent("content_block_delta", delta_prefix_);
+    delta_prefix_.append("{\"type\":\"content_block_delta\",\"index\":"sv);
+    core::appendJsonInt(delta_prefix_, next_block_);
+    delta_prefix_.append(",\"delta\":{\"type\":\"text_delta\",\"text\":"sv);
   } else {
     out.append(",\"content_block\":{\"type\":\"tool_use\",\"id\":"sv);
     if (tool->id.empty())
@@ -1572,10 +1577,7 @@ void AnthropicStreamEncoder::encode(const ChatChunk& chunk, std::string& out) {
     if (ch.index != 0) continue;  // Anthropic messages have one choice
     if (ch.content && !ch.content->empty()) {
       if (open_ != Block::kText) openBlock(Block::kText, nullptr, out);
-      beginEvent("content_block_delta", out);
-      out.append("{\"type\":\"content_block_delta\",\"index\":"sv);
-      core::appendJsonInt(out, next_block_);
-      out.append(",\"delta\":{\"type\":\"text_delta\",\"text\":"sv);
+      out.append(delta_prefix_);
       core::appendJsonString(out, *ch.content);
       out.append("}}\n\n"sv);
     }

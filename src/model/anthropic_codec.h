@@ -121,6 +121,9 @@ class AnthropicStreamEncoder {
   int open_tool_ = -1;  // the canonical tool-call index of the open tool_use block
   int last_tool_ = -1;  // the highest tool-call index a block was opened for
   int next_block_ = 0;
+  // Everything a text_delta event of the open block writes before its text, written when the
+  // block opens: the events of every token differ only in their text.
+  std::string delta_prefix_;
   FinishReason finish_ = FinishReason::kNone;
   Usage usage_;
 };
