@@ -12,24 +12,34 @@ std::size_t SseParser::findLineEnd(std::size_t from) const {
   return from + len;
 }
 
+void SseParser::dataLine(Span value) {
+  if (data_lines_ == 0) {
+    data_ = value;
+  } else {
+    if (data_lines_ == 1) joined_.assign(view(data_));
+    joined_.push_back('\n');
+    joined_.append(view(value));
+  }
+  ++data_lines_;
+}
+
 void SseParser::fieldLine(std::size_t begin, std::size_t end) {
   pending_ = true;
   std::string_view line = text_.substr(begin, end - begin);
   if (line.front() == ':') return;  // comment
+  // The two fields streams are made of, as servers spell them: no search for the colon.
+  if (line.starts_with("data: ")) return dataLine({begin + 6, line.size() - 6});
+  if (line.starts_with("event: ")) {
+    event_ = {begin + 7, line.size() - 7};
+    return;
+  }
   std::size_t colon = line.find(':');
   std::string_view name = line.substr(0, colon);
   std::size_t value_begin = colon == std::string_view::npos ? line.size() : colon + 1;
   if (value_begin < line.size() && line[value_begin] == ' ') ++value_begin;
   const Span value{begin + value_begin, line.size() - value_begin};
   if (name == "data") {
-    if (data_lines_ == 0) {
-      data_ = value;
-    } else {
-      if (data_lines_ == 1) joined_.assign(view(data_));
-      joined_.push_back('\n');
-      joined_.append(view(value));
-    }
-    ++data_lines_;
+    dataLine(value);
   } else if (name == "event") {
     event_ = value;
   } else if (name == "id") {

@@ -106,6 +106,7 @@ class SseParser {
   }
 
   void fieldLine(std::size_t begin, std::size_t end);
+  void dataLine(Span value);
   // Offset of the first '\r' or '\n' at or after `from`, or text_.size(). memchr is vectorised,
   // and '\r' almost never occurs, so this is two fast scans rather than a byte loop.
   std::size_t findLineEnd(std::size_t from) const;
