@@ -1168,10 +1168,7 @@ std::string renderAnthropicStreamError(const core::Error& e) {
 // ---- AnthropicStreamDecoder ----
 
 ChatChunk& AnthropicStreamDecoder::chunk(ChunkBuffer& out) const {
-  ChatChunk& c = out.add();
-  c.id = id_;
-  c.model = model_;
-  c.created = created_;
+  ChatChunk& c = out.add(id_, model_, created_);
   c.choices.emplace_back();
   return c;
 }

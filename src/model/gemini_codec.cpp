@@ -754,11 +754,7 @@ GeminiStreamDecoder::CandidateState& GeminiStreamDecoder::candidate(int index) {
 }
 
 ChatChunk& GeminiStreamDecoder::chunk(ChunkBuffer& out) const {
-  ChatChunk& c = out.add();
-  c.id = id_;
-  c.model = model_;
-  c.created = created_;
-  return c;
+  return out.add(id_, model_, created_);
 }
 
 core::Status GeminiStreamDecoder::feed(std::string_view data, ChunkBuffer& out) {

@@ -65,6 +65,22 @@ std::optional<Role> roleFromString(std::string_view s) {
   return std::nullopt;
 }
 
+ChatChunk& ChunkBuffer::add(std::string_view id, std::string_view model, long long created) {
+  ChatChunk* c = nullptr;
+  if (size_ == chunks_.size()) {
+    c = &chunks_.emplace_back();
+  } else {
+    c = &chunks_[size_];
+    c->choices.clear();
+    c->usage.reset();
+  }
+  ++size_;
+  if (c->id != id) c->id.assign(id);
+  if (c->model != model) c->model.assign(model);
+  c->created = created;
+  return *c;
+}
+
 ChatChunk& ChunkBuffer::add() {
   if (size_ == chunks_.size()) {
     ++size_;

@@ -168,6 +168,10 @@ class ChunkBuffer {
  public:
   // A new last chunk: empty strings, no choices, no usage.
   ChatChunk& add();
+  // A new last chunk of the stream `id`, `model`, `created`: no choices, no usage. A reused chunk
+  // whose strings already hold that id and model keeps them (a stream's chunks all carry the
+  // same), instead of copying them again.
+  ChatChunk& add(std::string_view id, std::string_view model, long long created);
   // Forgets the last chunk (a decoder that failed half-way through it).
   void pop_back() { --size_; }
   void clear() { size_ = 0; }
