@@ -93,6 +93,35 @@ std::size_t findJsonSpecialFrom(std::string_view text, std::size_t from, bool* h
 
 }  // namespace detail
 
+bool isPlainJsonText(std::string_view s) {
+  const char* const p = s.data();
+  const std::size_t n = s.size();
+  if (n >= 16) {
+    std::size_t i = 0;
+    for (; n - i >= 16; i += 16)
+      if (jsonSpecialLanes(load(p + i)) != 0) return false;
+    return i == n || jsonSpecialLanes(load(p + n - 16)) == 0;
+  }
+  std::uint64_t w;
+  if (n >= 8) {
+    std::uint64_t last;
+    std::memcpy(&w, p, 8);
+    std::memcpy(&last, p + n - 8, 8);
+    return (specialBytes(w) | specialBytes(last)) == 0;
+  }
+  if (n >= 4) {
+    std::uint32_t first, last;
+    std::memcpy(&first, p, 4);
+    std::memcpy(&last, p + n - 4, 4);
+    return specialBytes(first | std::uint64_t{last} << 32) == 0;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   // Room for the usual case, nothing to escape, up front: the appends below then never move the

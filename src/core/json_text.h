@@ -49,10 +49,9 @@ inline std::size_t findJsonSpecial(std::string_view text, std::size_t from, bool
   return detail::findJsonSpecialFrom(text, from, high);
 }
 
-// `s` stands in a JSON string as it is, with nothing to escape.
-inline bool isPlainJsonText(std::string_view s) {
-  return findJsonSpecial(s, 0) == s.size();
-}
+// `s` stands in a JSON string as it is, with nothing to escape. Every byte is tested, so the
+// words and vectors may overlap: no byte-by-byte rest (log values are mostly short).
+bool isPlainJsonText(std::string_view s);
 
 inline void appendJsonInt(std::string& out, long long n) {
   char buf[24];

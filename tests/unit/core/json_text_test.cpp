@@ -110,6 +110,22 @@ TEST(JsonText, FindSpecialAgreesWithBytewiseSearch) {
   EXPECT_TRUE(isPlainJsonText(std::string(100, 'x') + "\xE3\x81\x82"));
   EXPECT_FALSE(isPlainJsonText(std::string(100, 'x') + "\t"));
   EXPECT_TRUE(isPlainJsonText(""));
+  // Every length from 0 to 40, with one special byte at every place, read through overlapping
+  // words and vectors.
+  for (std::size_t len = 0; len <= 40; ++len) {
+    const std::string plain(len, 'a');
+    EXPECT_TRUE(isPlainJsonText(plain)) << len;
+    for (std::size_t at = 0; at < len; ++at) {
+      for (const char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+        std::string s = plain;
+        s[at] = special;
+        EXPECT_FALSE(isPlainJsonText(s)) << len << " " << at;
+      }
+      std::string high = plain;
+      high[at] = static_cast<char>(0xE3);
+      EXPECT_TRUE(isPlainJsonText(high)) << len << " " << at;
+    }
+  }
 }
 
 TEST(JsonText, Integers) {
