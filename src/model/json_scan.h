@@ -158,19 +158,25 @@ class JsonScanner {
   // true when one more element follows; false at the end of the array (consumed) or on an error.
   bool nextElement();
 
-  // Inline for the usual string, a key or short value: no escape, ASCII, closed within the 16
-  // bytes after its quote.
+  // Inline for the usual string, a key or short value (ids and model names included): no
+  // escape, ASCII, closed within the 32 bytes after its quote.
   bool string(JsonString& out) {
+    using namespace core::bytes16;
     if (!failed_ && end_ - p_ > 16 && *p_ == '"') {
-      const core::bytes16::Bytes v = core::bytes16::load(p_ + 1);
-      const unsigned hits = core::jsonSpecialLanes(v);
+      Bytes v = load(p_ + 1);
+      unsigned hits = core::jsonSpecialLanes(v);
+      std::size_t skipped = 0;  // bytes of the first vector, when the string goes on past it
+      if (hits == 0 && laneMask(v) == 0 && end_ - p_ > 32) {
+        skipped = 16;
+        v = load(p_ + 17);
+        hits = core::jsonSpecialLanes(v);
+      }
       const auto lane = static_cast<unsigned>(std::countr_zero(hits | 0x10000u));
-      if (lane < 16 && p_[1 + lane] == '"' &&
-          (core::bytes16::laneMask(v) & ((1u << lane) - 1)) == 0) {
-        out.raw = std::string_view(p_ + 1, lane);
+      if (lane < 16 && p_[1 + skipped + lane] == '"' && (laneMask(v) & ((1u << lane) - 1)) == 0) {
+        out.raw = std::string_view(p_ + 1, skipped + lane);
         out.escaped = false;
         read_ = true;
-        p_ += lane + 2;
+        p_ += skipped + lane + 2;
         return true;
       }
     }

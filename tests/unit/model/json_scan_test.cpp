@@ -306,7 +306,10 @@ TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
       "18446744073709551615", "-9223372036854775808", "0.000001e-5", "99999999999999999",
       // Around the 16 bytes string() reads at once.
       "\"abcdefghijklmn\"", "\"abcdefghijklmno\"", "\"abcdefghijklmnop\"",
-      "\"abcdefghijklm\xc3\xa9\"", "\"abcdefghijklmnop\xc3\xa9\""};
+      "\"abcdefghijklm\xc3\xa9\"", "\"abcdefghijklmnop\xc3\xa9\"",
+      "\"abcdefghijklmnopqrstuvwxyz01234\"", "\"abcdefghijklmnopqrstuvwxyz012345\"",
+      "\"abcdefghijklmnopqrstuvwxyz0123456\"", "\"abcdefghijklmnopqrst\xc3\xa9uvwxyz\"",
+      "\"abcdefghijklmnopqrstuvwxyz\\n0\""};
   std::function<void(std::string&, int)> gen = [&](std::string& out, int depth) {
     const int kind = depth > 3 ? 2 : pick(4);
     if (kind == 0) {
