@@ -126,6 +126,29 @@ TEST(Http1, MalformedRequestsSayWhy) {
   EXPECT_EQ(h.content_length, 3u);
 }
 
+// Values are checked sixteen bytes at a time, the rest as their last sixteen: every length and
+// place of a control character or DEL is refused, tabs and high bytes are not.
+TEST(Http1, ControlCharactersAnywhereInAValueAreRefused) {
+  for (std::size_t len = 1; len <= 40; ++len) {
+    for (std::size_t at = 0; at < len; ++at) {
+      for (const char c : {'\x01', '\x1f', '\x7f', '\t', '\xe3'}) {
+        std::string value(len, 'v');
+        value[at] = c;
+        // Leading and trailing tabs are whitespace around the value, not in it.
+        if (c == '\t' && (at == 0 || at + 1 == len)) continue;
+        const std::string text = "GET / HTTP/1.1\r\nX-A: " + value + "\r\n\r\n";
+        Head h;
+        std::string_view why;
+        const bool allowed = c == '\t' || c == '\xe3';
+        EXPECT_EQ(request(text, h, &why), allowed ? Parse::kDone : Parse::kBad) << len << " " << at;
+        if (!allowed) {
+          EXPECT_EQ(why, "a control character in a header field value");
+        }
+      }
+    }
+  }
+}
+
 TEST(Http1, ParsesResponseHeads) {
   Head h;
   std::string_view why;
