@@ -109,9 +109,8 @@ providers::WireFormat wireOf(ClientApi api) {
                                       : providers::WireFormat::kOpenAI;
 }
 
-core::Result<model::ChatRequest> parseChatRequest(ClientApi api, Operation op,
-                                                  std::string_view body,
-                                                  const OpenAIBodyInfo* inspected) {
+core::Status parseChatRequest(ClientApi api, Operation op, std::string_view body,
+                              const OpenAIBodyInfo* inspected, model::ChatRequest& out) {
   // Requests read the client's document once (inspectBody's) on the usual path; strings and the
   // JSON the canonical request keeps are copied out of it.
   std::optional<simdjson::dom::element> doc;
@@ -127,9 +126,17 @@ core::Result<model::ChatRequest> parseChatRequest(ClientApi api, Operation op,
   if (model::detail::deeperThan(root, json::parse_options().max_depth))
     return core::Error::invalidJson("The request body is not valid JSON: " +
                                     json::make_error_code(json::error::too_deep).message());
-  if (api == ClientApi::kAnthropic) return model::parseAnthropicRequest(root);
-  if (op == Operation::kCompletion) return model::parseOpenAICompletionRequest(root);
-  return model::parseOpenAIChatRequest(root);
+  if (api == ClientApi::kAnthropic) return model::parseAnthropicRequest(root, out);
+  if (op == Operation::kCompletion) return model::parseOpenAICompletionRequest(root, out);
+  return model::parseOpenAIChatRequest(root, out);
+}
+
+core::Result<model::ChatRequest> parseChatRequest(ClientApi api, Operation op,
+                                                  std::string_view body,
+                                                  const OpenAIBodyInfo* inspected) {
+  model::ChatRequest r;
+  if (auto s = parseChatRequest(api, op, body, inspected, r); !s) return std::move(s).error();
+  return r;
 }
 
 core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body) {

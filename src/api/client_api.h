@@ -36,6 +36,10 @@ class ChatStreamEncoder {
 core::Result<model::ChatRequest> parseChatRequest(ClientApi api, providers::Operation op,
                                                   std::string_view body,
                                                   const OpenAIBodyInfo* inspected = nullptr);
+// The same into `out`, a fresh request kept where it will live (the pipeline's context), so that
+// it is not moved there afterwards.
+core::Status parseChatRequest(ClientApi api, providers::Operation op, std::string_view body,
+                              const OpenAIBodyInfo* inspected, model::ChatRequest& out);
 core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body);
 
 std::string renderChatResponse(ClientApi api, providers::Operation op,

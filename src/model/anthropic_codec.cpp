@@ -665,7 +665,7 @@ bool hasBlocks(const std::vector<ContentPart>& parts) {
 
 }  // namespace
 
-core::Result<ChatRequest> parseAnthropicRequest(dom::element body) {
+core::Status parseAnthropicRequest(dom::element body, ChatRequest& r) {
   dom::object o;
   if (body.get_object().get(o)) return bad("", "The request body must be a JSON object");
   // One pass over the members: of duplicate keys the last counts, and null counts as absent.
@@ -678,7 +678,6 @@ core::Result<ChatRequest> parseAnthropicRequest(dom::element body) {
     else
       f[i] = kv.value;
   }
-  ChatRequest r;
   if (!f[kModel]) return bad("model", "'model' is required");
   const auto model = asString(*f[kModel]);
   if (!model) return bad("model", "'model' must be a string");
@@ -760,6 +759,12 @@ core::Result<ChatRequest> parseAnthropicRequest(dom::element body) {
   }
   // `thinking`, `service_tier`, `container` and other Anthropic-only fields are dropped: `extra`
   // is passed to OpenAI-wire upstreams, which would refuse them.
+  return core::Ok{};
+}
+
+core::Result<ChatRequest> parseAnthropicRequest(dom::element body) {
+  ChatRequest r;
+  if (auto s = parseAnthropicRequest(body, r); !s) return std::move(s).error();
   return r;
 }
 

@@ -27,6 +27,8 @@ struct AnthropicRequestOptions {
 // Inbound: a /v1/messages body. Errors name the field at fault in `param`
 // ("messages[1].content[0].source"). Strings are copied out of the client's simdjson document.
 core::Result<ChatRequest> parseAnthropicRequest(simdjson::dom::element body);
+// The same into `out`, a fresh request kept where it will live (no move afterwards).
+core::Status parseAnthropicRequest(simdjson::dom::element body, ChatRequest& out);
 // The same from a document, for tests that hold one.
 core::Result<ChatRequest> parseAnthropicRequest(const boost::json::value& body);
 // Outbound: the body to send to Anthropic, its JSON text appended to `out` (which holds a partial

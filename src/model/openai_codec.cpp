@@ -317,10 +317,11 @@ core::Status readResponseFormat(dom::element v, ChatRequest& r) {
 
 // A chat request's members; `prompt` (a legacy completion's) stands in for the messages, and the
 // unmodelled members are dropped then rather than kept in `extra`.
-core::Result<ChatRequest> readChatRequest(dom::element body, const std::string* prompt) {
+// Into `r`, a fresh request: the caller keeps the request where it will live, so that it is not
+// moved there afterwards (a ChatRequest is some sixty strings, vectors and optionals).
+core::Status readChatRequest(dom::element body, const std::string* prompt, ChatRequest& r) {
   dom::object o;
   if (body.get_object().get(o)) return bad("", "The request body must be a JSON object");
-  ChatRequest r;
   // One pass over the members: of duplicate keys the last counts (in `extra`, at the place of the
   // first, as in a Boost.JSON document), and null counts as absent.
   std::optional<dom::element> f[kFieldCount];
@@ -427,7 +428,7 @@ core::Result<ChatRequest> readChatRequest(dom::element body, const std::string* 
   if (f[kResponseFormat])
     if (auto s = readResponseFormat(*f[kResponseFormat], r); !s) return std::move(s).error();
   if (const auto u = f[kUser] ? asString(*f[kUser]) : std::nullopt) r.user = *u;
-  return r;
+  return core::Ok{};
 }
 
 // A Boost.JSON document as simdjson reads it, for the overloads tests call with documents.
@@ -442,8 +443,14 @@ auto throughDom(const json::value& body, Parse parse) -> decltype(parse(dom::ele
 
 }  // namespace
 
+core::Status parseOpenAIChatRequest(dom::element body, ChatRequest& out) {
+  return readChatRequest(body, nullptr, out);
+}
+
 core::Result<ChatRequest> parseOpenAIChatRequest(dom::element body) {
-  return readChatRequest(body, nullptr);
+  ChatRequest r;
+  if (auto s = readChatRequest(body, nullptr, r); !s) return std::move(s).error();
+  return r;
 }
 
 core::Result<ChatRequest> parseOpenAIChatRequest(const json::value& body) {
@@ -774,7 +781,7 @@ core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& c) {
   return core::Ok{};
 }
 
-core::Result<ChatRequest> parseOpenAICompletionRequest(dom::element body) {
+core::Status parseOpenAICompletionRequest(dom::element body, ChatRequest& out) {
   dom::object o;
   if (body.get_object().get(o)) return bad("", "The request body must be a JSON object");
   const auto prompt = detail::member(o, "prompt");
@@ -794,7 +801,13 @@ core::Result<ChatRequest> parseOpenAICompletionRequest(dom::element body) {
     return bad("suffix", "'suffix' is not supported for this model (it is served through chat)");
   // The prompt becomes the one user turn; the completion-only fields (echo, logprobs, …) have no
   // chat counterpart, so nothing unmodelled is passed on.
-  return readChatRequest(body, &text);
+  return readChatRequest(body, &text, out);
+}
+
+core::Result<ChatRequest> parseOpenAICompletionRequest(dom::element body) {
+  ChatRequest r;
+  if (auto s = parseOpenAICompletionRequest(body, r); !s) return std::move(s).error();
+  return r;
 }
 
 core::Result<ChatRequest> parseOpenAICompletionRequest(const json::value& body) {

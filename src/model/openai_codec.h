@@ -17,6 +17,8 @@ namespace kh::model {
 
 // The client's body, read from its simdjson document (strings are copied out of it).
 core::Result<ChatRequest> parseOpenAIChatRequest(simdjson::dom::element body);
+// The same into `out`, a fresh request kept where it will live (no move afterwards).
+core::Status parseOpenAIChatRequest(simdjson::dom::element body, ChatRequest& out);
 // The same from a document, for tests that hold one.
 core::Result<ChatRequest> parseOpenAIChatRequest(const boost::json::value& body);
 // The request body's JSON text appended to `out`; the cap goes under `max_tokens_key`
@@ -52,6 +54,7 @@ inline constexpr std::string_view kOpenAITextChunkSuffix =
 // Legacy /v1/completions for upstreams that only chat: the prompt becomes one user turn, and the
 // answer's message text comes back as the completion's text.
 core::Result<ChatRequest> parseOpenAICompletionRequest(simdjson::dom::element body);
+core::Status parseOpenAICompletionRequest(simdjson::dom::element body, ChatRequest& out);
 core::Result<ChatRequest> parseOpenAICompletionRequest(const boost::json::value& body);
 void appendOpenAICompletionJson(const ChatResponse& response, std::string& out);
 void appendOpenAICompletionChunkJson(const ChatChunk& chunk, bool with_usage, std::string& out);

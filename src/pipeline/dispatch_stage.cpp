@@ -304,11 +304,7 @@ core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
     ctx.embedding->model = model;
     return provider.buildEmbedding(*ctx.embedding);
   }
-  if (!ctx.chat) {
-    auto parsed = api::parseChatRequest(ctx.client, ctx.op, ctx.body, &ctx.info);
-    if (!parsed) return std::move(parsed).error();
-    ctx.chat = std::move(*parsed);
-  }
+  if (auto read = ctx.readChat(); !read) return std::move(read).error();
   ctx.chat->extra.erase("user_preferences");
   ctx.chat->model = model;
   return provider.buildChat(*ctx.chat);

@@ -22,4 +22,15 @@ void RequestContext::addResponseHeaders(http::HeaderBlock& h) const {
   }
 }
 
+core::Status RequestContext::readChat() {
+  if (chat) return core::Ok{};
+  // Read where it lives: a ChatRequest is too big to build elsewhere and move in.
+  chat.emplace();
+  if (auto s = api::parseChatRequest(client, op, body, &info, *chat); !s) {
+    chat.reset();
+    return s;
+  }
+  return core::Ok{};
+}
+
 }  // namespace kh::pipeline

@@ -62,6 +62,9 @@ struct RequestContext {
 
   // Adds x-request-id plus, once a target answered, which provider and model served the request.
   void addResponseHeaders(http::HeaderBlock& headers) const;
+  // `chat`, read from the client's body the first time a stage needs it; an error (and `chat`
+  // left empty) when the body is no valid request.
+  core::Status readChat();
 };
 
 }  // namespace kh::pipeline

@@ -36,11 +36,7 @@ core::Result<routing::Route> resolveAuto(RequestContext& ctx) {
   const routing::AutoSetup* setup = ctx.catalog->autoSetup();
   if (!setup || ctx.op == providers::Operation::kEmbedding)
     return core::Error::modelNotFound("auto");
-  if (!ctx.chat) {
-    auto parsed = api::parseChatRequest(ctx.client, ctx.op, ctx.body, &ctx.info);
-    if (!parsed) return std::move(parsed).error();
-    ctx.chat = std::move(*parsed);
-  }
+  if (auto read = ctx.readChat(); !read) return std::move(read).error();
   routing::UserPreferences prefs;
   if (ctx.info.has_user_preferences) {
     boost::system::error_code ec;
