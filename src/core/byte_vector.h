@@ -12,7 +12,8 @@
 namespace kh::core::bytes16 {
 
 // Sixteen bytes as one vector, for the scans of hot paths: GCC and Clang lower the operations to
-// SSE2 or NEON, with no target flags and no intrinsics. A comparison sets a lane to 0xFF.
+// SSE2 or NEON with no target flags. Only laneMask() names an instruction (SSE2's movemask), with
+// a portable form beside it. A comparison sets a lane to 0xFF.
 using Bytes = unsigned char __attribute__((vector_size(16)));
 
 // Lane k of a comparison lands in byte k of the 64-bit halves read below.

@@ -10,11 +10,6 @@ namespace {
 
 using namespace bytes16;
 
-// The lanes of `v` a JSON string cannot hold as they are.
-Bytes specialLanes(const Bytes& v) {
-  return (v == splat('"')) | (v == splat('\\')) | (v < splat(0x20));
-}
-
 // The same for the eight bytes of `w`, each marked by its high bit. Exact for every byte: no
 // carry crosses from one byte into the next.
 std::uint64_t specialBytes(std::uint64_t w) {
@@ -67,7 +62,7 @@ std::size_t findJsonSpecialFrom(std::string_view text, std::size_t from, bool* h
   std::size_t found = n;
   for (; n - i >= 16; i += 16) {
     const Bytes v = load(base + i);
-    const unsigned hits = laneMask(specialLanes(v));
+    const unsigned hits = jsonSpecialLanes(v);
     if (hits != 0) {
       const auto lane = static_cast<unsigned>(std::countr_zero(hits));
       seen |= laneMask(v) & ((1u << lane) - 1);
@@ -82,7 +77,7 @@ std::size_t findJsonSpecialFrom(std::string_view text, std::size_t from, bool* h
     const std::size_t start = n - 16;
     const Bytes v = load(base + start);
     const unsigned lanes = 0xFFFFu << (i - start) & 0xFFFFu;
-    const unsigned hits = laneMask(specialLanes(v)) & lanes;
+    const unsigned hits = jsonSpecialLanes(v) & lanes;
     const unsigned before = hits != 0 ? (hits & (~hits + 1)) - 1 : 0xFFFFu;
     seen |= laneMask(v) & lanes & before;
     if (hits != 0) found = start + static_cast<std::size_t>(std::countr_zero(hits));

@@ -7,7 +7,7 @@ namespace {
 // Kept per thread at most: enough for the streams a worker runs at once; a buffer that grew
 // large (a long tool call's arguments) is let go instead.
 constexpr std::size_t kKeptBuffers = 64;
-constexpr std::size_t kKeptBufferBytes = 64 * 1024;
+constexpr std::size_t kKeptBufferBytes = 16 * 1024;
 
 std::vector<std::unique_ptr<model::ChunkBuffer>>& spareBuffers() {
   thread_local std::vector<std::unique_ptr<model::ChunkBuffer>> spares;
