@@ -65,28 +65,23 @@ std::optional<Role> roleFromString(std::string_view s) {
   return std::nullopt;
 }
 
+ChatChunk& ChunkBuffer::next() {
+  if (size_ == chunks_.size()) chunks_.emplace_back();
+  return chunks_[size_++];
+}
+
 ChatChunk& ChunkBuffer::add(std::string_view id, std::string_view model, long long created) {
-  ChatChunk* c = nullptr;
-  if (size_ == chunks_.size()) {
-    c = &chunks_.emplace_back();
-  } else {
-    c = &chunks_[size_];
-    c->choices.clear();
-    c->usage.reset();
-  }
-  ++size_;
-  if (c->id != id) c->id.assign(id);
-  if (c->model != model) c->model.assign(model);
-  c->created = created;
-  return *c;
+  ChatChunk& c = next();
+  c.choices.clear();
+  c.usage.reset();
+  if (c.id != id) c.id.assign(id);
+  if (c.model != model) c.model.assign(model);
+  c.created = created;
+  return c;
 }
 
 ChatChunk& ChunkBuffer::add() {
-  if (size_ == chunks_.size()) {
-    ++size_;
-    return chunks_.emplace_back();
-  }
-  ChatChunk& c = chunks_[size_++];
+  ChatChunk& c = next();
   c.clear();
   return c;
 }

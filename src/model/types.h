@@ -188,6 +188,9 @@ class ChunkBuffer {
   const ChatChunk* end() const { return chunks_.data() + size_; }
 
  private:
+  // The next chunk, a reused one as the last stream event left it.
+  ChatChunk& next();
+
   std::vector<ChatChunk> chunks_;
   std::size_t size_ = 0;
 };
