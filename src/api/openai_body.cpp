@@ -15,6 +15,7 @@
 
 #include "core/json_text.h"
 #include "core/text_search.h"
+#include "model/json_scan.h"
 
 namespace kh::api {
 
@@ -173,18 +174,95 @@ std::pair<std::size_t, std::size_t> memberValue(std::string_view body, std::size
 
 }  // namespace
 
+namespace {
+
+// inspectPaddedBody's reading of a body scanJsonObject takes: the same answer as the document's
+// reading below, found in one pass without building the document. false for anything it does not
+// settle (an invalid body, a field of the wrong type, one missing, an escaped key, the gateway's
+// own errors included): the document's reading then decides, and words the error.
+bool scanBody(std::string_view body, providers::Operation op, bool messages_api,
+              OpenAIBodyInfo& info) {
+  using K = model::JsonKind;
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  const std::string_view main_field = fieldFor(op);
+  bool has_model = false, has_main = false, has_max_tokens = false;
+  std::size_t index = 0, options_index = kNone;
+  const bool ok = model::scanJsonObject(body, [&](const model::JsonMember& m) {
+    if (m.key.escaped) return false;
+    const std::string_view key = m.key.raw;
+    const std::string_view value = body.substr(m.begin, m.end - m.begin);
+    if (key == "model") {
+      if (m.kind != K::kString) return false;
+      info.model.clear();
+      const model::JsonString text{value.substr(1, value.size() - 2),
+                                   value.find('\\') != value.npos};
+      if (!text.appendTo(info.model)) return false;
+      info.model_begin = m.begin;
+      info.model_end = m.end;
+      has_model = true;
+    } else if (key == "stream") {
+      if (m.kind == K::kBool) {
+        info.stream = value.front() == 't';
+      } else if (m.kind != K::kNull) {
+        return false;
+      }
+    } else if (key == "stream_options") {
+      if (m.kind != K::kNull && m.kind != K::kObject) return false;
+      info.has_stream_options = true;
+      info.include_usage = false;
+      options_index = index;
+      if (m.kind == K::kObject) {
+        static constexpr std::string_view kKeys[] = {"include_usage"};
+        model::JsonScanner s(value);
+        bool include = false;
+        // A repeated or escaped key fails here, and the document's reading settles it.
+        if (!s.object(kKeys, [&](std::size_t) {
+              return s.peek() == K::kBool ? s.boolean(include) : s.skip();
+            }))
+          return false;
+        info.include_usage = include;
+      }
+    } else if (key == "user_preferences") {
+      info.has_user_preferences = true;
+    } else if (messages_api && key == "max_tokens") {
+      if (m.kind != K::kNumber) return false;
+      has_max_tokens = true;
+    } else if (key == main_field) {
+      const bool fits = op == providers::Operation::kChat
+                            ? m.kind == K::kArray
+                            : m.kind == K::kString || m.kind == K::kArray;
+      if (!fits) return false;
+      has_main = true;
+    }
+    ++index;
+    return true;
+  });
+  if (!ok || !has_model || !has_main || (messages_api && !has_max_tokens)) return false;
+  info.object_begin = body.find_first_not_of(" \t\r\n");
+  info.stream_options_member = options_index;
+  return true;
+}
+
+}  // namespace
+
 static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
+static_assert(kJsonPadding >= model::kJsonScanPadding);
 
 core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op,
-                                         bool messages_api) {
+                                         bool messages_api, BodyReading reading) {
   if (body.capacity() < body.size() + kJsonPadding) body.reserve(body.size() + kJsonPadding);
-  return inspectPaddedBody(body, op, messages_api);
+  return inspectPaddedBody(body, op, messages_api, reading);
 }
 
 core::Result<OpenAIBodyInfo> inspectPaddedBody(std::string_view body, providers::Operation op,
-                                               bool messages_api) {
-  // The whole body is validated (a malformed body must be a clear 400 here, not a confusing
-  // answer from the upstream), and the document kept for a translated request to read.
+                                               bool messages_api, BodyReading reading) {
+  // The whole body is validated: a malformed body must be a clear 400 here, not a confusing
+  // answer from the upstream.
+  if (reading == BodyReading::kScan) {
+    OpenAIBodyInfo info;
+    if (scanBody(body, op, messages_api, info)) return info;
+  }
+  // The document is kept for a translated request to read.
   BodyParser& bp = bodyParser();
   ++bp.generation;
   if (auto err = bp.parser.parse(body.data(), body.size(), false).get(bp.root); err)
@@ -269,6 +347,31 @@ core::Result<OpenAIBodyInfo> inspectPaddedBody(std::string_view body, providers:
     return core::Error::invalidField(std::string(main_field),
                                      fmt::format("'{}' is required", main_field));
   return info;
+}
+
+std::string_view leadingModel(std::string_view body) {
+  constexpr std::string_view kKey = "\"model\"";
+  const char* p = body.data();
+  const char* const end = p + body.size();
+  auto space = [&] {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+  };
+  auto take = [&](char c) {
+    space();
+    if (p == end || *p != c) return false;
+    ++p;
+    return true;
+  };
+  if (!take('{')) return {};
+  space();
+  if (static_cast<std::size_t>(end - p) < kKey.size() || std::string_view(p, kKey.size()) != kKey)
+    return {};
+  p += kKey.size();
+  if (!take(':') || !take('"')) return {};
+  const auto name = static_cast<std::size_t>(p - body.data());
+  const std::size_t close = core::findJsonSpecial(body, name);
+  if (close == body.size() || body[close] != '"') return {};
+  return body.substr(name, close - name);
 }
 
 bool needsRewrite(const OpenAIBodyInfo& info, std::string_view model, bool force_usage) {

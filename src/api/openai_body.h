@@ -41,15 +41,32 @@ struct OpenAIBodyInfo {
 // Readable bytes the JSON parser needs past the end of a text it parses in place.
 inline constexpr std::size_t kJsonPadding = 64;
 
+// How inspectBody validates a body.
+enum class BodyReading : std::uint8_t {
+  // One scanning pass (model::scanJsonObject), for a body that goes upstream as it is; a body it
+  // does not settle is read as a document.
+  kScan,
+  // simdjson's document, kept for the translated request to read (see inspectedDocument).
+  kDocument,
+};
+
 // Validates and inspects a request body that is followed by at least kJsonPadding readable bytes
-// (parsed in place). Errors are 400s naming the field at fault.
+// (parsed in place). Errors are 400s naming the field at fault; both readings give the same
+// answer.
 // `messages_api`: the body is an Anthropic Messages request, which must carry max_tokens.
 core::Result<OpenAIBodyInfo> inspectPaddedBody(std::string_view body, providers::Operation op,
-                                               bool messages_api = false);
+                                               bool messages_api = false,
+                                               BodyReading reading = BodyReading::kScan);
 // The same for a body in a string, which first gains spare capacity for the padding (its contents
 // are unchanged).
 core::Result<OpenAIBodyInfo> inspectBody(std::string& body, providers::Operation op,
-                                         bool messages_api = false);
+                                         bool messages_api = false,
+                                         BodyReading reading = BodyReading::kScan);
+
+// The model a body names when its first member is "model" with a string free of escapes, as
+// clients write it: enough to learn the route before the body is read. Empty otherwise. The body
+// is not validated; inspectBody's model is the one that counts.
+std::string_view leadingModel(std::string_view body);
 
 // The document inspectBody built for `info`'s body, as long as the calling thread's body parser
 // still holds it: the translated path then reads the body without parsing it again. nullopt once

@@ -21,10 +21,79 @@ bool isDigit(char c) {
   return c >= '0' && c <= '9';
 }
 
+// Past the number that starts at `p`, or nullptr when there is none there or it is one that
+// simdjson might read differently or refuse (see JsonScanner).
+const char* endOfNumber(const char* p, const char* const end) {
+  const char* const start = p;
+  if (p < end && *p == '-') ++p;
+  if (p == end || !isDigit(*p)) return nullptr;
+  const char* const digits = p;
+  if (*p == '0') {
+    ++p;
+  } else {
+    while (p < end && isDigit(*p)) ++p;
+  }
+  const bool plain = p == end || (*p != '.' && *p != 'e' && *p != 'E');
+  // simdjson refuses a plain integer beyond 64 bits; 18 digits never are, longer ones go to it.
+  if (plain && p - digits > 18) return nullptr;
+  if (p < end && *p == '.') {
+    ++p;
+    if (p == end || !isDigit(*p)) return nullptr;
+    while (p < end && isDigit(*p)) ++p;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    ++p;
+    if (p < end && (*p == '+' || *p == '-')) ++p;
+    const char* const exponent = p;
+    while (p < end && isDigit(*p)) ++p;
+    // Two exponent digits keep every value well inside a double's range, where simdjson's
+    // reading cannot refuse it.
+    if (p == exponent || p - exponent > 2) return nullptr;
+  }
+  // Long mantissas are exact only in simdjson's slow path; such numbers go to it.
+  if (p - start > 40) return nullptr;
+  return p;
+}
+
 unsigned readHex4(const char* p) {
   unsigned v = 0;
   for (int i = 0; i < 4; ++i) v = (v << 4) | static_cast<unsigned>(hexValue(p[i]));
   return v;
+}
+
+// Past the escape that starts at the backslash `q`, or nullptr for a bad one. A \u escape of half
+// a surrogate pair without its other half counts as bad: parsers disagree on those, and a reader
+// that must match simdjson leaves them to it.
+const char* endOfEscape(const char* q, const char* const end) {
+  if (end - q < 2) return nullptr;
+  switch (q[1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+      return q + 2;
+    case 'u':
+      break;
+    default:
+      return nullptr;
+  }
+  auto hex4 = [&](const char* at, unsigned& cp) {
+    if (end - at < 6 || at[0] != '\\' || at[1] != 'u') return false;
+    for (int i = 2; i < 6; ++i)
+      if (hexValue(at[i]) < 0) return false;
+    cp = readHex4(at + 2);
+    return true;
+  };
+  unsigned cp = 0;
+  if (!hex4(q, cp) || (cp >= 0xDC00 && cp <= 0xDFFF)) return nullptr;
+  if (cp < 0xD800 || cp > 0xDBFF) return q + 6;
+  unsigned low = 0;
+  if (!hex4(q + 6, low) || low < 0xDC00 || low > 0xDFFF) return nullptr;
+  return q + 12;
 }
 
 void appendUtf8(std::string& out, unsigned cp) {
@@ -168,28 +237,9 @@ bool JsonScanner::anyString(JsonString& out) {
     if (c == '"') break;
     if (c < 0x20) return fail();
     // A backslash.
-    if (end_ - p < 2) return fail();
+    p = endOfEscape(p, end_);
+    if (p == nullptr) return fail();
     escaped = true;
-    switch (p[1]) {
-      case '"':
-      case '\\':
-      case '/':
-      case 'b':
-      case 'f':
-      case 'n':
-      case 'r':
-      case 't':
-        p += 2;
-        break;
-      case 'u':
-        if (end_ - p < 6) return fail();
-        for (int i = 2; i < 6; ++i)
-          if (hexValue(p[i]) < 0) return fail();
-        p += 6;
-        break;
-      default:
-        return fail();
-    }
   }
   out.raw = std::string_view(start, static_cast<std::size_t>(p - start));
   out.escaped = escaped;
@@ -199,35 +249,10 @@ bool JsonScanner::anyString(JsonString& out) {
 }
 
 bool JsonScanner::number() {
-  const char* const start = p_;
   read_ = true;
-  if (p_ < end_ && *p_ == '-') ++p_;
-  if (p_ == end_ || !isDigit(*p_)) return fail();
-  const char* const digits = p_;
-  if (*p_ == '0') {
-    ++p_;
-  } else {
-    while (p_ < end_ && isDigit(*p_)) ++p_;
-  }
-  const bool plain = p_ == end_ || (*p_ != '.' && *p_ != 'e' && *p_ != 'E');
-  // simdjson refuses a plain integer beyond 64 bits; 18 digits never are, longer ones go to it.
-  if (plain && p_ - digits > 18) return fail();
-  if (p_ < end_ && *p_ == '.') {
-    ++p_;
-    if (p_ == end_ || !isDigit(*p_)) return fail();
-    while (p_ < end_ && isDigit(*p_)) ++p_;
-  }
-  if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
-    ++p_;
-    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-    const char* const exponent = p_;
-    while (p_ < end_ && isDigit(*p_)) ++p_;
-    // Two exponent digits keep every value well inside a double's range, where simdjson's
-    // reading cannot refuse it.
-    if (p_ == exponent || p_ - exponent > 2) return fail();
-  }
-  // Long mantissas are exact only in simdjson's slow path; such numbers go to it.
-  if (p_ - start > 40) return fail();
+  const char* const after = endOfNumber(p_, end_);
+  if (after == nullptr) return fail();
+  p_ = after;
   return true;
 }
 
@@ -323,6 +348,169 @@ void StringSlot::keep(std::string_view data, const JsonString& value) {
   const auto open = static_cast<std::size_t>(value.raw.data() - data.data()) - 1;
   prefix_.assign(data.substr(0, open));
   suffix_.assign(data.substr(open + value.raw.size() + 2));
+}
+
+namespace {
+
+bool isSpace(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+// The state of one scanJsonObject pass; the member functions advance p.
+struct ObjectScan {
+  std::string_view text;
+  const char* p;
+  const char* end;
+  // Every vector read inside strings, or'ed: a byte of 0x80 or above there means the text is
+  // checked as UTF-8. Bytes read past a closing quote are structure (ASCII, or refused) or the
+  // padding, which at worst costs that check for nothing.
+  core::bytes16::Bytes seen{};
+
+  // The padding makes *end readable: one test in the common case of compact JSON.
+  void space() {
+    if (static_cast<unsigned char>(*p) > ' ') return;
+    while (p < end && isSpace(*p)) ++p;
+  }
+  bool word(std::string_view w) {
+    if (static_cast<std::size_t>(end - p) < w.size()) return false;
+    for (std::size_t i = 0; i < w.size(); ++i)
+      if (p[i] != w[i]) return false;
+    p += w.size();
+    return true;
+  }
+  // The string whose opening quote p is at; p ends past its closing quote. Sixteen bytes at a
+  // time, unguarded: the text is padded, and a find past its end fails.
+  bool string(JsonString& s) {
+    using namespace core::bytes16;
+    const char* q = p + 1;
+    bool escaped = false;
+    for (;;) {
+      const Bytes v = load(q);
+      const unsigned hits = core::jsonSpecialLanes(v);
+      seen |= v;
+      if (hits == 0) {
+        q += 16;
+        if (q >= end) return false;
+        continue;
+      }
+      const auto lane = static_cast<unsigned>(std::countr_zero(hits));
+      q += lane;
+      if (q >= end) return false;
+      if (*q == '"') break;
+      if (*q != '\\') return false;  // a control character
+      q = endOfEscape(q, end);
+      if (q == nullptr) return false;
+      escaped = true;
+    }
+    s.raw = std::string_view(p + 1, static_cast<std::size_t>(q - p - 1));
+    s.escaped = escaped;
+    p = q + 1;
+    return true;
+  }
+  bool run(JsonMemberVisit visit, void* ctx) {
+    // Bit d: the container at depth d + 1 is an array (depth 1 is the object itself).
+    std::uint64_t arrays = 0;
+    int depth = 1;
+    JsonMember member;
+    JsonString s;
+    space();
+    if (p == end || *p != '{') return false;
+    ++p;
+    space();
+    if (p < end && *p == '}') {
+      ++p;
+      depth = 0;
+      goto done;
+    }
+  key:
+    if (p == end || *p != '"' || !string(s)) return false;
+    space();
+    if (p == end || *p != ':') return false;
+    ++p;
+    space();
+    if (depth == 1) {
+      member.key = s;
+      member.begin = static_cast<std::size_t>(p - text.data());
+    }
+  value:
+    if (p == end) return false;
+    if (depth == 1) member.kind = kJsonKinds[static_cast<unsigned char>(*p)];
+    switch (*p) {
+      case '"':
+        if (!string(s)) return false;
+        break;
+      case '{':
+      case '[': {
+        if (depth == JsonScanner::kMaxDepth) return false;
+        const bool array = *p == '[';
+        const std::uint64_t bit = std::uint64_t{1} << depth;
+        arrays = array ? arrays | bit : arrays & ~bit;
+        ++depth;
+        ++p;
+        space();
+        if (p < end && *p == (array ? ']' : '}')) {
+          ++p;
+          --depth;
+          break;
+        }
+        if (array) goto value;
+        goto key;
+      }
+      case 't':
+        if (!word("true")) return false;
+        break;
+      case 'f':
+        if (!word("false")) return false;
+        break;
+      case 'n':
+        if (!word("null")) return false;
+        break;
+      default: {
+        // The usual number, a plain integer, inline; any other to endOfNumber.
+        const char* const digits = p + (*p == '-');
+        const char* q = digits;
+        while (q < end && isDigit(*q)) ++q;
+        const auto n = q - digits;
+        if (n > 0 && n <= 18 && (*digits != '0' || n == 1) && *q != '.' && (*q | 0x20) != 'e') {
+          p = q;
+          break;
+        }
+        p = endOfNumber(p, end);
+        if (p == nullptr) return false;
+        break;
+      }
+    }
+  after:
+    if (depth == 1) {
+      member.end = static_cast<std::size_t>(p - text.data());
+      if (!visit(ctx, member)) return false;
+    }
+    if (static_cast<unsigned char>(*p) <= ' ') space();
+    if (p == end) return false;
+    {
+      const bool in_array = (arrays >> (depth - 1)) & 1;
+      if (*p == ',') {
+        ++p;
+        space();
+        if (in_array) goto value;
+        goto key;
+      }
+      if (*p != (in_array ? ']' : '}')) return false;
+      ++p;
+      if (--depth > 0) goto after;
+    }
+  done:
+    space();
+    if (p != end) return false;
+    return core::bytes16::laneMask(seen) == 0 || simdjson::validate_utf8(text.data(), text.size());
+  }
+};
+
+}  // namespace
+
+bool scanJsonObject(std::string_view text, JsonMemberVisit visit, void* ctx) {
+  ObjectScan scan{text, text.data(), text.data() + text.size()};
+  return scan.run(visit, ctx);
 }
 
 }  // namespace kh::model

@@ -31,6 +31,7 @@ struct RequestContext {
   std::string_view body;  // the inbound body: the request's, valid while it is handled
   api::OpenAIBodyInfo info;
   routing::Route route;
+  std::string_view route_model;  // the model `route` was resolved for, when parseStage did
   // The targets to try, in order: the balancer's pick for groups, open breakers left out.
   struct Attempt {
     const routing::Target* target = nullptr;  // into `route` or the catalog's balancer

@@ -64,6 +64,8 @@ core::Result<routing::Route> resolveAuto(RequestContext& ctx) {
 }  // namespace
 
 core::Status routeStage(RequestContext& ctx) {
+  // parseStage resolved the model it found first; the body's last word may name another.
+  if (!ctx.route_model.empty() && ctx.route_model == ctx.info.model) return planTargets(ctx);
   auto route = ctx.catalog->resolve(ctx.info.model);
   if (!route && ctx.info.model == "auto" && route.error().code == core::ErrorCode::kModelNotFound)
     route = resolveAuto(ctx);

@@ -879,3 +879,24 @@ test('no request ever carried a provider key in its URL', T, async () => {
     assert.ok(rec.headers['x-api-key'], `x-api-key on ${rec.method} ${rec.url}`);
   }
 });
+
+// The gateway learns the route from the model a body names first, before reading the body; a
+// body that names its model again is routed on the last, as JSON readers take it.
+test('a body naming its model twice is routed on the last, whichever wire format each is', T, async () => {
+  const marker = `twice ${Math.random().toString(36).slice(2)}`;
+  const headers = { 'content-type': 'application/json' };
+  const toOpenAI = `{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"${marker} a"}],"model":"gpt-4o"}`;
+  let r = await postJson(CHAT(), toOpenAI, { headers });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.headers['x-kakehashi-provider'], 'oa');
+  assert.ok(stack.openai.lastRequest((q) => JSON.stringify(q.body ?? {}).includes(`${marker} a`)),
+    'the OpenAI-wire upstream received the request');
+
+  const toClaude = `{"model":"gpt-4o","messages":[{"role":"user","content":"${marker} b"}],"model":"claude-sonnet-4-5"}`;
+  r = await postJson(CHAT(), toClaude, { headers });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(r.headers['x-kakehashi-provider'], 'claude');
+  const rec = lastAnthropic();
+  assert.ok(JSON.stringify(rec.body).includes(`${marker} b`), 'the Anthropic upstream received it');
+  assert.equal(rec.body.model, 'claude-sonnet-4-5');
+});

@@ -23,14 +23,14 @@ TEST(ClientApi, ReadsTheInspectedDocumentWhileTheThreadHoldsIt) {
   std::string body =
       R"({"model":"m","messages":[{"role":"user","content":"first"}],"temperature":0.5})";
   std::string other = R"({"model":"o","messages":[{"role":"user","content":"second"}]})";
-  auto info = inspectBody(body, Operation::kChat);
+  auto info = inspectBody(body, Operation::kChat, false, BodyReading::kDocument);
   ASSERT_TRUE(info);
   EXPECT_TRUE(inspectedDocument(*info));
   auto fresh = parseChatRequest(ClientApi::kOpenAI, Operation::kChat, body, &*info);
   ASSERT_TRUE(fresh);
   EXPECT_EQ(fresh->messages[0].text(), "first");
 
-  auto other_info = inspectBody(other, Operation::kChat);
+  auto other_info = inspectBody(other, Operation::kChat, false, BodyReading::kDocument);
   ASSERT_TRUE(other_info);
   EXPECT_FALSE(inspectedDocument(*info));
   auto stale = parseChatRequest(ClientApi::kOpenAI, Operation::kChat, body, &*info);
@@ -40,6 +40,14 @@ TEST(ClientApi, ReadsTheInspectedDocumentWhileTheThreadHoldsIt) {
   EXPECT_DOUBLE_EQ(*stale->temperature, 0.5);
   // Parsing `body` again replaced the document `other_info` named.
   EXPECT_FALSE(inspectedDocument(*other_info));
+
+  // A scanned body has no document; its request is read from a fresh one.
+  auto scanned = inspectBody(body, Operation::kChat);
+  ASSERT_TRUE(scanned);
+  EXPECT_FALSE(inspectedDocument(*scanned));
+  auto read = parseChatRequest(ClientApi::kOpenAI, Operation::kChat, body, &*scanned);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->messages[0].text(), "first");
 }
 
 // The canonical request reads a body as a Boost.JSON document did: the last of duplicate keys

@@ -4,6 +4,12 @@
 
 #include <boost/json/parse.hpp>
 
+#include <array>
+#include <random>
+#include <vector>
+
+#include "../model/random_edits.h"
+
 namespace kh::api {
 namespace {
 
@@ -67,6 +73,102 @@ TEST(OpenAIBody, NamesTheFieldAtFault) {
   EXPECT_TRUE(inspect(R"({"model":"m","prompt":["a","b"]})", Operation::kCompletion));
   EXPECT_TRUE(inspect(R"({"model":"m","input":"text"})", Operation::kEmbedding));
   EXPECT_TRUE(inspect(R"({"model":"m","messages":[],"stream":null})"));
+}
+
+// The scanning reading (bodies that go upstream as they are) and the document's reading
+// (translated ones) give the same answer: the same fields, or the same error. Bodies are built
+// from the members the gateway reads, in every type, repeated and escaped, then edited at random.
+TEST(OpenAIBody, ScanAndDocumentReadTheSame) {
+  std::mt19937 rng(20261201);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const std::vector<std::string> members = {
+      R"("model":"gpt-4o")",
+      R"("model":"a\/b\u00e9")",
+      R"("model":7)",
+      R"("model":"x\"y")",
+      R"("messages":[{"role":"user","content":"hi \"there\" {[,"}])",
+      R"("messages":"text")",
+      R"("messages":[])",
+      R"("prompt":"p")",
+      R"("prompt":["a",{"b":[1,2.5]}])",
+      R"("input":3)",
+      R"("input":"t")",
+      R"("stream":true)",
+      R"("stream":false)",
+      R"("stream":null)",
+      R"("stream":"yes")",
+      R"("stream_options":null)",
+      R"("stream_options":{"include_usage":true})",
+      R"("stream_options":{"include_usage":false,"x":1})",
+      R"("stream_options":{"include_usage":1})",
+      R"("stream_options":{"include_usage":true,"include_usage":false})",
+      R"("stream_options":{"include_\u0075sage":true})",
+      R"("stream_options":[1])",
+      R"("user_preferences":{"max_cost":1})",
+      R"("max_tokens":10)",
+      R"("max_tokens":"10")",
+      R"("max_tokens":1.5)",
+      R"("temperature":0.7)",
+      R"("mod\u0065l":"m")",
+      R"("n":123456789012345678901)",
+      "\"content\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"",
+      R"("deep":[[[[{"a":[[[]]]}]]]])"};
+  const std::string noise = "{}[]\",:\\ 0123456789tfnx\x01\x80\xff";
+  int scanned = 0;
+  for (int round = 0; round < 20000; ++round) {
+    const auto op =
+        std::array{Operation::kChat, Operation::kCompletion, Operation::kEmbedding}[pick(3)];
+    const bool messages_api = pick(4) == 0;
+    std::string body = pick(5) == 0 ? " { " : "{";
+    // Half the bodies start with what a valid one needs.
+    const bool valid_start = pick(2) == 1;
+    if (valid_start) {
+      body += op == Operation::kChat         ? R"("model":"m","messages":[])"
+              : op == Operation::kCompletion ? R"("model":"m","prompt":"p")"
+                                             : R"("model":"m","input":"i")";
+      if (messages_api) body += R"(,"max_tokens":5)";
+    }
+    const std::size_t n = pick(5);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i > 0 || valid_start) body += pick(3) == 0 ? " , " : ",";
+      body += members[pick(members.size())];
+    }
+    body += "}";
+    if (round % 2) model::test_support::editRandomly(body, rng, noise, 1 + pick(2));
+    std::string a = body, b = body;
+    const auto by_scan = inspectBody(a, op, messages_api, BodyReading::kScan);
+    const auto by_doc = inspectBody(b, op, messages_api, BodyReading::kDocument);
+    ASSERT_EQ(bool(by_scan), bool(by_doc)) << "body: " << body;
+    if (!by_scan) {
+      EXPECT_EQ(by_scan.error().message, by_doc.error().message) << "body: " << body;
+      EXPECT_EQ(by_scan.error().param, by_doc.error().param) << "body: " << body;
+      continue;
+    }
+    if (by_scan->document.parser == nullptr) ++scanned;
+    EXPECT_EQ(by_scan->model, by_doc->model) << "body: " << body;
+    EXPECT_EQ(by_scan->model_begin, by_doc->model_begin) << "body: " << body;
+    EXPECT_EQ(by_scan->model_end, by_doc->model_end) << "body: " << body;
+    EXPECT_EQ(by_scan->stream, by_doc->stream) << "body: " << body;
+    EXPECT_EQ(by_scan->has_stream_options, by_doc->has_stream_options) << "body: " << body;
+    EXPECT_EQ(by_scan->include_usage, by_doc->include_usage) << "body: " << body;
+    EXPECT_EQ(by_scan->stream_options_member, by_doc->stream_options_member) << "body: " << body;
+    EXPECT_EQ(by_scan->object_begin, by_doc->object_begin) << "body: " << body;
+    EXPECT_EQ(by_scan->has_user_preferences, by_doc->has_user_preferences) << "body: " << body;
+  }
+  // The scan settled most valid bodies: the comparison is not between two document readings.
+  EXPECT_GT(scanned, 3000);
+}
+
+TEST(OpenAIBody, LeadingModelIsTheFirstMembersPlainString) {
+  EXPECT_EQ(leadingModel(R"({"model":"gpt-4o","messages":[]})"), "gpt-4o");
+  EXPECT_EQ(leadingModel(" {\n \"model\" :\t\"openai:gpt-4o/x\" ,\"messages\":[]}"),
+            "openai:gpt-4o/x");
+  EXPECT_EQ(leadingModel(R"({"model":"","messages":[]})"), "");
+  for (const char* none : {R"({"messages":[],"model":"m"})", R"({"model":"a\"b"})",
+                           R"({"model":7})", R"({"mod\u0065l":"m"})", R"({"model":"open)",
+                           R"(["model","m"])", "", "{", R"({"model")", R"({"model":)"}) {
+    EXPECT_EQ(leadingModel(none), "") << none;
+  }
 }
 
 std::string rewrite(std::string body, std::string_view model) {

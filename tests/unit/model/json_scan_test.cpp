@@ -351,5 +351,207 @@ TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
   EXPECT_GT(accepted, 10000);
 }
 
+// The text `doc` followed by kJsonScanPadding bytes that are not part of it, chosen to look like
+// JSON (quotes, brackets): a scan that read past the end would be caught.
+struct PaddedText {
+  explicit PaddedText(std::string_view doc, char fill) : buffer(doc) {
+    buffer.append(kJsonScanPadding, fill);
+    text = std::string_view(buffer.data(), doc.size());
+  }
+  std::string buffer;
+  std::string_view text;
+};
+
+// simdjson's reading of each member of an object, as "{<key>=dump;..." (empty when it refuses):
+// what scanJsonObject's members must come to when each value's text is read on its own.
+std::string simdjsonMembers(std::string_view text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size(), true).get(root) || !root.is_object()) return {};
+  std::string out = "{";
+  for (auto kv : simdjson::dom::object(root)) {
+    out += '<';
+    out.append(kv.key);
+    out += ">=";
+    dumpDom(kv.value, out);
+    out += ';';
+  }
+  return out;
+}
+
+std::string scannedMembers(std::string_view text, bool& accepted) {
+  std::string out = "{";
+  accepted = scanJsonObject(text, [&](const JsonMember& m) {
+    std::string key;
+    EXPECT_TRUE(m.key.appendTo(key));
+    const std::string_view value = text.substr(m.begin, m.end - m.begin);
+    EXPECT_EQ(m.kind, kJsonKinds[static_cast<unsigned char>(value.front())]);
+    out += '<' + key + ">=" + simdjsonDump(value) + ';';
+    return true;
+  });
+  return out;
+}
+
+TEST(ScanJsonObject, ReadsTheMembersOfAnObject) {
+  const PaddedText t(
+      R"( {"model" : "gpt-4o","n":2, "messages":[{"role":"user","content":"hi \"x\""}],
+    "stream":true,"stop":null,"x":{"a":[1,2.5e3,{}],"b":[]}} )",
+      '"');
+  std::vector<std::string> seen;
+  ASSERT_TRUE(scanJsonObject(t.text, [&](const JsonMember& m) {
+    seen.push_back(std::string(m.key.raw) + "=" +
+                   std::string(t.text.substr(m.begin, m.end - m.begin)));
+    return true;
+  }));
+  const std::vector<std::string> expected = {
+      R"(model="gpt-4o")", "n=2",       R"(messages=[{"role":"user","content":"hi \"x\""}])",
+      "stream=true",       "stop=null", R"(x={"a":[1,2.5e3,{}],"b":[]})"};
+  EXPECT_EQ(seen, expected);
+  // The visitor stops the scan.
+  int calls = 0;
+  EXPECT_FALSE(scanJsonObject(t.text, [&](const JsonMember&) { return ++calls < 2; }));
+  EXPECT_EQ(calls, 2);
+  bool any = false;
+  EXPECT_TRUE(scanJsonObject(PaddedText("{}", '}').text, [&](const JsonMember&) {
+    any = true;
+    return true;
+  }));
+  EXPECT_FALSE(any);
+}
+
+TEST(ScanJsonObject, RefusesWhatIsNotOneValidObject) {
+  for (const std::string_view doc : {"",
+                                     " ",
+                                     "[]",
+                                     "\"x\"",
+                                     "{",
+                                     "{}}",
+                                     "{} x",
+                                     R"({"a":1,})",
+                                     R"({"a" 1})",
+                                     R"({"a":})",
+                                     R"({a:1})",
+                                     R"({"a":[1,]})",
+                                     R"({"a":"x)",
+                                     "{\"a\":\"\x01\"}",
+                                     R"({"a":"\q"})",
+                                     R"({"a":"\u12"})",
+                                     R"({"a":tru})",
+                                     R"({"a":01})",
+                                     R"({"a":1.})",
+                                     R"({"a":-})",
+                                     "{\"a\":\"\xc3\"}",
+                                     "{\"a\":\"\xff\"}",
+                                     R"({"a":"\udc00"})",
+                                     R"({"a":"\ud800"})",
+                                     R"({"a":"\ud800\u0041"})",
+                                     R"({"a":[}])",
+                                     R"({"a":{]})",
+                                     "{\"a\":1}\x80"}) {
+    for (const char fill : {'"', '}', ' ', '\\'}) {
+      bool accepted = true;
+      scannedMembers(PaddedText(doc, fill).text, accepted);
+      EXPECT_FALSE(accepted) << "document: " << doc;
+    }
+  }
+  // Deeper than the scanner's limit: valid, left to simdjson.
+  std::string deep = "{\"a\":" + std::string(JsonScanner::kMaxDepth, '[') +
+                     std::string(JsonScanner::kMaxDepth, ']') + "}";
+  bool accepted = true;
+  scannedMembers(PaddedText(deep, ']').text, accepted);
+  EXPECT_FALSE(accepted);
+  EXPECT_FALSE(simdjsonMembers(deep).empty());
+}
+
+// What scanJsonObject accepts, simdjson accepts, with the same members: random objects, then random
+// edits of them, many of which break them. Strings run across the 16-byte reads and up to the
+// text's end, past which the padding holds look-alike bytes.
+TEST(ScanJsonObject, AcceptsNothingSimdjsonRefusesAndFindsItsMembers) {
+  std::mt19937 rng(20261201);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const std::vector<std::string> atoms = {
+      "0",
+      "-0",
+      "12",
+      "-7",
+      "3.25",
+      "1e5",
+      "-2.5E-3",
+      "123456789012345678",
+      "true",
+      "false",
+      "null",
+      "\"\"",
+      "\"text\"",
+      "\"t\\\"q\\\\\\n\"",
+      "\"\\u00e9\\ud83d\\ude00\"",
+      "\"caf\xc3\xa9\"",
+      "\"\xe4\xb8\xad\xf0\x9f\x98\x80\"",
+      "\"\\/\\b\\f\\r\\t\"",
+      "1.5e+10",
+      "-0.0",
+      "123456789012345678901234567890.5",
+      "1e-99",
+      "9007199254740993",
+      "18446744073709551615",
+      "\"abcdefghijklmno\"",
+      "\"abcdefghijklmnop\"",
+      "\"abcdefghijklmnopqrstuvwxyz012345\"",
+      "\"abcdefghijklmnopqrst\xc3\xa9uvwxyz\"",
+      "\"abcdefghijklmnopqrstuvwxyz\\n0123456789abcdefghijklmnopqrstuvwxyz\"",
+      "\"\\ud800\"",
+      "\"\\udfff\""};
+  std::function<void(std::string&, int)> gen = [&](std::string& out, int depth) {
+    const int kind = depth > 3 ? 2 : pick(4);
+    if (kind == 0) {
+      out += '{';
+      const int n = pick(4);
+      for (int i = 0; i < n; ++i) {
+        if (i) out += pick(2) ? "," : " , ";
+        out += pick(3) ? "\"k" + std::to_string(pick(5)) + "\"" : "\"k\\u0031\"";
+        out += pick(2) ? ":" : " :\n";
+        gen(out, depth + 1);
+      }
+      out += '}';
+    } else if (kind == 1) {
+      out += '[';
+      const int n = pick(4);
+      for (int i = 0; i < n; ++i) {
+        if (i) out += ',';
+        if (pick(3) == 0) out += ' ';
+        gen(out, depth + 1);
+      }
+      out += ']';
+    } else {
+      out += atoms[pick(static_cast<int>(atoms.size()))];
+    }
+  };
+  const std::string noise = "{}[]\",:\\ -+.eE0123456789tfnulx\x01\x80\xc3\xa9\xff\t\n";
+  const std::string fills = "\"}] \\a";
+  int accepted_count = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string doc = pick(4) == 0 ? " {" : "{";
+    const int members = pick(6);
+    for (int i = 0; i < members; ++i) {
+      if (i) doc += pick(2) ? "," : " ,\n";
+      doc += "\"m" + std::to_string(pick(4)) + (pick(8) == 0 ? "\\t\"" : "\"");
+      doc += ':';
+      gen(doc, 1);
+    }
+    doc += pick(4) == 0 ? "} " : "}";
+    if (round % 2)
+      test_support::editRandomly(doc, rng, noise, static_cast<std::size_t>(1 + pick(3)));
+    const PaddedText t(doc, fills[static_cast<std::size_t>(pick(static_cast<int>(fills.size())))]);
+    bool accepted = false;
+    const std::string mine = scannedMembers(t.text, accepted);
+    const std::string theirs = simdjsonMembers(doc);
+    if (!accepted) continue;
+    ++accepted_count;
+    ASSERT_FALSE(theirs.empty()) << "document: " << doc;
+    ASSERT_EQ(mine, theirs) << "document: " << doc;
+  }
+  EXPECT_GT(accepted_count, 8000);
+}
+
 }  // namespace
 }  // namespace kh::model
