@@ -484,11 +484,64 @@ struct TopLevel {
   bool choices_empty = false;  // "choices" is an empty array
 };
 
+// A usage count as intOr reads it, from a valid value's text: 0 for anything but an integer.
+// false for an integer of more than 18 digits, which the On-Demand reading settles.
+bool scannedCount(std::string_view value, long long& out) {
+  out = 0;
+  const bool negative = value.front() == '-';
+  if (!negative && (value.front() < '0' || value.front() > '9')) return true;  // not a number
+  const std::string_view digits = value.substr(negative ? 1 : 0);
+  long long n = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return true;  // a fraction or an exponent: not an integer
+    n = n * 10 + (c - '0');
+  }
+  if (digits.size() > 18) return false;
+  out = negative ? -n : n;
+  return true;
+}
+
+// readUsageOnDemand's reading of the usage value `text`, which scanJsonObject found valid and
+// which lies in the same padded text. false for what only the On-Demand reading settles (see
+// scannedCount).
+bool scanUsage(std::string_view text, UsageCounts& u) {
+  if (text.front() != '{') return true;  // "usage": null and the like
+  u.present = true;
+  return model::scanJsonObject(text, [&](const model::JsonMember& m) {
+    const std::string_view value = text.substr(m.begin, m.end - m.begin);
+    if (m.key.raw == "prompt_tokens") return scannedCount(value, u.prompt_tokens);
+    if (m.key.raw == "completion_tokens") return scannedCount(value, u.completion_tokens);
+    if (m.key.raw == "prompt_tokens_details" && m.kind == model::JsonKind::kObject)
+      return model::scanJsonObject(value, [&](const model::JsonMember& d) {
+        return d.key.raw != "cached_tokens" ||
+               scannedCount(value.substr(d.begin, d.end - d.begin), u.cached_tokens);
+      });
+    return true;
+  });
+}
+
 // Reads `json` with the On-Demand API: it checks the structure (balanced brackets, closed
 // strings, valid UTF-8) and reads only "usage" and whether "choices" is empty, where a DOM would
 // build a tape of every value. Literals inside members that are skipped go on as the upstream
 // wrote them. nullopt when the text is not JSON.
 std::optional<TopLevel> readTopLevel(simdjson::padded_string_view json) {
+  // One scanning pass settles the usual answer, the whole text validated; the On-Demand reading
+  // below answers the rest. Members are read as it reads them: keys as written, the last of
+  // repeated ones counting.
+  static_assert(kJsonPadding >= model::kJsonScanPadding);
+  TopLevel scanned;
+  if (model::scanJsonObject(json, [&](const model::JsonMember& m) {
+        const std::string_view value = json.substr(m.begin, m.end - m.begin);
+        if (m.key.raw == "usage") {
+          scanned.usage = UsageCounts{};
+          return scanUsage(value, scanned.usage);
+        }
+        if (m.key.raw == "choices")
+          scanned.choices_empty = m.kind == model::JsonKind::kArray &&
+                                  value.find_first_not_of(" \t\r\n", 1) == value.size() - 1;
+        return true;
+      }))
+    return scanned;
   thread_local simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc;
   if (parser.iterate(json).get(doc)) return std::nullopt;

@@ -407,41 +407,49 @@ struct ObjectScan {
     p = q + 1;
     return true;
   }
-  bool run(JsonMemberVisit visit, void* ctx) {
-    // Bit d: the container at depth d + 1 is an array (depth 1 is the object itself).
-    std::uint64_t arrays = 0;
-    int depth = 1;
-    JsonMember member;
+  // A string's bytes, past its closing quote; the raw text is not kept (nested strings).
+  bool skipString() {
     JsonString s;
+    return string(s);
+  }
+  // Past `:` and the space around it, after a key.
+  bool colon() {
     space();
-    if (p == end || *p != '{') return false;
+    if (p >= end || *p != ':') return false;
     ++p;
     space();
-    if (p < end && *p == '}') {
-      ++p;
-      depth = 0;
-      goto done;
+    return true;
+  }
+  // A number, the usual plain integer inline and any other by endOfNumber.
+  bool number() {
+    const char* const digits = p + (*p == '-');
+    const char* q = digits;
+    while (q < end && isDigit(*q)) ++q;
+    const auto n = q - digits;
+    // *q is readable: the padding.
+    if (n > 0 && n <= 18 && (*digits != '0' || n == 1) && *q != '.' && (*q | 0x20) != 'e') {
+      p = q;
+      return true;
     }
-  key:
-    if (p == end || *p != '"' || !string(s)) return false;
-    space();
-    if (p == end || *p != ':') return false;
-    ++p;
-    space();
-    if (depth == 1) {
-      member.key = s;
-      member.begin = static_cast<std::size_t>(p - text.data());
-    }
-  value:
-    if (p == end) return false;
-    if (depth == 1) member.kind = kJsonKinds[static_cast<unsigned char>(*p)];
+    p = endOfNumber(p, end);
+    return p != nullptr;
+  }
+
+  // One value of any kind, nested containers walked without recursion.
+  bool value() {
+    // Bit d: the container at depth d + 1 is an array.
+    std::uint64_t arrays = 0;
+    int depth = 0;
+  next:
+    if (p >= end) return false;
     switch (*p) {
       case '"':
-        if (!string(s)) return false;
+        if (!skipString()) return false;
         break;
       case '{':
       case '[': {
-        if (depth == JsonScanner::kMaxDepth) return false;
+        // The object reading this value is one level up already.
+        if (depth == JsonScanner::kMaxDepth - 1) return false;
         const bool array = *p == '[';
         const std::uint64_t bit = std::uint64_t{1} << depth;
         arrays = array ? arrays | bit : arrays & ~bit;
@@ -453,8 +461,9 @@ struct ObjectScan {
           --depth;
           break;
         }
-        if (array) goto value;
-        goto key;
+        if (array) goto next;
+        if (p >= end || *p != '"' || !skipString() || !colon()) return false;
+        goto next;
       }
       case 't':
         if (!word("true")) return false;
@@ -465,41 +474,55 @@ struct ObjectScan {
       case 'n':
         if (!word("null")) return false;
         break;
-      default: {
-        // The usual number, a plain integer, inline; any other to endOfNumber.
-        const char* const digits = p + (*p == '-');
-        const char* q = digits;
-        while (q < end && isDigit(*q)) ++q;
-        const auto n = q - digits;
-        if (n > 0 && n <= 18 && (*digits != '0' || n == 1) && *q != '.' && (*q | 0x20) != 'e') {
-          p = q;
-          break;
-        }
-        p = endOfNumber(p, end);
-        if (p == nullptr) return false;
+      default:
+        if (!number()) return false;
         break;
-      }
     }
-  after:
-    if (depth == 1) {
-      member.end = static_cast<std::size_t>(p - text.data());
-      if (!visit(ctx, member)) return false;
-    }
-    if (static_cast<unsigned char>(*p) <= ' ') space();
-    if (p == end) return false;
-    {
+    // After a value: the next one in its container, or the container's end.
+    while (depth > 0) {
+      space();
+      if (p >= end) return false;
       const bool in_array = (arrays >> (depth - 1)) & 1;
       if (*p == ',') {
         ++p;
         space();
-        if (in_array) goto value;
-        goto key;
+        if (!in_array && (p >= end || *p != '"' || !skipString() || !colon())) return false;
+        goto next;
       }
       if (*p != (in_array ? ']' : '}')) return false;
       ++p;
-      if (--depth > 0) goto after;
+      --depth;
     }
-  done:
+    return true;
+  }
+
+  bool run(JsonMemberVisit visit, void* ctx) {
+    space();
+    if (p >= end || *p != '{') return false;
+    ++p;
+    space();
+    if (p < end && *p == '}') {
+      ++p;
+    } else {
+      JsonMember member;
+      for (;;) {
+        if (p >= end || *p != '"' || !string(member.key) || !colon() || p >= end) return false;
+        member.begin = static_cast<std::size_t>(p - text.data());
+        member.kind = kJsonKinds[static_cast<unsigned char>(*p)];
+        if (!value()) return false;
+        member.end = static_cast<std::size_t>(p - text.data());
+        if (!visit(ctx, member)) return false;
+        space();
+        if (p >= end) return false;
+        if (*p == '}') {
+          ++p;
+          break;
+        }
+        if (*p != ',') return false;
+        ++p;
+        space();
+      }
+    }
     space();
     if (p != end) return false;
     return core::bytes16::laneMask(seen) == 0 || simdjson::validate_utf8(text.data(), text.size());

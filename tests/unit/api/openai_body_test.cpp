@@ -5,8 +5,11 @@
 #include <boost/json/parse.hpp>
 
 #include <array>
+#include <optional>
 #include <random>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "../model/random_edits.h"
 
@@ -157,6 +160,110 @@ TEST(OpenAIBody, ScanAndDocumentReadTheSame) {
   }
   // The scan settled most valid bodies: the comparison is not between two document readings.
   EXPECT_GT(scanned, 3000);
+}
+
+// The usage read from an answer or chunk is simdjson's reading of it: the last "usage" member
+// counts, integers only, members of other types at zero; "choices" is empty or not. Random answers
+// and chunks, then random edits; every valid one must be read, and read alike.
+TEST(OpenAIBody, UsageReadAsSimdjsonReadsIt) {
+  struct Expected {
+    UsageCounts usage;
+    bool choices_empty = false;
+  };
+  auto reference = [](const std::string& text) -> std::optional<Expected> {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (parser.parse(text).get(root)) return std::nullopt;
+    Expected e;
+    if (!root.is_object()) return e;
+    auto count = [](simdjson::dom::element v) {
+      int64_t n = 0;
+      return v.get_int64().get(n) ? 0LL : static_cast<long long>(n);
+    };
+    for (auto field : simdjson::dom::object(root)) {
+      if (field.key == "usage") {
+        e.usage = UsageCounts{};
+        if (!field.value.is_object()) continue;
+        e.usage.present = true;
+        for (auto u : simdjson::dom::object(field.value)) {
+          if (u.key == "prompt_tokens") e.usage.prompt_tokens = count(u.value);
+          if (u.key == "completion_tokens") e.usage.completion_tokens = count(u.value);
+          if (u.key == "prompt_tokens_details" && u.value.is_object())
+            for (auto d : simdjson::dom::object(u.value))
+              if (d.key == "cached_tokens") e.usage.cached_tokens = count(d.value);
+        }
+      } else if (field.key == "choices") {
+        e.choices_empty = field.value.is_array() && simdjson::dom::array(field.value).size() == 0;
+      }
+    }
+    return e;
+  };
+  std::mt19937 rng(20261202);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const std::vector<std::string> counts = {"0",
+                                           "7",
+                                           "-3",
+                                           "231",
+                                           "2.5",
+                                           "1e3",
+                                           "\"9\"",
+                                           "null",
+                                           "123456789012345678",
+                                           "1234567890123456789",
+                                           "99999999999999999999",
+                                           "[1]",
+                                           "{}"};
+  auto usage = [&] {
+    std::string u = "{";
+    const std::size_t n = pick(6);
+    const char* keys[] = {"prompt_tokens",         "completion_tokens",         "total_tokens",
+                          "prompt_tokens_details", "completion_tokens_details", "cached_tokens"};
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i) u += ',';
+      const std::string key = keys[pick(6)];
+      u += "\"" + key + "\":";
+      if (key.ends_with("details"))
+        u += pick(4) ? "{\"cached_tokens\":" + counts[pick(counts.size())] + "}" : "null";
+      else
+        u += counts[pick(counts.size())];
+    }
+    return u + "}";
+  };
+  const std::vector<std::string> others = {
+      R"("id":"chatcmpl-1")",
+      R"("object":"chat.completion.chunk")",
+      R"("created":1735689600)",
+      R"("choices":[])",
+      R"("choices":[{"index":0,"delta":{"content":"{\"usage\":{}}"}}])",
+      R"("choices":null)",
+      R"("model":"m")",
+      R"("usage":null)",
+      R"("x":[{"usage":{"prompt_tokens":5}}])"};
+  const std::string noise = "{}[]\",:\\ 0123456789tfnx\x80";
+  int read = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = "{";
+    const std::size_t n = 1 + pick(5);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i) text += pick(4) == 0 ? " , " : ",";
+      text += pick(2) ? "\"usage\":" + usage() : others[pick(others.size())];
+    }
+    text += "}";
+    if (round % 3 == 2) model::test_support::editRandomly(text, rng, noise, 1 + pick(2));
+    const auto expected = reference(text);
+    if (!expected) continue;
+    ++read;
+    const auto got = extractUsage(text);
+    ASSERT_TRUE(got) << "text: " << text;
+    EXPECT_EQ(got->present, expected->usage.present) << "text: " << text;
+    EXPECT_EQ(got->prompt_tokens, expected->usage.prompt_tokens) << "text: " << text;
+    EXPECT_EQ(got->completion_tokens, expected->usage.completion_tokens) << "text: " << text;
+    EXPECT_EQ(got->cached_tokens, expected->usage.cached_tokens) << "text: " << text;
+    const ChunkInfo chunk = inspectChunk(text);
+    EXPECT_EQ(chunk.usage_only, expected->usage.present && expected->choices_empty)
+        << "text: " << text;
+  }
+  EXPECT_GT(read, 12000);
 }
 
 TEST(OpenAIBody, LeadingModelIsTheFirstMembersPlainString) {
