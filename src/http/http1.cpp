@@ -1,9 +1,11 @@
 #include "http/http1.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "core/byte_vector.h"
+#include "core/text_search.h"
 
 namespace kh::http::h1 {
 
@@ -27,33 +29,48 @@ struct Tables {
 constexpr Tables kTables;
 
 bool isToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (const char c : s)
-    if (!kTables.token[static_cast<unsigned char>(c)]) return false;
-  return true;
+  // Without a branch per byte: names are short and almost always valid.
+  bool ok = !s.empty();
+  for (const char c : s) ok &= kTables.token[static_cast<unsigned char>(c)];
+  return ok;
 }
 
 char lower(char c) {
   return kTables.lower[static_cast<unsigned char>(c)];
 }
 
-bool iequals(std::string_view a, std::string_view b) {
+// Case-insensitive equality of a field name or value `a` (no control characters: the parser
+// checked) and a name `b` of letters, digits and '-'. Eight bytes at a time with bit 5 set in
+// every byte: for such a pair only a letter's two cases meet that way.
+[[gnu::always_inline]] inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
+  constexpr std::uint64_t kFold = 0x2020202020202020u;
+  std::size_t i = 0;
+  for (; a.size() - i >= 8; i += 8) {
+    std::uint64_t x = 0, y = 0;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if ((x | kFold) != (y | kFold)) return false;
+  }
+  for (; i < a.size(); ++i)
+    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
   return true;
 }
 
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+[[gnu::always_inline]] inline std::string_view trimOws(std::string_view s) {
+  auto ows = [](char c) { return c == ' ' || c == '\t'; };
+  if (!s.empty() && (ows(s.front()) || ows(s.back()))) {
+    while (!s.empty() && ows(s.front())) s.remove_prefix(1);
+    while (!s.empty() && ows(s.back())) s.remove_suffix(1);
+  }
   return s;
 }
 
 // Whether the comma-separated list `list` holds `token` (case-insensitive).
 bool listHas(std::string_view list, std::string_view token) {
+  if (list.size() == token.size()) return iequals(list, token);  // the usual single token
   while (!list.empty()) {
-    const std::size_t comma = list.find(',');
+    const std::size_t comma = core::findByte(list, ',');
     if (iequals(trimOws(list.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
@@ -99,7 +116,8 @@ std::optional<std::uint64_t> parseLength(std::string_view v) {
 
 // Where the head ends (just past its blank line), or npos. Lines end in CRLF or a bare LF.
 std::size_t headEnd(std::string_view in) {
-  for (std::size_t at = in.find('\n'); at != std::string_view::npos; at = in.find('\n', at + 1)) {
+  for (std::size_t at = core::findByte(in, '\n'); at != std::string_view::npos;
+       at = core::findByte(in, '\n', at + 1)) {
     if (at + 1 < in.size() && in[at + 1] == '\n') return at + 2;
     if (at + 2 < in.size() && in[at + 1] == '\r' && in[at + 2] == '\n') return at + 3;
   }
@@ -108,7 +126,7 @@ std::size_t headEnd(std::string_view in) {
 
 // Splits off the next line of `rest` (without its CRLF or LF).
 std::string_view nextLine(std::string_view& rest) {
-  const std::size_t nl = rest.find('\n');
+  const std::size_t nl = core::findByte(rest, '\n');
   std::string_view line = rest.substr(0, nl);
   rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -138,11 +156,14 @@ Parse parseFields(std::string_view rest, bool request, Head& out, std::string_vi
     if (line.empty()) break;
     if (line.front() == ' ' || line.front() == '\t')
       return bad("obsolete line folding in a header field");
-    const std::size_t colon = line.find(':');
+    const std::size_t colon = core::findByte(line, ':');
     if (colon == std::string_view::npos) return bad("a header line without a colon");
     const std::string_view name = line.substr(0, colon);
     if (!isToken(name)) return bad("an invalid header field name");
-    const std::string_view value = trimOws(line.substr(colon + 1));
+    // "Name: value": the one space is stepped over before the general trim.
+    const std::size_t from =
+        colon + 1 < line.size() && line[colon + 1] == ' ' ? colon + 2 : colon + 1;
+    const std::string_view value = trimOws(line.substr(from));
     if (!validValue(value)) return bad("a control character in a header field value");
     out.fields.push_back({name, value});
     switch (lower(name.front())) {
@@ -195,9 +216,12 @@ void reset(Head& out) {
   out.size = 0;
 }
 
-// The complete head at the start of `in`, or why there is none.
-Parse locate(std::string_view in, std::size_t limit, std::size_t skip, std::string_view& head) {
-  const std::size_t end = headEnd(in.substr(skip));
+// The complete head at the start of `in`, or why there is none. `known_end`: where headComplete
+// found the head's end, when it searched from the head's start.
+Parse locate(std::string_view in, std::size_t limit, std::size_t skip, std::string_view& head,
+             std::size_t known_end) {
+  const std::size_t end =
+      skip == 0 && known_end <= in.size() ? known_end : headEnd(in.substr(skip));
   if (end == std::string_view::npos)
     return in.size() >= limit ? Parse::kTooLarge : Parse::kNeedMore;
   if (skip + end > limit) return Parse::kTooLarge;
@@ -207,13 +231,19 @@ Parse locate(std::string_view in, std::size_t limit, std::size_t skip, std::stri
 
 }  // namespace
 
-bool headComplete(std::string_view in, std::size_t& scanned) {
+bool headComplete(std::string_view in, std::size_t& scanned, std::size_t* end) {
   // A terminator may straddle what was scanned and what arrived since: step back over it.
   const std::size_t from = scanned > 3 ? scanned - 3 : 0;
-  for (std::size_t at = in.find('\n', from); at != std::string_view::npos;
-       at = in.find('\n', at + 1)) {
-    if (at + 1 < in.size() && in[at + 1] == '\n') return true;
-    if (at + 2 < in.size() && in[at + 1] == '\r' && in[at + 2] == '\n') return true;
+  for (std::size_t at = core::findByte(in, '\n', from); at != std::string_view::npos;
+       at = core::findByte(in, '\n', at + 1)) {
+    std::size_t past = 0;
+    if (at + 1 < in.size() && in[at + 1] == '\n') past = at + 2;
+    if (at + 2 < in.size() && in[at + 1] == '\r' && in[at + 2] == '\n') past = at + 3;
+    if (past != 0) {
+      // The first blank line is the head's end only when the search began at the start.
+      if (end) *end = from == 0 ? past : std::string_view::npos;
+      return true;
+    }
   }
   scanned = in.size();
   return false;
@@ -225,21 +255,22 @@ std::string_view Head::field(std::string_view name) const {
   return {};
 }
 
-Parse parseRequest(std::string_view in, std::size_t limit, Head& out, std::string_view* error) {
+Parse parseRequest(std::string_view in, std::size_t limit, Head& out, std::string_view* error,
+                   std::size_t known_end) {
   reset(out);
   // Empty lines before a request line are ignored (RFC 9112 §2.2), within reason.
   std::size_t skip = 0;
   while (skip < in.size() && skip < 8 && (in[skip] == '\r' || in[skip] == '\n')) ++skip;
   std::string_view head;
-  if (const Parse p = locate(in, limit, skip, head); p != Parse::kDone) return p;
+  if (const Parse p = locate(in, limit, skip, head, known_end); p != Parse::kDone) return p;
   out.size = skip + head.size();
   auto bad = [&](std::string_view why) {
     if (error) *error = why;
     return Parse::kBad;
   };
   const std::string_view line = nextLine(head);
-  const std::size_t sp1 = line.find(' ');
-  const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  const std::size_t sp1 = core::findByte(line, ' ');
+  const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : core::findByte(line, ' ', sp1 + 1);
   if (sp2 == std::string_view::npos) return bad("a malformed request line");
   out.method = line.substr(0, sp1);
   out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
@@ -253,10 +284,11 @@ Parse parseRequest(std::string_view in, std::size_t limit, Head& out, std::strin
   return parseFields(head, true, out, error);
 }
 
-Parse parseResponse(std::string_view in, std::size_t limit, Head& out, std::string_view* error) {
+Parse parseResponse(std::string_view in, std::size_t limit, Head& out, std::string_view* error,
+                    std::size_t known_end) {
   reset(out);
   std::string_view head;
-  if (const Parse p = locate(in, limit, 0, head); p != Parse::kDone) return p;
+  if (const Parse p = locate(in, limit, 0, head, known_end); p != Parse::kDone) return p;
   out.size = head.size();
   auto bad = [&](std::string_view why) {
     if (error) *error = why;

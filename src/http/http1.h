@@ -46,12 +46,16 @@ enum class Parse {
 
 // Whether `in` holds a blank line that ends a head, searching only past `scanned` (which it
 // advances): a head that trickles in a byte at a time is still scanned once, not once per byte.
-// Heads are parsed only once this says so.
-bool headComplete(std::string_view in, std::size_t& scanned);
+// Heads are parsed only once this says so. With `end`: where the blank line ends, when the search
+// began at the start of `in` (npos otherwise), for the parser not to search again.
+bool headComplete(std::string_view in, std::size_t& scanned, std::size_t* end = nullptr);
 
-// `error` (when kBad) says what is wrong, for the 400 the server answers.
-Parse parseRequest(std::string_view in, std::size_t limit, Head& out, std::string_view* error);
-Parse parseResponse(std::string_view in, std::size_t limit, Head& out, std::string_view* error);
+// `error` (when kBad) says what is wrong, for the 400 the server answers. `known_end`: the end
+// headComplete found, if any.
+Parse parseRequest(std::string_view in, std::size_t limit, Head& out, std::string_view* error,
+                   std::size_t known_end = std::string_view::npos);
+Parse parseResponse(std::string_view in, std::size_t limit, Head& out, std::string_view* error,
+                    std::size_t known_end = std::string_view::npos);
 
 // Moves every view of `head` from text at `from` to the same text copied to `to` (a head is
 // parsed where it arrived, then kept in a buffer of its own while its body is read).

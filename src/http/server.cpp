@@ -454,8 +454,8 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
     std::size_t scanned = 0;
     for (;;) {
       const std::string_view data = fastio::view(buf);
-      if (h1::headComplete(data, scanned)) {
-        parsed = h1::parseRequest(data, opt.max_header_bytes, req.head, &why);
+      if (std::size_t head_end = 0; h1::headComplete(data, scanned, &head_end)) {
+        parsed = h1::parseRequest(data, opt.max_header_bytes, req.head, &why, head_end);
         if (parsed != h1::Parse::kNeedMore) break;
         scanned = data.size();  // blank lines before the request line: look further on
       } else if (data.size() >= opt.max_header_bytes) {

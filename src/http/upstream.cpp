@@ -100,8 +100,8 @@ net::awaitable<core::Status> UpstreamResponse::readHeader() {
     std::string_view why;
     const std::string_view data = fastio::view(buf);
     h1::Parse parsed = data.size() >= kMaxHeadBytes ? h1::Parse::kTooLarge : h1::Parse::kNeedMore;
-    if (h1::headComplete(data, scanned)) {
-      parsed = h1::parseResponse(data, kMaxHeadBytes, head, &why);
+    if (std::size_t head_end = 0; h1::headComplete(data, scanned, &head_end)) {
+      parsed = h1::parseResponse(data, kMaxHeadBytes, head, &why, head_end);
       if (parsed == h1::Parse::kNeedMore) scanned = data.size();
     }
     if (parsed == h1::Parse::kDone) {
@@ -342,8 +342,8 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamConn>>> UpstreamPool::connec
       std::string_view why;
       const std::string_view data = fastio::view(conn->buf);
       h1::Parse parsed = data.size() >= kMaxHeadBytes ? h1::Parse::kTooLarge : h1::Parse::kNeedMore;
-      if (h1::headComplete(data, scanned))
-        parsed = h1::parseResponse(data, kMaxHeadBytes, answer, &why);
+      if (std::size_t head_end = 0; h1::headComplete(data, scanned, &head_end))
+        parsed = h1::parseResponse(data, kMaxHeadBytes, answer, &why, head_end);
       if (parsed == h1::Parse::kDone) break;
       if (parsed != h1::Parse::kNeedMore)
         co_return core::Error::badGateway(
