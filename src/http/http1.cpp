@@ -39,22 +39,39 @@ char lower(char c) {
   return kTables.lower[static_cast<unsigned char>(c)];
 }
 
-// Case-insensitive equality of a field name or value `a` (no control characters: the parser
-// checked) and a name `b` of letters, digits and '-'. Eight bytes at a time with bit 5 set in
-// every byte: for such a pair only a letter's two cases meet that way.
+// Whether the eight bytes `x` and `y` are equal but for the case of letters: they may differ
+// only in bit 5 (0x20), and only in bytes that are letters.
+inline bool sameWordIgnoringCase(std::uint64_t x, std::uint64_t y) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101u;
+  const std::uint64_t diff = x ^ y;
+  if ((diff & ~(0x20 * kOnes)) != 0) return false;
+  // Per byte, bit 7 set where the byte (folded to lower case) is 'a'..'z': at least 'a' and not
+  // above 'z', and ASCII.
+  const std::uint64_t low = x | 0x20 * kOnes;
+  const std::uint64_t seven = low & 0x7F * kOnes;
+  const std::uint64_t letters =
+      (seven + (0x80 - 'a') * kOnes) & ~(seven + (0x7F - 'z') * kOnes) & ~low & 0x80 * kOnes;
+  return ((diff << 2) & ~letters) == 0;
+}
+
+// ASCII case-insensitive equality, eight bytes at a time.
 [[gnu::always_inline]] inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  constexpr std::uint64_t kFold = 0x2020202020202020u;
-  std::size_t i = 0;
-  for (; a.size() - i >= 8; i += 8) {
-    std::uint64_t x = 0, y = 0;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if ((x | kFold) != (y | kFold)) return false;
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n < 8) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
+    return true;
   }
-  for (; i < a.size(); ++i)
-    if ((a[i] | 0x20) != (b[i] | 0x20)) return false;
-  return true;
+  auto word = [](const char* p) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, 8);
+    return w;
+  };
+  for (std::size_t i = 0; i + 8 <= n; i += 8)
+    if (!sameWordIgnoringCase(word(a.data() + i), word(b.data() + i))) return false;
+  // The rest as the last eight bytes, which overlap what was compared.
+  return n % 8 == 0 || sameWordIgnoringCase(word(a.data() + n - 8), word(b.data() + n - 8));
 }
 
 [[gnu::always_inline]] inline std::string_view trimOws(std::string_view s) {

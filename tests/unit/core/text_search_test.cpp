@@ -40,5 +40,29 @@ TEST(TextSearch, AgreesWithFindOnRandomText) {
   }
 }
 
+// Every length up to 48 (the 16-byte steps and the overlapping last read), the byte at every
+// place and at none, searched from every place; the text lies inside a larger buffer holding the
+// byte on both sides, which must not be found.
+TEST(TextSearch, FindByteAgreesWithFind) {
+  for (std::size_t n = 0; n <= 48; ++n) {
+    for (std::size_t at = 0; at <= n; ++at) {
+      std::string buffer(n + 32, ':');
+      std::string_view text(buffer.data() + 16, n);
+      for (std::size_t i = 0; i < n; ++i) buffer[16 + i] = static_cast<char>('a' + i % 26);
+      if (at < n) buffer[16 + at] = ':';
+      for (std::size_t from = 0; from <= n + 1; ++from)
+        ASSERT_EQ(findByte(text, ':', from), text.find(':', from))
+            << "length " << n << " byte at " << at << " from " << from;
+    }
+  }
+  std::mt19937 rng(11);
+  for (int round = 0; round < 4000; ++round) {
+    std::string text(rng() % 100, 'x');
+    for (char& c : text) c = "\n\r:x"[rng() % 4];
+    const std::size_t from = rng() % (text.size() + 2);
+    ASSERT_EQ(findByte(text, '\n', from), std::string_view(text).find('\n', from)) << text;
+  }
+}
+
 }  // namespace
 }  // namespace kh::core

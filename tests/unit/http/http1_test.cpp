@@ -32,6 +32,47 @@ TEST(Http1, ParsesARequestHead) {
   EXPECT_FALSE(h.expect_continue);
 }
 
+// Names match in any case and only in case: bytes that differ by the case bit but are not letters
+// ('^' and '~', '_' and DEL) do not make two names equal.
+TEST(Http1, NamesMatchInAnyCaseOnly) {
+  Head h;
+  ASSERT_EQ(request("POST / HTTP/1.1\r\ncOnTeNt-LeNgTh: 5\r\nX-Long-Header-Name^: a\r\n"
+                    "CONNECTION: CLOSE\r\nx_y: b\r\n\r\n",
+                    h),
+            Parse::kDone);
+  EXPECT_EQ(h.content_length, 5u);
+  EXPECT_TRUE(h.close);
+  EXPECT_EQ(h.field("x-long-header-name~"), "");
+  EXPECT_EQ(h.field("X-LONG-HEADER-NAME^"), "a");
+  EXPECT_EQ(h.field("x-y"), "");
+  EXPECT_EQ(h.field("X_Y"), "b");
+}
+
+// The end headComplete found is the one the parser would find.
+TEST(Http1, HeadCompleteFindsTheEndTheParserUses) {
+  for (const std::string text :
+       {"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody", "GET / HTTP/1.1\nA: b\n\nrest",
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}) {
+    std::size_t scanned = 0, end = 0;
+    ASSERT_TRUE(headComplete(text, scanned, &end)) << text;
+    Head with, without;
+    std::string_view why;
+    const bool response = text.starts_with("HTTP/");
+    const Parse a = response ? parseResponse(text, 4096, with, &why, end)
+                             : parseRequest(text, 4096, with, &why, end);
+    const Parse b = response ? parseResponse(text, 4096, without, &why)
+                             : parseRequest(text, 4096, without, &why);
+    ASSERT_EQ(a, Parse::kDone) << text;
+    ASSERT_EQ(b, Parse::kDone) << text;
+    EXPECT_EQ(with.size, without.size) << text;
+    EXPECT_EQ(with.fields.size(), without.fields.size()) << text;
+  }
+  // Searched from further on, the first blank line found may not be the head's end.
+  std::size_t scanned = 10, end = 0;
+  ASSERT_TRUE(headComplete("GET / HTTP/1.1\r\nHost: a\r\n\r\n", scanned, &end));
+  EXPECT_EQ(end, std::string_view::npos);
+}
+
 TEST(Http1, ConnectionPersistence) {
   Head h;
   ASSERT_EQ(request("GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n", h), Parse::kDone);
