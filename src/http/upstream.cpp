@@ -2,7 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <cassert>
 #include <charconv>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
@@ -21,6 +23,53 @@ namespace kh::http {
 using namespace std::string_view_literals;
 
 namespace {
+
+// The request head, written in one pass into `head` sized up front: a head is some twenty
+// pieces, and appending them one at a time cost more than the bytes.
+void writeRequestHead(std::string& head, const UpstreamRequest& req, const UpstreamTarget& target,
+                      std::string_view path, std::size_t content_length, bool with_length) {
+  using namespace std::string_view_literals;
+  char digits[24];
+  const std::string_view length(
+      digits, static_cast<std::size_t>(
+                  std::to_chars(digits, digits + sizeof digits, content_length).ptr - digits));
+  auto fieldSize = [](const auto& nv) { return nv.first.size() + nv.second.size() + 4; };
+  std::size_t n = req.method.size() + 1 + path.size() + req.path_suffix.size() +
+                  " HTTP/1.1\r\nHost: \r\n"sv.size() + target.host_header.size() +
+                  "Accept: \r\n"sv.size() + req.accept.size() + 2;
+  if (req.fixed_headers)
+    for (const auto& nv : *req.fixed_headers) n += fieldSize(nv);
+  for (const auto& nv : req.headers) n += fieldSize(nv);
+  if (!target.proxy_auth.empty())
+    n += "Proxy-Authorization: \r\n"sv.size() + target.proxy_auth.size();
+  if (with_length) n += "Content-Length: \r\n"sv.size() + length.size();
+  head.resize(n);
+  char* w = head.data();
+  auto put = [&](std::string_view s) {
+    std::memcpy(w, s.data(), s.size());
+    w += s.size();
+  };
+  auto field = [&](std::string_view name, std::string_view value) {
+    put(name);
+    put(": "sv);
+    put(value);
+    put("\r\n"sv);
+  };
+  put(req.method);
+  put(" "sv);
+  put(path);
+  put(req.path_suffix);
+  put(" HTTP/1.1\r\n"sv);
+  field("Host"sv, target.host_header);
+  if (req.fixed_headers)
+    for (const auto& [name, value] : *req.fixed_headers) field(name, value);
+  for (const auto& [name, value] : req.headers) field(name, value);
+  field("Accept"sv, req.accept);
+  if (!target.proxy_auth.empty()) field("Proxy-Authorization"sv, target.proxy_auth);
+  if (with_length) field("Content-Length"sv, length);
+  put("\r\n"sv);
+  assert(w == head.data() + head.size());
+}
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 using boost::system::error_code;
@@ -392,30 +441,12 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
       conn = std::move(*fresh);
       conn->pool_key = target.pool_key;
     }
-    std::string& head = conn->request_head;
-    head.clear();
-    head.reserve(512);
-    head.append(req.method).append(" "sv);
-    head.append(conn->absolute_form ? std::string_view(target.url) : std::string_view(dest.path));
-    head.append(req.path_suffix);
-    head.append(" HTTP/1.1\r\nHost: "sv).append(target.host_header).append("\r\n"sv);
-    if (req.fixed_headers)
-      for (const auto& [name, value] : *req.fixed_headers)
-        head.append(name).append(": "sv).append(value).append("\r\n"sv);
-    for (const auto& [name, value] : req.headers)
-      head.append(name).append(": "sv).append(value).append("\r\n"sv);
-    head.append("Accept: "sv).append(req.accept).append("\r\n"sv);
-    if (!target.proxy_auth.empty())
-      head.append("Proxy-Authorization: "sv).append(target.proxy_auth).append("\r\n"sv);
     const std::string_view body = req.bodyBytes();
-    if (!body.empty() || req.method == "POST") {
-      char digits[24];
-      head.append("Content-Length: "sv);
-      const char* const digits_end = std::to_chars(digits, digits + sizeof digits, body.size()).ptr;
-      head.append(digits, static_cast<std::size_t>(digits_end - digits));
-      head.append("\r\n"sv);
-    }
-    head.append("\r\n"sv);
+    writeRequestHead(
+        conn->request_head, req, target,
+        conn->absolute_form ? std::string_view(target.url) : std::string_view(dest.path),
+        body.size(), !body.empty() || req.method == "POST");
+    const std::string& head = conn->request_head;
 
     auto resp = std::make_unique<UpstreamResponse>(*this, std::move(conn), cancel);
     UpstreamConn& c = *resp->conn_;

@@ -115,6 +115,23 @@ test('HTTP/1.0: answered, then the connection is closed', T, async () => {
   assert.ok(r.closed, 'closed after the answer');
 });
 
+test('HTTP/1.0 streams: no chunked framing, the body ends with the connection', T, async () => {
+  const body = JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'ten stream' }] });
+  const r = await exchange([
+    `POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  ]);
+  assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
+  const head = r.text.slice(0, r.text.indexOf('\r\n\r\n'));
+  assert.doesNotMatch(head, /Transfer-Encoding/i, head);
+  assert.doesNotMatch(head, /Content-Length/i, head);
+  assert.match(head, /Content-Type: text\/event-stream/i, head);
+  const rest = r.text.slice(head.length + 4);
+  assert.match(rest, /^data: \{/, 'the events follow the blank line as they are');
+  assert.match(rest, /data: \[DONE\]\n\n$/, rest);
+  assert.ok(r.closed, 'closed after the stream');
+});
+
 test('malformed requests: a 400 in the API error shape, saying what is wrong', T, async () => {
   const cases = [
     ['GET /health HTTP/9.9\r\n\r\n', /unsupported HTTP version/],
