@@ -69,7 +69,7 @@ std::string isoTimestampMs(long long ms) {
   return out;
 }
 
-void appendIsoTimestampMs(std::string& out, long long ms) {
+char* writeIsoTimestampMs(char* p, long long ms) {
   const long long secs = ms / 1000;
   // Formatting the date is the expensive part and changes once a second; keep it per thread.
   thread_local long long cached_secs = -1;
@@ -84,10 +84,18 @@ void appendIsoTimestampMs(std::string& out, long long ms) {
     cached_secs = secs;
   }
   const int milli = static_cast<int>(ms % 1000);
-  const char tail[] = {'.', static_cast<char>('0' + milli / 100),
-                       static_cast<char>('0' + milli / 10 % 10),
-                       static_cast<char>('0' + milli % 10), 'Z'};
-  out.append(cached, 19).append(tail, sizeof tail);
+  std::memcpy(p, cached, 19);
+  p[19] = '.';
+  p[20] = static_cast<char>('0' + milli / 100);
+  p[21] = static_cast<char>('0' + milli / 10 % 10);
+  p[22] = static_cast<char>('0' + milli % 10);
+  p[23] = 'Z';
+  return p + kIsoTimestampMsSize;
+}
+
+void appendIsoTimestampMs(std::string& out, long long ms) {
+  char text[kIsoTimestampMsSize];
+  out.append(text, static_cast<std::size_t>(writeIsoTimestampMs(text, ms) - text));
 }
 
 }  // namespace kh::core

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace kh::core {
@@ -19,5 +20,8 @@ long long coarseUnixMs();
 std::string isoTimestampMs(long long unix_ms);
 // The same, appended to `out` (log lines: no string of its own).
 void appendIsoTimestampMs(std::string& out, long long unix_ms);
+// The same, written at `p` (kIsoTimestampMsSize bytes); returns past it.
+inline constexpr std::size_t kIsoTimestampMsSize = 24;
+char* writeIsoTimestampMs(char* p, long long unix_ms);
 
 }  // namespace kh::core

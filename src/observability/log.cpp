@@ -306,10 +306,28 @@ LogLine::LogLine(Level level, std::string_view msg) {
     own_.reserve(256);
     out_ = &own_;
   }
-  out_->append("{\"ts\":\"");
-  core::appendIsoTimestampMs(*out_, core::nowUnixMs());
-  out_->append("\",\"level\":\"").append(kNames[static_cast<int>(level)]).append("\",\"msg\":"sv);
-  core::appendJsonString(*out_, msg);
+  // The line's start put together on the stack and appended at once.
+  constexpr std::string_view kTs = "{\"ts\":\"", kLevel = "\",\"level\":\"", kMsg = "\",\"msg\":";
+  char start[kMemberBytes];
+  char* p = start;
+  auto put = [&](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put(kTs);
+  p = core::writeIsoTimestampMs(p, core::nowUnixMs());
+  put(kLevel);
+  put(kNames[static_cast<int>(level)]);
+  put(kMsg);
+  const bool plain = msg.size() + 2 <= static_cast<std::size_t>(start + sizeof start - p) &&
+                     core::isPlainJsonText(msg);
+  if (plain) {
+    *p++ = '"';
+    put(msg);
+    *p++ = '"';
+  }
+  out_->append(start, static_cast<std::size_t>(p - start));
+  if (!plain) core::appendJsonString(*out_, msg);
 }
 
 LogLine::~LogLine() {
@@ -343,19 +361,25 @@ LogLine& LogLine::num(std::string_view k, long long value) {
   return *this;
 }
 
+char* LogLine::putMillis(char* p, long long micros) {
+  if (micros < 0) {
+    *p++ = '-';
+    micros = -micros;
+  }
+  p = std::to_chars(p, p + 20, micros / 1000).ptr;
+  const int frac = static_cast<int>(micros % 1000);
+  p[0] = '.';
+  p[1] = static_cast<char>('0' + frac / 100);
+  p[2] = static_cast<char>('0' + frac / 10 % 10);
+  p[3] = static_cast<char>('0' + frac % 10);
+  return p + 4;
+}
+
 LogLine& LogLine::millis(std::string_view k, long long micros) {
   if (!out_) return *this;
   key(k);
-  if (micros < 0) {
-    out_->push_back('-');
-    micros = -micros;
-  }
-  core::appendJsonInt(*out_, micros / 1000);
-  const int frac = static_cast<int>(micros % 1000);
-  const char digits[] = {'.', static_cast<char>('0' + frac / 100),
-                         static_cast<char>('0' + frac / 10 % 10),
-                         static_cast<char>('0' + frac % 10)};
-  out_->append(digits, sizeof digits);
+  char text[25];
+  out_->append(text, static_cast<std::size_t>(putMillis(text, micros) - text));
   return *this;
 }
 

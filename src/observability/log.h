@@ -73,7 +73,28 @@ class LogLine {
   }
   // A duration given in microseconds, written in milliseconds with three decimals.
   LogLine& millis(std::string_view key, long long micros);
+  template <std::size_t N>
+  LogLine& millis(const char (&key)[N], long long micros) {
+    static_assert(N + 4 + 25 <= kMemberBytes);
+    if (!out_) return *this;
+    char member[kMemberBytes];
+    char* p = putMillis(putKey(member, key), micros);
+    out_->append(member, static_cast<std::size_t>(p - member));
+    return *this;
+  }
   LogLine& boolean(std::string_view key, bool value);
+  template <std::size_t N>
+  LogLine& boolean(const char (&key)[N], bool value) {
+    static_assert(N + 4 + 5 <= kMemberBytes);
+    if (!out_) return *this;
+    char member[kMemberBytes];
+    char* p = putKey(member, key);
+    const std::string_view text = value ? "true" : "false";
+    std::memcpy(p, text.data(), text.size());
+    p += text.size();
+    out_->append(member, static_cast<std::size_t>(p - member));
+    return *this;
+  }
   // A value that is already JSON (an array or object built by the caller).
   LogLine& raw(std::string_view key, std::string_view json);
 
@@ -91,6 +112,8 @@ class LogLine {
     return p;
   }
   void key(std::string_view k);
+  // `micros` as milliseconds with three decimals, at most 25 bytes.
+  static char* putMillis(char* p, long long micros);
   std::string* out_ = nullptr;  // the thread's batch, or own_; null when the level is off
   bool batched_ = false;
   std::string own_;
