@@ -1,5 +1,7 @@
 #include "core/text_search.h"
 
+#include <bit>
+#include <cstdint>
 #include <cstring>
 
 #include "core/byte_vector.h"
@@ -10,13 +12,27 @@ namespace {
 
 using namespace bytes16;
 
+// Whether the needle starts at `p`. Needles of four to eight bytes (keys and event names) are
+// compared as two overlapping 4-byte words; longer ones with memcmp.
+inline bool matchesAt(const char* p, std::string_view needle) {
+  const std::size_t n = needle.size();
+  if (n > 8) return std::memcmp(p, needle.data(), n) == 0;
+  auto word = [](const char* q) {
+    std::uint32_t w = 0;
+    std::memcpy(&w, q, 4);
+    return w;
+  };
+  return word(p) == word(needle.data()) && word(p + n - 4) == word(needle.data() + n - 4);
+}
+
 // The first start position of the 16 from `at` whose lane in `hits` is set and where the whole
 // needle matches, or npos. Out of line: the scan loop stays in registers.
 [[gnu::noinline]] std::size_t confirm(const char* base, std::size_t at, const Bytes& hits,
                                       std::string_view needle) {
-  for (std::size_t lane = 0; lane < 16; ++lane)
-    if (hits[lane] != 0 && std::memcmp(base + at + lane, needle.data(), needle.size()) == 0)
-      return at + lane;
+  for (unsigned lanes = laneMask(hits); lanes != 0; lanes &= lanes - 1) {
+    const auto lane = static_cast<std::size_t>(std::countr_zero(lanes));
+    if (matchesAt(base + at + lane, needle)) return at + lane;
+  }
   return std::string_view::npos;
 }
 
@@ -56,7 +72,7 @@ std::size_t findText(std::string_view text, std::string_view needle, std::size_t
     if (const std::size_t at = confirm(base, i, h, needle); at != std::string_view::npos) return at;
   }
   for (; i <= last_start; ++i)
-    if (base[i + a] == needle[a] && std::memcmp(base + i, needle.data(), n) == 0) return i;
+    if (base[i + a] == needle[a] && matchesAt(base + i, needle)) return i;
   return std::string_view::npos;
 }
 
