@@ -59,7 +59,17 @@ ModelCatalog::ModelCatalog(std::shared_ptr<const config::Config> config, Provide
                                                             state_->stats(), &state_->breakers()));
     }
   }
-  for (const auto& g : config_->groups) listed_.emplace(g.name, "kakehashi");
+  for (const auto& g : config_->groups) {
+    listed_.emplace(g.name, "kakehashi");
+    std::vector<Target> targets;
+    targets.reserve(g.targets.size());
+    for (const auto& t : g.targets)
+      if (const auto* p = provider(t.provider))
+        targets.push_back({p, t.model, t.priority, t.weight});
+    std::stable_sort(targets.begin(), targets.end(),
+                     [](const Target& a, const Target& b) { return a.priority < b.priority; });
+    group_targets_.emplace(g.name, std::move(targets));
+  }
   for (const auto& [alias, target] : config_->aliases) listed_.emplace(alias, "kakehashi");
   for (const auto& p : providers_) {
     for (const auto& m : modelsOf(p->name())) {
@@ -133,17 +143,11 @@ core::Result<Route> ModelCatalog::resolveDepth(std::string_view model, int depth
   if (model.empty()) return core::Error::invalidField("model", "'model' must not be empty");
   if (depth > 4) return core::Error::modelNotFound(model);
 
-  for (const auto& g : config_->groups) {
-    if (g.name != model) continue;
-    Route r{{}, "group", g.name, nullptr};
-    if (auto b = balancers_.find(g.name); b != balancers_.end()) r.balancer = b->second.get();
-    for (const auto& t : g.targets)
-      if (const auto* p = provider(t.provider))
-        r.targets.push_back({p, t.model, t.priority, t.weight});
-    std::stable_sort(r.targets.begin(), r.targets.end(),
-                     [](const Target& a, const Target& b) { return a.priority < b.priority; });
-    if (r.targets.empty())
+  if (auto g = group_targets_.find(model); g != group_targets_.end()) {
+    if (g->second.empty())
       return core::Error::unavailable(fmt::format("Group '{}' has no usable target", model));
+    Route r{g->second, "group", g->first, nullptr};
+    if (auto b = balancers_.find(model); b != balancers_.end()) r.balancer = b->second.get();
     return r;
   }
 

@@ -87,6 +87,8 @@ class ModelCatalog {
   std::string list_json_;
   std::shared_ptr<RoutingState> state_;
   std::map<std::string, std::unique_ptr<Balancer>, std::less<>> balancers_;
+  // Each group's usable targets, in priority order (stable for equal priorities).
+  std::map<std::string, std::vector<Target>, std::less<>> group_targets_;
   struct ProviderRuntime {
     const providers::Provider* provider;
     ProviderHealth* health;
