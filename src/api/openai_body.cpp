@@ -491,12 +491,11 @@ bool scannedCount(std::string_view value, long long& out) {
   const bool negative = value.front() == '-';
   if (!negative && (value.front() < '0' || value.front() > '9')) return true;  // not a number
   const std::string_view digits = value.substr(negative ? 1 : 0);
-  long long n = 0;
-  for (const char c : digits) {
+  for (const char c : digits)
     if (c < '0' || c > '9') return true;  // a fraction or an exponent: not an integer
-    n = n * 10 + (c - '0');
-  }
   if (digits.size() > 18) return false;
+  long long n = 0;
+  for (const char c : digits) n = n * 10 + (c - '0');
   out = negative ? -n : n;
   return true;
 }
