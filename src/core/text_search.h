@@ -14,29 +14,52 @@ namespace kh::core {
 // with many quotes. Needles of fewer than four bytes fall back to string_view::find.
 std::size_t findText(std::string_view text, std::string_view needle, std::size_t from = 0);
 
-// Where byte `c` first occurs in `text` at or after `from`, or npos. Inline, sixteen bytes at a
-// time, for the short searches of HTTP heads (line ends, colons), where calling memchr cost more
-// than the search itself.
-inline std::size_t findByte(std::string_view text, char c, std::size_t from = 0) {
+namespace detail {
+// The first position at or after `from` whose byte `lanes` sets a lane for (sixteen bytes at a
+// time) and `is` holds for (bytes of a text shorter than sixteen); npos if none.
+template <typename Lanes, typename Is>
+inline std::size_t findLanes(std::string_view text, std::size_t from, Lanes lanes, Is is) {
   using namespace bytes16;
   const char* const base = text.data();
   const std::size_t n = text.size();
   if (from >= n) return std::string_view::npos;
-  const Bytes want = splat(static_cast<unsigned char>(c));
   std::size_t i = from;
   for (; n - i >= 16; i += 16)
-    if (const unsigned m = laneMask(load(base + i) == want); m != 0)
+    if (const unsigned m = laneMask(lanes(load(base + i))); m != 0)
       return i + static_cast<std::size_t>(std::countr_zero(m));
   if (i == n) return std::string_view::npos;
   if (n >= 16) {
     // The rest as the text's last sixteen bytes, lanes before `i` already read.
     const std::size_t start = n - 16;
-    const unsigned m = laneMask(load(base + start) == want) & (0xFFFFu << (i - start));
+    const unsigned m = laneMask(lanes(load(base + start))) & (0xFFFFu << (i - start));
     return m != 0 ? start + static_cast<std::size_t>(std::countr_zero(m)) : std::string_view::npos;
   }
   for (; i < n; ++i)
-    if (base[i] == c) return i;
+    if (is(base[i])) return i;
   return std::string_view::npos;
+}
+}  // namespace detail
+
+// Where byte `c` first occurs in `text` at or after `from`, or npos. Inline, sixteen bytes at a
+// time, for the short searches of HTTP heads (line ends, colons), where calling memchr cost more
+// than the search itself.
+inline std::size_t findByte(std::string_view text, char c, std::size_t from = 0) {
+  using bytes16::Bytes;
+  const Bytes want = bytes16::splat(static_cast<unsigned char>(c));
+  return detail::findLanes(
+      text, from, [&](const Bytes& v) -> Bytes { return v == want; },
+      [c](char x) { return x == c; });
+}
+
+// Where the first of bytes `a` and `b` occurs at or after `from`, or npos: line ends (LF or CR)
+// in one search.
+inline std::size_t findEither(std::string_view text, char a, char b, std::size_t from = 0) {
+  using bytes16::Bytes;
+  const Bytes want_a = bytes16::splat(static_cast<unsigned char>(a));
+  const Bytes want_b = bytes16::splat(static_cast<unsigned char>(b));
+  return detail::findLanes(
+      text, from, [&](const Bytes& v) -> Bytes { return (v == want_a) | (v == want_b); },
+      [a, b](char x) { return x == a || x == b; });
 }
 
 }  // namespace kh::core

@@ -1,15 +1,14 @@
 #include "http/sse_parser.h"
 
+#include "core/text_search.h"
+
 #include <cstring>
 
 namespace kh::http {
 
 std::size_t SseParser::findLineEnd(std::size_t from) const {
-  const char* begin = text_.data() + from;
-  std::size_t len = text_.size() - from;
-  if (const void* nl = std::memchr(begin, '\n', len)) len = static_cast<const char*>(nl) - begin;
-  if (const void* cr = std::memchr(begin, '\r', len)) len = static_cast<const char*>(cr) - begin;
-  return from + len;
+  const std::size_t end = core::findEither(text_, '\n', '\r', from);
+  return end == std::string_view::npos ? text_.size() : end;
 }
 
 void SseParser::dataLine(Span value) {

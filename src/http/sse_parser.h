@@ -107,8 +107,8 @@ class SseParser {
 
   void fieldLine(std::size_t begin, std::size_t end);
   void dataLine(Span value);
-  // Offset of the first '\r' or '\n' at or after `from`, or text_.size(). memchr is vectorised,
-  // and '\r' almost never occurs, so this is two fast scans rather than a byte loop.
+  // Offset of the first '\r' or '\n' at or after `from`, or text_.size(): one inline search
+  // for both, sixteen bytes at a time (a line is an event's field: tens to hundreds of bytes).
   std::size_t findLineEnd(std::size_t from) const;
 
   template <class OnEvent>

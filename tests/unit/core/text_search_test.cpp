@@ -58,9 +58,12 @@ TEST(TextSearch, FindByteAgreesWithFind) {
   std::mt19937 rng(11);
   for (int round = 0; round < 4000; ++round) {
     std::string text(rng() % 100, 'x');
-    for (char& c : text) c = "\n\r:x"[rng() % 4];
+    for (char& c : text) c = "\n\r:xxxxxxxx"[rng() % 12];
     const std::size_t from = rng() % (text.size() + 2);
     ASSERT_EQ(findByte(text, '\n', from), std::string_view(text).find('\n', from)) << text;
+    ASSERT_EQ(findEither(text, '\n', '\r', from),
+              std::string_view(text).find_first_of("\n\r", from))
+        << text;
   }
 }
 
