@@ -12,6 +12,7 @@
 #include "api/openai_errors.h"
 #include "core/ids.h"
 #include "core/json_text.h"
+#include "core/text_search.h"
 #include "model/anthropic_codec.h"
 #include "model/json_dom.h"
 #include "model/openai_codec.h"
@@ -52,8 +53,8 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
     // A token's chunk: everything before its text is the same for every token of the stream, and
     // is written once.
     if (const std::string* text = completion_ ? nullptr : model::textOnlyContent(chunk)) {
-      if (text_prefix_.empty() || chunk.created != created_ || chunk.id != id_ ||
-          chunk.model != model_) {
+      if (text_prefix_.empty() || chunk.created != created_ || !core::sameBytes(chunk.id, id_) ||
+          !core::sameBytes(chunk.model, model_)) {
         created_ = chunk.created;
         id_ = chunk.id;
         model_ = chunk.model;

@@ -2,6 +2,8 @@
 
 #include <bit>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "core/byte_vector.h"
@@ -60,6 +62,34 @@ inline std::size_t findEither(std::string_view text, char a, char b, std::size_t
   return detail::findLanes(
       text, from, [&](const Bytes& v) -> Bytes { return (v == want_a) | (v == want_b); },
       [a, b](char x) { return x == a || x == b; });
+}
+
+// a == b, inline for the short strings of hot paths (ids and model names compared once per
+// streamed token), where a call to memcmp cost more than the comparison: up to 32 bytes as two
+// overlapping words or vectors. Longer strings go to memcmp.
+inline bool sameBytes(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 16 && n <= 32) {
+    using namespace bytes16;
+    return laneMask((load(x) != load(y)) | (load(x + n - 16) != load(y + n - 16))) == 0;
+  }
+  if (n >= 8 && n < 16) {
+    std::uint64_t x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+    std::memcpy(&x1, x, 8);
+    std::memcpy(&x2, x + n - 8, 8);
+    std::memcpy(&y1, y, 8);
+    std::memcpy(&y2, y + n - 8, 8);
+    return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+  }
+  if (n < 8) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (x[i] != y[i]) return false;
+    return true;
+  }
+  return std::memcmp(x, y, n) == 0;
 }
 
 }  // namespace kh::core

@@ -1,5 +1,7 @@
 #include "model/types.h"
 
+#include "core/text_search.h"
+
 namespace kh::model {
 
 ContentPart ContentPart::textPart(std::string text) {
@@ -74,8 +76,8 @@ ChatChunk& ChunkBuffer::add(std::string_view id, std::string_view model, long lo
   ChatChunk& c = next();
   c.choices.clear();
   c.usage.reset();
-  if (c.id != id) c.id.assign(id);
-  if (c.model != model) c.model.assign(model);
+  if (!core::sameBytes(c.id, id)) c.id.assign(id);
+  if (!core::sameBytes(c.model, model)) c.model.assign(model);
   c.created = created;
   return c;
 }

@@ -67,5 +67,22 @@ TEST(TextSearch, FindByteAgreesWithFind) {
   }
 }
 
+// Every length up to 40 (the word, vector and memcmp forms and their overlaps), equal and with one
+// byte changed at every place.
+TEST(TextSearch, SameBytesAgreesWithEquality) {
+  for (std::size_t n = 0; n <= 40; ++n) {
+    std::string a(n, 'a');
+    for (std::size_t i = 0; i < n; ++i) a[i] = static_cast<char>('a' + (i * 7) % 26);
+    const std::string b = a;
+    EXPECT_TRUE(sameBytes(a, b)) << n;
+    for (std::size_t at = 0; at < n; ++at) {
+      std::string c = a;
+      c[at] = static_cast<char>(c[at] ^ 0x01);
+      EXPECT_FALSE(sameBytes(a, c)) << "length " << n << " at " << at;
+    }
+    EXPECT_FALSE(sameBytes(a, a + "x")) << n;
+  }
+}
+
 }  // namespace
 }  // namespace kh::core
