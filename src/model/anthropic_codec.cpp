@@ -11,6 +11,7 @@
 
 #include "core/ids.h"
 #include "core/json_text.h"
+#include "core/text_search.h"
 #include "model/json_dom.h"
 #include "model/json_scan.h"
 #include "model/json_util.h"
@@ -1402,10 +1403,13 @@ bool AnthropicStreamDecoder::readLifecycleEvent(std::string_view data, ChunkBuff
 
 core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_view data,
                                           ChunkBuffer& out) {
-  if (event == "ping") return core::Ok{};
-  if ((event.empty() || event == "content_block_delta") && readBlockDelta(data, out))
+  // Event names compared inline (a memcmp call each cost more than the comparison; these run for
+  // every token).
+  using core::sameBytes;
+  if (sameBytes(event, "ping")) return core::Ok{};
+  if ((event.empty() || sameBytes(event, "content_block_delta")) && readBlockDelta(data, out))
     return core::Ok{};
-  if (event == "content_block_stop" || event == "message_stop") {
+  if (sameBytes(event, "content_block_stop") || sameBytes(event, "message_stop")) {
     if (const std::string_view type = bareEventType(data); type == "content_block_stop") {
       return core::Ok{};
     } else if (type == "message_stop") {
