@@ -293,24 +293,57 @@ TEST(StringSlot, KeepsNoLargeEvent) {
   EXPECT_FALSE(slot.match(big, found));
 }
 
-// What the scanner accepts, simdjson accepts and reads alike: random documents, then random edits
-// of them, many of which break them.
-TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
-  std::mt19937 rng(20261122);
-  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
-  const std::vector<std::string> atoms = {
-      "0", "-0", "12", "-7", "3.25", "1e5", "-2.5E-3", "123456789012345678", "true", "false",
-      "null", "\"\"", "\"text\"", "\"t\\\"q\\\\\\n\"", "\"\\u00e9\\ud83d\\ude00\"",
-      "\"caf\xc3\xa9\"", "\"\xe4\xb8\xad\xf0\x9f\x98\x80\"", "\"\\/\\b\\f\\r\\t\"", "1.5e+10",
-      "-0.0", "123456789012345678901234567890.5", "1e-99", "9007199254740993",
-      "18446744073709551615", "-9223372036854775808", "0.000001e-5", "99999999999999999",
-      // Around the 16 bytes string() reads at once.
-      "\"abcdefghijklmn\"", "\"abcdefghijklmno\"", "\"abcdefghijklmnop\"",
-      "\"abcdefghijklm\xc3\xa9\"", "\"abcdefghijklmnop\xc3\xa9\"",
-      "\"abcdefghijklmnopqrstuvwxyz01234\"", "\"abcdefghijklmnopqrstuvwxyz012345\"",
-      "\"abcdefghijklmnopqrstuvwxyz0123456\"", "\"abcdefghijklmnopqrst\xc3\xa9uvwxyz\"",
-      "\"abcdefghijklmnopqrstuvwxyz\\n0\""};
-  std::function<void(std::string&, int)> gen = [&](std::string& out, int depth) {
+// Atoms the differential tests build documents from: numbers and strings at the edges of what the
+// readers take (escapes, non-ASCII text, lengths around the 16 and 32 bytes read at once).
+const std::vector<std::string> kAtoms = {"0",
+                                         "-0",
+                                         "12",
+                                         "-7",
+                                         "3.25",
+                                         "1e5",
+                                         "-2.5E-3",
+                                         "123456789012345678",
+                                         "true",
+                                         "false",
+                                         "null",
+                                         "\"\"",
+                                         "\"text\"",
+                                         "\"t\\\"q\\\\\\n\"",
+                                         "\"\\u00e9\\ud83d\\ude00\"",
+                                         "\"caf\xc3\xa9\"",
+                                         "\"\xe4\xb8\xad\xf0\x9f\x98\x80\"",
+                                         "\"\\/\\b\\f\\r\\t\"",
+                                         "1.5e+10",
+                                         "-0.0",
+                                         "123456789012345678901234567890.5",
+                                         "1e-99",
+                                         "9007199254740993",
+                                         "18446744073709551615",
+                                         "-9223372036854775808",
+                                         "0.000001e-5",
+                                         "99999999999999999",
+                                         "\"abcdefghijklmn\"",
+                                         "\"abcdefghijklmno\"",
+                                         "\"abcdefghijklmnop\"",
+                                         "\"abcdefghijklm\xc3\xa9\"",
+                                         "\"abcdefghijklmnop\xc3\xa9\"",
+                                         "\"abcdefghijklmnopqrstuvwxyz01234\"",
+                                         "\"abcdefghijklmnopqrstuvwxyz012345\"",
+                                         "\"abcdefghijklmnopqrstuvwxyz0123456\"",
+                                         "\"abcdefghijklmnopqrst\xc3\xa9uvwxyz\"",
+                                         "\"abcdefghijklmnopqrstuvwxyz\\n0\""};
+
+// Random JSON values of those atoms, objects and arrays nested up to four levels, with and
+// without whitespace, some keys escaped.
+class RandomJson {
+ public:
+  RandomJson(std::uint32_t seed, std::vector<std::string> atoms)
+      : rng_(seed), atoms_(std::move(atoms)) {}
+
+  int pick(int n) { return static_cast<int>(rng_() % static_cast<unsigned>(n)); }
+  std::mt19937& rng() { return rng_; }
+
+  void value(std::string& out, int depth) {
     const int kind = depth > 3 ? 2 : pick(4);
     if (kind == 0) {
       out += '{';
@@ -319,7 +352,7 @@ TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
         if (i) out += pick(2) ? "," : " , ";
         out += pick(3) ? "\"k" + std::to_string(pick(5)) + "\"" : "\"k\\u0031\"";
         out += pick(2) ? ":" : " :\n";
-        gen(out, depth + 1);
+        value(out, depth + 1);
       }
       out += '}';
     } else if (kind == 1) {
@@ -328,20 +361,32 @@ TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
       for (int i = 0; i < n; ++i) {
         if (i) out += ',';
         if (pick(3) == 0) out += ' ';
-        gen(out, depth + 1);
+        value(out, depth + 1);
       }
       out += ']';
     } else {
-      out += atoms[pick(static_cast<int>(atoms.size()))];
+      out += atoms_[static_cast<std::size_t>(pick(static_cast<int>(atoms_.size())))];
     }
-  };
-  const std::string noise = "{}[]\",:\\ -+.eE0123456789tfnulx\x01\x80\xc3\xa9\xff\t\n";
+  }
+
+ private:
+  std::mt19937 rng_;
+  std::vector<std::string> atoms_;
+};
+
+const std::string kNoise = "{}[]\",:\\ -+.eE0123456789tfnulx\x01\x80\xc3\xa9\xff\t\n";
+
+// What the scanner accepts, simdjson accepts and reads alike: random documents, then random edits
+// of them, many of which break them.
+TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
+  RandomJson random(20261122, kAtoms);
   int accepted = 0;
   for (int round = 0; round < 20000; ++round) {
     std::string doc;
-    gen(doc, 0);
+    random.value(doc, 0);
     if (round % 2)
-      test_support::editRandomly(doc, rng, noise, static_cast<std::size_t>(1 + pick(3)));
+      test_support::editRandomly(doc, random.rng(), kNoise,
+                                 static_cast<std::size_t>(1 + random.pick(3)));
     const std::string mine = scannerDump(doc);
     if (mine.empty()) continue;
     ++accepted;
@@ -467,66 +512,13 @@ TEST(ScanJsonObject, RefusesWhatIsNotOneValidObject) {
 // edits of them, many of which break them. Strings run across the 16-byte reads and up to the
 // text's end, past which the padding holds look-alike bytes.
 TEST(ScanJsonObject, AcceptsNothingSimdjsonRefusesAndFindsItsMembers) {
-  std::mt19937 rng(20261201);
-  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
-  const std::vector<std::string> atoms = {
-      "0",
-      "-0",
-      "12",
-      "-7",
-      "3.25",
-      "1e5",
-      "-2.5E-3",
-      "123456789012345678",
-      "true",
-      "false",
-      "null",
-      "\"\"",
-      "\"text\"",
-      "\"t\\\"q\\\\\\n\"",
-      "\"\\u00e9\\ud83d\\ude00\"",
-      "\"caf\xc3\xa9\"",
-      "\"\xe4\xb8\xad\xf0\x9f\x98\x80\"",
-      "\"\\/\\b\\f\\r\\t\"",
-      "1.5e+10",
-      "-0.0",
-      "123456789012345678901234567890.5",
-      "1e-99",
-      "9007199254740993",
-      "18446744073709551615",
-      "\"abcdefghijklmno\"",
-      "\"abcdefghijklmnop\"",
-      "\"abcdefghijklmnopqrstuvwxyz012345\"",
-      "\"abcdefghijklmnopqrst\xc3\xa9uvwxyz\"",
-      "\"abcdefghijklmnopqrstuvwxyz\\n0123456789abcdefghijklmnopqrstuvwxyz\"",
-      "\"\\ud800\"",
-      "\"\\udfff\""};
-  std::function<void(std::string&, int)> gen = [&](std::string& out, int depth) {
-    const int kind = depth > 3 ? 2 : pick(4);
-    if (kind == 0) {
-      out += '{';
-      const int n = pick(4);
-      for (int i = 0; i < n; ++i) {
-        if (i) out += pick(2) ? "," : " , ";
-        out += pick(3) ? "\"k" + std::to_string(pick(5)) + "\"" : "\"k\\u0031\"";
-        out += pick(2) ? ":" : " :\n";
-        gen(out, depth + 1);
-      }
-      out += '}';
-    } else if (kind == 1) {
-      out += '[';
-      const int n = pick(4);
-      for (int i = 0; i < n; ++i) {
-        if (i) out += ',';
-        if (pick(3) == 0) out += ' ';
-        gen(out, depth + 1);
-      }
-      out += ']';
-    } else {
-      out += atoms[pick(static_cast<int>(atoms.size()))];
-    }
-  };
-  const std::string noise = "{}[]\",:\\ -+.eE0123456789tfnulx\x01\x80\xc3\xa9\xff\t\n";
+  // Lone surrogate halves too, which the scan leaves to simdjson, and a long escaped string.
+  std::vector<std::string> atoms = kAtoms;
+  atoms.insert(atoms.end(),
+               {"\"\\ud800\"", "\"\\udfff\"",
+                "\"abcdefghijklmnopqrstuvwxyz\\n0123456789abcdefghijklmnopqrstuvwxyz\""});
+  RandomJson random(20261201, std::move(atoms));
+  auto pick = [&](int n) { return random.pick(n); };
   const std::string fills = "\"}] \\a";
   int accepted_count = 0;
   for (int round = 0; round < 20000; ++round) {
@@ -536,11 +528,11 @@ TEST(ScanJsonObject, AcceptsNothingSimdjsonRefusesAndFindsItsMembers) {
       if (i) doc += pick(2) ? "," : " ,\n";
       doc += "\"m" + std::to_string(pick(4)) + (pick(8) == 0 ? "\\t\"" : "\"");
       doc += ':';
-      gen(doc, 1);
+      random.value(doc, 1);
     }
     doc += pick(4) == 0 ? "} " : "}";
     if (round % 2)
-      test_support::editRandomly(doc, rng, noise, static_cast<std::size_t>(1 + pick(3)));
+      test_support::editRandomly(doc, random.rng(), kNoise, static_cast<std::size_t>(1 + pick(3)));
     const PaddedText t(doc, fills[static_cast<std::size_t>(pick(static_cast<int>(fills.size())))]);
     bool accepted = false;
     const std::string mine = scannedMembers(t.text, accepted);
