@@ -407,20 +407,14 @@ struct PaddedText {
   std::string_view text;
 };
 
-// simdjson's reading of each member of an object, as "{<key>=dump;..." (empty when it refuses):
-// what scanJsonObject's members must come to when each value's text is read on its own.
+// simdjson's reading of an object, in dumpDom's form (empty when it refuses the text or the text is
+// no object): what scanJsonObject's members come to when each value's text is read on its own.
 std::string simdjsonMembers(std::string_view text) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (parser.parse(text.data(), text.size(), true).get(root) || !root.is_object()) return {};
-  std::string out = "{";
-  for (auto kv : simdjson::dom::object(root)) {
-    out += '<';
-    out.append(kv.key);
-    out += ">=";
-    dumpDom(kv.value, out);
-    out += ';';
-  }
+  std::string out;
+  dumpDom(root, out);
   return out;
 }
 
@@ -431,10 +425,10 @@ std::string scannedMembers(std::string_view text, bool& accepted) {
     EXPECT_TRUE(m.key.appendTo(key));
     const std::string_view value = text.substr(m.begin, m.end - m.begin);
     EXPECT_EQ(m.kind, kJsonKinds[static_cast<unsigned char>(value.front())]);
-    out += '<' + key + ">=" + simdjsonDump(value) + ';';
+    out += '<' + key + ">:" + simdjsonDump(value) + ',';
     return true;
   });
-  return out;
+  return out + '}';
 }
 
 TEST(ScanJsonObject, ReadsTheMembersOfAnObject) {
