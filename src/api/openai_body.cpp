@@ -519,15 +519,12 @@ bool scanUsage(std::string_view text, UsageCounts& u) {
   });
 }
 
-// Reads `json` with the On-Demand API: it checks the structure (balanced brackets, closed
-// strings, valid UTF-8) and reads only "usage" and whether "choices" is empty, where a DOM would
-// build a tape of every value. Literals inside members that are skipped go on as the upstream
-// wrote them. nullopt when the text is not JSON.
+// Reads "usage" and whether "choices" is empty from `json`, which must be JSON; nullopt when it is
+// not. One scanning pass validates the whole text and settles the usual answer. What it leaves
+// goes to the On-Demand API, which checks the structure (balanced brackets, closed strings, valid
+// UTF-8; literals inside skipped members go on as the upstream wrote them). Both read members
+// alike: keys as written, the last of repeated ones counting.
 std::optional<TopLevel> readTopLevel(simdjson::padded_string_view json) {
-  // One scanning pass settles the usual answer, the whole text validated; the On-Demand reading
-  // below answers the rest. Members are read as it reads them: keys as written, the last of
-  // repeated ones counting.
-  static_assert(kJsonPadding >= model::kJsonScanPadding);
   TopLevel scanned;
   if (model::scanJsonObject(json, [&](const model::JsonMember& m) {
         const std::string_view value = json.substr(m.begin, m.end - m.begin);

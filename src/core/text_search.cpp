@@ -1,8 +1,6 @@
 #include "core/text_search.h"
 
 #include <bit>
-#include <cstdint>
-#include <cstring>
 
 #include "core/byte_vector.h"
 
@@ -12,17 +10,9 @@ namespace {
 
 using namespace bytes16;
 
-// Whether the needle starts at `p`. Needles of four to eight bytes (keys and event names) are
-// compared as two overlapping 4-byte words; longer ones with memcmp.
+// Whether the needle starts at `p` (keys and event names: compared as words, without a call).
 inline bool matchesAt(const char* p, std::string_view needle) {
-  const std::size_t n = needle.size();
-  if (n > 8) return std::memcmp(p, needle.data(), n) == 0;
-  auto word = [](const char* q) {
-    std::uint32_t w = 0;
-    std::memcpy(&w, q, 4);
-    return w;
-  };
-  return word(p) == word(needle.data()) && word(p + n - 4) == word(needle.data() + n - 4);
+  return sameBytes(std::string_view(p, needle.size()), needle);
 }
 
 // The first start position of the 16 from `at` whose lane in `hits` is set and where the whole

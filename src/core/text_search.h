@@ -84,7 +84,15 @@ inline bool sameBytes(std::string_view a, std::string_view b) {
     std::memcpy(&y2, y + n - 8, 8);
     return ((x1 ^ y1) | (x2 ^ y2)) == 0;
   }
-  if (n < 8) {
+  if (n >= 4 && n < 8) {
+    std::uint32_t x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+    std::memcpy(&x1, x, 4);
+    std::memcpy(&x2, x + n - 4, 4);
+    std::memcpy(&y1, y, 4);
+    std::memcpy(&y2, y + n - 4, 4);
+    return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+  }
+  if (n < 4) {
     for (std::size_t i = 0; i < n; ++i)
       if (x[i] != y[i]) return false;
     return true;

@@ -2,8 +2,6 @@
 
 #include "core/text_search.h"
 
-#include <cstring>
-
 namespace kh::http {
 
 std::size_t SseParser::findLineEnd(std::size_t from) const {

@@ -48,16 +48,6 @@ ModelCatalog::ModelCatalog(std::shared_ptr<const config::Config> config, Provide
     for (const auto& p : providers_)
       runtime_.push_back({p.get(), &state_->health(p->name()),
                           state_->gate(p->name(), p->config().max_concurrency)});
-    for (const auto& g : config_->groups) {
-      std::vector<Target> targets;
-      for (const auto& t : g.targets)
-        if (const auto* p = provider(t.provider))
-          targets.push_back({p, t.model, t.priority, t.weight});
-      if (targets.empty()) continue;
-      const Strategy strategy = parseStrategy(g.strategy).value_or(Strategy::kPriority);
-      balancers_.emplace(g.name, std::make_unique<Balancer>(g.name, targets, strategy,
-                                                            state_->stats(), &state_->breakers()));
-    }
   }
   for (const auto& g : config_->groups) {
     listed_.emplace(g.name, "kakehashi");
@@ -66,6 +56,12 @@ ModelCatalog::ModelCatalog(std::shared_ptr<const config::Config> config, Provide
     for (const auto& t : g.targets)
       if (const auto* p = provider(t.provider))
         targets.push_back({p, t.model, t.priority, t.weight});
+    // The balancer keeps the config's order; routes list the targets by priority.
+    if (state_ && !targets.empty()) {
+      const Strategy strategy = parseStrategy(g.strategy).value_or(Strategy::kPriority);
+      balancers_.emplace(g.name, std::make_unique<Balancer>(g.name, targets, strategy,
+                                                            state_->stats(), &state_->breakers()));
+    }
     std::stable_sort(targets.begin(), targets.end(),
                      [](const Target& a, const Target& b) { return a.priority < b.priority; });
     group_targets_.emplace(g.name, std::move(targets));
