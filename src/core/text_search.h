@@ -64,6 +64,20 @@ inline std::size_t findEither(std::string_view text, char a, char b, std::size_t
       [a, b](char x) { return x == a || x == b; });
 }
 
+namespace detail {
+// The first and the last sizeof(Word) bytes of x and y (n of them, at least one word) are equal:
+// all n bytes, as the two words overlap.
+template <typename Word>
+inline bool sameEnds(const char* x, const char* y, std::size_t n) {
+  Word x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+  std::memcpy(&x1, x, sizeof(Word));
+  std::memcpy(&x2, x + n - sizeof(Word), sizeof(Word));
+  std::memcpy(&y1, y, sizeof(Word));
+  std::memcpy(&y2, y + n - sizeof(Word), sizeof(Word));
+  return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+}
+}  // namespace detail
+
 // a == b, inline for the short strings of hot paths (ids and model names compared once per
 // streamed token), where a call to memcmp cost more than the comparison: up to 32 bytes as two
 // overlapping words or vectors. Longer strings go to memcmp.
@@ -76,22 +90,8 @@ inline bool sameBytes(std::string_view a, std::string_view b) {
     using namespace bytes16;
     return laneMask((load(x) != load(y)) | (load(x + n - 16) != load(y + n - 16))) == 0;
   }
-  if (n >= 8 && n < 16) {
-    std::uint64_t x1 = 0, x2 = 0, y1 = 0, y2 = 0;
-    std::memcpy(&x1, x, 8);
-    std::memcpy(&x2, x + n - 8, 8);
-    std::memcpy(&y1, y, 8);
-    std::memcpy(&y2, y + n - 8, 8);
-    return ((x1 ^ y1) | (x2 ^ y2)) == 0;
-  }
-  if (n >= 4 && n < 8) {
-    std::uint32_t x1 = 0, x2 = 0, y1 = 0, y2 = 0;
-    std::memcpy(&x1, x, 4);
-    std::memcpy(&x2, x + n - 4, 4);
-    std::memcpy(&y1, y, 4);
-    std::memcpy(&y2, y + n - 4, 4);
-    return ((x1 ^ y1) | (x2 ^ y2)) == 0;
-  }
+  if (n >= 8 && n < 16) return detail::sameEnds<std::uint64_t>(x, y, n);
+  if (n >= 4 && n < 8) return detail::sameEnds<std::uint32_t>(x, y, n);
   if (n < 4) {
     for (std::size_t i = 0; i < n; ++i)
       if (x[i] != y[i]) return false;
