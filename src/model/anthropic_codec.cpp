@@ -102,6 +102,24 @@ void applyUsage(dom::element v, Usage& u) {
                    u);
 }
 
+// A usage object as applyUsage reads it, by the scanner: false for any count that is not a plain
+// integer or null (the general reading decides those).
+bool scanUsageCounts(JsonScanner& s, UsageCounts& counts) {
+  static constexpr std::string_view kKeys[] = {"input_tokens", "cache_read_input_tokens",
+                                               "cache_creation_input_tokens", "output_tokens"};
+  return s.object(kKeys, [&](std::size_t i) {
+    std::optional<long long>& to = i == 0   ? counts.input
+                                   : i == 1 ? counts.cache_read
+                                   : i == 2 ? counts.cache_creation
+                                            : counts.output;
+    if (s.peek() == JsonScanner::Kind::kNull) return s.null();
+    long long n = 0;
+    if (!s.integer(n)) return false;
+    to = n;
+    return true;
+  });
+}
+
 long long uncachedInput(const Usage& u) {
   return std::max(0LL, u.prompt_tokens - u.cached_tokens - u.cache_creation_tokens);
 }
@@ -994,7 +1012,76 @@ core::Result<json::object> toAnthropicRequest(const ChatRequest& r,
   return json::parse(text).as_object();
 }
 
+bool scanAnthropicResponse(std::string_view body, ChatResponse& r) {
+  using Kind = JsonScanner::Kind;
+  static constexpr std::string_view kKeys[] = {"type",    "id",          "model",
+                                               "content", "stop_reason", "usage"};
+  static constexpr std::string_view kBlockKeys[] = {"type", "text"};
+  JsonScanner s(body);
+  std::string text;
+  bool has_content = false, has_text = false, has_usage = false;
+  JsonString stop_reason;
+  UsageCounts usage;
+  // A string member decoded into `to`; any other value reads as "", as stringMember() has it.
+  auto stringOrEmpty = [&](std::string& to) {
+    if (s.peek() != Kind::kString) return s.skip();
+    JsonString v;
+    return s.string(v) && v.appendTo(to);
+  };
+  auto block = [&] {
+    if (s.peek() != Kind::kObject) return s.skip();
+    JsonString type, block_text;
+    bool text_is_string = false;
+    const bool read = s.object(kBlockKeys, [&](std::size_t i) {
+      if (s.peek() != Kind::kString) return s.skip();
+      if (i == 1) text_is_string = true;
+      return s.string(i == 0 ? type : block_text);
+    });
+    // An escaped type could spell any of them; a tool_use block's input is read the general way.
+    if (!read || type.escaped || type.is("tool_use")) return false;
+    if (!type.is("text")) return true;
+    has_text = true;
+    return !text_is_string || block_text.appendTo(text);
+  };
+  const bool read = s.object(kKeys, [&](std::size_t i) {
+    switch (i) {
+      case 0: {
+        if (s.peek() != Kind::kString) return s.skip();
+        JsonString type;
+        return s.string(type) && !type.escaped && !type.is("error");
+      }
+      case 1:
+        return stringOrEmpty(r.id);
+      case 2:
+        return stringOrEmpty(r.model);
+      case 3:
+        if (!s.beginArray()) return false;
+        while (s.nextElement())
+          if (!block()) return false;
+        return has_content = !s.failed();
+      case 4:
+        if (s.peek() != Kind::kString) return s.skip();
+        return s.string(stop_reason);
+      default:
+        if (s.peek() == Kind::kNull) return s.null();
+        has_usage = true;
+        return s.peek() == Kind::kObject ? scanUsageCounts(s, usage) : s.skip();
+    }
+  });
+  if (!read || !s.finish() || !has_content) return false;
+  r.created = core::nowUnixSeconds();
+  Choice& ch = r.choices.emplace_back();
+  ch.message.role = Role::kAssistant;
+  if (has_text) ch.message.content.push_back(ContentPart::textPart(std::move(text)));
+  std::string reason;
+  if (!stop_reason.appendTo(reason)) return false;
+  ch.finish_reason = reason.empty() ? FinishReason::kStop : finishFor(reason);
+  if (has_usage) applyUsageCounts(usage, r.usage.emplace());
+  return true;
+}
+
 core::Result<ChatResponse> parseAnthropicResponse(std::string_view body) {
+  if (ChatResponse scanned; scanAnthropicResponse(body, scanned)) return scanned;
   dom::element root;
   if (detail::parseDocument(body).get(root))
     return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
@@ -1293,8 +1380,6 @@ bool AnthropicStreamDecoder::readLifecycleEvent(std::string_view data, ChunkBuff
   static constexpr std::string_view kMessageKeys[] = {"id", "model", "usage"};
   static constexpr std::string_view kBlockKeys[] = {"type", "text"};
   static constexpr std::string_view kDeltaKeys[] = {"stop_reason"};
-  static constexpr std::string_view kUsageKeys[] = {"input_tokens", "cache_read_input_tokens",
-                                                    "cache_creation_input_tokens", "output_tokens"};
   JsonScanner s(data);
   Type type = Type::kNone;
   JsonString id, model, block_type, text, stop_reason;
@@ -1312,17 +1397,7 @@ bool AnthropicStreamDecoder::readLifecycleEvent(std::string_view data, ChunkBuff
   auto readUsage = [&] {
     if (s.peek() != Kind::kObject) return s.skip();
     has_usage = true;
-    return s.object(kUsageKeys, [&](std::size_t i) {
-      std::optional<long long>& to = i == 0   ? usage.input
-                                     : i == 1 ? usage.cache_read
-                                     : i == 2 ? usage.cache_creation
-                                              : usage.output;
-      if (s.peek() == Kind::kNull) return s.null();
-      long long n = 0;
-      if (!s.integer(n)) return false;
-      to = n;
-      return true;
-    });
+    return scanUsageCounts(s, usage);
   };
   const bool read = s.object(kKeys, [&](std::size_t i) {
     // Anthropic names the type first; any other order goes the general way.

@@ -39,9 +39,14 @@ core::Status appendAnthropicRequestJson(const ChatRequest& request,
 core::Result<boost::json::object> toAnthropicRequest(const ChatRequest& request,
                                                      const AnthropicRequestOptions& options);
 
-// Outbound answer (a `message` object's body text, read with simdjson) → canonical; and
-// canonical → the `message` object's JSON text inbound clients get, appended to `out`.
+// Outbound answer (a `message` object's body text) → canonical; and canonical → the `message`
+// object's JSON text inbound clients get, appended to `out`. The usual answer is read by
+// scanAnthropicResponse, any other with simdjson.
 core::Result<ChatResponse> parseAnthropicResponse(std::string_view body);
+// The usual answer (text blocks, plain token counts, no escaped or repeated keys) read in one
+// scanning pass, without a document, exactly as parseAnthropicResponse's general reading reads
+// it. false for any other (tool_use blocks, errors), with `out` partly filled.
+bool scanAnthropicResponse(std::string_view body, ChatResponse& out);
 void appendAnthropicResponseJson(const ChatResponse& response, std::string& out);
 // The same two as documents, for tests that hold or inspect one.
 core::Result<ChatResponse> parseAnthropicResponse(const boost::json::value& body);

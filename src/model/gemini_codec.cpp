@@ -680,8 +680,124 @@ core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
   return json::parse(text).as_object();
 }
 
+bool scanGeminiResponse(std::string_view body, ChatResponse& r) {
+  using Kind = JsonScanner::Kind;
+  static constexpr std::string_view kKeys[] = {"candidates", "usageMetadata", "responseId",
+                                               "modelVersion", "error"};
+  static constexpr std::string_view kCandidateKeys[] = {"index", "content", "finishReason"};
+  static constexpr std::string_view kContentKeys[] = {"parts"};
+  static constexpr std::string_view kPartKeys[] = {"text", "thought", "functionCall"};
+  static constexpr std::string_view kUsageKeys[] = {"promptTokenCount", "toolUsePromptTokenCount",
+                                                    "thoughtsTokenCount", "candidatesTokenCount",
+                                                    "cachedContentTokenCount"};
+  JsonScanner s(body);
+  // promptTokenCount, toolUsePromptTokenCount, thoughtsTokenCount, candidatesTokenCount,
+  // cachedContentTokenCount; null counts as 0, as in parseUsage.
+  long long counts[5] = {};
+  bool has_usage = false;
+  auto text = [&](std::string& to) {
+    if (s.peek() != Kind::kString) return s.skip();
+    JsonString v;
+    return s.string(v) && v.appendTo(to);
+  };
+  // One part into `out`, as readParts reads it: thought summaries left out.
+  auto part = [&](std::string& out) {
+    if (s.peek() != Kind::kObject) return s.skip();
+    JsonString t;
+    bool has_text = false, thought = false;
+    const bool read = s.object(kPartKeys, [&](std::size_t i) {
+      switch (i) {
+        case 0:
+          if (s.peek() != Kind::kString) return s.skip();
+          has_text = true;
+          return s.string(t);
+        case 1:
+          return s.peek() == Kind::kBool ? s.boolean(thought) : s.skip();
+        default:  // calls are read the general way
+          return s.peek() == Kind::kNull && s.null();
+      }
+    });
+    return read && (thought || !has_text || t.appendTo(out));
+  };
+  auto candidate = [&](Choice& ch, int pos) {
+    std::string answer;
+    JsonString reason;
+    long long index = pos;
+    const bool read = s.object(kCandidateKeys, [&](std::size_t i) {
+      switch (i) {
+        case 0:
+          if (s.peek() != Kind::kNumber) return s.skip();
+          return s.integer(index);
+        case 1:
+          if (s.peek() != Kind::kObject) return s.skip();
+          return s.object(kContentKeys, [&](std::size_t) {
+            if (s.peek() != Kind::kArray) return s.skip();
+            if (!s.beginArray()) return false;
+            while (s.nextElement())
+              if (!part(answer)) return false;
+            return !s.failed();
+          });
+        default:
+          if (s.peek() != Kind::kString) return s.skip();
+          return s.string(reason);
+      }
+    });
+    std::string finish;
+    if (!read || !reason.appendTo(finish)) return false;
+    ch.index = static_cast<int>(index);
+    ch.message.role = Role::kAssistant;
+    ch.message.content.push_back(ContentPart::textPart(std::move(answer)));
+    ch.finish_reason = mapFinish(finish, false);
+    return true;
+  };
+  const bool read = s.object(kKeys, [&](std::size_t i) {
+    switch (i) {
+      case 0: {
+        if (!s.beginArray()) return false;
+        int pos = 0;
+        for (; s.nextElement(); ++pos) {
+          if (s.peek() != Kind::kObject) {
+            if (!s.skip()) return false;
+          } else if (!candidate(r.choices.emplace_back(), pos)) {
+            return false;
+          }
+        }
+        return !s.failed();
+      }
+      case 1:
+        if (s.peek() != Kind::kObject) return s.skip();
+        has_usage = true;
+        return s.object(kUsageKeys, [&](std::size_t k) {
+          return s.peek() == Kind::kNull ? s.null() : s.integer(counts[k]);
+        });
+      case 2:
+        return text(r.id);
+      case 3:
+        return text(r.model);
+      default:
+        return s.peek() == Kind::kNull && s.null();
+    }
+  });
+  // A response without candidates is a blocked prompt or an error: the general reading's.
+  if (!read || !s.finish() || r.choices.empty()) return false;
+  if (has_usage) {
+    Usage& u = r.usage.emplace();
+    u.prompt_tokens = counts[0] + counts[1];
+    u.reasoning_tokens = counts[2];
+    u.completion_tokens = counts[3] + counts[2];
+    u.cached_tokens = counts[4];
+  }
+  return true;
+}
+
 core::Result<ChatResponse> parseGeminiResponse(std::string_view body, std::string_view id,
                                                std::string_view model, long long created) {
+  if (ChatResponse scanned; scanGeminiResponse(body, scanned)) {
+    if (scanned.id.empty()) scanned.id = id;
+    if (scanned.model.empty()) scanned.model = model;
+    scanned.created = created;
+    return scanned;
+  }
   dom::element root;
   if (detail::parseDocument(body).get(root))
     return core::Error::badGateway("The upstream answered with a body that is not valid JSON");

@@ -32,10 +32,15 @@ core::Result<boost::json::object> toGeminiRequest(const ChatRequest& request);
 // a responseId; `model` is used unless it has a modelVersion. Tool call ids are Gemini's own or
 // call_<n>, with any thoughtSignature appended after "__thought__" so that it comes back in the
 // next request (Gemini 3 refuses function calls without it).
-// The body text is read with simdjson, so no document is built; the overload taking a document
-// is for tests.
+// The usual answer is read by scanGeminiResponse, any other with simdjson, so no document is
+// built; the overload taking a document is for tests.
 core::Result<ChatResponse> parseGeminiResponse(std::string_view body, std::string_view id,
                                                std::string_view model, long long created);
+// The usual answer (candidates of text parts, plain token counts, no escaped or repeated keys)
+// read in one scanning pass, without a document, exactly as parseGeminiResponse's general reading
+// reads it, but for the id, model and timestamp, which the caller fills in. false for any other
+// (function calls, errors, no candidates), with `out` partly filled.
+bool scanGeminiResponse(std::string_view body, ChatResponse& out);
 core::Result<ChatResponse> parseGeminiResponse(const boost::json::value& body, std::string_view id,
                                                std::string_view model, long long created);
 

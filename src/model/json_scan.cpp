@@ -180,6 +180,21 @@ bool JsonScanner::open(char c) {
   return true;
 }
 
+void JsonScanner::skipSpaceRun() {
+  using namespace core::bytes16;
+  while (end_ - p_ >= 16) {
+    const Bytes v = load(p_);
+    const unsigned space =
+        laneMask((v == splat(' ')) | (v == splat('\n')) | (v == splat('\r')) | (v == splat('\t')));
+    if (space != 0xFFFF) {
+      p_ += std::countr_zero(~space);
+      return;
+    }
+    p_ += 16;
+  }
+  while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+}
+
 bool JsonScanner::beginObject() {
   return open('{');
 }

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "core/json_text.h"
+#include "core/text_search.h"
 
 namespace kh::model {
 
@@ -125,7 +126,7 @@ class JsonScanner {
       if (!nextKey(key)) return !failed_;
       if (key.escaped) return fail();
       std::size_t i = 0;
-      while (i < N && key.raw != keys[i]) ++i;
+      while (i < N && !core::sameBytes(key.raw, keys[i])) ++i;
       if (i == N) {
         if (!skip()) return false;
         continue;
@@ -203,8 +204,10 @@ class JsonScanner {
   void skipSpace() {
     // Compact JSON has none: one test in the common case.
     if (p_<end_&& static_cast<unsigned char>(*p_)> ' ') return;
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    skipSpaceRun();
   }
+  // Pretty-printed JSON's line breaks and indentation, sixteen bytes at a time.
+  void skipSpaceRun();
   // Past the separator before the next member or element: 1; past the closing `close`: 0.
   int nextItem(char close);
   // string()'s general case: escapes, UTF-8, long text, whitespace before the quote.

@@ -479,6 +479,7 @@ Usage parseUsage(dom::element v) {
 }  // namespace
 
 core::Result<ChatResponse> parseOpenAIChatResponse(std::string_view body) {
+  if (ChatResponse scanned; scanOpenAIChatResponse(body, scanned)) return scanned;
   dom::element root;
   if (detail::parseDocument(body).get(root))
     return core::Error::badGateway("The upstream answered with a body that is not valid JSON");
@@ -723,6 +724,100 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
 }
 
 }  // namespace
+
+bool scanOpenAIChatResponse(std::string_view body, ChatResponse& r) {
+  using Kind = JsonScanner::Kind;
+  static constexpr std::string_view kKeys[] = {"id",      "model", "created", "system_fingerprint",
+                                               "choices", "usage"};
+  static constexpr std::string_view kChoiceKeys[] = {"index", "message", "finish_reason"};
+  static constexpr std::string_view kMessageKeys[] = {
+      "role", "content", "name", "tool_call_id", "refusal", "tool_calls", "function_call"};
+  JsonScanner s(body);
+  bool has_choices = false;
+  // A string member decoded into `to`, which is empty; any other value reads as "" (stringMember).
+  auto text = [&](std::string& to) {
+    if (s.peek() != Kind::kString) return s.skip();
+    JsonString v;
+    return s.string(v) && v.appendTo(to);
+  };
+  auto message = [&](Message& m) {
+    bool has_role = false;
+    const bool read = s.beginObject() && s.members(kMessageKeys, [&](std::size_t i) {
+      if (s.peek() == Kind::kNull) return s.null();
+      switch (i) {
+        case 0: {
+          std::string_view role;
+          if (s.peek() != Kind::kString || !readWord(s, role)) return false;
+          const auto known = roleFromString(role);
+          if (!known) return false;
+          m.role = *known;
+          return has_role = true;
+        }
+        case 1:
+          return s.peek() == Kind::kString && text(m.content.emplace_back().text);
+        case 2:
+          return text(m.name);
+        case 3:
+          return text(m.tool_call_id);
+        case 4:
+          if (s.peek() != Kind::kString) return s.skip();
+          return text(m.refusal.emplace());
+        default:  // tool calls are read the general way
+          return false;
+      }
+    });
+    return read && has_role && !(m.role == Role::kTool && m.tool_call_id.empty() && m.name.empty());
+  };
+  auto choice = [&](Choice& ch) {
+    return s.object(kChoiceKeys, [&](std::size_t i) {
+      if (s.peek() == Kind::kNull) return s.null();
+      switch (i) {
+        case 0: {
+          if (s.peek() != Kind::kNumber) return s.skip();
+          long long index = 0;
+          if (!s.integer(index)) return false;
+          ch.index = static_cast<int>(index);
+          return true;
+        }
+        case 1:
+          return message(ch.message);
+        default: {
+          std::string_view reason;
+          if (!readWord(s, reason)) return false;
+          if (!reason.empty()) ch.finish_reason = finishReasonFromString(reason);
+          return true;
+        }
+      }
+    });
+  };
+  const bool read = s.object(kKeys, [&](std::size_t i) {
+    switch (i) {
+      case 0:
+        return text(r.id);
+      case 1:
+        return text(r.model);
+      case 2:
+        if (s.peek() != Kind::kNumber) return s.skip();
+        return s.integer(r.created);
+      case 3:
+        return text(r.system_fingerprint);
+      case 4:
+        if (!s.beginArray()) return false;
+        while (s.nextElement()) {
+          if (s.peek() != Kind::kObject) {
+            if (!s.skip()) return false;
+          } else if (!choice(r.choices.emplace_back())) {
+            return false;
+          }
+        }
+        return has_choices = !s.failed();
+      default:
+        if (s.peek() == Kind::kNull) return s.null();
+        return readUsage(s, r.usage.emplace());
+    }
+  });
+  return read && s.finish() && has_choices;
+}
 
 core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& c) {
   if (readCommonChunk(data, c)) return core::Ok{};

@@ -28,8 +28,14 @@ void appendOpenAIRequestJson(const ChatRequest& request, std::string_view max_to
 // The same as a document (with max_completion_tokens), for tests that inspect one.
 boost::json::object toOpenAIJson(const ChatRequest& request);
 
-// An upstream answer's body text; it is read with simdjson, so no document is built.
+// An upstream answer's body text; the usual answer is read by scanOpenAIChatResponse, any other
+// with simdjson, so no document is built.
 core::Result<ChatResponse> parseOpenAIChatResponse(std::string_view body);
+// The usual answer (messages of text or a refusal, plain token counts, no escaped or repeated
+// keys) read in one scanning pass, without a document, exactly as parseOpenAIChatResponse's
+// general reading reads it. false for any other (tool calls, content arrays), with `out` partly
+// filled.
+bool scanOpenAIChatResponse(std::string_view body, ChatResponse& out);
 // The answer's JSON text (what OpenAI sends) appended to `out`.
 void appendOpenAIChatResponseJson(const ChatResponse& response, std::string& out);
 // The same two as documents, for tests that hold or inspect one.

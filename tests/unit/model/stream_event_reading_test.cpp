@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "general_reading.h"
 #include "model/anthropic_codec.h"
 #include "model/gemini_codec.h"
 #include "model/openai_codec.h"
@@ -57,15 +58,7 @@ std::vector<Event> readEvents(const fs::path& file) {
   return events;
 }
 
-// The same event for the general reading: a member `_` spelled with an escape.
-std::string general(const std::string& data) {
-  const auto open = data.find_first_not_of(" \t\r\n");
-  if (open == std::string::npos || data[open] != '{') return data;
-  const auto next = data.find_first_not_of(" \t\r\n", open + 1);
-  const bool empty = next != std::string::npos && data[next] == '}';
-  return data.substr(0, open + 1) + (empty ? R"("\u005f":0)" : R"("\u005f":0,)") +
-         data.substr(open + 1);
-}
+using test_support::forGeneralReading;
 
 std::string render(const core::Status& s, const ChunkBuffer& chunks) {
   std::string out;
@@ -86,7 +79,7 @@ void expectAlike(const std::vector<Event>& events, Decoder fast, Decoder slow, F
     a.clear();
     b.clear();
     const core::Status sa = feed(fast, e.name, e.data, a);
-    const core::Status sb = feed(slow, e.name, general(e.data), b);
+    const core::Status sb = feed(slow, e.name, forGeneralReading(e.data), b);
     ASSERT_EQ(render(sa, a), render(sb, b))
         << where << "\nevent: " << e.name << "\ndata: " << e.data;
   }
