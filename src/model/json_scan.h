@@ -204,6 +204,11 @@ class JsonScanner {
   void skipSpace() {
     // Compact JSON has none: one test in the common case.
     if (p_<end_&& static_cast<unsigned char>(*p_)> ' ') return;
+    // One space, as after the colons of Gemini's stream events.
+    if (end_ - p_ > 1 && *p_ == ' ' && static_cast<unsigned char>(p_[1]) > ' ') {
+      ++p_;
+      return;
+    }
     skipSpaceRun();
   }
   // Pretty-printed JSON's line breaks and indentation, sixteen bytes at a time.

@@ -105,7 +105,7 @@ std::size_t verbatimPrefix(std::string_view piece, std::size_t interest) {
 // asked for on the client's behalf is dropped.
 class OpenAIPassThrough final : public StreamHandler {
  public:
-  explicit OpenAIPassThrough(RequestContext& ctx) : ctx_(ctx) {}
+  OpenAIPassThrough(RequestContext& ctx, const providers::Provider&) : ctx_(ctx) {}
   bool onEvent(const http::SseEvent& ev, std::string& out) override {
     if (ev.has_data && api::mayCarryUsage(ev.data)) {
       const api::ChunkInfo chunk = api::inspectChunk(ev.data);
@@ -131,7 +131,7 @@ class OpenAIPassThrough final : public StreamHandler {
 // it.
 class AnthropicPassThrough final : public StreamHandler {
  public:
-  explicit AnthropicPassThrough(RequestContext& ctx) : ctx_(ctx) {}
+  AnthropicPassThrough(RequestContext& ctx, const providers::Provider&) : ctx_(ctx) {}
   bool onEvent(const http::SseEvent& ev, std::string& out) override {
     if (ev.has_data && (ev.event == "message_start" || ev.event == "message_delta"))
       api::mergeAnthropicUsage(ev.data, ctx_.usage);
@@ -158,8 +158,10 @@ class AnthropicPassThrough final : public StreamHandler {
 // Different wire formats: the translator does the work; the request records what it learnt.
 class Translation final : public StreamHandler {
  public:
-  Translation(RequestContext& ctx, StreamTranslator translator)
-      : ctx_(ctx), translator_(std::move(translator)) {}
+  Translation(RequestContext& ctx, const providers::Provider& provider)
+      : ctx_(ctx),
+        translator_(provider.chatStreamDecoder(*ctx.chat),
+                    api::chatStreamEncoder(ctx.client, ctx.op, *ctx.chat)) {}
 
   bool onEvent(const http::SseEvent& ev, std::string& out) override {
     const bool open = translator_.onEvent(ev, out);
@@ -182,9 +184,12 @@ class Translation final : public StreamHandler {
 };
 
 // Relays an SSE body event by event: everything one upstream read yields goes out in one write,
-// never buffered whole.
+// never buffered whole. The handler lives in this coroutine's frame, not in dispatchStage's, which
+// stays alive (and in the cache) for every request in flight.
+template <typename Handler>
 net::awaitable<core::Status> relayStream(RequestContext& ctx, http::UpstreamResponse& resp,
-                                         StreamHandler& handler) {
+                                         const providers::Provider& provider) {
+  Handler handler(ctx, provider);
   // With failure keywords configured, nothing goes out until the first content arrived and was
   // judged: until then the attempt can still fail over without the client noticing.
   bool holding = !ctx.catalog->config().failover.failure_keywords.empty();
@@ -469,26 +474,58 @@ net::awaitable<core::Result<GateSlot>> waitForSlot(RequestContext& ctx,
   }
 }
 
+// Every target is cooling down but the first comes back soon enough: waits (the client leaving
+// ends the wait), then plans again. A coroutine of its own, so that the timer is not part of
+// every request's dispatchStage frame.
+net::awaitable<core::Status> waitOutCooling(RequestContext& ctx) {
+  net::steady_timer timer(ctx.ex.upstream.executor());
+  timer.expires_at(*ctx.cooling_until);
+  ctx.ex.cancel.setHook([&timer] { timer.cancel(); });
+  co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  ctx.ex.cancel.clearHook();
+  if (ctx.ex.cancel.fired()) co_return core::Error::cancelled();
+  if (core::Status planned = planTargets(ctx); !planned) co_return planned;
+  if (ctx.cooling_until) {
+    core::Error e = core::Error::unavailable(
+        fmt::format("Every target of '{}' is still cooling down", ctx.info.model));
+    e.retryable = false;
+    e.retry_after = "1";
+    co_return e;
+  }
+  co_return core::Ok{};
+}
+
+// An attempt the upstream answered with a status other than 2xx: its error, in the terms of the
+// provider's format, after the attempt was reported. A coroutine of its own, so that the error
+// body is not part of every request's dispatchStage frame.
+net::awaitable<core::Error> statusFailure(RequestContext& ctx, http::UpstreamResponse& resp,
+                                          const providers::Provider& provider, bool same_wire,
+                                          AttemptReport& report) {
+  const int status = resp.status();
+  auto body = co_await resp.readAll(kMaxErrorBody);
+  std::string text = body ? std::move(*body) : std::string();
+  core::Error e = same_wire ? core::Error::upstreamStatus(status, std::move(text))
+                            : provider.parseError(status, std::move(text));
+  if (const std::string_view ra = resp.header("Retry-After"); !ra.empty())
+    e.retry_after = std::string(ra);
+  e.retryable = retryOn(ctx, status);
+  // In a group the next requests move on to other targets until then; a lone target keeps
+  // passing the upstream's own answer on.
+  if ((status == 429 || status == 503) && !e.retry_after.empty() && ctx.route.balancer)
+    report.holdOff(e.retry_after);
+  if (e.retryable || status >= 500) {
+    report.failure();
+  } else {
+    report.alive();
+  }
+  co_return e;
+}
+
 }  // namespace
 
 net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
   if (ctx.cooling_until) {
-    // Every target is cooling down but the first comes back soon enough: wait (the client
-    // leaving ends the wait), then plan again.
-    net::steady_timer timer(ctx.ex.upstream.executor());
-    timer.expires_at(*ctx.cooling_until);
-    ctx.ex.cancel.setHook([&timer] { timer.cancel(); });
-    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-    ctx.ex.cancel.clearHook();
-    if (ctx.ex.cancel.fired()) co_return core::Error::cancelled();
-    if (core::Status planned = planTargets(ctx); !planned) co_return planned;
-    if (ctx.cooling_until) {
-      core::Error e = core::Error::unavailable(
-          fmt::format("Every target of '{}' is still cooling down", ctx.info.model));
-      e.retryable = false;
-      e.retry_after = "1";
-      co_return e;
-    }
+    if (core::Status waited = co_await waitOutCooling(ctx); !waited) co_return waited;
   }
   const int max_attempts = ctx.catalog->config().failover.max_attempts;
   // Why the last attempt failed; none yet while no attempt was made.
@@ -543,22 +580,7 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     http::UpstreamResponse& resp = **sent;
     const int status = resp.status();
     if (status < 200 || status >= 300) {
-      auto body = co_await resp.readAll(kMaxErrorBody);
-      std::string text = body ? std::move(*body) : std::string();
-      last = same_wire ? core::Error::upstreamStatus(status, std::move(text))
-                       : provider.parseError(status, std::move(text));
-      if (const std::string_view ra = resp.header("Retry-After"); !ra.empty())
-        last->retry_after = std::string(ra);
-      last->retryable = retryOn(ctx, status);
-      // In a group the next requests move on to other targets until then; a lone target keeps
-      // passing the upstream's own answer on.
-      if ((status == 429 || status == 503) && !last->retry_after.empty() && ctx.route.balancer)
-        report.holdOff(last->retry_after);
-      if (last->retryable || status >= 500) {
-        report.failure();
-      } else {
-        report.alive();
-      }
+      last = co_await statusFailure(ctx, resp, provider, same_wire, report);
       if (last->retryable) continue;
       co_return std::move(*last);
     }
@@ -566,16 +588,11 @@ net::awaitable<core::Status> dispatchStage(RequestContext& ctx) {
     if (ctx.info.stream && is_sse) {
       core::Status relayed = core::Ok{};
       if (!same_wire) {
-        Translation handler(
-            ctx, StreamTranslator(provider.chatStreamDecoder(*ctx.chat),
-                                  api::chatStreamEncoder(ctx.client, ctx.op, *ctx.chat)));
-        relayed = co_await relayStream(ctx, resp, handler);
+        relayed = co_await relayStream<Translation>(ctx, resp, provider);
       } else if (ctx.client == api::ClientApi::kAnthropic) {
-        AnthropicPassThrough handler(ctx);
-        relayed = co_await relayStream(ctx, resp, handler);
+        relayed = co_await relayStream<AnthropicPassThrough>(ctx, resp, provider);
       } else {
-        OpenAIPassThrough handler(ctx);
-        relayed = co_await relayStream(ctx, resp, handler);
+        relayed = co_await relayStream<OpenAIPassThrough>(ctx, resp, provider);
       }
       if (!relayed && relayed.error().code == core::ErrorCode::kCancelled) co_return relayed;
       // A stream judged before its first byte went out may still fail over.
