@@ -29,8 +29,9 @@
 #   BENCH_WARMUP      warm-up seconds per target and mode (default: 1)
 #   BENCH_CONNS       connection counts         (default: "1 16 64 256")
 #   BENCH_MODES       modes                     (default: "non-stream stream")
-#   BENCH_REPEAT      runs per cell; the report shows the median of each metric
-#                     and the sum of errors                  (default: 3)
+#   BENCH_REPEAT      runs per cell; the report shows the median of each metric,
+#                     the median of the per-repeat CPU ratios (each repeat starts
+#                     with another target) and the sum of errors   (default: 3)
 #   BENCH_THREADS     wrk threads (capped at the connection count; default: 1)
 #   BENCH_LOGS        1 = access logging on in both proxies (nginx access_log,
 #                     kakehashi log_level info); 0 = off (nginx access_log off,
