@@ -1022,12 +1022,6 @@ bool scanAnthropicResponse(std::string_view body, ChatResponse& r) {
   bool has_content = false, has_text = false, has_usage = false;
   JsonString stop_reason;
   UsageCounts usage;
-  // A string member decoded into `to`; any other value reads as "", as stringMember() has it.
-  auto stringOrEmpty = [&](std::string& to) {
-    if (s.peek() != Kind::kString) return s.skip();
-    JsonString v;
-    return s.string(v) && v.appendTo(to);
-  };
   auto block = [&] {
     if (s.peek() != Kind::kObject) return s.skip();
     JsonString type, block_text;
@@ -1051,9 +1045,9 @@ bool scanAnthropicResponse(std::string_view body, ChatResponse& r) {
         return s.string(type) && !type.escaped && !type.is("error");
       }
       case 1:
-        return stringOrEmpty(r.id);
+        return s.textOrSkip(r.id);
       case 2:
-        return stringOrEmpty(r.model);
+        return s.textOrSkip(r.model);
       case 3:
         if (!s.beginArray()) return false;
         while (s.nextElement())

@@ -695,11 +695,6 @@ bool scanGeminiResponse(std::string_view body, ChatResponse& r) {
   // cachedContentTokenCount; null counts as 0, as in parseUsage.
   long long counts[5] = {};
   bool has_usage = false;
-  auto text = [&](std::string& to) {
-    if (s.peek() != Kind::kString) return s.skip();
-    JsonString v;
-    return s.string(v) && v.appendTo(to);
-  };
   // One part into `out`, as readParts reads it: thought summaries left out.
   auto part = [&](std::string& out) {
     if (s.peek() != Kind::kObject) return s.skip();
@@ -771,9 +766,9 @@ bool scanGeminiResponse(std::string_view body, ChatResponse& r) {
           return s.peek() == Kind::kNull ? s.null() : s.integer(counts[k]);
         });
       case 2:
-        return text(r.id);
+        return s.textOrSkip(r.id);
       case 3:
-        return text(r.model);
+        return s.textOrSkip(r.model);
       default:
         return s.peek() == Kind::kNull && s.null();
     }

@@ -184,6 +184,13 @@ class JsonScanner {
     }
     return anyString(out);
   }
+  // A string value decoded and appended to `out`; a value of any other kind is skipped and adds
+  // nothing, as the general readings take a member that is not a string for an empty one.
+  bool textOrSkip(std::string& out) {
+    if (peek() != Kind::kString) return skip();
+    JsonString v;
+    return string(v) && v.appendTo(out);
+  }
   // A number written as a plain integer of at most 18 digits (what token counts, indexes and
   // timestamps are); false for any other value, which is left unread.
   bool integer(long long& out);

@@ -670,20 +670,15 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
   JsonString content;  // the text of the last choice read
   std::optional<ChunkHead> new_head;
   // A string member into `to`; null leaves it empty, as any other type does in the general reading.
-  auto text = [&](std::string& to) {
-    JsonString str;
-    if (s.peek() != Kind::kString) return s.skip();
-    return s.string(str) && str.appendTo(to);
-  };
   auto absent = [&] { return s.peek() == Kind::kNull && s.null(); };
   const bool resumed = !head.bytes.empty() && data.size() > head.bytes.size() &&
                        std::memcmp(data.data(), head.bytes.data(), head.bytes.size()) == 0;
   auto member = [&](std::size_t i) {
     switch (i) {
       case 0:
-        return text(c.id);
+        return s.textOrSkip(c.id);
       case 1:
-        return text(c.model);
+        return s.textOrSkip(c.model);
       case 2:
         return absent() || s.integer(c.created);
       case 3:
@@ -734,12 +729,6 @@ bool scanOpenAIChatResponse(std::string_view body, ChatResponse& r) {
       "role", "content", "name", "tool_call_id", "refusal", "tool_calls", "function_call"};
   JsonScanner s(body);
   bool has_choices = false;
-  // A string member decoded into `to`, which is empty; any other value reads as "" (stringMember).
-  auto text = [&](std::string& to) {
-    if (s.peek() != Kind::kString) return s.skip();
-    JsonString v;
-    return s.string(v) && v.appendTo(to);
-  };
   auto message = [&](Message& m) {
     bool has_role = false;
     const bool read = s.beginObject() && s.members(kMessageKeys, [&](std::size_t i) {
@@ -754,14 +743,14 @@ bool scanOpenAIChatResponse(std::string_view body, ChatResponse& r) {
           return has_role = true;
         }
         case 1:
-          return s.peek() == Kind::kString && text(m.content.emplace_back().text);
+          return s.peek() == Kind::kString && s.textOrSkip(m.content.emplace_back().text);
         case 2:
-          return text(m.name);
+          return s.textOrSkip(m.name);
         case 3:
-          return text(m.tool_call_id);
+          return s.textOrSkip(m.tool_call_id);
         case 4:
           if (s.peek() != Kind::kString) return s.skip();
-          return text(m.refusal.emplace());
+          return s.textOrSkip(m.refusal.emplace());
         default:  // tool calls are read the general way
           return false;
       }
@@ -793,14 +782,14 @@ bool scanOpenAIChatResponse(std::string_view body, ChatResponse& r) {
   const bool read = s.object(kKeys, [&](std::size_t i) {
     switch (i) {
       case 0:
-        return text(r.id);
+        return s.textOrSkip(r.id);
       case 1:
-        return text(r.model);
+        return s.textOrSkip(r.model);
       case 2:
         if (s.peek() != Kind::kNumber) return s.skip();
         return s.integer(r.created);
       case 3:
-        return text(r.system_fingerprint);
+        return s.textOrSkip(r.system_fingerprint);
       case 4:
         if (!s.beginArray()) return false;
         while (s.nextElement()) {
