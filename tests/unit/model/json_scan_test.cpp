@@ -396,40 +396,6 @@ TEST(JsonScanner, AcceptsNothingSimdjsonRefusesAndReadsAlike) {
   EXPECT_GT(accepted, 10000);
 }
 
-// Pretty-printed JSON: whitespace runs of every length up to 40 (read sixteen bytes at a time) in
-// every gap between tokens, some with a byte JSON does not count as whitespace at some place.
-TEST(JsonScanner, SkipsWhitespaceRunsOfAnyLength) {
-  const std::vector<std::string> tokens = {"{", "\"a\"", ":",     "[", "1",    ",", "\"b\"",
-                                           "]", ",",     "\"c\"", ":", "null", "}"};
-  std::mt19937 rng(4040);
-  int accepted = 0;
-  for (std::size_t gap = 0; gap <= tokens.size(); ++gap) {
-    for (std::size_t length = 0; length <= 40; ++length) {
-      for (int form = 0; form < 4; ++form) {
-        std::string run;
-        for (std::size_t i = 0; i < length; ++i) run += " \n\r\t"[rng() % 4];
-        const bool broken = form == 3 && length > 0;
-        if (broken) run[rng() % length] = "\f\v\x01a"[rng() % 4];
-        std::string doc;
-        for (std::size_t t = 0; t < tokens.size(); ++t) {
-          if (t == gap) doc += run;
-          doc += tokens[t];
-        }
-        if (gap == tokens.size()) doc += run;
-        const std::string mine = scannerDump(doc);
-        if (!broken) {
-          EXPECT_FALSE(mine.empty()) << doc;
-          ++accepted;
-        }
-        if (!mine.empty()) {
-          ASSERT_EQ(mine, simdjsonDump(doc)) << "document: " << doc;
-        }
-      }
-    }
-  }
-  EXPECT_GT(accepted, 1000);
-}
-
 // The text `doc` followed by kJsonScanPadding bytes that are not part of it, chosen to look like
 // JSON (quotes, brackets): a scan that read past the end would be caught.
 struct PaddedText {
@@ -463,6 +429,48 @@ std::string scannedMembers(std::string_view text, bool& accepted) {
     return true;
   });
   return out + '}';
+}
+
+// Pretty-printed JSON: whitespace runs of every length up to 40 (read sixteen bytes at a time) in
+// every gap between tokens, some with a byte JSON does not count as whitespace at some place; both
+// scanners read them as simdjson does.
+TEST(JsonScanner, SkipsWhitespaceRunsOfAnyLength) {
+  const std::vector<std::string> tokens = {"{", "\"a\"", ":",     "[", "1",    ",", "\"b\"",
+                                           "]", ",",     "\"c\"", ":", "null", "}"};
+  std::mt19937 rng(4040);
+  int accepted = 0;
+  for (std::size_t gap = 0; gap <= tokens.size(); ++gap) {
+    for (std::size_t length = 0; length <= 40; ++length) {
+      for (int form = 0; form < 4; ++form) {
+        std::string run;
+        for (std::size_t i = 0; i < length; ++i) run += " \n\r\t"[rng() % 4];
+        const bool broken = form == 3 && length > 0;
+        if (broken) run[rng() % length] = "\f\v\x01a"[rng() % 4];
+        std::string doc;
+        for (std::size_t t = 0; t < tokens.size(); ++t) {
+          if (t == gap) doc += run;
+          doc += tokens[t];
+        }
+        if (gap == tokens.size()) doc += run;
+        const std::string mine = scannerDump(doc);
+        if (!broken) {
+          EXPECT_FALSE(mine.empty()) << doc;
+          ++accepted;
+        }
+        if (!mine.empty()) {
+          ASSERT_EQ(mine, simdjsonDump(doc)) << "document: " << doc;
+        }
+        const PaddedText padded(doc, ' ');
+        bool accepted_members = false;
+        const std::string members = scannedMembers(padded.text, accepted_members);
+        EXPECT_EQ(accepted_members, !broken) << doc;
+        if (accepted_members) {
+          ASSERT_EQ(members, simdjsonMembers(padded.text)) << "document: " << doc;
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 1000);
 }
 
 TEST(ScanJsonObject, ReadsTheMembersOfAnObject) {
