@@ -65,34 +65,27 @@ std::string dump(const core::Result<ChatResponse>& r, bool with_created = true) 
 struct Format {
   const char* name;
   std::function<core::Result<ChatResponse>(const std::string&)> parse;
-  std::function<bool(const std::string&)> scans;
+  bool (*scan)(std::string_view, ChatResponse&);
   bool stamps_clock;
+
+  bool scans(const std::string& body) const {
+    ChatResponse r;
+    return scan(body, r);
+  }
 };
 
 const Format kAnthropic{
     "anthropic", [](const std::string& b) { return parseAnthropicResponse(std::string_view(b)); },
-    [](const std::string& b) {
-      ChatResponse r;
-      return scanAnthropicResponse(b, r);
-    },
-    true};
+    scanAnthropicResponse, true};
 const Format kOpenAI{
     "openai", [](const std::string& b) { return parseOpenAIChatResponse(std::string_view(b)); },
-    [](const std::string& b) {
-      ChatResponse r;
-      return scanOpenAIChatResponse(b, r);
-    },
-    false};
+    scanOpenAIChatResponse, false};
 const Format kGemini{"gemini",
                      [](const std::string& b) {
                        return parseGeminiResponse(std::string_view(b), "chatcmpl-1", "gemini-x",
                                                   1700000000);
                      },
-                     [](const std::string& b) {
-                       ChatResponse r;
-                       return scanGeminiResponse(b, r);
-                     },
-                     false};
+                     scanGeminiResponse, false};
 
 // Both readings of `body` alike; true when the scanning pass read it.
 bool expectAlike(const Format& f, const std::string& body, const std::string& where) {
