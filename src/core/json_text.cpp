@@ -117,13 +117,50 @@ bool isPlainJsonText(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// How many leading bytes of `s` were copied to `to` (room for all of `s`) with nothing to escape:
+// s.size() for the usual text. Sixteen bytes at a time, each block checked and stored in one
+// pass; a short text is checked whole first.
+std::size_t copyPlainJsonText(char* to, std::string_view s) {
+  const char* const from = s.data();
+  const std::size_t n = s.size();
+  if (n < 16) {
+    if (!isPlainJsonText(s)) return 0;
+    std::memcpy(to, from, n);
+    return n;
+  }
+  std::size_t i = 0;
+  for (; n - i >= 16; i += 16) {
+    const Bytes v = load(from + i);
+    if (jsonSpecialLanes(v) != 0) return i;
+    std::memcpy(to + i, &v, sizeof v);
+  }
+  if (i == n) return n;
+  // The rest as the text's last sixteen bytes, which overlap bytes already stored alike.
+  const Bytes v = load(from + n - 16);
+  if (jsonSpecialLanes(v) != 0) return i;
+  std::memcpy(to + n - 16, &v, sizeof v);
+  return n;
+}
+
+}  // namespace
+
 void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  // Room for the usual case, nothing to escape, up front: the appends below then never move the
-  // text already written (the string still grows geometrically).
-  out.reserve(out.size() + s.size() + 2);
-  out.push_back('"');
-  std::size_t run = 0;  // start of the pending run of characters that need no escaping
+  // The usual text has nothing to escape: its quoted form is sized up front and written in
+  // place. At the first byte that needs escaping, the loop below goes on from there.
+  const std::size_t at = out.size();
+  out.resize(at + s.size() + 2);
+  char* const to = out.data() + at;
+  to[0] = '"';
+  const std::size_t plain = copyPlainJsonText(to + 1, s);
+  if (plain == s.size()) {
+    to[plain + 1] = '"';
+    return;
+  }
+  out.resize(at + 1 + plain);
+  std::size_t run = plain;  // start of the pending run of characters that need no escaping
   for (;;) {
     const std::size_t i = findJsonSpecial(s, run);
     if (i == s.size()) break;

@@ -15,6 +15,14 @@ namespace kh::core {
 // `s` as a JSON string literal, quotes included (RFC 8259 escaping; non-ASCII passes through).
 void appendJsonString(std::string& out, std::string_view s);
 
+// `s` quoted, for text the program itself spells (roles, enum names) and that never needs
+// escaping: no scan.
+inline void appendPlainJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+}
+
 namespace detail {
 std::size_t findJsonSpecialFrom(std::string_view text, std::size_t from, bool* high);
 }  // namespace detail

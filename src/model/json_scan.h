@@ -125,8 +125,9 @@ class JsonScanner {
       const MemberStart start{mark(), seen};
       if (!nextKey(key)) return !failed_;
       if (key.escaped) return fail();
+      // Lengths first: the call is made only for a key of the right length, mostly the one.
       std::size_t i = 0;
-      while (i < N && !core::sameBytes(key.raw, keys[i])) ++i;
+      while (i < N && (key.raw.size() != keys[i].size() || !core::sameBytes(key.raw, keys[i]))) ++i;
       if (i == N) {
         if (!skip()) return false;
         continue;

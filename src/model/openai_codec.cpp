@@ -972,14 +972,18 @@ namespace {
 // `answer` adds refusal:null when the model did not refuse, as OpenAI's answers always carry it.
 void appendMessageJson(const Message& m, bool answer, std::string& out) {
   out.append("{\"role\":"sv);
-  core::appendJsonString(out, toString(m.role));
+  core::appendPlainJsonString(out, toString(m.role));
   out.append(",\"content\":"sv);
   bool all_text = true;
   for (const auto& p : m.content) all_text = all_text && p.kind == ContentPart::Kind::kText;
   if (m.content.empty()) {
     out.append("null"sv);
   } else if (all_text) {
-    core::appendJsonString(out, m.content.size() == 1 ? m.content.front().text : m.text());
+    // Two calls, not one with `?:`: its joined-text arm would make both arms copies.
+    if (m.content.size() == 1)
+      core::appendJsonString(out, m.content.front().text);
+    else
+      core::appendJsonString(out, m.text());
   } else {
     out.push_back('[');
     bool first = true;
@@ -1256,7 +1260,7 @@ void appendOpenAIChunkJson(const ChatChunk& c, bool with_usage, std::string& out
     };
     if (ch.role) {
       key("role");
-      core::appendJsonString(out, toString(*ch.role));
+      core::appendPlainJsonString(out, toString(*ch.role));
     }
     if (ch.content) {
       key("content");

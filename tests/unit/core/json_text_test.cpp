@@ -49,15 +49,25 @@ TEST(JsonText, EscapesAtEveryPosition) {
     }
     return out + "\"";
   };
+  // Past three blocks of sixteen, with a second escape further on, and appended after text
+  // already in the string (whose room the plain copy sizes).
   for (const char special : {'"', '\\', '\n', '\t', '\x01', '\x1f'}) {
-    for (std::size_t len = 1; len <= 24; ++len) {
+    for (std::size_t len = 1; len <= 52; ++len) {
       for (std::size_t at = 0; at < len; ++at) {
         std::string s(len, 'a');
         s[at] = special;
         if (at + 1 < len) s[at + 1] = static_cast<char>(0xE3);  // high bytes are never escaped
         EXPECT_EQ(core::quoted(s), reference(s)) << len << " " << at;
+        if (at + 19 < len) s[at + 19] = '\\';
+        std::string after = "{\"k\":";
+        appendJsonString(after, s);
+        EXPECT_EQ(after, "{\"k\":" + reference(s)) << len << " " << at;
       }
     }
+  }
+  for (std::size_t len = 0; len <= 52; ++len) {
+    const std::string s(len, 'q');
+    EXPECT_EQ(core::quoted(s), reference(s)) << len;
   }
   EXPECT_EQ(quoted(" !#[]~\x7f"), "\" !#[]~\x7f\"");
 }
