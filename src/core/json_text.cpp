@@ -126,7 +126,7 @@ std::size_t copyPlainJsonText(char* to, std::string_view s) {
   const char* const from = s.data();
   const std::size_t n = s.size();
   if (n < 16) {
-    if (!isPlainJsonText(s)) return 0;
+    if (n == 0 || !isPlainJsonText(s)) return 0;
     std::memcpy(to, from, n);
     return n;
   }

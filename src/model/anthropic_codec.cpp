@@ -285,7 +285,7 @@ core::Status mediaPart(const Block& block, const Path& at, std::vector<ContentPa
   if (block.type == "text") {
     auto text = textOf(block.o, at);
     if (!text) return std::move(text).error();
-    out.push_back(ContentPart::textPart(std::string(*text)));
+    out.emplace_back().text.assign(*text);
     return core::Ok{};
   }
   if (block.type == "image") {
@@ -589,7 +589,7 @@ core::Status parseTurn(dom::element v, const Path& at, std::vector<Message>& out
     if (!text) return std::move(text).error();
     Message& m = out.emplace_back();
     m.role = Role::kSystem;
-    m.content.push_back(ContentPart::textPart(std::move(*text)));
+    m.content.emplace_back().text = std::move(*text);
     return core::Ok{};
   }
   return bad(at + ".role", fmt::format("unknown role '{}'", *rs));
@@ -715,7 +715,7 @@ core::Status parseAnthropicRequest(dom::element body, ChatRequest& r) {
     if (!text->empty()) {
       Message& m = r.messages.emplace_back();
       m.role = Role::kSystem;
-      m.content.push_back(ContentPart::textPart(std::move(*text)));
+      m.content.emplace_back().text = std::move(*text);
     }
   }
 
@@ -1066,7 +1066,7 @@ bool scanAnthropicResponse(std::string_view body, ChatResponse& r) {
   r.created = core::nowUnixSeconds();
   Choice& ch = r.choices.emplace_back();
   ch.message.role = Role::kAssistant;
-  if (has_text) ch.message.content.push_back(ContentPart::textPart(std::move(text)));
+  if (has_text) ch.message.content.emplace_back().text = std::move(text);
   std::string reason;
   if (!stop_reason.appendTo(reason)) return false;
   ch.finish_reason = reason.empty() ? FinishReason::kStop : finishFor(reason);
@@ -1110,7 +1110,7 @@ core::Result<ChatResponse> parseAnthropicResponse(std::string_view body) {
     }
     // thinking, redacted_thinking and server tool blocks have no canonical form.
   }
-  if (has_text) ch.message.content.push_back(ContentPart::textPart(std::move(text)));
+  if (has_text) ch.message.content.emplace_back().text = std::move(text);
   if (const std::string_view sr = detail::stringMember(o, "stop_reason"); !sr.empty())
     ch.finish_reason = finishFor(sr);
   else

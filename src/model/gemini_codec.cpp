@@ -741,7 +741,7 @@ bool scanGeminiResponse(std::string_view body, ChatResponse& r) {
     if (!read || !reason.appendTo(finish)) return false;
     ch.index = static_cast<int>(index);
     ch.message.role = Role::kAssistant;
-    ch.message.content.push_back(ContentPart::textPart(std::move(answer)));
+    ch.message.content.emplace_back().text = std::move(answer);
     ch.finish_reason = mapFinish(finish, false);
     return true;
   };
@@ -820,7 +820,7 @@ core::Result<ChatResponse> parseGeminiResponse(std::string_view body, std::strin
       std::string text;
       readParts(c, text, ch.message.tool_calls, counter);
       if (!text.empty() || ch.message.tool_calls.empty())
-        ch.message.content.push_back(ContentPart::textPart(std::move(text)));
+        ch.message.content.emplace_back().text = std::move(text);
       ch.finish_reason =
           mapFinish(detail::stringMember(c, "finishReason"), !ch.message.tool_calls.empty());
     }

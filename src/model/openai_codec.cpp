@@ -43,7 +43,7 @@ core::Result<std::vector<ContentPart>> readContent(dom::element v, const Path& w
   std::vector<ContentPart> parts;
   if (v.is_null()) return parts;
   if (const auto s = asString(v)) {
-    parts.push_back(ContentPart::textPart(std::string(*s)));
+    parts.emplace_back().text.assign(*s);
     return parts;
   }
   dom::array arr;
@@ -63,7 +63,7 @@ core::Result<std::vector<ContentPart>> readContent(dom::element v, const Path& w
       const auto text = detail::member(o, "text");
       const auto s = text ? asString(*text) : std::nullopt;
       if (!s) return bad(at + ".text", "text parts need a string 'text'");
-      parts.push_back(ContentPart::textPart(std::string(*s)));
+      parts.emplace_back().text.assign(*s);
     } else if (*t == "image_url") {
       std::string_view url, fidelity;
       if (const auto iu = detail::member(o, "image_url")) {
@@ -345,7 +345,7 @@ core::Status readChatRequest(dom::element body, const std::string* prompt, ChatR
   if (prompt) {
     Message& m = r.messages.emplace_back();
     m.role = Role::kUser;
-    m.content.push_back(ContentPart::textPart(*prompt));
+    m.content.emplace_back().text = *prompt;
   } else {
     if (!f[kMessages]) return bad("messages", "'messages' is required");
     dom::array arr;
