@@ -27,7 +27,7 @@ bool isSpace(char c) {
 
 // Past the JSON whitespace at `p`, for JsonScanner (answers and events, which are often
 // pretty-printed): line breaks and indentation are read sixteen bytes at a time.
-const char* skipJsonSpace(const char* p, const char* end) {
+__attribute__((noinline)) const char* skipJsonSpace(const char* p, const char* end) {
   using namespace core::bytes16;
   for (; end - p >= 16; p += 16) {
     const Bytes v = load(p);
@@ -229,13 +229,22 @@ int JsonScanner::nextItem(char close) {
 }
 
 bool JsonScanner::nextKey(JsonString& key) {
-  // The usual member of compact JSON first: `,"key":`, or `"key":` first in its object, the key
-  // plain ASCII and closed within the 32 bytes after its quote.
+  // The usual member first: `,"key":`, or `"key":` first in its object, the key plain ASCII and
+  // closed within the 32 bytes after its quote. Whitespace before the key (pretty-printed JSON)
+  // is looked for only once the compact form was not there.
   if (!failed_ && depth_ > 0 && end_ - p_ > 35) {
     using namespace core::bytes16;
     const std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
-    const char* q = p_ + ((first_ & bit) == 0 && *p_ == ',');
-    if (*q == '"' && (q != p_) != ((first_ & bit) != 0)) {
+    // After the object's opening brace no comma, after any member one.
+    const bool comma = *p_ == ',';
+    const char* q = p_ + comma;
+    for (int look = 0; comma == ((first_ & bit) == 0) && look < 2; ++look) {
+      if (*q != '"') {
+        if (look > 0 || static_cast<unsigned char>(*q) > ' ') break;
+        q = skipJsonSpace(q, end_);
+        if (end_ - q <= 34) break;
+        continue;
+      }
       Bytes v = load(q + 1);
       unsigned hits = core::jsonSpecialLanes(v);
       std::size_t skipped = 0;  // bytes of the first vector, when the key goes on past it
@@ -246,14 +255,13 @@ bool JsonScanner::nextKey(JsonString& key) {
       }
       const auto lane = static_cast<unsigned>(std::countr_zero(hits | 0x10000u));
       const char* const close = q + 1 + skipped + lane;
-      if (lane < 16 && *close == '"' && close[1] == ':' &&
-          (laneMask(v) & ((1u << lane) - 1)) == 0) {
-        key.raw = std::string_view(q + 1, skipped + lane);
-        key.escaped = false;
-        first_ &= ~bit;
-        p_ = close + 2;
-        return true;
-      }
+      if (lane >= 16 || *close != '"' || close[1] != ':' || (laneMask(v) & ((1u << lane) - 1)) != 0)
+        break;
+      key.raw = std::string_view(q + 1, skipped + lane);
+      key.escaped = false;
+      first_ &= ~bit;
+      p_ = close + 2;
+      return true;
     }
   }
   if (nextItem('}') != 1) return false;
