@@ -73,6 +73,18 @@ const char* endOfNumber(const char* p, const char* const end) {
   return p;
 }
 
+bool isAscii(std::string_view s) {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, sizeof w);
+    if ((w & 0x8080808080808080ULL) != 0) return false;
+  }
+  for (; i < s.size(); ++i)
+    if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
+  return true;
+}
+
 unsigned readHex4(const char* p) {
   unsigned v = 0;
   for (int i = 0; i < 4; ++i) v = (v << 4) | static_cast<unsigned>(hexValue(p[i]));
@@ -392,8 +404,16 @@ bool StringSlot::match(std::string_view data, JsonString& value) const {
   const std::string_view middle =
       data.substr(prefix_.size(), data.size() - prefix_.size() - suffix_.size());
   // Exactly one string token: no space before it (the prefix ends at a quote's place) or after.
+  if (middle.front() != '"' || middle.back() != '"') return false;
+  // The usual token, ASCII with nothing to unescape, is taken as it stands.
+  const std::string_view inner = middle.substr(1, middle.size() - 2);
+  if (core::isPlainJsonText(inner) && isAscii(inner)) {
+    value.raw = inner;
+    value.escaped = false;
+    return true;
+  }
   JsonScanner s(middle);
-  return middle.front() == '"' && s.string(value) && value.raw.size() + 2 == middle.size();
+  return s.string(value) && value.raw.size() + 2 == middle.size();
 }
 
 void StringSlot::keep(std::string_view data, const JsonString& value) {

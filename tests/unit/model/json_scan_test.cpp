@@ -269,14 +269,28 @@ TEST(StringSlot, MatchesEventsThatDifferOnlyInTheString) {
   EXPECT_TRUE(found.escaped);
   ASSERT_TRUE(slot.match(R"({"a":1,"text":"","b":[true]})", found));
   EXPECT_EQ(found.raw, "");
+  // Plain ASCII of every length around the eight-byte words it is checked in; other text goes
+  // through the scanner, which checks UTF-8.
+  for (std::size_t n = 1; n <= 40; ++n) {
+    const std::string t(n, static_cast<char>('a' + n % 26));
+    const std::string event = R"({"a":1,"text":")" + t + R"(","b":[true]})";
+    ASSERT_TRUE(slot.match(event, found)) << n;
+    EXPECT_EQ(found.raw, t);
+    EXPECT_FALSE(found.escaped);
+  }
+  ASSERT_TRUE(slot.match("{\"a\":1,\"text\":\"caf\xc3\xa9\",\"b\":[true]}", found));
+  EXPECT_EQ(found.raw, "caf\xc3\xa9");
   for (const char* other : {
-           R"({"a":2,"text":"hello","b":[true]})",      // another byte before
-           R"({"a":1,"text":"hello","b":[false]})",     // another byte after
-           R"({"a":1,"text": "hello","b":[true]})",     // space before the string
-           R"({"a":1,"text":"x","y":"z","b":[true]})",  // two strings in its place
-           R"({"a":1,"text":5,"b":[true]})",            // no string
-           R"({"a":1,"text":"bad\q","b":[true]})",      // a malformed string
-           R"({"a":1,"text":"open,"b":[true]})",        // an unclosed one
+           R"({"a":2,"text":"hello","b":[true]})",                       // another byte before
+           R"({"a":1,"text":"hello","b":[false]})",                      // another byte after
+           R"({"a":1,"text": "hello","b":[true]})",                      // space before the string
+           R"({"a":1,"text":"x","y":"z","b":[true]})",                   // two strings in its place
+           R"({"a":1,"text":5,"b":[true]})",                             // no string
+           R"({"a":1,"text":"bad\q","b":[true]})",                       // a malformed string
+           R"({"a":1,"text":"open,"b":[true]})",                         // an unclosed one
+           "{\"a\":1,\"text\":\"caf\xc3\",\"b\":[true]}",                // not UTF-8
+           "{\"a\":1,\"text\":\"long enough \xe9 text\",\"b\":[true]}",  // nor this
+           "{\"a\":1,\"text\":\"tab\there\",\"b\":[true]}",              // a control character
        })
     EXPECT_FALSE(slot.match(other, found)) << other;
 
