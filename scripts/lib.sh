@@ -47,3 +47,45 @@ build() {
   cmake -S "$KH_ROOT" -B "$KH_ROOT/$dir" -G Ninja -Wno-dev "$@" >/dev/null
   ninja -C "$KH_ROOT/$dir" -j "$(nproc)" "$target" >&2
 }
+
+# A fingerprint of what the gateway's profile depends on: its code, the training load and the
+# cases it replays.
+pgo_stamp() {
+  (cd "$KH_ROOT" && find src tools tests/golden CMakeLists.txt -type f -print0 | sort -z |
+    xargs -0 sha1sum | sha1sum | cut -c1-16)
+}
+
+# build_release DIR TARGET [cmake args...]: the release build, profile-guided. When the code has
+# changed since DIR's profile was made, an instrumented build in DIR-pgo serves the training load
+# (tools/pgo_train.cpp) and the profile it writes is kept in DIR/pgo-profile; DIR is then built
+# from it. KH_PGO=0, or a training that fails, builds without a profile.
+build_release() {
+  local dir="$1" target="$2"; shift 2
+  if [ "${KH_PGO:-1}" = 0 ]; then
+    build "$dir" "$target" -DKH_PGO= "$@"
+    return
+  fi
+  local stamp profile gen
+  stamp=$(pgo_stamp)
+  profile="$KH_ROOT/$dir/pgo-profile"
+  gen="$dir-pgo"
+  if [ "$(cat "$profile/stamp" 2>/dev/null)" != "$stamp" ]; then
+    log "profiling the gateway under a training load (KH_PGO=0 skips this)"
+    rm -rf "${KH_ROOT:?}/$gen/profile" "$KH_ROOT/$gen/train"
+    if build "$gen" kakehashi -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKH_BUILD_TESTS=OFF \
+        -DKH_PGO=generate -DKH_PGO_DIR="$KH_ROOT/$gen/profile" &&
+      ninja -C "$KH_ROOT/$gen" kh_pgo_train >&2 &&
+      "$KH_ROOT/$gen/kh_pgo_train" "$KH_ROOT/$gen/kakehashi" "$KH_ROOT/tests/golden" \
+        "$KH_ROOT/$gen/train" >&2; then
+      rm -rf "$profile"
+      mkdir -p "$KH_ROOT/$dir"
+      cp -r "$KH_ROOT/$gen/profile" "$profile"
+      echo "$stamp" >"$profile/stamp"
+    else
+      log "the training load failed: building without a profile"
+      build "$dir" "$target" -DKH_PGO= "$@"
+      return
+    fi
+  fi
+  build "$dir" "$target" -DKH_PGO=use -DKH_PGO_DIR="$profile" -DKH_PGO_PROFILE="$stamp" "$@"
+}
