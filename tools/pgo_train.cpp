@@ -465,5 +465,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kh_pgo_train: the gateway did not exit cleanly (see %s)\n", log.c_str());
     exit_status = 1;
   }
-  return exit_status;
+  // The upstream's threads still wait in accept() and recv() on what main() holds: leave without
+  // destroying it under them.
+  std::fflush(stdout);
+  std::_Exit(exit_status);
 }

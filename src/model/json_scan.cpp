@@ -27,7 +27,7 @@ bool isSpace(char c) {
 
 // Past the JSON whitespace at `p`, for JsonScanner (answers and events, which are often
 // pretty-printed): line breaks and indentation are read sixteen bytes at a time.
-__attribute__((noinline)) const char* skipJsonSpace(const char* p, const char* end) {
+const char* skipJsonSpace(const char* p, const char* end) {
   using namespace core::bytes16;
   for (; end - p >= 16; p += 16) {
     const Bytes v = load(p);
