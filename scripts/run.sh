@@ -5,5 +5,5 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_packages "${KH_BUILD_PACKAGES[@]}"
 log "building (release)"
-build_release build kakehashi -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKH_BUILD_TESTS=OFF
+build build kakehashi -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKH_BUILD_TESTS=OFF
 exec "$KH_ROOT/build/kakehashi" serve "$@"

@@ -46,7 +46,7 @@ run() {
 }
 
 log "building (release)"
-build_release build all -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKH_BUILD_TESTS=ON || exit 1
+build build all -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKH_BUILD_TESTS=ON || exit 1
 log "building (ASan+UBSan)"
 build build-asan all -DCMAKE_BUILD_TYPE=Debug -DKH_SANITIZE=ON -DKH_BUILD_TESTS=ON || exit 1
 
