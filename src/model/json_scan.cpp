@@ -73,18 +73,6 @@ const char* endOfNumber(const char* p, const char* const end) {
   return p;
 }
 
-bool isAscii(std::string_view s) {
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, sizeof w);
-    if ((w & 0x8080808080808080ULL) != 0) return false;
-  }
-  for (; i < s.size(); ++i)
-    if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
-  return true;
-}
-
 unsigned readHex4(const char* p) {
   unsigned v = 0;
   for (int i = 0; i < 4; ++i) v = (v << 4) | static_cast<unsigned>(hexValue(p[i]));
@@ -241,39 +229,23 @@ int JsonScanner::nextItem(char close) {
 }
 
 bool JsonScanner::nextKey(JsonString& key) {
-  // The usual member first: `,"key":`, or `"key":` first in its object, the key plain ASCII and
-  // closed within the 32 bytes after its quote. Whitespace before the key (pretty-printed JSON)
-  // is looked for only once the compact form was not there.
-  if (!failed_ && depth_ > 0 && end_ - p_ > 35) {
-    using namespace core::bytes16;
+  // The usual member first, without nextItem's call: `,"key":` (or `"key":` first in its object),
+  // whitespace allowed before the key, the key one string() reads inline.
+  if (!failed_ && depth_ > 0 && p_ < end_) {
     const std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
     // After the object's opening brace no comma, after any member one.
     const bool comma = *p_ == ',';
     const char* q = p_ + comma;
-    for (int look = 0; comma == ((first_ & bit) == 0) && look < 2; ++look) {
-      if (*q != '"') {
-        if (look > 0 || static_cast<unsigned char>(*q) > ' ') break;
-        q = skipJsonSpace(q, end_);
-        if (end_ - q <= 34) break;
-        continue;
+    if (comma == ((first_ & bit) == 0) && q < end_) {
+      if (*q != '"' && static_cast<unsigned char>(*q) <= ' ') q = skipJsonSpace(q, end_);
+      if (end_ - q > 16 && *q == '"') {
+        if (const char* after = plainString(q, key);
+            after != nullptr && after < end_ && *after == ':') {
+          first_ &= ~bit;
+          p_ = after + 1;
+          return true;
+        }
       }
-      Bytes v = load(q + 1);
-      unsigned hits = core::jsonSpecialLanes(v);
-      std::size_t skipped = 0;  // bytes of the first vector, when the key goes on past it
-      if (hits == 0 && laneMask(v) == 0) {
-        skipped = 16;
-        v = load(q + 17);
-        hits = core::jsonSpecialLanes(v);
-      }
-      const auto lane = static_cast<unsigned>(std::countr_zero(hits | 0x10000u));
-      const char* const close = q + 1 + skipped + lane;
-      if (lane >= 16 || *close != '"' || close[1] != ':' || (laneMask(v) & ((1u << lane) - 1)) != 0)
-        break;
-      key.raw = std::string_view(q + 1, skipped + lane);
-      key.escaped = false;
-      first_ &= ~bit;
-      p_ = close + 2;
-      return true;
     }
   }
   if (nextItem('}') != 1) return false;
@@ -407,7 +379,7 @@ bool StringSlot::match(std::string_view data, JsonString& value) const {
   if (middle.front() != '"' || middle.back() != '"') return false;
   // The usual token, ASCII with nothing to unescape, is taken as it stands.
   const std::string_view inner = middle.substr(1, middle.size() - 2);
-  if (core::isPlainJsonText(inner) && isAscii(inner)) {
+  if (bool high = false; core::findJsonSpecial(inner, 0, &high) == inner.size() && !high) {
     value.raw = inner;
     value.escaped = false;
     return true;

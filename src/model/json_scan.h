@@ -164,22 +164,10 @@ class JsonScanner {
   // Inline for the usual string, a key or short value (ids and model names included): no
   // escape, ASCII, closed within the 32 bytes after its quote.
   bool string(JsonString& out) {
-    using namespace core::bytes16;
     if (!failed_ && end_ - p_ > 16 && *p_ == '"') {
-      Bytes v = load(p_ + 1);
-      unsigned hits = core::jsonSpecialLanes(v);
-      std::size_t skipped = 0;  // bytes of the first vector, when the string goes on past it
-      if (hits == 0 && laneMask(v) == 0 && end_ - p_ > 32) {
-        skipped = 16;
-        v = load(p_ + 17);
-        hits = core::jsonSpecialLanes(v);
-      }
-      const auto lane = static_cast<unsigned>(std::countr_zero(hits | 0x10000u));
-      if (lane < 16 && p_[1 + skipped + lane] == '"' && (laneMask(v) & ((1u << lane) - 1)) == 0) {
-        out.raw = std::string_view(p_ + 1, skipped + lane);
-        out.escaped = false;
+      if (const char* after = plainString(p_, out)) {
         read_ = true;
-        p_ += skipped + lane + 2;
+        p_ = after;
         return true;
       }
     }
@@ -223,6 +211,25 @@ class JsonScanner {
   void skipSpaceRun();
   // Past the separator before the next member or element: 1; past the closing `close`: 0.
   int nextItem(char close);
+  // The string whose opening quote is at `q` (more than 16 bytes before the end) when it is the
+  // usual one string() reads inline: past its closing quote, or nullptr for any other.
+  const char* plainString(const char* q, JsonString& out) const {
+    using namespace core::bytes16;
+    Bytes v = load(q + 1);
+    unsigned hits = core::jsonSpecialLanes(v);
+    std::size_t skipped = 0;  // bytes of the first vector, when the string goes on past it
+    if (hits == 0 && laneMask(v) == 0 && end_ - q > 32) {
+      skipped = 16;
+      v = load(q + 17);
+      hits = core::jsonSpecialLanes(v);
+    }
+    const auto lane = static_cast<unsigned>(std::countr_zero(hits | 0x10000u));
+    if (lane >= 16 || q[1 + skipped + lane] != '"' || (laneMask(v) & ((1u << lane) - 1)) != 0)
+      return nullptr;
+    out.raw = std::string_view(q + 1, skipped + lane);
+    out.escaped = false;
+    return q + skipped + lane + 2;
+  }
   // string()'s general case: escapes, UTF-8, long text, whitespace before the quote.
   bool anyString(JsonString& out);
   bool literal(std::string_view word);
