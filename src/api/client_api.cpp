@@ -73,6 +73,16 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
       model::appendOpenAIChunkJson(chunk, include_usage_, out);
     out.append("\n\n"sv);
   }
+  bool encodeText(const model::TextDelta& delta, std::string& out) override {
+    // The event of the stream's last token, but for its text.
+    if (completion_ || delta.index != 0 || text_prefix_.empty() || delta.created != created_ ||
+        !core::sameBytes(delta.id, id_) || !core::sameBytes(delta.model, model_))
+      return false;
+    out.append(text_prefix_).push_back('"');
+    out.append(delta.json_text).push_back('"');
+    out.append(model::kOpenAITextChunkSuffix).append("\n\n"sv);
+    return true;
+  }
   void finish(std::string& out) override { out.append("data: [DONE]\n\n"sv); }
   void fail(const core::Error& error, std::string& out) override {
     out.append(renderOpenAIStreamError(error));
@@ -93,6 +103,9 @@ class AnthropicEncoder final : public ChatStreamEncoder {
   AnthropicEncoder(std::string id, std::string model) : encoder_(std::move(id), std::move(model)) {}
   void encode(const model::ChatChunk& chunk, std::string& out) override {
     encoder_.encode(chunk, out);
+  }
+  bool encodeText(const model::TextDelta& delta, std::string& out) override {
+    return encoder_.encodeText(delta, out);
   }
   void finish(std::string& out) override { encoder_.finish(out); }
   void fail(const core::Error& error, std::string& out) override {

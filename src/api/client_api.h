@@ -24,6 +24,10 @@ class ChatStreamEncoder {
  public:
   virtual ~ChatStreamEncoder() = default;
   virtual void encode(const model::ChatChunk& chunk, std::string& out) = 0;
+  // The chunk `delta` stands for, written from its text as it stands when the encoder's state
+  // allows (the event around the text is the one the stream's last token had). false: nothing
+  // written, the caller encodes the chunk instead.
+  virtual bool encodeText(const model::TextDelta& /*delta*/, std::string& /*out*/) { return false; }
   // The upstream stream ended normally.
   virtual void finish(std::string& out) = 0;
   // The stream failed after it started: an error event in the client's format ends it.

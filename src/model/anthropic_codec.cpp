@@ -1274,11 +1274,27 @@ struct DeltaTemplate {
   bool json = false;  // input_json_delta, not text_delta
 };
 
+DeltaTemplate& knownDelta() {
+  thread_local DeltaTemplate known;
+  return known;
+}
+
 }  // namespace
+
+bool AnthropicStreamDecoder::textDelta(std::string_view event, std::string_view data,
+                                       TextDelta& out) const {
+  if (!event.empty() && !core::sameBytes(event, "content_block_delta")) return false;
+  const DeltaTemplate& known = knownDelta();
+  JsonString text;
+  // An empty text makes no chunk: left to feed().
+  if (known.json || !known.slot.match(data, text) || text.raw.empty()) return false;
+  out = TextDelta{text.raw, text.escaped, id_, model_, created_, 0};
+  return true;
+}
 
 bool AnthropicStreamDecoder::readBlockDelta(std::string_view data, ChunkBuffer& out) const {
   using Kind = JsonScanner::Kind;
-  thread_local DeltaTemplate known;
+  DeltaTemplate& known = knownDelta();
   if (JsonString value; known.slot.match(data, value))
     return emitDelta(known.index, known.json, value, out);
 
@@ -1673,6 +1689,14 @@ void AnthropicStreamEncoder::encode(const ChatChunk& chunk, std::string& out) {
     }
     if (ch.finish_reason != FinishReason::kNone) finish_ = ch.finish_reason;
   }
+}
+
+bool AnthropicStreamEncoder::encodeText(const TextDelta& delta, std::string& out) {
+  if (finished_ || open_ != Block::kText || delta.index != 0) return false;
+  if (delta.json_text.empty()) return true;  // as encode(): no event for no text
+  out.append(delta_prefix_).push_back('"');
+  out.append(delta.json_text).append("\"}}\n\n"sv);
+  return true;
 }
 
 void AnthropicStreamEncoder::finish(std::string& out) {

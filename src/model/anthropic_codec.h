@@ -71,6 +71,9 @@ class AnthropicStreamDecoder {
   // One SSE event: its `event:` name (may be empty; the data's "type" decides) and its data.
   // Appends zero or more chunks. An `error` event returns its Error; the stream is over then.
   core::Status feed(std::string_view event, std::string_view data, ChunkBuffer& out);
+  // A text_delta event like the last one read on this thread but for its text: true, with the
+  // chunk feed() would append. Nothing changes either way.
+  bool textDelta(std::string_view event, std::string_view data, TextDelta& out) const;
   // message_stop was seen.
   bool finished() const { return finished_; }
 
@@ -111,6 +114,9 @@ class AnthropicStreamEncoder {
   AnthropicStreamEncoder(std::string id, std::string model);
   // Appends the events `chunk` calls for to `out` (message_start before the first).
   void encode(const ChatChunk& chunk, std::string& out);
+  // A text delta while its text block is open, written from its text as it stands; false, with
+  // nothing written, otherwise (encode() then opens the block).
+  bool encodeText(const TextDelta& delta, std::string& out);
   // Closes the open block and appends message_delta and message_stop.
   void finish(std::string& out);
 

@@ -953,11 +953,32 @@ struct TextEventTemplate {
   std::string reason;
 };
 
+TextEventTemplate& knownTextEvent() {
+  thread_local TextEventTemplate known;
+  return known;
+}
+
 }  // namespace
+
+bool GeminiStreamDecoder::textDelta(std::string_view data, TextDelta& out) {
+  const TextEventTemplate& known = knownTextEvent();
+  // Only a candidate whose role went out already gets a chunk of its text alone.
+  if (!known.reason.empty() || static_cast<std::size_t>(known.index) >= candidates_.size() ||
+      !candidates_[known.index].role_sent)
+    return false;
+  JsonString text;
+  if (!known.slot.match(data, text) || text.raw.empty()) return false;
+  if (known.has_usage) {
+    usage_ = known.usage;
+    saw_usage_ = true;
+  }
+  out = TextDelta{text.raw, text.escaped, id_, model_, created_, known.index};
+  return true;
+}
 
 bool GeminiStreamDecoder::readCommonEvent(std::string_view data, ChunkBuffer& out) {
   using Kind = JsonScanner::Kind;
-  thread_local TextEventTemplate known;
+  TextEventTemplate& known = knownTextEvent();
   text_.clear();
   calls_.clear();
   if (JsonString text; known.slot.match(data, text)) {

@@ -57,6 +57,9 @@ class GeminiStreamDecoder {
   GeminiStreamDecoder(std::string id, std::string model, long long created);
   // One event's data (a GenerateContentResponse). An error object in the stream returns its Error.
   core::Status feed(std::string_view data, ChunkBuffer& out);
+  // An event like the last one-part text event read on this thread but for its text, for a
+  // candidate whose role was sent: true, with the chunk feed() would append, and the event taken.
+  bool textDelta(std::string_view data, TextDelta& out);
   // The upstream body ended: appends the usage chunk if one is due.
   void finish(ChunkBuffer& out);
 

@@ -640,6 +640,11 @@ struct TextChunk {
   ChatChunk proto;  // its content empty
 };
 
+TextChunk& knownTextChunk() {
+  thread_local TextChunk known;
+  return known;
+}
+
 // The chunks OpenAI streams for nearly every token (text deltas, the role, the finish reason,
 // usage), read by the scanner. false for any other chunk (tool calls, an error, a repeated key, a
 // value of a type the general reading would weigh), which parseOpenAIChatChunk then reads with
@@ -649,7 +654,7 @@ bool readCommonChunk(std::string_view data, ChatChunk& c) {
   static constexpr std::string_view kKeys[] = {"id",    "model", "created",
                                                "error", "usage", "choices"};
   thread_local ChunkHead head;
-  thread_local TextChunk known;
+  TextChunk& known = knownTextChunk();
   if (JsonString text; known.slot.match(data, text)) {
     const ChunkChoice& p = known.proto.choices.front();
     ChunkChoice& cc = c.choices.emplace_back();
@@ -806,6 +811,19 @@ bool scanOpenAIChatResponse(std::string_view body, ChatResponse& r) {
     }
   });
   return read && s.finish() && has_choices;
+}
+
+bool matchOpenAITextChunk(std::string_view data, TextDelta& out) {
+  const TextChunk& known = knownTextChunk();
+  if (known.proto.choices.size() != 1 || known.proto.usage) return false;
+  const ChunkChoice& p = known.proto.choices.front();
+  // A role or finish reason makes it another chunk than a token's.
+  if (p.role || p.finish_reason != FinishReason::kNone || !p.tool_calls.empty()) return false;
+  JsonString text;
+  if (!known.slot.match(data, text)) return false;
+  out = TextDelta{text.raw,          text.escaped,        known.proto.id,
+                  known.proto.model, known.proto.created, p.index};
+  return true;
 }
 
 core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& c) {

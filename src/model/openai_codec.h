@@ -46,6 +46,9 @@ boost::json::object toOpenAIJson(const ChatResponse& response);
 // is reused. An `error` object in the event (servers that fail half-way put one there) returns
 // that error.
 core::Status parseOpenAIChatChunk(std::string_view data, ChatChunk& chunk);
+// A chunk like the last text chunk parsed on this thread but for its text, one choice with text
+// and nothing else: true, with the chunk parseOpenAIChatChunk would give.
+bool matchOpenAITextChunk(std::string_view data, TextDelta& out);
 // The chunk's JSON text appended to `out`; `with_usage` false leaves its usage out.
 void appendOpenAIChunkJson(const ChatChunk& chunk, bool with_usage, std::string& out);
 

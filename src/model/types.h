@@ -161,6 +161,20 @@ struct ChatChunk {
   }
 };
 
+// A stream event that only adds text to one choice: the chunk it stands for is `id`, `model`,
+// `created` and choice `index` with that text as its content. The text is as the upstream wrote it
+// in its JSON (checked, escapes not decoded): every wire format escapes text as JSON does, so an
+// encoder puts it into the client's event as it stands, and the text is neither decoded nor
+// escaped again. Points into the decoder's state and the event; valid until the next event.
+struct TextDelta {
+  std::string_view json_text;  // between the quotes
+  bool escaped = false;        // json_text holds at least one backslash escape
+  std::string_view id;
+  std::string_view model;
+  long long created = 0;
+  int index = 0;
+};
+
 // The chunks decoded from one stream event. clear() keeps the chunks it held, so refilling one
 // reuses the memory of its strings and choice vector: a steady stream of deltas allocates little.
 // Not thread-safe; one per stream.

@@ -1,5 +1,7 @@
 #include "pipeline/stream_translator.h"
 
+#include "model/json_scan.h"
+
 namespace kh::pipeline {
 
 namespace {
@@ -40,6 +42,12 @@ StreamTranslator::~StreamTranslator() {
 }
 
 bool StreamTranslator::onEvent(const http::SseEvent& event, std::string& out) {
+  // Nearly every event of a stream is a token: its text goes from the upstream's event into the
+  // client's as it stands, without a canonical chunk between them.
+  if (model::TextDelta delta; decoder_->textDelta(event, delta)) {
+    if (!encoder_->encodeText(delta, out)) encodeChunk(delta, out);
+    return true;
+  }
   chunks_->clear();
   core::Status s = decoder_->feed(event, *chunks_);
   emit(out);
@@ -58,6 +66,16 @@ void StreamTranslator::onEnd(std::string& out) {
 
 void StreamTranslator::onFail(const core::Error& error, std::string& out) {
   encoder_->fail(error, out);
+}
+
+void StreamTranslator::encodeChunk(const model::TextDelta& delta, std::string& out) {
+  chunks_->clear();
+  model::ChatChunk& c = chunks_->add(delta.id, delta.model, delta.created);
+  model::ChunkChoice& choice = c.choices.emplace_back();
+  choice.index = delta.index;
+  // The decoders hand over only text their scanner checked, which decodes.
+  model::JsonString{delta.json_text, delta.escaped}.appendTo(choice.content.emplace());
+  emit(out);
 }
 
 void StreamTranslator::emit(std::string& out) {

@@ -16,6 +16,9 @@ class AnthropicDecoder final : public ChatStreamDecoder {
     if (!event.has_data) return core::Ok{};
     return decoder_.feed(event.event, event.data, out);
   }
+  bool textDelta(const http::SseEvent& event, model::TextDelta& out) override {
+    return event.has_data && decoder_.textDelta(event.event, event.data, out);
+  }
   void finish(model::ChunkBuffer&) override {}
 
  private:

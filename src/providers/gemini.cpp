@@ -22,6 +22,9 @@ class GeminiDecoder final : public ChatStreamDecoder {
     if (!event.has_data) return core::Ok{};
     return decoder_.feed(event.data, out);
   }
+  bool textDelta(const http::SseEvent& event, model::TextDelta& out) override {
+    return event.has_data && decoder_.textDelta(event.data, out);
+  }
   void finish(model::ChunkBuffer& out) override { decoder_.finish(out); }
 
  private:

@@ -77,6 +77,9 @@ class OpenAIStreamDecoder final : public ChatStreamDecoder {
     if (!s) out.pop_back();
     return s;
   }
+  bool textDelta(const http::SseEvent& event, model::TextDelta& out) override {
+    return event.has_data && model::matchOpenAITextChunk(event.data, out);
+  }
   void finish(model::ChunkBuffer&) override {}
 };
 

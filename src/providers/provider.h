@@ -36,6 +36,13 @@ class ChatStreamDecoder {
   // Appends the chunks one SSE event carries. An Error means the upstream reported a failure in
   // the stream (or sent something unreadable); nothing more will follow.
   virtual core::Status feed(const http::SseEvent& event, model::ChunkBuffer& out) = 0;
+  // The token's shortcut, tried before feed(): true when `event` only adds text to one choice, as
+  // the stream's earlier events did, with `out` the chunk feed() would have given. The event is
+  // then taken (the decoder's state moves on as feed() would move it) and is not fed. false, with
+  // nothing changed, for any other event.
+  virtual bool textDelta(const http::SseEvent& /*event*/, model::TextDelta& /*out*/) {
+    return false;
+  }
   // The upstream body ended; appends what was held back (e.g. the usage chunk).
   virtual void finish(model::ChunkBuffer& out) = 0;
 };
