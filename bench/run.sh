@@ -271,7 +271,7 @@ wait_http() {   # url [tries (x0.1 s)] [pid]; succeeds on any HTTP answer < 500,
 # -----------------------------------------------------------------------------
 # 2. Fixtures: upstream responses and the ~1 KB request bodies
 # -----------------------------------------------------------------------------
-MOCK_JSON='{"id":"chatcmpl-bench0000000000000000000001","object":"chat.completion","created":1735689600,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench0001","choices":[{"index":0,"message":{"role":"assistant","content":"A reverse proxy sits between clients and upstream servers. It accepts each request, picks an upstream, forwards the request over a pooled keep-alive connection, and relays the answer back, adding little latency of its own.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":231,"completion_tokens":44,"total_tokens":275,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}'
+MOCK_JSON='{"id":"chatcmpl-$request_id","object":"chat.completion","created":1735689600,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench0001","choices":[{"index":0,"message":{"role":"assistant","content":"A reverse proxy sits between clients and upstream servers. It accepts each request, picks an upstream, forwards the request over a pooled keep-alive connection, and relays the answer back, adding little latency of its own.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":231,"completion_tokens":44,"total_tokens":275,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}'
 
 # The answer text: whole (non-stream) and in the 9 pieces every stream sends.
 ANSWER_TEXT='A reverse proxy sits between clients and upstream servers. It accepts each request, picks an upstream, forwards the request over a pooled keep-alive connection, and relays the answer back, adding little latency of its own.'
@@ -279,7 +279,7 @@ PIECES=("A reverse" " proxy sits" " between clients" " and upstream" " servers, 
 STREAM_TEXT=$(printf '%s' "${PIECES[@]}")
 
 make_sse() {
-  local id='chatcmpl-bench0000000000000000000002' created=1735689600 model='gpt-4o-mini-2024-07-18'
+  local id='chatcmpl-$request_id' created=1735689600 model='gpt-4o-mini-2024-07-18'
   local head="{\"id\":\"$id\",\"object\":\"chat.completion.chunk\",\"created\":$created,\"model\":\"$model\",\"system_fingerprint\":\"fp_bench0001\""
   local piece
   printf 'data: %s,"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}\n\n' "$head"
@@ -309,10 +309,10 @@ make_body() {   # model, stream(0|1)
 # content_block_start, ping, content_block_delta (text_delta) per piece,
 # content_block_stop, message_delta (stop_reason, usage), message_stop.
 ANTH_USAGE_IN='"input_tokens":231,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0}'
-ANTH_JSON="{\"id\":\"msg_01BenchXq7Lm2Vw9Pz4Rt6Yk3N\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[{\"type\":\"text\",\"text\":\"$ANSWER_TEXT\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{$ANTH_USAGE_IN,\"output_tokens\":44,\"service_tier\":\"standard\"}}"
+ANTH_JSON="{\"id\":\"msg_\$request_id\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5-20250929\",\"content\":[{\"type\":\"text\",\"text\":\"$ANSWER_TEXT\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{$ANTH_USAGE_IN,\"output_tokens\":44,\"service_tier\":\"standard\"}}"
 make_anth_sse() {
   local piece
-  printf 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_01BenchYc3Kp8Wn2Qs5Tv7Hd4M","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{%s,"output_tokens":1,"service_tier":"standard"}}}\n\n' "$ANTH_USAGE_IN"
+  printf 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_$request_id","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{%s,"output_tokens":1,"service_tier":"standard"}}}\n\n' "$ANTH_USAGE_IN"
   printf 'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
   printf 'event: ping\ndata: {"type": "ping"}\n\n'
   for piece in "${PIECES[@]}"; do
@@ -364,11 +364,11 @@ GEM_JSON="{
     ]
   },
   \"modelVersion\": \"gemini-2.0-flash\",
-  \"responseId\": \"bench0Gx2Yv8Kq4Lm7Nw3Pt5Rs\"
+  \"responseId\": \"\$request_id\"
 }
 "
 make_gem_sse() {
-  local i n=${#PIECES[@]} tail='"modelVersion": "gemini-2.0-flash","responseId": "bench1Hy3Zw9Lr5Mn8Ox4Qu6St"'
+  local i n=${#PIECES[@]} tail='"modelVersion": "gemini-2.0-flash","responseId": "$request_id"'
   for ((i = 0; i < n - 1; i++)); do
     printf 'data: {"candidates": [{"content": {"parts": [{"text": "%s"}],"role": "model"}}],"usageMetadata": {"promptTokenCount": 231,"totalTokenCount": 231,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 231}]},%s}\\r\\n\\r\\n' "${PIECES[$i]}" "$tail"
   done
@@ -413,15 +413,20 @@ make_anth_body() {   # model, stream(0|1)
 }
 
 # nginx accepts multi-line single-quoted strings; the fixtures contain no
-# single quotes or '$', so they can be embedded verbatim.
+# single quotes and no '$' but for nginx's $request_id, so they can be embedded
+# verbatim. Every answer's id is $request_id (32 hex digits, new for each
+# answer), as a provider's ids are new for each answer: a reader that keeps the
+# head of one stream's events cannot take it for the next stream's.
 SSE_BODY="$(make_sse)"
 SSE_BODY+=$'\n\n'        # restore the final blank line that $(...) strips
-case "$MOCK_JSON$SSE_BODY$MODELS_JSON" in *\'*|*\$*) die "fixture contains ' or \$" ;; esac
+FIXTURES="$MOCK_JSON$SSE_BODY$MODELS_JSON"
+case "${FIXTURES//\$request_id/}" in *\'*|*\$*) die "fixture contains ' or \$" ;; esac
 if [ "$TRANSLATED" = 1 ]; then
   ANTH_SSE_BODY="$(make_anth_sse)"
   ANTH_SSE_BODY+=$'\n\n'
   GEM_SSE_BODY="$(make_gem_sse)"
-  case "$ANTH_JSON$ANTH_SSE_BODY$ANTH_MODELS_JSON$GEM_JSON$GEM_SSE_BODY$GEM_MODELS_JSON" in
+  FIXTURES="$ANTH_JSON$ANTH_SSE_BODY$ANTH_MODELS_JSON$GEM_JSON$GEM_SSE_BODY$GEM_MODELS_JSON"
+  case "${FIXTURES//\$request_id/}" in
     *\'*|*\$*) die "translated fixture contains ' or \$" ;;
   esac
 fi
