@@ -228,7 +228,7 @@ std::string geminiStream(bool usage_every_event, bool finish_event = true) {
 TEST(StreamTranslatorShortcut, GeminiToOpenAI) {
   auto p = provider("gemini", "http://upstream.test/v1beta");
   ASSERT_NE(p, nullptr);
-  // The first event carries the role and is read whole.
+  // The first text carries the role and is read whole; an empty text makes no chunk.
   const int tokens = static_cast<int>(kTokens.size());
   expectSameEvents(*p, api::ClientApi::kOpenAI, providers::Operation::kChat, kOpenAIRequest,
                    geminiStream(true), tokens - 2);
