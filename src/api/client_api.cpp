@@ -53,8 +53,7 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
     // A token's chunk: everything before its text is the same for every token of the stream, and
     // is written once.
     if (const std::string* text = completion_ ? nullptr : model::textOnlyContent(chunk)) {
-      if (text_prefix_.empty() || chunk.created != created_ || !core::sameBytes(chunk.id, id_) ||
-          !core::sameBytes(chunk.model, model_)) {
+      if (!prefixIsFor(chunk.id, chunk.model, chunk.created)) {
         created_ = chunk.created;
         id_ = chunk.id;
         model_ = chunk.model;
@@ -75,8 +74,7 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
   }
   bool encodeText(const model::TextDelta& delta, std::string& out) override {
     // The event of the stream's last token, but for its text.
-    if (completion_ || delta.index != 0 || text_prefix_.empty() || delta.created != created_ ||
-        !core::sameBytes(delta.id, id_) || !core::sameBytes(delta.model, model_))
+    if (completion_ || delta.index != 0 || !prefixIsFor(delta.id, delta.model, delta.created))
       return false;
     out.append(text_prefix_).push_back('"');
     out.append(delta.json_text).push_back('"');
@@ -89,6 +87,11 @@ class OpenAIChatEncoder final : public ChatStreamEncoder {
   }
 
  private:
+  bool prefixIsFor(std::string_view id, std::string_view model, long long created) const {
+    return !text_prefix_.empty() && created == created_ && core::sameBytes(id, id_) &&
+           core::sameBytes(model, model_);
+  }
+
   bool include_usage_;
   bool completion_;
   // What the last token's chunk had before its text, and the id, model and created it was for.

@@ -1274,6 +1274,11 @@ struct DeltaTemplate {
   bool json = false;  // input_json_delta, not text_delta
 };
 
+// content_block_delta, named by its `event:` line or by its data alone.
+bool isBlockDelta(std::string_view event) {
+  return event.empty() || core::sameBytes(event, "content_block_delta");
+}
+
 DeltaTemplate& knownDelta() {
   thread_local DeltaTemplate known;
   return known;
@@ -1283,7 +1288,7 @@ DeltaTemplate& knownDelta() {
 
 bool AnthropicStreamDecoder::textDelta(std::string_view event, std::string_view data,
                                        TextDelta& out) const {
-  if (!event.empty() && !core::sameBytes(event, "content_block_delta")) return false;
+  if (!isBlockDelta(event)) return false;
   const DeltaTemplate& known = knownDelta();
   JsonString text;
   // An empty text makes no chunk: left to feed().
@@ -1492,8 +1497,7 @@ core::Status AnthropicStreamDecoder::feed(std::string_view event, std::string_vi
   // every token).
   using core::sameBytes;
   if (sameBytes(event, "ping")) return core::Ok{};
-  if ((event.empty() || sameBytes(event, "content_block_delta")) && readBlockDelta(data, out))
-    return core::Ok{};
+  if (isBlockDelta(event) && readBlockDelta(data, out)) return core::Ok{};
   if (sameBytes(event, "content_block_stop") || sameBytes(event, "message_stop")) {
     if (const std::string_view type = bareEventType(data); type == "content_block_stop") {
       return core::Ok{};

@@ -1,6 +1,7 @@
 #include "model/types.h"
 
 #include "core/text_search.h"
+#include "model/json_scan.h"
 
 namespace kh::model {
 
@@ -79,6 +80,15 @@ ChatChunk& ChunkBuffer::add(std::string_view id, std::string_view model, long lo
   if (!core::sameBytes(c.id, id)) c.id.assign(id);
   if (!core::sameBytes(c.model, model)) c.model.assign(model);
   c.created = created;
+  return c;
+}
+
+ChatChunk& ChunkBuffer::add(const TextDelta& delta) {
+  ChatChunk& c = add(delta.id, delta.model, delta.created);
+  ChunkChoice& choice = c.choices.emplace_back();
+  choice.index = delta.index;
+  // Decoders hand over only text their scanner checked, which decodes.
+  JsonString{delta.json_text, delta.escaped}.appendTo(choice.content.emplace());
   return c;
 }
 

@@ -186,6 +186,8 @@ class ChunkBuffer {
   // whose strings already hold that id and model keeps them (a stream's chunks all carry the
   // same), instead of copying them again.
   ChatChunk& add(std::string_view id, std::string_view model, long long created);
+  // A new last chunk: the one `delta` stands for, its text decoded.
+  ChatChunk& add(const TextDelta& delta);
   // Forgets the last chunk (a decoder that failed half-way through it).
   void pop_back() { --size_; }
   void clear() { size_ = 0; }

@@ -1,7 +1,5 @@
 #include "pipeline/stream_translator.h"
 
-#include "model/json_scan.h"
-
 namespace kh::pipeline {
 
 namespace {
@@ -45,7 +43,11 @@ bool StreamTranslator::onEvent(const http::SseEvent& event, std::string& out) {
   // Nearly every event of a stream is a token: its text goes from the upstream's event into the
   // client's as it stands, without a canonical chunk between them.
   if (model::TextDelta delta; decoder_->textDelta(event, delta)) {
-    if (!encoder_->encodeText(delta, out)) encodeChunk(delta, out);
+    if (!encoder_->encodeText(delta, out)) {
+      chunks_->clear();
+      chunks_->add(delta);
+      emit(out);
+    }
     return true;
   }
   chunks_->clear();
@@ -66,16 +68,6 @@ void StreamTranslator::onEnd(std::string& out) {
 
 void StreamTranslator::onFail(const core::Error& error, std::string& out) {
   encoder_->fail(error, out);
-}
-
-void StreamTranslator::encodeChunk(const model::TextDelta& delta, std::string& out) {
-  chunks_->clear();
-  model::ChatChunk& c = chunks_->add(delta.id, delta.model, delta.created);
-  model::ChunkChoice& choice = c.choices.emplace_back();
-  choice.index = delta.index;
-  // The decoders hand over only text their scanner checked, which decodes.
-  model::JsonString{delta.json_text, delta.escaped}.appendTo(choice.content.emplace());
-  emit(out);
 }
 
 void StreamTranslator::emit(std::string& out) {

@@ -36,8 +36,6 @@ class StreamTranslator {
 
  private:
   void emit(std::string& out);
-  // The chunk a text delta stands for, through the encoder's general path.
-  void encodeChunk(const model::TextDelta& delta, std::string& out);
 
   std::unique_ptr<providers::ChatStreamDecoder> decoder_;
   std::unique_ptr<api::ChatStreamEncoder> encoder_;
