@@ -126,6 +126,27 @@ providers::WireFormat wireOf(ClientApi api) {
                                       : providers::WireFormat::kOpenAI;
 }
 
+namespace {
+
+// The nesting limit of the Boost.JSON parser the canonical reading used before: documents nested
+// deeper are still refused, as they were.
+int maxRequestDepth() {
+  return static_cast<int>(json::parse_options().max_depth);
+}
+
+}  // namespace
+
+bool readsChatAsText(ClientApi api, Operation op) {
+  return api == ClientApi::kOpenAI && op == Operation::kChat;
+}
+
+bool readChatAsText(ClientApi api, Operation op, std::string_view body,
+                    const OpenAIBodyInfo* inspected, model::ChatRequest& head,
+                    std::vector<model::TextMessage>& messages) {
+  return inspected && readsChatAsText(api, op) &&
+         model::readOpenAIChatAsText(body, maxRequestDepth(), head, messages);
+}
+
 core::Status parseChatRequest(ClientApi api, Operation op, std::string_view body,
                               const OpenAIBodyInfo* inspected, model::ChatRequest& out) {
   // Requests read the client's document once (inspectBody's) on the usual path; strings and the
@@ -138,9 +159,7 @@ core::Status parseChatRequest(ClientApi api, Operation op, std::string_view body
   } else if (auto err = parseBodyDocument(body).get(root); err) {
     return notJson(body, err);
   }
-  // The nesting limit of the Boost.JSON parser this path used before: documents nested deeper
-  // are still refused, as they were.
-  if (model::detail::deeperThan(root, json::parse_options().max_depth))
+  if (model::detail::deeperThan(root, static_cast<std::size_t>(maxRequestDepth())))
     return core::Error::invalidJson("The request body is not valid JSON: " +
                                     json::make_error_code(json::error::too_deep).message());
   if (api == ClientApi::kAnthropic) return model::parseAnthropicRequest(root, out);

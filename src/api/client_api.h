@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/openai_body.h"
 #include "core/result.h"
@@ -44,6 +45,15 @@ core::Result<model::ChatRequest> parseChatRequest(ClientApi api, providers::Oper
 // it is not moved there afterwards.
 core::Status parseChatRequest(ClientApi api, providers::Operation op, std::string_view body,
                               const OpenAIBodyInfo* inspected, model::ChatRequest& out);
+// Whether readChatAsText reads this API's requests for this operation.
+bool readsChatAsText(ClientApi api, providers::Operation op);
+// The usual OpenAI chat body, whose messages are all text, read without its canonical messages
+// (model::readOpenAIChatAsText) into `head`, a fresh request, and `messages`: true when read,
+// false for any other body or API, with both to be discarded. The body must be `inspected`'s
+// (inspectBody's answer for it, still followed by the padding inspectBody asked for).
+bool readChatAsText(ClientApi api, providers::Operation op, std::string_view body,
+                    const OpenAIBodyInfo* inspected, model::ChatRequest& head,
+                    std::vector<model::TextMessage>& messages);
 core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body);
 
 std::string renderChatResponse(ClientApi api, providers::Operation op,

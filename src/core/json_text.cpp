@@ -199,4 +199,39 @@ void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+bool isCanonicalJsonText(std::string_view escaped) {
+  for (std::size_t at = escaped.find('\\'); at != std::string_view::npos;
+       at = escaped.find('\\', at)) {
+    if (at + 1 >= escaped.size()) return false;
+    switch (escaped[at + 1]) {
+      case '"':
+      case '\\':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+        at += 2;
+        continue;
+      case 'u':
+        break;
+      default:  // "\/"
+        return false;
+    }
+    // \u00XX for the control characters without a short escape, in lowercase hex.
+    if (at + 6 > escaped.size()) return false;
+    const std::string_view hex = escaped.substr(at + 2, 4);
+    auto digit = [](char c) {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    if (hex[0] != '0' || hex[1] != '0' || digit(hex[2]) < 0 || digit(hex[2]) > 1 ||
+        digit(hex[3]) < 0)
+      return false;
+    const int c = digit(hex[2]) * 16 + digit(hex[3]);
+    if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') return false;
+    at += 6;
+  }
+  return true;
+}
+
 }  // namespace kh::core

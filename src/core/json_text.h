@@ -14,6 +14,10 @@ namespace kh::core {
 
 // `s` as a JSON string literal, quotes included (RFC 8259 escaping; non-ASCII passes through).
 void appendJsonString(std::string& out, std::string_view s);
+// `escaped`, the characters between the quotes of a valid JSON string, is escaped exactly as
+// appendJsonString escapes: what appendJsonString writes for the decoded text is `escaped` again.
+// Other encoders spell some characters otherwise ("\/", "\u00e9"); those texts are not.
+bool isCanonicalJsonText(std::string_view escaped);
 
 // `s` quoted, for text the program itself spells (roles, enum names) and that never needs
 // escaping: no scan.

@@ -796,6 +796,40 @@ core::Result<ChatRequest> parseAnthropicRequest(const json::value& body) {
   return parseAnthropicRequest(root);
 }
 
+namespace {
+
+// The members after the messages and tools that do not depend on either, as Anthropic names them.
+void appendSamplingMembers(const ChatRequest& r, std::string& out) {
+  if (!r.stop.empty()) {
+    out.append(",\"stop_sequences\":["sv);
+    for (size_t s = 0; s < r.stop.size(); ++s) {
+      if (s > 0) out.push_back(',');
+      core::appendJsonString(out, r.stop[s]);
+    }
+    out.push_back(']');
+  }
+  if (r.temperature) {
+    out.append(",\"temperature\":"sv);
+    detail::appendJsonNumber(std::min(*r.temperature, kMaxTemperature), out);
+  }
+  if (r.top_p) {
+    out.append(",\"top_p\":"sv);
+    detail::appendJsonNumber(*r.top_p, out);
+  }
+  if (r.top_k) {
+    out.append(",\"top_k\":"sv);
+    core::appendJsonInt(out, *r.top_k);
+  }
+  if (!r.user.empty()) {
+    out.append(",\"metadata\":{\"user_id\":"sv);
+    core::appendJsonString(out, r.user);
+    out.push_back('}');
+  }
+  if (r.stream) out.append(",\"stream\":true"sv);
+}
+
+}  // namespace
+
 core::Status appendAnthropicRequestJson(const ChatRequest& r,
                                         const AnthropicRequestOptions& options, std::string& out) {
   if (r.n && *r.n > 1)
@@ -962,32 +996,7 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
                fmt::format("tool_choice names '{}' but no tools are given", r.tool_choice.name));
   }
 
-  if (!r.stop.empty()) {
-    out.append(",\"stop_sequences\":["sv);
-    for (size_t s = 0; s < r.stop.size(); ++s) {
-      if (s > 0) out.push_back(',');
-      core::appendJsonString(out, r.stop[s]);
-    }
-    out.push_back(']');
-  }
-  if (r.temperature) {
-    out.append(",\"temperature\":"sv);
-    detail::appendJsonNumber(std::min(*r.temperature, kMaxTemperature), out);
-  }
-  if (r.top_p) {
-    out.append(",\"top_p\":"sv);
-    detail::appendJsonNumber(*r.top_p, out);
-  }
-  if (r.top_k) {
-    out.append(",\"top_k\":"sv);
-    core::appendJsonInt(out, *r.top_k);
-  }
-  if (!r.user.empty()) {
-    out.append(",\"metadata\":{\"user_id\":"sv);
-    core::appendJsonString(out, r.user);
-    out.push_back('}');
-  }
-  if (r.stream) out.append(",\"stream\":true"sv);
+  appendSamplingMembers(r, out);
   if (r.response_format.kind == ResponseFormat::Kind::kJsonSchema) {
     // Anthropic's documented structured-output mechanism (GA): output_config.format constrains
     // decoding to the schema and the answer stays a plain text block. A forced tool would turn
@@ -1003,6 +1012,47 @@ core::Status appendAnthropicRequestJson(const ChatRequest& r,
   // counterpart and are dropped.
   out.push_back('}');
   return core::Ok{};
+}
+
+bool appendAnthropicTextRequestJson(const ChatRequest& head, std::span<const TextMessage> messages,
+                                    const AnthropicRequestOptions& options, std::string& out) {
+  if (head.n && *head.n > 1) return false;
+  const std::size_t start = out.size();
+  out.append("{\"model\":"sv);
+  core::appendJsonString(out, head.model);
+  // As appendAnthropicRequestJson: every system message's text joins the one system prompt, and
+  // neighbouring turns of one role become one turn; empty texts are left out.
+  bool system = false;
+  for (const TextMessage& m : messages) {
+    if ((m.role != Role::kSystem && m.role != Role::kDeveloper) || m.json_text.empty()) continue;
+    out.append(system ? "\\n\\n"sv : ",\"system\":\""sv);
+    out.append(m.json_text);
+    system = true;
+  }
+  if (system) out.push_back('"');
+  out.append(",\"messages\":["sv);
+  Role open = Role::kSystem;  // the role of the turn being written; kSystem before the first
+  for (const TextMessage& m : messages) {
+    if ((m.role != Role::kUser && m.role != Role::kAssistant) || m.json_text.empty()) continue;
+    if (m.role == open) {
+      out.push_back(',');
+    } else {
+      if (open != Role::kSystem) out.append("]},"sv);
+      out.append(m.role == Role::kUser ? "{\"role\":\"user\",\"content\":["sv
+                                       : "{\"role\":\"assistant\",\"content\":["sv);
+      open = m.role;
+    }
+    out.append("{\"type\":\"text\",\"text\":\""sv).append(m.json_text).append("\"}"sv);
+  }
+  if (open == Role::kSystem) {  // no turns: appendAnthropicRequestJson words that error
+    out.resize(start);
+    return false;
+  }
+  out.append("]}],\"max_tokens\":"sv);
+  core::appendJsonInt(out, head.max_tokens.value_or(options.default_max_tokens));
+  appendSamplingMembers(head, out);
+  out.push_back('}');
+  return true;
 }
 
 core::Result<json::object> toAnthropicRequest(const ChatRequest& r,

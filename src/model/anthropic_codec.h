@@ -1,5 +1,6 @@
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,12 @@ core::Result<ChatRequest> parseAnthropicRequest(const boost::json::value& body);
 // body after an error); `request.model` is used as it is.
 core::Status appendAnthropicRequestJson(const ChatRequest& request,
                                         const AnthropicRequestOptions& options, std::string& out);
+// The same for a request whose messages are text as it stands in the client's body (`head` holds
+// every other member): the very text appendAnthropicRequestJson writes for that request. false,
+// with `out` as it was, for a request it leaves to appendAnthropicRequestJson (one that is an
+// error, or needs its canonical messages).
+bool appendAnthropicTextRequestJson(const ChatRequest& head, std::span<const TextMessage> messages,
+                                    const AnthropicRequestOptions& options, std::string& out);
 // The same as a document, for tests that inspect one.
 core::Result<boost::json::object> toAnthropicRequest(const ChatRequest& request,
                                                      const AnthropicRequestOptions& options);

@@ -674,6 +674,44 @@ core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& ou
   return core::Ok{};
 }
 
+bool appendGeminiTextRequestJson(const ChatRequest& head, std::span<const TextMessage> messages,
+                                 std::string& out) {
+  const std::size_t start = out.size();
+  // As appendGeminiRequestJson: neighbouring messages of one role make one turn, and empty texts
+  // are left out.
+  out.append("{\"contents\":["sv);
+  Role open = Role::kSystem;  // the role of the turn being written; kSystem before the first
+  for (const TextMessage& m : messages) {
+    if ((m.role != Role::kUser && m.role != Role::kAssistant) || m.json_text.empty()) continue;
+    if (m.role == open) {
+      out.push_back(',');
+    } else {
+      if (open != Role::kSystem) out.append("]},"sv);
+      out.append(m.role == Role::kUser ? "{\"role\":\"user\",\"parts\":["sv
+                                       : "{\"role\":\"model\",\"parts\":["sv);
+      open = m.role;
+    }
+    out.append("{\"text\":\""sv).append(m.json_text).append("\"}"sv);
+  }
+  if (open == Role::kSystem) {  // appendGeminiRequestJson sends the system prompt as the turn
+    out.resize(start);
+    return false;
+  }
+  out.append("]}]"sv);
+  bool system = false;
+  for (const TextMessage& m : messages) {
+    if ((m.role != Role::kSystem && m.role != Role::kDeveloper) || m.json_text.empty()) continue;
+    out.append(system ? ",{\"text\":\""sv : ",\"systemInstruction\":{\"parts\":[{\"text\":\""sv);
+    out.append(m.json_text).append("\"}"sv);
+    system = true;
+  }
+  if (system) out.append("]}"sv);
+  appendToolConfig(head.tool_choice, out);
+  appendGenerationConfig(head, out);
+  out.push_back('}');
+  return true;
+}
+
 core::Result<json::object> toGeminiRequest(const ChatRequest& request) {
   std::string text;
   if (auto s = appendGeminiRequestJson(request, text); !s) return std::move(s).error();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,12 @@ namespace kh::model {
 // The body's JSON text is appended to `out` (which holds a partial body after an error);
 // toGeminiRequest is the same as a document, for tests that inspect one.
 core::Status appendGeminiRequestJson(const ChatRequest& request, std::string& out);
+// The same for a request whose messages are text as it stands in the client's body (`head` holds
+// every other member): the very text appendGeminiRequestJson writes for that request. false, with
+// `out` as it was, for a request it leaves to appendGeminiRequestJson (one without user or
+// assistant text).
+bool appendGeminiTextRequestJson(const ChatRequest& head, std::span<const TextMessage> messages,
+                                 std::string& out);
 core::Result<boost::json::object> toGeminiRequest(const ChatRequest& request);
 
 // A GenerateContentResponse → canonical. Gemini sends no id: `id` is used unless the answer has

@@ -1,5 +1,6 @@
 #include "model/json_scan.h"
 
+#include <charconv>
 #include <cstring>
 
 #include <simdjson.h>
@@ -190,7 +191,7 @@ bool JsonString::appendTo(std::string& out) const {
 bool JsonScanner::open(char c) {
   if (failed_) return false;
   skipSpace();
-  if (p_ == end_ || *p_ != c || depth_ == kMaxDepth) return fail();
+  if (p_ == end_ || *p_ != c || depth_ == max_depth_) return fail();
   ++p_;
   read_ = true;
   first_ |= std::uint64_t{1} << depth_;
@@ -312,6 +313,27 @@ bool JsonScanner::integer(long long& out) {
   p_ = p;
   read_ = true;
   out = negative ? -v : v;
+  return true;
+}
+
+bool JsonScanner::decimal(double& out) {
+  if (peek() != Kind::kNumber) return false;
+  const char* p = p_;
+  const char* const digits = p;
+  while (p < end_ && isDigit(*p) && p - digits <= 18) ++p;
+  const std::ptrdiff_t whole = p - digits;
+  if (whole == 0 || whole > 18 || (whole > 1 && *digits == '0')) return false;
+  if (p < end_ && *p == '.') {
+    const char* const fraction = ++p;
+    while (p < end_ && isDigit(*p) && p - fraction <= 18) ++p;
+    if (p == fraction || p - fraction > 18) return false;
+  }
+  if (p < end_ && (isDigit(*p) || *p == '.' || *p == 'e' || *p == 'E')) return false;
+  // Both this and simdjson round to the nearest double.
+  const auto [after, ec] = std::from_chars(p_, p, out);
+  if (ec != std::errc() || after != p) return false;
+  p_ = p;
+  read_ = true;
   return true;
 }
 

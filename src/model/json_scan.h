@@ -85,8 +85,12 @@ class JsonScanner {
   using Kind = JsonKind;
   static constexpr int kMaxDepth = 64;
 
-  explicit JsonScanner(std::string_view text)
-      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
+  // `max_depth`: the most arrays and objects open at once; a text nested deeper fails.
+  explicit JsonScanner(std::string_view text, int max_depth = kMaxDepth)
+      : begin_(text.data()),
+        p_(text.data()),
+        end_(text.data() + text.size()),
+        max_depth_(max_depth < kMaxDepth ? max_depth : kMaxDepth) {}
 
   // Where the reader stands between two members or elements: enough to go on from the same place
   // in another text that begins with the same bytes, whose reading up to there is the same. Stream
@@ -183,6 +187,10 @@ class JsonScanner {
   // A number written as a plain integer of at most 18 digits (what token counts, indexes and
   // timestamps are); false for any other value, which is left unread.
   bool integer(long long& out);
+  // A number written as a non-negative decimal of at most 18 digits before the point and 18
+  // after, without an exponent (what sampling parameters are), as the nearest double, which is
+  // what simdjson makes of it; false for any other value, which is left unread.
+  bool decimal(double& out);
   bool boolean(bool& out);
   bool null();
   // Any one value, checked as strictly as the readers above.
@@ -241,6 +249,7 @@ class JsonScanner {
   const char* end_;
   std::uint64_t first_ = 0;  // per depth: no member or element read yet
   int depth_ = 0;
+  int max_depth_;
   bool failed_ = false;
   bool read_ = false;  // a value has been started
   MemberStart member_start_;

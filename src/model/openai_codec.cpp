@@ -459,6 +459,171 @@ core::Result<ChatRequest> parseOpenAIChatRequest(const json::value& body) {
 
 namespace {
 
+bool decodedString(JsonScanner& s, std::string& out) {
+  JsonString v;
+  return s.peek() == JsonScanner::Kind::kString && s.string(v) && v.appendTo(out);
+}
+
+// One message of readOpenAIChatAsText's: a role other than tool, its content one string (or null)
+// in core::appendJsonString's escaping; a name is allowed and left out, as the writers leave it.
+bool readTextMessage(JsonScanner& s, TextMessage& m) {
+  using Kind = JsonScanner::Kind;
+  static constexpr std::string_view kKeys[] = {
+      "role", "content", "name", "tool_call_id", "refusal", "tool_calls", "function_call"};
+  bool has_role = false;
+  const bool read = s.peek() == Kind::kObject && s.object(kKeys, [&](std::size_t i) {
+    if (s.peek() == Kind::kNull) return s.null();
+    switch (i) {
+      case 0: {
+        JsonString role;
+        if (s.peek() != Kind::kString || !s.string(role) || role.escaped) return false;
+        const auto known = roleFromString(role.raw);
+        if (!known || *known == Role::kTool) return false;
+        m.role = *known;
+        return has_role = true;
+      }
+      case 1: {
+        JsonString text;
+        if (s.peek() != Kind::kString || !s.string(text)) return false;
+        if (text.escaped && !core::isCanonicalJsonText(text.raw)) return false;
+        m.json_text = text.raw;
+        return true;
+      }
+      case 2:
+      case 3:  // a tool_call_id outside tool messages is read and not used
+        return s.skip();
+      default:  // refusals and tool calls: the general reading's
+        return false;
+    }
+  });
+  return read && has_role;
+}
+
+}  // namespace
+
+bool readOpenAIChatAsText(std::string_view body, int max_depth, ChatRequest& head,
+                          std::vector<TextMessage>& messages) {
+  using Kind = JsonScanner::Kind;
+  ChatRequest& r = head;
+  JsonScanner s(body, max_depth);
+  if (!s.beginObject()) return false;
+  std::uint32_t seen = 0, given = 0;  // members present; those not null
+  std::optional<long long> max_tokens, max_completion_tokens;
+  auto inRange = [&](double lo, double hi, std::optional<double>& out) {
+    double d = 0;
+    if (!s.decimal(d) || d < lo || d > hi) return false;
+    out = d;
+    return true;
+  };
+  auto positive = [&](std::optional<long long>& out) {
+    long long n = 0;
+    if (!s.integer(n) || n < 1) return false;
+    out = n;
+    return true;
+  };
+  JsonString key;
+  while (s.nextKey(key)) {
+    if (key.escaped) return false;
+    const int i = fieldOf(key.raw);
+    // Unmodelled members go to `extra` as documents, and of repeated keys the general reading
+    // keeps the last: it settles both.
+    if (i == kFieldCount || (seen & (1u << i))) return false;
+    seen |= 1u << i;
+    if (s.peek() == Kind::kNull) {
+      if (!s.null()) return false;
+      continue;
+    }
+    given |= 1u << i;
+    bool read = false;
+    long long n = 0;
+    bool b = false;
+    switch (i) {
+      case kModel:
+        read = decodedString(s, r.model);
+        break;
+      case kMessages:
+        read = s.beginArray();
+        while (read && s.nextElement()) read = readTextMessage(s, messages.emplace_back());
+        read = read && !s.failed();
+        break;
+      case kTemperature:
+        read = inRange(0, 2, r.temperature);
+        break;
+      case kTopP:
+        read = inRange(0, 1, r.top_p);
+        break;
+      case kPresencePenalty:
+        read = inRange(-2, 2, r.presence_penalty);
+        break;
+      case kFrequencyPenalty:
+        read = inRange(-2, 2, r.frequency_penalty);
+        break;
+      case kTopK:
+        read = s.integer(n) && n >= 0;
+        r.top_k = static_cast<int>(n);
+        break;
+      case kMaxTokens:
+        read = positive(max_tokens);
+        break;
+      case kMaxCompletionTokens:
+        read = positive(max_completion_tokens);
+        break;
+      case kN:
+        read = s.integer(n) && n >= 1 && n <= 128;
+        r.n = static_cast<int>(n);
+        break;
+      case kSeed:
+        read = s.integer(n);
+        r.seed = n;
+        break;
+      case kStop:
+        if (s.peek() == Kind::kString) {
+          read = decodedString(s, r.stop.emplace_back());
+        } else {
+          read = s.beginArray();
+          while (read && s.nextElement()) read = decodedString(s, r.stop.emplace_back());
+          read = read && !s.failed();
+        }
+        break;
+      case kStream:
+        read = s.peek() == Kind::kBool && s.boolean(b);
+        r.stream = b;
+        break;
+      case kParallelToolCalls:
+        read = s.peek() == Kind::kBool && s.boolean(b);
+        r.parallel_tool_calls = b;
+        break;
+      case kStreamOptions: {
+        // include_usage counts when it is a boolean; anything else in the object goes unread.
+        static constexpr std::string_view kKeys[] = {"include_usage"};
+        read = s.peek() == Kind::kObject && s.object(kKeys, [&](std::size_t) {
+          if (s.peek() != Kind::kBool) return s.skip();
+          const bool ok = s.boolean(b);
+          r.include_usage = b;
+          return ok;
+        });
+        break;
+      }
+      case kUser:
+        read = s.textOrSkip(r.user);
+        break;
+      default:  // tools, tool_choice, response_format and functions: the general reading's
+        break;
+    }
+    if (!read) return false;
+  }
+  if (!s.finish()) return false;
+  if (!(given & (1u << kModel)) || !(given & (1u << kMessages))) return false;
+  // As the general reading: max_completion_tokens, the current name, wins over max_tokens.
+  if (max_completion_tokens)
+    r.max_tokens = max_completion_tokens;
+  else if (max_tokens)
+    r.max_tokens = max_tokens;
+  return true;
+}
+
+namespace {
+
 // The usage object of an answer or a stream's last chunk.
 Usage parseUsage(dom::element v) {
   Usage u;

@@ -175,6 +175,15 @@ struct TextDelta {
   int index = 0;
 };
 
+// One message of a request whose content is a single text, as it stands in the client's JSON body:
+// the characters between the quotes, escaped exactly as core::appendJsonString escapes (so that
+// the text goes into another JSON body as it is, neither decoded nor escaped again). Points into
+// the client's body.
+struct TextMessage {
+  Role role = Role::kUser;
+  std::string_view json_text;
+};
+
 // The chunks decoded from one stream event. clear() keeps the chunks it held, so refilling one
 // reuses the memory of its strings and choice vector: a steady stream of deltas allocates little.
 // Not thread-safe; one per stream.

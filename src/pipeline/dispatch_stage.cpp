@@ -309,6 +309,12 @@ core::Result<http::UpstreamRequest> buildRequest(RequestContext& ctx,
     ctx.embedding->model = model;
     return provider.buildEmbedding(*ctx.embedding);
   }
+  // The usual text chat goes without its canonical messages where the provider writes its body
+  // from the client's text.
+  if (ctx.readTextChat()) {
+    ctx.chat->model = model;
+    if (auto req = provider.buildTextChat(*ctx.chat, ctx.text_messages)) return std::move(*req);
+  }
   if (auto read = ctx.readChat(); !read) return std::move(read).error();
   ctx.chat->extra.erase("user_preferences");
   ctx.chat->model = model;

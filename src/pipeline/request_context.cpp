@@ -23,14 +23,26 @@ void RequestContext::addResponseHeaders(http::HeaderBlock& h) const {
 }
 
 core::Status RequestContext::readChat() {
-  if (chat) return core::Ok{};
+  if (chat && !chat_is_head) return core::Ok{};
   // Read where it lives: a ChatRequest is too big to build elsewhere and move in.
   chat.emplace();
+  chat_is_head = false;
+  text_messages.clear();
   if (auto s = api::parseChatRequest(client, op, body, &info, *chat); !s) {
     chat.reset();
     return s;
   }
   return core::Ok{};
+}
+
+bool RequestContext::readTextChat() {
+  if (chat) return chat_is_head;
+  chat.emplace();
+  if (api::readChatAsText(client, op, body, &info, *chat, text_messages))
+    return chat_is_head = true;
+  chat.reset();
+  text_messages.clear();
+  return false;
 }
 
 }  // namespace kh::pipeline

@@ -47,8 +47,11 @@ struct RequestContext {
   // Model "auto": the rule that chose and why (response headers).
   std::string auto_rule;
   std::string auto_reason;
-  // The canonical form of the body, built on the first attempt that needs translation.
+  // The canonical form of the body, built on the first attempt that needs translation. Without
+  // its messages while chat_is_head: they are then text_messages.
   std::optional<model::ChatRequest> chat;
+  bool chat_is_head = false;
+  std::vector<model::TextMessage> text_messages;  // views into `body`
   std::optional<model::EmbeddingRequest> embedding;
 
   // Outcome.
@@ -66,6 +69,10 @@ struct RequestContext {
   // `chat`, read from the client's body the first time a stage needs it; an error (and `chat`
   // left empty) when the body is no valid request.
   core::Status readChat();
+  // `chat` without its messages and text_messages, when the body is the usual text chat that
+  // api::readChatAsText reads (and `chat` was not read whole already); false otherwise, with
+  // nothing read. readChat() later reads the whole request if a stage needs it.
+  bool readTextChat();
 };
 
 }  // namespace kh::pipeline

@@ -79,6 +79,16 @@ core::Result<http::UpstreamRequest> AnthropicProvider::buildChat(
   return this->request(messages_, &headers_, std::move(body), request.stream);
 }
 
+std::optional<http::UpstreamRequest> AnthropicProvider::buildTextChat(
+    const model::ChatRequest& head, std::span<const model::TextMessage> messages) const {
+  model::AnthropicRequestOptions options;
+  options.default_max_tokens = config_.max_tokens_default;
+  std::string body;
+  body.reserve(1024);
+  if (!model::appendAnthropicTextRequestJson(head, messages, options, body)) return std::nullopt;
+  return this->request(messages_, &headers_, std::move(body), head.stream);
+}
+
 core::Result<model::ChatResponse> AnthropicProvider::parseChat(std::string_view body,
                                                                const model::ChatRequest&) const {
   return model::parseAnthropicResponse(body);

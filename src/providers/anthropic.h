@@ -19,6 +19,8 @@ class AnthropicProvider final : public Provider {
   std::vector<std::string> parseModelList(std::string_view body) const override;
 
   core::Result<http::UpstreamRequest> buildChat(const model::ChatRequest& request) const override;
+  std::optional<http::UpstreamRequest> buildTextChat(
+      const model::ChatRequest& head, std::span<const model::TextMessage> messages) const override;
   core::Result<model::ChatResponse> parseChat(std::string_view body,
                                               const model::ChatRequest& request) const override;
   std::unique_ptr<ChatStreamDecoder> chatStreamDecoder(

@@ -108,10 +108,23 @@ core::Result<http::UpstreamRequest> GeminiProvider::buildChat(
   std::string body;
   body.reserve(1024);
   if (auto s = model::appendGeminiRequestJson(request, body); !s) return std::move(s).error();
+  return chatRequest(request, std::move(body));
+}
+
+http::UpstreamRequest GeminiProvider::chatRequest(const model::ChatRequest& request,
+                                                  std::string body) const {
   http::UpstreamRequest req = this->request(per_model_, &headers_, std::move(body), request.stream);
   req.path_suffix = modelPath(request.model,
                               request.stream ? "streamGenerateContent?alt=sse" : "generateContent");
   return req;
+}
+
+std::optional<http::UpstreamRequest> GeminiProvider::buildTextChat(
+    const model::ChatRequest& head, std::span<const model::TextMessage> messages) const {
+  std::string body;
+  body.reserve(1024);
+  if (!model::appendGeminiTextRequestJson(head, messages, body)) return std::nullopt;
+  return chatRequest(head, std::move(body));
 }
 
 core::Result<model::ChatResponse> GeminiProvider::parseChat(

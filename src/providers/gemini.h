@@ -14,6 +14,8 @@ class GeminiProvider final : public Provider {
   std::vector<std::string> parseModelList(std::string_view body) const override;
 
   core::Result<http::UpstreamRequest> buildChat(const model::ChatRequest& request) const override;
+  std::optional<http::UpstreamRequest> buildTextChat(
+      const model::ChatRequest& head, std::span<const model::TextMessage> messages) const override;
   core::Result<model::ChatResponse> parseChat(std::string_view body,
                                               const model::ChatRequest& request) const override;
   std::unique_ptr<ChatStreamDecoder> chatStreamDecoder(
@@ -27,6 +29,8 @@ class GeminiProvider final : public Provider {
  private:
   // "/models/<id>:<method>" with the id made safe for a path.
   static std::string modelPath(std::string_view model, std::string_view method);
+  // The generateContent (or streaming) request for `request`'s model, carrying `body`.
+  http::UpstreamRequest chatRequest(const model::ChatRequest& request, std::string body) const;
 
   http::HeaderList headers_;
   http::HeaderList get_headers_;

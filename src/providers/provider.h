@@ -1,6 +1,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +75,14 @@ class Provider {
   // an error. Pure transforms: the same request may be built again for another attempt.
   virtual core::Result<http::UpstreamRequest> buildChat(
       const model::ChatRequest& request) const = 0;
+  // buildChat() for a request whose messages are all text, given as they stand in the client's
+  // body (`head` holds every other member): the same upstream request buildChat() builds from the
+  // whole canonical request, without the canonical messages. nullopt where this provider leaves
+  // the request to buildChat().
+  virtual std::optional<http::UpstreamRequest> buildTextChat(
+      const model::ChatRequest& /*head*/, std::span<const model::TextMessage> /*messages*/) const {
+    return std::nullopt;
+  }
   virtual core::Result<model::ChatResponse> parseChat(std::string_view body,
                                                       const model::ChatRequest& request) const = 0;
   virtual std::unique_ptr<ChatStreamDecoder> chatStreamDecoder(

@@ -24,6 +24,22 @@ TEST(JsonText, StringEscaping) {
   EXPECT_EQ(quoted("日本語"), "\"日本語\"");
 }
 
+// Texts as appendJsonString escapes them are canonical; other spellings of the same text are not.
+TEST(JsonText, CanonicalEscaping) {
+  for (const std::string_view text :
+       {std::string_view(""), std::string_view("plain é 😀 /"),
+        std::string_view("a\"b\\c\n\r\t\b\f"), std::string_view("\x01\x1f\x7f", 3),
+        std::string_view("\0x", 2)}) {
+    const std::string q = quoted(text);
+    EXPECT_TRUE(isCanonicalJsonText(std::string_view(q).substr(1, q.size() - 2))) << q;
+  }
+  for (const char* escaped : {R"(\/)", R"(\u00e9)", R"(\u000a)", R"(\u0009)", R"(\u001F)",
+                              R"(\u0022)", R"(\u005c)", R"(\ud83d\ude00)", R"(a\u00)", R"(\)"}) {
+    EXPECT_FALSE(isCanonicalJsonText(escaped)) << escaped;
+  }
+  EXPECT_TRUE(isCanonicalJsonText(R"(x\u0000\u001fy\"\\)"));
+}
+
 // Long runs are skipped a word at a time; escapes anywhere in a word, at its edges and in the tail
 // must still be found.
 TEST(JsonText, EscapesAtEveryPosition) {

@@ -205,6 +205,31 @@ TEST(JsonScanner, IntegersOnlyWhenPlain) {
   EXPECT_TRUE(s.finish());
 }
 
+// Sampling parameters as the nearest double, as simdjson reads them; anything else left unread.
+TEST(JsonScanner, DecimalsOnlyWhenPlain) {
+  for (const char* text : {"-0.5", "1e0", "1.5E2", "01", "1.", ".5", "1234567890123456789",
+                           "0.1234567890123456789", "\"1\"", "null"}) {
+    JsonScanner s(text);
+    double d = 0;
+    EXPECT_FALSE(s.decimal(d)) << text;
+    EXPECT_FALSE(s.failed()) << text;
+  }
+  for (const char* text : {"0", "2", "0.2", "1.0", "0.30000000000000004", "123456789012345678",
+                           "0.123456789012345678"}) {
+    JsonScanner s(text);
+    double d = -1;
+    EXPECT_TRUE(s.decimal(d)) << text;
+    EXPECT_TRUE(s.finish()) << text;
+    simdjson::dom::parser parser;
+    simdjson::dom::element e;
+    ASSERT_FALSE(parser.parse(std::string(text)).get(e));
+    const double expected = e.is_double()  ? double(e)
+                            : e.is_int64() ? static_cast<double>(int64_t(e))
+                                           : static_cast<double>(uint64_t(e));
+    EXPECT_EQ(d, expected) << text;
+  }
+}
+
 TEST(JsonScanner, RefusesMalformedText) {
   for (const char* text : {"",
                            " ",
@@ -250,6 +275,15 @@ TEST(JsonScanner, RefusesNestingDeeperThanItsLimit) {
   deep.append(JsonScanner::kMaxDepth, ']');
   EXPECT_NE(scannerDump(deep), "");
   EXPECT_EQ(scannerDump("[" + deep + "]"), "");
+}
+
+TEST(JsonScanner, RefusesNestingDeeperThanTheLimitItIsGiven) {
+  const std::string three = "[[[1]]]";
+  JsonScanner fits(three, 3);
+  EXPECT_TRUE(fits.skip() && fits.finish());
+  JsonScanner deeper(three, 2);
+  EXPECT_FALSE(deeper.skip());
+  EXPECT_TRUE(deeper.failed());
 }
 
 TEST(StringSlot, MatchesEventsThatDifferOnlyInTheString) {

@@ -1,0 +1,299 @@
+// The usual OpenAI chat body, all of whose messages are text, is translated for Anthropic and
+// Gemini without its canonical messages: readOpenAIChatAsText reads every other member and keeps
+// each message's text as it stands in the body, and the text writers copy that text. These tests
+// require that path to give what the general path gives (simdjson's document, the canonical
+// request, the general writers): the same members, and byte for byte the same upstream body, or
+// else to leave the body to the general path. Bodies: the benchmark's, the golden OpenAI-client
+// requests, bodies made to probe each member's forms, and randomly edited ones.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "general_reading.h"
+#include "model/anthropic_codec.h"
+#include "model/gemini_codec.h"
+#include "model/json_dom.h"
+#include "model/openai_codec.h"
+#include "random_edits.h"
+
+namespace kh::model {
+namespace {
+
+namespace fs = std::filesystem;
+namespace dom = simdjson::dom;
+
+constexpr int kMaxDepth = 32;  // the gateway's nesting limit for request bodies
+
+std::string optional(const std::optional<double>& v) {
+  return v ? std::to_string(*v) : "none";
+}
+template <class T>
+std::string optional(const std::optional<T>& v) {
+  return v ? std::to_string(*v) : "none";
+}
+
+// Every member of the request but its messages.
+std::string dumpHead(const ChatRequest& r) {
+  std::string out =
+      "model=" + r.model + " tools=" + std::to_string(r.tools.size()) +
+      " tool_choice=" + std::to_string(static_cast<int>(r.tool_choice.mode)) +
+      " parallel=" + (r.parallel_tool_calls ? std::to_string(*r.parallel_tool_calls) : "none") +
+      " temperature=" + optional(r.temperature) + " top_p=" + optional(r.top_p) +
+      " top_k=" + optional(r.top_k) + " max_tokens=" + optional(r.max_tokens) +
+      " n=" + optional(r.n) + " seed=" + optional(r.seed) +
+      " presence=" + optional(r.presence_penalty) + " frequency=" + optional(r.frequency_penalty) +
+      " stream=" + std::to_string(r.stream) + " include_usage=" + std::to_string(r.include_usage) +
+      " format=" + std::to_string(static_cast<int>(r.response_format.kind)) + " user=" + r.user +
+      " extra=" + std::to_string(r.extra.size()) + " stop=";
+  for (const std::string& s : r.stop) out += "<" + s + ">";
+  return out;
+}
+
+// A body as the gateway holds it: followed by readable padding.
+std::string padded(const std::string& body) {
+  std::string out = body;
+  out.reserve(body.size() + 64);
+  return out;
+}
+
+struct Outcome {
+  bool read = false;            // the text path read the body
+  bool anthropic_text = false;  // ... and wrote Anthropic's body from it
+  bool gemini_text = false;     // ... and Gemini's
+};
+
+// Both paths for `body`, which must agree; what the text path took.
+Outcome expectAlike(const std::string& raw, const std::string& where) {
+  Outcome o;
+  const std::string body = padded(raw);
+  ChatRequest head;
+  std::vector<TextMessage> messages;
+  o.read = readOpenAIChatAsText(body, kMaxDepth, head, messages);
+  // A body the general path would also read otherwise (a leading member with an escaped key)
+  // is never read as text.
+  {
+    ChatRequest h;
+    std::vector<TextMessage> m;
+    EXPECT_FALSE(
+        readOpenAIChatAsText(padded(test_support::forGeneralReading(raw)), kMaxDepth, h, m))
+        << where;
+  }
+  if (!o.read) return o;
+
+  dom::parser parser;
+  dom::element root;
+  if (parser.parse(raw).get(root)) {
+    ADD_FAILURE() << where << ": read as text, yet not JSON\n" << raw;
+    return o;
+  }
+  if (detail::deeperThan(root, kMaxDepth)) {
+    ADD_FAILURE() << where << ": read as text, yet nested too deep\n" << raw;
+    return o;
+  }
+  auto general = parseOpenAIChatRequest(root);
+  if (!general) {
+    ADD_FAILURE() << where << ": read as text, yet the general reading refuses it: "
+                  << general.error().message << "\n"
+                  << raw;
+    return o;
+  }
+  EXPECT_EQ(dumpHead(head), dumpHead(*general)) << where << "\n" << raw;
+  EXPECT_EQ(messages.size(), general->messages.size()) << where;
+
+  head.model = general->model = "upstream-model";
+  AnthropicRequestOptions options;
+  options.default_max_tokens = 777;
+  std::string anthropic_text, anthropic_general;
+  o.anthropic_text = appendAnthropicTextRequestJson(head, messages, options, anthropic_text);
+  const bool anthropic_ok = appendAnthropicRequestJson(*general, options, anthropic_general).ok();
+  if (o.anthropic_text) {
+    EXPECT_TRUE(anthropic_ok) << where << "\n" << raw;
+    EXPECT_EQ(anthropic_text, anthropic_general) << where << "\n" << raw;
+  } else {
+    // Only requests the general writer refuses are left to it.
+    EXPECT_TRUE(anthropic_text.empty()) << where;
+    EXPECT_FALSE(anthropic_ok) << where << ": Anthropic's text writer declined\n" << raw;
+  }
+
+  std::string gemini_text, gemini_general;
+  o.gemini_text = appendGeminiTextRequestJson(head, messages, gemini_text);
+  const bool gemini_ok = appendGeminiRequestJson(*general, gemini_general).ok();
+  if (o.gemini_text) {
+    EXPECT_TRUE(gemini_ok) << where << "\n" << raw;
+    EXPECT_EQ(gemini_text, gemini_general) << where << "\n" << raw;
+  } else {
+    // Left to the general writer: only requests without a user or assistant text.
+    EXPECT_TRUE(gemini_text.empty()) << where;
+    for (const Message& m : general->messages) {
+      const bool turn = m.role == Role::kUser || m.role == Role::kAssistant;
+      EXPECT_TRUE(!turn || m.text().empty()) << where << "\n" << raw;
+    }
+  }
+  return o;
+}
+
+std::string readFile(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The benchmark's translated request (bench/run.sh).
+const std::string kBench =
+    R"({"model":"claude-bench","messages":[{"role":"system","content":"You are a concise assistant for an infrastructure team. Answer in plain English, prefer short paragraphs, and mention trade-offs when they matter. When you are unsure, say so and suggest how to measure it instead of guessing."},{"role":"user","content":"We run several language model providers behind one endpoint. What does a gateway in front of them actually do on every request?"},{"role":"assistant","content":"It authenticates the caller, resolves the requested model to a provider, forwards the request over a pooled connection, and records usage such as tokens, latency and cost."},{"role":"user","content":"And how is that different from an ordinary reverse proxy like nginx? Please keep the answer under one hundred words and focus on the extra work per request, because we care about latency and CPU cost at high request rates."}],"temperature":0.2,"max_tokens":256,"stream":true,"stream_options":{"include_usage":true}})";
+
+TEST(TextRequest, UsualBodiesAreReadAsText) {
+  const Outcome bench = expectAlike(kBench, "bench");
+  EXPECT_TRUE(bench.read && bench.anthropic_text && bench.gemini_text);
+  const Outcome pretty = expectAlike(
+      "{\n  \"model\": \"m\",\n  \"messages\": [\n    {\"role\": \"user\", \"content\": \"hi\"}\n  "
+      "]\n}\n",
+      "pretty");
+  EXPECT_TRUE(pretty.read && pretty.anthropic_text && pretty.gemini_text);
+}
+
+TEST(TextRequest, GoldenRequestsReadAlike) {
+  int requests = 0, read = 0;
+  for (const char* provider : {"anthropic", "gemini"}) {
+    for (const auto& dir :
+         fs::directory_iterator(fs::path(KH_TEST_DATA_DIR) / "golden" / provider)) {
+      const fs::path file = dir.path() / "request.json";
+      const std::string meta = readFile(dir.path() / "case.json");
+      if (!fs::exists(file) || meta.find("\"operation\": \"chat\"") == std::string::npos ||
+          meta.find("\"client\": \"openai\"") == std::string::npos)
+        continue;
+      read += expectAlike(readFile(file), file.string()).read;
+      ++requests;
+    }
+  }
+  EXPECT_GE(requests, 30);
+  // Most golden requests probe tools, images and formats the text path leaves alone; the plain
+  // ones must still be read.
+  EXPECT_GE(read, 5);
+}
+
+TEST(TextRequest, VariantsReadAlike) {
+  const std::vector<std::string> bodies = {
+      // Text and its escapes: those appendJsonString writes are copied, others are not.
+      R"({"model":"m","messages":[{"role":"user","content":"a \"q\" \\ \n\t\r\b\f \u0001 \u001f é 😀"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"\u00e9"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"a\/b"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"\u000A"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"\u000a"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"\u001F"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"\u0022"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"\ud83d\ude00"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"\ud83d"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"\x"}]})",
+      // Roles, merging and empty texts.
+      R"({"model":"m","messages":[{"role":"system","content":"s1"},{"role":"developer","content":"s2"},{"role":"system","content":""},{"role":"user","content":"u1"},{"role":"user","content":"u2"},{"role":"assistant","content":""},{"role":"user","content":"u3"},{"role":"assistant","content":"a1"},{"role":"assistant","content":"a2"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"u"},{"role":"system","content":"late system"},{"role":"user","content":"v"}]})",
+      R"({"model":"m","messages":[{"role":"system","content":"only system"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":""}]})",
+      R"({"model":"m","messages":[]})",
+      R"({"model":"m","messages":[{"role":"user","content":null},{"role":"assistant","content":"a"}]})",
+      R"({"model":"m","messages":[{"role":"user"}]})",
+      R"({"model":"m","messages":[{"content":"no role"}]})",
+      R"({"model":"m","messages":[{"role":null,"content":"x"}]})",
+      R"({"model":"m","messages":[{"role":"robot","content":"x"}]})",
+      R"({"model":"m","messages":[{"role":"us\u0065r","content":"x"}]})",
+      R"({"model":"m","messages":[{"role":"tool","content":"x","tool_call_id":"t"}]})",
+      R"({"model":"m","messages":[{"role":"function","content":"x","name":"f"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"x","name":"ann"},{"role":"assistant","content":"y","name":5,"tool_call_id":"t"}]})",
+      R"({"model":"m","messages":[{"role":"assistant","content":null,"refusal":"no"}]})",
+      R"({"model":"m","messages":[{"role":"assistant","content":"x","refusal":null,"tool_calls":null,"function_call":null}]})",
+      R"({"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}]})",
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"parts"}]}]})",
+      R"({"model":"m","messages":[{"role":"user","content":5}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"a","content":"b"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"x","extra":{"a":[1,{"b":null}]}}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"x","con\u0074ent":"y"}]})",
+      R"({"model":"m","messages":["text",null]})",
+      R"({"model":"m","messages":null})",
+      R"({"model":"m","messages":{}})",
+      R"({"model":"m"})",
+      // Members other than the messages.
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":1.5,"top_p":0.25,"top_k":40,"max_tokens":10,"max_completion_tokens":20,"n":1,"seed":42,"stop":["a","\n"],"stream":false,"parallel_tool_calls":true,"presence_penalty":0.5,"frequency_penalty":2,"user":"u-1"})",
+      R"({"max_completion_tokens":20,"max_tokens":10,"model":"m","messages":[{"role":"user","content":"x"}]})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":10})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":2,"top_p":1,"top_k":0})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0.30000000000000004})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0.1234567890123456789})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":1e0})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":2.5})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":-0.0})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"0.2"})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"presence_penalty":-1.5})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":100.0})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":12345678901234567890})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":2})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"n":129})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"seed":-7})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"top_k":-1})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stop":"end"})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stop":[]})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stop":[5]})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":null})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":"yes","other":[1]}})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":false}})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true,"include_usage":false}})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":5})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"user":7})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"user":null,"temperature":null,"stop":null})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[]})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"none"})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"metadata":{"a":"b"}})",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}],"user_preferences":{}})",
+      R"({"model":"m","model":"n","messages":[{"role":"user","content":"x"}]})",
+      R"({"model":"m\u0031","messages":[{"role":"user","content":"x"}]})",
+      R"({"model":5,"messages":[{"role":"user","content":"x"}]})",
+      R"({"model":null,"messages":[{"role":"user","content":"x"}]})",
+      R"({"messages":[{"role":"user","content":"x"}]})",
+      // Nesting at and past the gateway's limit, in a member the text path skips.
+      R"({"model":"m","messages":[{"role":"user","content":"x","deep":)" + std::string(29, '[') +
+          std::string(29, ']') + "}]}",
+      R"({"model":"m","messages":[{"role":"user","content":"x","deep":)" + std::string(30, '[') +
+          std::string(30, ']') + "}]}",
+      // Not a body.
+      R"({"model":"m","messages":[{"role":"user","content":"x"}]} )",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}]}x)",
+      R"({"model":"m","messages":[{"role":"user","content":"x"}])",
+      R"({"model":"m","messages":[{"role":"user","content":"x"},]})",
+      R"([{"model":"m"}])",
+      R"({})",
+      R"()",
+  };
+  int read = 0;
+  for (const std::string& b : bodies) read += expectAlike(b, "variant").read;
+  EXPECT_GE(read, 20);
+}
+
+TEST(TextRequest, RandomlyEditedBodiesReadAlike) {
+  const std::vector<std::string> bases = {
+      kBench,
+      R"({"model":"m","messages":[{"role":"system","content":"s \"x\"\n"},{"role":"user","content":"u1 é"},{"role":"user","content":"u2"},{"role":"assistant","content":"a"}],"stop":["\n"],"top_p":0.5,"n":1,"user":"me"})",
+  };
+  std::mt19937 rng(4242);
+  const std::string noise = "{}[]\",:\\ -+.eE019tfnulx\x01\x80\xc3\xa9";
+  int read = 0;
+  for (int run = 0; run < 20000; ++run) {
+    std::string body = bases[rng() % bases.size()];
+    if (rng() % 4 != 0) test_support::editRandomly(body, rng, noise, 1 + rng() % 2);
+    read += expectAlike(body, "random edit").read;
+    if (HasFailure()) return;
+  }
+  EXPECT_GE(read, 5000);
+}
+
+}  // namespace
+}  // namespace kh::model
