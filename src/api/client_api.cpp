@@ -136,15 +136,25 @@ int maxRequestDepth() {
 
 }  // namespace
 
-bool readsChatAsText(ClientApi api, Operation op) {
-  return api == ClientApi::kOpenAI && op == Operation::kChat;
-}
-
-bool readChatAsText(ClientApi api, Operation op, std::string_view body,
-                    const OpenAIBodyInfo* inspected, model::ChatRequest& head,
-                    std::vector<model::TextMessage>& messages) {
-  return inspected && readsChatAsText(api, op) &&
-         model::readOpenAIChatAsText(body, maxRequestDepth(), head, messages);
+bool readChatAsText(ClientApi api, Operation op, std::string_view body, OpenAIBodyInfo& info,
+                    model::ChatRequest& head, std::vector<model::TextMessage>& messages) {
+  // A body that names tools (tools, tool_choice, tool calls or results) is not text only: it is
+  // left to the general reading untried, rather than scanned up to its first tool for nothing.
+  if (api != ClientApi::kOpenAI || op != Operation::kChat ||
+      core::findText(body, "\"tool") != std::string_view::npos)
+    return false;
+  model::ChatBodyLayout layout;
+  if (!model::readOpenAIChatAsText(body, maxRequestDepth(), head, messages, layout)) return false;
+  info = OpenAIBodyInfo{};
+  info.model = head.model;
+  info.model_begin = layout.model_begin;
+  info.model_end = layout.model_end;
+  info.stream = head.stream;
+  info.has_stream_options = layout.has_stream_options;
+  info.include_usage = head.include_usage;
+  info.stream_options_member = layout.stream_options_member;
+  info.object_begin = body.find_first_not_of(" \t\r\n");
+  return true;
 }
 
 core::Status parseChatRequest(ClientApi api, Operation op, std::string_view body,

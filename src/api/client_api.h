@@ -45,14 +45,12 @@ core::Result<model::ChatRequest> parseChatRequest(ClientApi api, providers::Oper
 // it is not moved there afterwards.
 core::Status parseChatRequest(ClientApi api, providers::Operation op, std::string_view body,
                               const OpenAIBodyInfo* inspected, model::ChatRequest& out);
-// Whether readChatAsText reads this API's requests for this operation.
-bool readsChatAsText(ClientApi api, providers::Operation op);
-// The usual OpenAI chat body, whose messages are all text, read without its canonical messages
-// (model::readOpenAIChatAsText) into `head`, a fresh request, and `messages`: true when read,
-// false for any other body or API, with both to be discarded. The body must be `inspected`'s
-// (inspectBody's answer for it, still followed by the padding inspectBody asked for).
+// The usual OpenAI chat body, whose messages are all text, read in one pass without its canonical
+// messages (model::readOpenAIChatAsText) into `head`, a fresh request, and `messages`, and `info`
+// set as inspectPaddedBody sets it: true when read, false for any other body or API, with all
+// three to be discarded. At least kJsonPadding readable bytes must follow the body.
 bool readChatAsText(ClientApi api, providers::Operation op, std::string_view body,
-                    const OpenAIBodyInfo* inspected, model::ChatRequest& head,
+                    OpenAIBodyInfo& info, model::ChatRequest& head,
                     std::vector<model::TextMessage>& messages);
 core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view body);
 

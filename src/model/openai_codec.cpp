@@ -502,7 +502,7 @@ bool readTextMessage(JsonScanner& s, TextMessage& m) {
 }  // namespace
 
 bool readOpenAIChatAsText(std::string_view body, int max_depth, ChatRequest& head,
-                          std::vector<TextMessage>& messages) {
+                          std::vector<TextMessage>& messages, ChatBodyLayout& layout) {
   using Kind = JsonScanner::Kind;
   ChatRequest& r = head;
   JsonScanner s(body, max_depth);
@@ -522,13 +522,17 @@ bool readOpenAIChatAsText(std::string_view body, int max_depth, ChatRequest& hea
     return true;
   };
   JsonString key;
-  while (s.nextKey(key)) {
+  for (std::size_t member = 0; s.nextKey(key); ++member) {
     if (key.escaped) return false;
     const int i = fieldOf(key.raw);
     // Unmodelled members go to `extra` as documents, and of repeated keys the general reading
     // keeps the last: it settles both.
     if (i == kFieldCount || (seen & (1u << i))) return false;
     seen |= 1u << i;
+    if (i == kStreamOptions) {
+      layout.has_stream_options = true;
+      layout.stream_options_member = member;
+    }
     if (s.peek() == Kind::kNull) {
       if (!s.null()) return false;
       continue;
@@ -538,9 +542,14 @@ bool readOpenAIChatAsText(std::string_view body, int max_depth, ChatRequest& hea
     long long n = 0;
     bool b = false;
     switch (i) {
-      case kModel:
-        read = decodedString(s, r.model);
+      case kModel: {
+        JsonString model;
+        read = s.peek() == Kind::kString && s.string(model) && model.appendTo(r.model);
+        // The token, quotes included.
+        layout.model_begin = static_cast<std::size_t>(model.raw.data() - body.data()) - 1;
+        layout.model_end = layout.model_begin + model.raw.size() + 2;
         break;
+      }
       case kMessages:
         read = s.beginArray();
         while (read && s.nextElement()) read = readTextMessage(s, messages.emplace_back());

@@ -22,15 +22,22 @@ core::Result<ChatRequest> parseOpenAIChatRequest(simdjson::dom::element body);
 core::Status parseOpenAIChatRequest(simdjson::dom::element body, ChatRequest& out);
 // The same from a document, for tests that hold one.
 core::Result<ChatRequest> parseOpenAIChatRequest(const boost::json::value& body);
+// Where in the body readOpenAIChatAsText found what a rewrite of the body needs.
+struct ChatBodyLayout {
+  std::size_t model_begin = 0, model_end = 0;  // the model's JSON string, quotes included
+  bool has_stream_options = false;             // a stream_options member, an object or null
+  std::size_t stream_options_member = static_cast<std::size_t>(-1);  // which member; -1: none
+};
 // The usual body, all of whose messages are text (one string each, no tool messages, refusals or
 // tool calls), with sampling parameters and no tools or unmodelled members, read in one scanning
 // pass without the canonical messages: `head` (a fresh request) gets every member but the
 // messages exactly as parseOpenAIChatRequest reads them from a document that nests no deeper than
 // `max_depth`, and `messages` the messages as they stand in the body, for a writer to copy. false
 // for any other body, the invalid ones included, with both partly filled: the general reading
-// then decides. model::kJsonScanPadding readable bytes must follow the body.
+// then decides. model::kJsonScanPadding readable bytes must follow the body. `layout` tells
+// where the body holds the members a rewrite of it needs.
 bool readOpenAIChatAsText(std::string_view body, int max_depth, ChatRequest& head,
-                          std::vector<TextMessage>& messages);
+                          std::vector<TextMessage>& messages, ChatBodyLayout& layout);
 // The request body's JSON text appended to `out`; the cap goes under `max_tokens_key`
 // (max_completion_tokens for OpenAI itself, max_tokens for most servers that mimic it).
 void appendOpenAIRequestJson(const ChatRequest& request, std::string_view max_tokens_key,

@@ -35,13 +35,22 @@ core::Status RequestContext::readChat() {
   return core::Ok{};
 }
 
+bool RequestContext::readBodyAsText() {
+  return readAsText(info);
+}
+
 bool RequestContext::readTextChat() {
   if (chat) return chat_is_head;
+  api::OpenAIBodyInfo same;  // `info` is known already
+  return !text_tried && readAsText(same);
+}
+
+bool RequestContext::readAsText(api::OpenAIBodyInfo& into) {
   chat.emplace();
-  if (api::readChatAsText(client, op, body, &info, *chat, text_messages))
-    return chat_is_head = true;
+  if (api::readChatAsText(client, op, body, into, *chat, text_messages)) return chat_is_head = true;
   chat.reset();
   text_messages.clear();
+  text_tried = true;
   return false;
 }
 

@@ -52,6 +52,7 @@ struct RequestContext {
   std::optional<model::ChatRequest> chat;
   bool chat_is_head = false;
   std::vector<model::TextMessage> text_messages;  // views into `body`
+  bool text_tried = false;                        // the body was found not to be a text chat
   std::optional<model::EmbeddingRequest> embedding;
 
   // Outcome.
@@ -69,10 +70,17 @@ struct RequestContext {
   // `chat`, read from the client's body the first time a stage needs it; an error (and `chat`
   // left empty) when the body is no valid request.
   core::Status readChat();
-  // `chat` without its messages and text_messages, when the body is the usual text chat that
-  // api::readChatAsText reads (and `chat` was not read whole already); false otherwise, with
-  // nothing read. readChat() later reads the whole request if a stage needs it.
+  // `chat` without its messages, text_messages and `info`, in one pass over the body, when the
+  // body is the usual text chat that api::readChatAsText reads: for the parse stage, in place of
+  // inspecting the body. false otherwise, with nothing read.
+  bool readBodyAsText();
+  // `chat` without its messages and text_messages, when the body is such a text chat (and `chat`
+  // was not read whole already); false otherwise, with nothing read. readChat() later reads the
+  // whole request if a stage needs it.
   bool readTextChat();
+
+ private:
+  bool readAsText(api::OpenAIBodyInfo& into);
 };
 
 }  // namespace kh::pipeline

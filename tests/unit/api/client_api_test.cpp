@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include <boost/json/serialize.hpp>
 
 namespace kh::api {
@@ -48,6 +51,63 @@ TEST(ClientApi, ReadsTheInspectedDocumentWhileTheThreadHoldsIt) {
   auto read = parseChatRequest(ClientApi::kOpenAI, Operation::kChat, body, &*scanned);
   ASSERT_TRUE(read);
   EXPECT_EQ(read->messages[0].text(), "first");
+}
+
+// A text chat read in one pass sets the body's facts as inspecting it does: the route, the log
+// and a later attempt that passes the body on (rewriting its model or stream_options) use them.
+TEST(ClientApi, TextChatSetsTheBodysFactsAsInspectingIt) {
+  const std::vector<std::string> bodies = {
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+      R"( {"messages":[{"role":"user","content":"hi"}],"model":"m\u0031\"x","stream":true})",
+      R"({"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a"}]})",
+      R"({"model":"m","temperature":0.5,"stream_options":null,"stream":false,"messages":[{"role":"system","content":"s"},{"role":"user","content":"a"}]})",
+      "{\n  \"model\" : \"m\",\n  \"stream_options\" : {\"include_usage\" : false, \"x\" : 1},\n  "
+      "\"messages\" : [{\"role\" : \"user\", \"content\" : \"a\"}]\n}",
+  };
+  for (const std::string& text : bodies) {
+    std::string body = text;
+    body.reserve(body.size() + kJsonPadding);
+    OpenAIBodyInfo read;
+    model::ChatRequest head;
+    std::vector<model::TextMessage> messages;
+    ASSERT_TRUE(readChatAsText(ClientApi::kOpenAI, Operation::kChat, body, read, head, messages))
+        << body;
+    auto inspected = inspectBody(body, Operation::kChat);
+    ASSERT_TRUE(inspected) << body;
+    EXPECT_EQ(read.model, inspected->model) << body;
+    EXPECT_EQ(read.model_begin, inspected->model_begin) << body;
+    EXPECT_EQ(read.model_end, inspected->model_end) << body;
+    EXPECT_EQ(read.stream, inspected->stream) << body;
+    EXPECT_EQ(read.has_stream_options, inspected->has_stream_options) << body;
+    EXPECT_EQ(read.include_usage, inspected->include_usage) << body;
+    EXPECT_EQ(read.stream_options_member, inspected->stream_options_member) << body;
+    EXPECT_EQ(read.object_begin, inspected->object_begin) << body;
+    EXPECT_EQ(read.has_user_preferences, inspected->has_user_preferences) << body;
+    // So the body passed on to a same-format upstream is the same either way.
+    for (const bool force_usage : {false, true})
+      EXPECT_EQ(rewriteBody(body, read, "up", force_usage),
+                rewriteBody(body, *inspected, "up", force_usage))
+          << body;
+  }
+  // Bodies that name tools, and other APIs, are not read as text.
+  for (const char* text :
+       {R"({"model":"m","messages":[{"role":"user","content":"a"}],"tools":[]})",
+        R"({"model":"m","messages":[{"role":"user","content":"the \"tools\" we use"}]})"}) {
+    std::string body = text;
+    body.reserve(body.size() + kJsonPadding);
+    OpenAIBodyInfo read;
+    model::ChatRequest head;
+    std::vector<model::TextMessage> messages;
+    EXPECT_FALSE(readChatAsText(ClientApi::kOpenAI, Operation::kChat, body, read, head, messages));
+  }
+  std::string body = R"({"model":"m","messages":[{"role":"user","content":"a"}],"max_tokens":5})";
+  body.reserve(body.size() + kJsonPadding);
+  OpenAIBodyInfo read;
+  model::ChatRequest head;
+  std::vector<model::TextMessage> messages;
+  EXPECT_FALSE(readChatAsText(ClientApi::kAnthropic, Operation::kChat, body, read, head, messages));
+  EXPECT_FALSE(
+      readChatAsText(ClientApi::kOpenAI, Operation::kCompletion, body, read, head, messages));
 }
 
 // The canonical request reads a body as a Boost.JSON document did: the last of duplicate keys

@@ -74,14 +74,16 @@ Outcome expectAlike(const std::string& raw, const std::string& where) {
   const std::string body = padded(raw);
   ChatRequest head;
   std::vector<TextMessage> messages;
-  o.read = readOpenAIChatAsText(body, kMaxDepth, head, messages);
+  ChatBodyLayout layout;
+  o.read = readOpenAIChatAsText(body, kMaxDepth, head, messages, layout);
   // A body the general path would also read otherwise (a leading member with an escaped key)
   // is never read as text.
   {
     ChatRequest h;
     std::vector<TextMessage> m;
+    ChatBodyLayout l;
     EXPECT_FALSE(
-        readOpenAIChatAsText(padded(test_support::forGeneralReading(raw)), kMaxDepth, h, m))
+        readOpenAIChatAsText(padded(test_support::forGeneralReading(raw)), kMaxDepth, h, m, l))
         << where;
   }
   if (!o.read) return o;
