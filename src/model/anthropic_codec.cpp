@@ -1031,24 +1031,13 @@ bool appendAnthropicTextRequestJson(const ChatRequest& head, std::span<const Tex
   }
   if (system) out.push_back('"');
   out.append(",\"messages\":["sv);
-  Role open = Role::kSystem;  // the role of the turn being written; kSystem before the first
-  for (const TextMessage& m : messages) {
-    if ((m.role != Role::kUser && m.role != Role::kAssistant) || m.json_text.empty()) continue;
-    if (m.role == open) {
-      out.push_back(',');
-    } else {
-      if (open != Role::kSystem) out.append("]},"sv);
-      out.append(m.role == Role::kUser ? "{\"role\":\"user\",\"content\":["sv
-                                       : "{\"role\":\"assistant\",\"content\":["sv);
-      open = m.role;
-    }
-    out.append("{\"type\":\"text\",\"text\":\""sv).append(m.json_text).append("\"}"sv);
-  }
-  if (open == Role::kSystem) {  // no turns: appendAnthropicRequestJson words that error
-    out.resize(start);
+  if (!detail::appendTextTurns(messages, "{\"role\":\"user\",\"content\":["sv,
+                               "{\"role\":\"assistant\",\"content\":["sv,
+                               "{\"type\":\"text\",\"text\":\""sv, out)) {
+    out.resize(start);  // no turns: appendAnthropicRequestJson words that error
     return false;
   }
-  out.append("]}],\"max_tokens\":"sv);
+  out.append("],\"max_tokens\":"sv);
   core::appendJsonInt(out, head.max_tokens.value_or(options.default_max_tokens));
   appendSamplingMembers(head, out);
   out.push_back('}');

@@ -680,24 +680,12 @@ bool appendGeminiTextRequestJson(const ChatRequest& head, std::span<const TextMe
   // As appendGeminiRequestJson: neighbouring messages of one role make one turn, and empty texts
   // are left out.
   out.append("{\"contents\":["sv);
-  Role open = Role::kSystem;  // the role of the turn being written; kSystem before the first
-  for (const TextMessage& m : messages) {
-    if ((m.role != Role::kUser && m.role != Role::kAssistant) || m.json_text.empty()) continue;
-    if (m.role == open) {
-      out.push_back(',');
-    } else {
-      if (open != Role::kSystem) out.append("]},"sv);
-      out.append(m.role == Role::kUser ? "{\"role\":\"user\",\"parts\":["sv
-                                       : "{\"role\":\"model\",\"parts\":["sv);
-      open = m.role;
-    }
-    out.append("{\"text\":\""sv).append(m.json_text).append("\"}"sv);
-  }
-  if (open == Role::kSystem) {  // appendGeminiRequestJson sends the system prompt as the turn
-    out.resize(start);
+  if (!detail::appendTextTurns(messages, "{\"role\":\"user\",\"parts\":["sv,
+                               "{\"role\":\"model\",\"parts\":["sv, "{\"text\":\""sv, out)) {
+    out.resize(start);  // appendGeminiRequestJson sends the system prompt as the turn
     return false;
   }
-  out.append("]}]"sv);
+  out.push_back(']');
   bool system = false;
   for (const TextMessage& m : messages) {
     if ((m.role != Role::kSystem && m.role != Role::kDeveloper) || m.json_text.empty()) continue;

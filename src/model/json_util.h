@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,14 @@ void appendJson(const boost::json::value& v, std::string& out);
 // "1e+21"). Values with at most six decimals, which these nearly always are, are written from
 // their digits; the shortest-digits search (Ryu, some 700 instructions) is left for the rest.
 void appendJsonNumber(double d, std::string& out);
+
+// The user and assistant texts of a request whose messages are text (see TextMessage) as turns,
+// for the providers that want user and assistant turns to alternate: neighbouring messages of one
+// role make one turn, and empty texts are left out. A turn is `user` or `assistant` (its opening),
+// its texts each between `block` and `"}`, comma-separated, then `]}`; turns are comma-separated.
+// false, with nothing written, when there is no such text.
+bool appendTextTurns(std::span<const TextMessage> messages, std::string_view user,
+                     std::string_view assistant, std::string_view block, std::string& out);
 
 // "data:image/png;base64,AAAA" → media type and data; any other URL stays a URL.
 Image imageFromUrl(std::string_view url, std::string detail);

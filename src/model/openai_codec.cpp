@@ -1605,6 +1605,25 @@ std::string imageToUrl(const Image& img) {
   return fmt::format("data:{};base64,{}", img.media_type, img.data);
 }
 
+bool appendTextTurns(std::span<const TextMessage> messages, std::string_view user,
+                     std::string_view assistant, std::string_view block, std::string& out) {
+  Role open = Role::kSystem;  // the role of the turn being written; kSystem before the first
+  for (const TextMessage& m : messages) {
+    if ((m.role != Role::kUser && m.role != Role::kAssistant) || m.json_text.empty()) continue;
+    if (m.role == open) {
+      out.push_back(',');
+    } else {
+      if (open != Role::kSystem) out.append("]},"sv);
+      out.append(m.role == Role::kUser ? user : assistant);
+      open = m.role;
+    }
+    out.append(block).append(m.json_text).append("\"}"sv);
+  }
+  if (open == Role::kSystem) return false;
+  out.append("]}"sv);
+  return true;
+}
+
 void appendJsonNumber(double d, std::string& out) {
   static constexpr double kScale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
   char buf[48];
