@@ -459,6 +459,17 @@ core::Result<ChatRequest> parseOpenAIChatRequest(const json::value& body) {
 
 namespace {
 
+// The enum-like strings (role, finish reason) as sent, if the value is a string (`to` keeps a
+// null data() otherwise, the value skipped). false: malformed, or escaped (never in practice; the
+// general reading decodes it).
+bool readWord(JsonScanner& s, std::string_view& to) {
+  if (s.peek() != JsonScanner::Kind::kString) return s.skip();
+  JsonString str;
+  if (!s.string(str) || str.escaped) return false;
+  to = str.raw;
+  return true;
+}
+
 bool decodedString(JsonScanner& s, std::string& out) {
   JsonString v;
   return s.peek() == JsonScanner::Kind::kString && s.string(v) && v.appendTo(out);
@@ -475,9 +486,9 @@ bool readTextMessage(JsonScanner& s, TextMessage& m) {
     if (s.peek() == Kind::kNull) return s.null();
     switch (i) {
       case 0: {
-        JsonString role;
-        if (s.peek() != Kind::kString || !s.string(role) || role.escaped) return false;
-        const auto known = roleFromString(role.raw);
+        std::string_view role;
+        if (!readWord(s, role)) return false;
+        const auto known = roleFromString(role);
         if (!known || *known == Role::kTool) return false;
         m.role = *known;
         return has_role = true;
@@ -731,17 +742,6 @@ bool readUsage(JsonScanner& s, Usage& u) {
         return readDetail(s, "reasoning_tokens", u.reasoning_tokens);
     }
   });
-}
-
-// The enum-like strings (role, finish reason) as sent, if the value is a string (`to` keeps a
-// null data() otherwise, the value skipped). false: malformed, or escaped (never in practice; the
-// general reading decodes it).
-bool readWord(JsonScanner& s, std::string_view& to) {
-  if (s.peek() != JsonScanner::Kind::kString) return s.skip();
-  JsonString str;
-  if (!s.string(str) || str.escaped) return false;
-  to = str.raw;
-  return true;
 }
 
 // One choice's delta: role and text; tool calls are left to the general reading.

@@ -19,6 +19,7 @@
 #include "model/gemini_codec.h"
 #include "model/openai_codec.h"
 #include "random_edits.h"
+#include "read_file.h"
 
 namespace kh::model {
 namespace {
@@ -97,12 +98,7 @@ bool expectAlike(const Format& f, const std::string& body, const std::string& wh
   return scanned;
 }
 
-std::string readFile(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::kh::test_support::readFile;
 
 // The benchmark mock's answers, as it sends them (Gemini's pretty-printed, as Google's API does).
 const std::string kBenchAnthropic =

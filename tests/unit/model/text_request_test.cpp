@@ -21,6 +21,7 @@
 #include "model/json_dom.h"
 #include "model/openai_codec.h"
 #include "random_edits.h"
+#include "read_file.h"
 
 namespace kh::model {
 namespace {
@@ -140,12 +141,7 @@ Outcome expectAlike(const std::string& raw, const std::string& where) {
   return o;
 }
 
-std::string readFile(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::kh::test_support::readFile;
 
 // The benchmark's translated request (bench/run.sh).
 const std::string kBench =

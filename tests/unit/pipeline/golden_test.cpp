@@ -29,6 +29,7 @@
 #include "http/sse_parser.h"
 #include "pipeline/stream_translator.h"
 #include "providers/provider.h"
+#include "read_file.h"
 
 namespace kh::pipeline {
 namespace {
@@ -43,12 +44,7 @@ bool updating() {
   return v && std::string_view(v) == "1";
 }
 
-std::string readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::kh::test_support::readFile;
 
 void writeFile(const fs::path& p, std::string_view text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
