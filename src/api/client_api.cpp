@@ -140,18 +140,22 @@ bool readChatAsText(ClientApi api, Operation op, std::string_view body, OpenAIBo
                     model::ChatRequest& head, std::vector<model::TextMessage>& messages) {
   // A body that names tools (tools, tool_choice, tool calls or results) is not text only: it is
   // left to the general reading untried, rather than scanned up to its first tool for nothing.
-  if (api != ClientApi::kOpenAI || op != Operation::kChat ||
-      core::findText(body, "\"tool") != std::string_view::npos)
+  if (op != Operation::kChat || core::findText(body, "\"tool") != std::string_view::npos)
     return false;
   model::ChatBodyLayout layout;
-  if (!model::readOpenAIChatAsText(body, maxRequestDepth(), head, messages, layout)) return false;
+  const bool read =
+      api == ClientApi::kOpenAI
+          ? model::readOpenAIChatAsText(body, maxRequestDepth(), head, messages, layout)
+          : model::readAnthropicChatAsText(body, maxRequestDepth(), head, messages, layout);
+  if (!read) return false;
   info = OpenAIBodyInfo{};
   info.model = head.model;
   info.model_begin = layout.model_begin;
   info.model_end = layout.model_end;
   info.stream = head.stream;
   info.has_stream_options = layout.has_stream_options;
-  info.include_usage = head.include_usage;
+  // stream_options' own: an Anthropic client's stream always has usage, and never this member.
+  info.include_usage = layout.has_stream_options && head.include_usage;
   info.stream_options_member = layout.stream_options_member;
   info.object_begin = body.find_first_not_of(" \t\r\n");
   return true;

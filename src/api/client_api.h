@@ -45,10 +45,11 @@ core::Result<model::ChatRequest> parseChatRequest(ClientApi api, providers::Oper
 // it is not moved there afterwards.
 core::Status parseChatRequest(ClientApi api, providers::Operation op, std::string_view body,
                               const OpenAIBodyInfo* inspected, model::ChatRequest& out);
-// The usual OpenAI chat body, whose messages are all text, read in one pass without its canonical
-// messages (model::readOpenAIChatAsText) into `head`, a fresh request, and `messages`, and `info`
-// set as inspectPaddedBody sets it: true when read, false for any other body or API, with all
-// three to be discarded. At least kJsonPadding readable bytes must follow the body.
+// The usual chat body (OpenAI's or Anthropic's), whose messages are all text, read in one pass
+// without its canonical messages (model::readOpenAIChatAsText, model::readAnthropicChatAsText)
+// into `head`, a fresh request, and `messages`, and `info` set as inspectPaddedBody sets it: true
+// when read, false for any other body or operation, with all three to be discarded. At least
+// kJsonPadding readable bytes must follow the body.
 bool readChatAsText(ClientApi api, providers::Operation op, std::string_view body,
                     OpenAIBodyInfo& info, model::ChatRequest& head,
                     std::vector<model::TextMessage>& messages);

@@ -798,6 +798,130 @@ core::Result<ChatRequest> parseAnthropicRequest(const json::value& body) {
 
 namespace {
 
+// One turn of readAnthropicChatAsText's: a role parseTurn knows and its content one string, in
+// core::appendJsonString's escaping.
+bool readTextTurn(JsonScanner& s, TextMessage& m) {
+  using Kind = JsonScanner::Kind;
+  static constexpr std::string_view kKeys[] = {"role", "content"};
+  bool has_role = false;
+  m.has_content = false;
+  const bool read = s.peek() == Kind::kObject && s.object(kKeys, [&](std::size_t i) {
+    if (i == 1) return m.has_content = s.canonicalString(m.json_text);
+    JsonString role;
+    if (s.peek() != Kind::kString || !s.string(role) || role.escaped) return false;
+    if (role.raw == "user")
+      m.role = Role::kUser;
+    else if (role.raw == "assistant")
+      m.role = Role::kAssistant;
+    else if (role.raw == "system")
+      m.role = Role::kSystem;
+    else
+      return false;
+    return has_role = true;
+  });
+  return read && has_role && m.has_content;
+}
+
+}  // namespace
+
+bool readAnthropicChatAsText(std::string_view body, int max_depth, ChatRequest& head,
+                             std::vector<TextMessage>& messages, ChatBodyLayout& layout) {
+  using Kind = JsonScanner::Kind;
+  ChatRequest& r = head;
+  JsonScanner s(body, max_depth);
+  if (!s.beginObject()) return false;
+  std::uint32_t seen = 0, given = 0;  // members present; those not null
+  std::string_view system;
+  auto unitRange = [&](std::optional<double>& out) {
+    double d = 0;
+    if (!s.decimal(d) || d > 1) return false;
+    out = d;
+    return true;
+  };
+  JsonString key;
+  while (s.nextKey(key)) {
+    if (key.escaped) return false;
+    const int i = memberOf(key.raw);
+    if (i == kMemberCount) {
+      // Dropped, as the general reading drops it; these two change what inspecting the body
+      // finds, and are left to it.
+      if (key.raw == "stream_options" || key.raw == "user_preferences" || !s.skip()) return false;
+      continue;
+    }
+    if (seen & (1u << i)) return false;  // of repeated keys the general reading keeps the last
+    seen |= 1u << i;
+    if (s.peek() == Kind::kNull) {
+      if (!s.null()) return false;
+      continue;
+    }
+    given |= 1u << i;
+    bool read = false;
+    long long n = 0;
+    bool b = false;
+    switch (i) {
+      case kModel: {
+        JsonString model;
+        read = s.peek() == Kind::kString && s.string(model) && model.appendTo(r.model);
+        // The token, quotes included.
+        layout.model_begin = static_cast<std::size_t>(model.raw.data() - body.data()) - 1;
+        layout.model_end = layout.model_begin + model.raw.size() + 2;
+        break;
+      }
+      case kMaxTokens:
+        read = s.integer(n) && n >= 1;
+        r.max_tokens = n;
+        break;
+      case kSystem:  // text blocks are the general reading's
+        read = s.canonicalString(system);
+        break;
+      case kMessages:
+        read = s.beginArray();
+        while (read && s.nextElement()) read = readTextTurn(s, messages.emplace_back());
+        read = read && !s.failed();
+        break;
+      case kStopSequences:
+        read = s.beginArray();
+        while (read && s.nextElement()) read = s.decodedString(r.stop.emplace_back());
+        read = read && !s.failed();
+        break;
+      case kTemperature:
+        read = unitRange(r.temperature);
+        break;
+      case kTopP:
+        read = unitRange(r.top_p);
+        break;
+      case kTopK:
+        read = s.integer(n) && n >= 0;
+        r.top_k = static_cast<int>(n);
+        break;
+      case kMetadata: {
+        static constexpr std::string_view kKeys[] = {"user_id"};
+        read = s.peek() == Kind::kObject && s.object(kKeys, [&](std::size_t) {
+          return s.peek() == Kind::kNull ? s.null() : s.decodedString(r.user);
+        });
+        break;
+      }
+      case kStream:
+        read = s.peek() == Kind::kBool && s.boolean(b);
+        r.stream = r.include_usage = b;
+        break;
+      default:  // tools, tool_choice and output formats: the general reading's
+        break;
+    }
+    if (!read) return false;
+  }
+  if (!s.finish()) return false;
+  // Inspecting a Messages body requires max_tokens.
+  constexpr std::uint32_t kRequired = 1u << kModel | 1u << kMaxTokens | 1u << kMessages;
+  if ((given & kRequired) != kRequired) return false;
+  // An empty prompt is no system message; the prompt leads wherever the member stood.
+  if (!system.empty())
+    messages.insert(messages.begin(), TextMessage{Role::kSystem, true, system, {}});
+  return true;
+}
+
+namespace {
+
 // The members after the messages and tools that do not depend on either, as Anthropic names them.
 void appendSamplingMembers(const ChatRequest& r, std::string& out) {
   if (!r.stop.empty()) {

@@ -32,6 +32,16 @@ core::Result<ChatRequest> parseAnthropicRequest(simdjson::dom::element body);
 core::Status parseAnthropicRequest(simdjson::dom::element body, ChatRequest& out);
 // The same from a document, for tests that hold one.
 core::Result<ChatRequest> parseAnthropicRequest(const boost::json::value& body);
+// The usual Messages body, all of whose turns are text (role user, assistant or system, content one
+// string), with a string system prompt, sampling parameters and no tools or output formats, read
+// in one scanning pass without the canonical messages: `head` (a fresh request) gets every member
+// but the messages exactly as parseAnthropicRequest reads them from a document that nests no
+// deeper than `max_depth`, and `messages` the system prompt and turns as they stand in the body,
+// for a writer to copy. false for any other body, the invalid ones and those inspecting would
+// refuse (no max_tokens) included, with both partly filled: the general reading then decides.
+// model::kJsonScanPadding readable bytes must follow the body. `layout` tells where the model is.
+bool readAnthropicChatAsText(std::string_view body, int max_depth, ChatRequest& head,
+                             std::vector<TextMessage>& messages, ChatBodyLayout& layout);
 // Outbound: the body to send to Anthropic, its JSON text appended to `out` (which holds a partial
 // body after an error); `request.model` is used as it is.
 core::Status appendAnthropicRequestJson(const ChatRequest& request,

@@ -184,6 +184,20 @@ class JsonScanner {
     JsonString v;
     return string(v) && v.appendTo(out);
   }
+  // A string value decoded and appended to `out`; false for a value of any other kind.
+  bool decodedString(std::string& out) {
+    JsonString v;
+    return peek() == Kind::kString && string(v) && v.appendTo(out);
+  }
+  // A string value escaped exactly as core::appendJsonString escapes, as it stands (between the
+  // quotes), for a writer to copy; false for a value of any other kind or spelling.
+  bool canonicalString(std::string_view& out) {
+    JsonString v;
+    if (peek() != Kind::kString || !string(v)) return false;
+    if (v.escaped && !core::isCanonicalJsonText(v.raw)) return false;
+    out = v.raw;
+    return true;
+  }
   // A number written as a plain integer of at most 18 digits (what token counts, indexes and
   // timestamps are); false for any other value, which is left unread.
   bool integer(long long& out);

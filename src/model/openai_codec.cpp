@@ -470,18 +470,14 @@ bool readWord(JsonScanner& s, std::string_view& to) {
   return true;
 }
 
-bool decodedString(JsonScanner& s, std::string& out) {
-  JsonString v;
-  return s.peek() == JsonScanner::Kind::kString && s.string(v) && v.appendTo(out);
-}
-
 // One message of readOpenAIChatAsText's: a role other than tool, its content one string (or null)
-// in core::appendJsonString's escaping; a name is allowed and left out, as the writers leave it.
+// and its name in core::appendJsonString's escaping.
 bool readTextMessage(JsonScanner& s, TextMessage& m) {
   using Kind = JsonScanner::Kind;
   static constexpr std::string_view kKeys[] = {
       "role", "content", "name", "tool_call_id", "refusal", "tool_calls", "function_call"};
   bool has_role = false;
+  m.has_content = false;
   const bool read = s.peek() == Kind::kObject && s.object(kKeys, [&](std::size_t i) {
     if (s.peek() == Kind::kNull) return s.null();
     switch (i) {
@@ -493,16 +489,12 @@ bool readTextMessage(JsonScanner& s, TextMessage& m) {
         m.role = *known;
         return has_role = true;
       }
-      case 1: {
-        JsonString text;
-        if (s.peek() != Kind::kString || !s.string(text)) return false;
-        if (text.escaped && !core::isCanonicalJsonText(text.raw)) return false;
-        m.json_text = text.raw;
-        return true;
-      }
-      case 2:
-      case 3:  // a tool_call_id outside tool messages is read and not used
-        return s.skip();
+      case 1:
+        return m.has_content = s.canonicalString(m.json_text);
+      case 2:  // the general reading takes a name of another kind for none
+        return s.peek() == Kind::kString ? s.canonicalString(m.json_name) : s.skip();
+      case 3:  // the general reading keeps a string tool_call_id, even outside tool messages
+        return s.peek() != Kind::kString && s.skip();
       default:  // refusals and tool calls: the general reading's
         return false;
     }
@@ -598,10 +590,10 @@ bool readOpenAIChatAsText(std::string_view body, int max_depth, ChatRequest& hea
         break;
       case kStop:
         if (s.peek() == Kind::kString) {
-          read = decodedString(s, r.stop.emplace_back());
+          read = s.decodedString(r.stop.emplace_back());
         } else {
           read = s.beginArray();
-          while (read && s.nextElement()) read = decodedString(s, r.stop.emplace_back());
+          while (read && s.nextElement()) read = s.decodedString(r.stop.emplace_back());
           read = read && !s.failed();
         }
         break;
@@ -1244,26 +1236,11 @@ void appendAnswerHead(const ChatResponse& r, std::string_view object, std::strin
 
 }  // namespace
 
-// The body is written as JSON text: building a document first cost as much as parsing the
-// client's body. Keys come in the order the canonical form was always rendered in: the client's
-// unmodelled fields first, then the modelled ones.
-void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_key,
-                             std::string& out) {
-  out.push_back('{');
-  for (const auto& [key, value] : r.extra) {
-    core::appendJsonString(out, key);
-    out.push_back(':');
-    detail::appendJson(value, out);
-    out.push_back(',');
-  }
-  out.append("\"model\":"sv);
-  core::appendJsonString(out, r.model);
-  out.append(",\"messages\":["sv);
-  for (size_t i = 0; i < r.messages.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    appendMessageJson(r.messages[i], false, out);
-  }
-  out.push_back(']');
+namespace {
+
+// A request body's members after the messages, and its closing brace.
+void appendMembersAfterMessages(const ChatRequest& r, std::string_view max_tokens_key,
+                                std::string& out) {
   if (!r.tools.empty()) {
     out.append(",\"tools\":["sv);
     for (size_t i = 0; i < r.tools.size(); ++i) {
@@ -1353,6 +1330,55 @@ void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_k
     core::appendJsonString(out, r.user);
   }
   out.push_back('}');
+}
+
+}  // namespace
+
+// The body is written as JSON text: building a document first cost as much as parsing the
+// client's body. Keys come in the order the canonical form was always rendered in: the client's
+// unmodelled fields first, then the modelled ones.
+void appendOpenAIRequestJson(const ChatRequest& r, std::string_view max_tokens_key,
+                             std::string& out) {
+  out.push_back('{');
+  for (const auto& [key, value] : r.extra) {
+    core::appendJsonString(out, key);
+    out.push_back(':');
+    detail::appendJson(value, out);
+    out.push_back(',');
+  }
+  out.append("\"model\":"sv);
+  core::appendJsonString(out, r.model);
+  out.append(",\"messages\":["sv);
+  for (size_t i = 0; i < r.messages.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    appendMessageJson(r.messages[i], false, out);
+  }
+  out.push_back(']');
+  appendMembersAfterMessages(r, max_tokens_key, out);
+}
+
+bool appendOpenAITextRequestJson(const ChatRequest& head, std::span<const TextMessage> messages,
+                                 std::string_view max_tokens_key, std::string& out) {
+  if (!head.extra.empty()) return false;
+  out.append("{\"model\":"sv);
+  core::appendJsonString(out, head.model);
+  out.append(",\"messages\":["sv);
+  bool first = true;
+  // As appendMessageJson writes a message of one text.
+  for (const TextMessage& m : messages) {
+    out.append(first ? "{\"role\":\""sv : ",{\"role\":\""sv);
+    first = false;
+    out.append(toString(m.role));
+    if (m.has_content)
+      out.append("\",\"content\":\""sv).append(m.json_text).push_back('"');
+    else
+      out.append("\",\"content\":null"sv);
+    if (!m.json_name.empty()) out.append(",\"name\":\""sv).append(m.json_name).push_back('"');
+    out.push_back('}');
+  }
+  out.push_back(']');
+  appendMembersAfterMessages(head, max_tokens_key, out);
+  return true;
 }
 
 json::object toOpenAIJson(const ChatRequest& r) {

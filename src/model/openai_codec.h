@@ -1,5 +1,6 @@
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,12 +23,6 @@ core::Result<ChatRequest> parseOpenAIChatRequest(simdjson::dom::element body);
 core::Status parseOpenAIChatRequest(simdjson::dom::element body, ChatRequest& out);
 // The same from a document, for tests that hold one.
 core::Result<ChatRequest> parseOpenAIChatRequest(const boost::json::value& body);
-// Where in the body readOpenAIChatAsText found what a rewrite of the body needs.
-struct ChatBodyLayout {
-  std::size_t model_begin = 0, model_end = 0;  // the model's JSON string, quotes included
-  bool has_stream_options = false;             // a stream_options member, an object or null
-  std::size_t stream_options_member = static_cast<std::size_t>(-1);  // which member; -1: none
-};
 // The usual body, all of whose messages are text (one string each, no tool messages, refusals or
 // tool calls), with sampling parameters and no tools or unmodelled members, read in one scanning
 // pass without the canonical messages: `head` (a fresh request) gets every member but the
@@ -42,6 +37,12 @@ bool readOpenAIChatAsText(std::string_view body, int max_depth, ChatRequest& hea
 // (max_completion_tokens for OpenAI itself, max_tokens for most servers that mimic it).
 void appendOpenAIRequestJson(const ChatRequest& request, std::string_view max_tokens_key,
                              std::string& out);
+// The same for a request whose messages are text as it stands in the client's body (`head` holds
+// every other member): the very text appendOpenAIRequestJson writes for that request. false, with
+// `out` as it was, for a request with unmodelled members, which it leaves to
+// appendOpenAIRequestJson.
+bool appendOpenAITextRequestJson(const ChatRequest& head, std::span<const TextMessage> messages,
+                                 std::string_view max_tokens_key, std::string& out);
 // The same as a document (with max_completion_tokens), for tests that inspect one.
 boost::json::object toOpenAIJson(const ChatRequest& request);
 

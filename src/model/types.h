@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -181,7 +182,17 @@ struct TextDelta {
 // the client's body.
 struct TextMessage {
   Role role = Role::kUser;
+  bool has_content = true;  // false: content null (or absent), which only OpenAI's body allows
   std::string_view json_text;
+  std::string_view json_name;  // the sender's name, in the same escaping; empty when none
+};
+
+// Where in the body a text chat's reading (readOpenAIChatAsText, readAnthropicChatAsText) found
+// what a rewrite of the body needs.
+struct ChatBodyLayout {
+  std::size_t model_begin = 0, model_end = 0;  // the model's JSON string, quotes included
+  bool has_stream_options = false;             // a stream_options member, an object or null
+  std::size_t stream_options_member = static_cast<std::size_t>(-1);  // which member; -1: none
 };
 
 // The chunks decoded from one stream event. clear() keeps the chunks it held, so refilling one

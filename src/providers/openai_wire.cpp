@@ -85,15 +85,27 @@ class OpenAIStreamDecoder final : public ChatStreamDecoder {
 
 }  // namespace
 
+std::string_view OpenAIWireProvider::maxTokensKey() const {
+  // OpenAI itself wants max_completion_tokens (its reasoning models refuse max_tokens); the
+  // servers that mimic its API mostly know only max_tokens.
+  return config_.type == "openai" ? "max_completion_tokens" : "max_tokens";
+}
+
 core::Result<http::UpstreamRequest> OpenAIWireProvider::buildChat(
     const model::ChatRequest& request) const {
   std::string body;
   body.reserve(1024);
-  // OpenAI itself wants max_completion_tokens (its reasoning models refuse max_tokens); the
-  // servers that mimic its API mostly know only max_tokens.
-  model::appendOpenAIRequestJson(
-      request, config_.type == "openai" ? "max_completion_tokens" : "max_tokens", body);
+  model::appendOpenAIRequestJson(request, maxTokensKey(), body);
   return this->request(chat_, &headers_, std::move(body), request.stream);
+}
+
+std::optional<http::UpstreamRequest> OpenAIWireProvider::buildTextChat(
+    const model::ChatRequest& head, std::span<const model::TextMessage> messages) const {
+  std::string body;
+  body.reserve(1024);
+  if (!model::appendOpenAITextRequestJson(head, messages, maxTokensKey(), body))
+    return std::nullopt;
+  return this->request(chat_, &headers_, std::move(body), head.stream);
 }
 
 core::Result<model::ChatResponse> OpenAIWireProvider::parseChat(std::string_view body,

@@ -16,6 +16,8 @@ class OpenAIWireProvider final : public Provider {
   std::vector<std::string> parseModelList(std::string_view body) const override;
 
   core::Result<http::UpstreamRequest> buildChat(const model::ChatRequest& request) const override;
+  std::optional<http::UpstreamRequest> buildTextChat(
+      const model::ChatRequest& head, std::span<const model::TextMessage> messages) const override;
   core::Result<model::ChatResponse> parseChat(std::string_view body,
                                               const model::ChatRequest& request) const override;
   std::unique_ptr<ChatStreamDecoder> chatStreamDecoder(
@@ -25,6 +27,8 @@ class OpenAIWireProvider final : public Provider {
   static std::string_view pathFor(Operation op);
 
  private:
+  std::string_view maxTokensKey() const;
+
   http::HeaderList headers_;      // auth, content type and configured extras, built once
   http::HeaderList get_headers_;  // the same without a content type
   const http::UpstreamTarget* chat_ = nullptr;

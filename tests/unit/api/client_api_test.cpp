@@ -55,59 +55,78 @@ TEST(ClientApi, ReadsTheInspectedDocumentWhileTheThreadHoldsIt) {
 
 // A text chat read in one pass sets the body's facts as inspecting it does: the route, the log
 // and a later attempt that passes the body on (rewriting its model or stream_options) use them.
-TEST(ClientApi, TextChatSetsTheBodysFactsAsInspectingIt) {
-  const std::vector<std::string> bodies = {
-      R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
-      R"( {"messages":[{"role":"user","content":"hi"}],"model":"m\u0031\"x","stream":true})",
-      R"({"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a"}]})",
-      R"({"model":"m","temperature":0.5,"stream_options":null,"stream":false,"messages":[{"role":"system","content":"s"},{"role":"user","content":"a"}]})",
-      "{\n  \"model\" : \"m\",\n  \"stream_options\" : {\"include_usage\" : false, \"x\" : 1},\n  "
-      "\"messages\" : [{\"role\" : \"user\", \"content\" : \"a\"}]\n}",
-  };
-  for (const std::string& text : bodies) {
-    std::string body = text;
-    body.reserve(body.size() + kJsonPadding);
-    OpenAIBodyInfo read;
-    model::ChatRequest head;
-    std::vector<model::TextMessage> messages;
-    ASSERT_TRUE(readChatAsText(ClientApi::kOpenAI, Operation::kChat, body, read, head, messages))
-        << body;
-    auto inspected = inspectBody(body, Operation::kChat);
-    ASSERT_TRUE(inspected) << body;
-    EXPECT_EQ(read.model, inspected->model) << body;
-    EXPECT_EQ(read.model_begin, inspected->model_begin) << body;
-    EXPECT_EQ(read.model_end, inspected->model_end) << body;
-    EXPECT_EQ(read.stream, inspected->stream) << body;
-    EXPECT_EQ(read.has_stream_options, inspected->has_stream_options) << body;
-    EXPECT_EQ(read.include_usage, inspected->include_usage) << body;
-    EXPECT_EQ(read.stream_options_member, inspected->stream_options_member) << body;
-    EXPECT_EQ(read.object_begin, inspected->object_begin) << body;
-    EXPECT_EQ(read.has_user_preferences, inspected->has_user_preferences) << body;
-    // So the body passed on to a same-format upstream is the same either way.
-    for (const bool force_usage : {false, true})
-      EXPECT_EQ(rewriteBody(body, read, "up", force_usage),
-                rewriteBody(body, *inspected, "up", force_usage))
-          << body;
-  }
-  // Bodies that name tools, and other APIs, are not read as text.
-  for (const char* text :
-       {R"({"model":"m","messages":[{"role":"user","content":"a"}],"tools":[]})",
-        R"({"model":"m","messages":[{"role":"user","content":"the \"tools\" we use"}]})"}) {
-    std::string body = text;
-    body.reserve(body.size() + kJsonPadding);
-    OpenAIBodyInfo read;
-    model::ChatRequest head;
-    std::vector<model::TextMessage> messages;
-    EXPECT_FALSE(readChatAsText(ClientApi::kOpenAI, Operation::kChat, body, read, head, messages));
-  }
-  std::string body = R"({"model":"m","messages":[{"role":"user","content":"a"}],"max_tokens":5})";
+void expectFactsAsInspected(ClientApi api, const std::string& text) {
+  std::string body = text;
   body.reserve(body.size() + kJsonPadding);
   OpenAIBodyInfo read;
   model::ChatRequest head;
   std::vector<model::TextMessage> messages;
-  EXPECT_FALSE(readChatAsText(ClientApi::kAnthropic, Operation::kChat, body, read, head, messages));
-  EXPECT_FALSE(
-      readChatAsText(ClientApi::kOpenAI, Operation::kCompletion, body, read, head, messages));
+  ASSERT_TRUE(readChatAsText(api, Operation::kChat, body, read, head, messages)) << body;
+  const bool anthropic = api == ClientApi::kAnthropic;
+  auto inspected = inspectBody(body, Operation::kChat, anthropic);
+  ASSERT_TRUE(inspected) << body;
+  EXPECT_EQ(read.model, inspected->model) << body;
+  EXPECT_EQ(read.model_begin, inspected->model_begin) << body;
+  EXPECT_EQ(read.model_end, inspected->model_end) << body;
+  EXPECT_EQ(read.stream, inspected->stream) << body;
+  EXPECT_EQ(read.has_stream_options, inspected->has_stream_options) << body;
+  EXPECT_EQ(read.include_usage, inspected->include_usage) << body;
+  EXPECT_EQ(read.stream_options_member, inspected->stream_options_member) << body;
+  EXPECT_EQ(read.object_begin, inspected->object_begin) << body;
+  EXPECT_EQ(read.has_user_preferences, inspected->has_user_preferences) << body;
+  // So the body passed on to a same-format upstream is the same either way.
+  for (const bool force_usage : {false, !anthropic})
+    EXPECT_EQ(rewriteBody(body, read, "up", force_usage),
+              rewriteBody(body, *inspected, "up", force_usage))
+        << body;
+}
+
+bool readsAsText(ClientApi api, Operation op, const std::string& text) {
+  std::string body = text;
+  body.reserve(body.size() + kJsonPadding);
+  OpenAIBodyInfo read;
+  model::ChatRequest head;
+  std::vector<model::TextMessage> messages;
+  return readChatAsText(api, op, body, read, head, messages);
+}
+
+TEST(ClientApi, TextChatSetsTheBodysFactsAsInspectingIt) {
+  for (
+      const std::string body : {
+          R"({"model":"m","messages":[{"role":"user","content":"hi"}]})",
+          R"( {"messages":[{"role":"user","content":"hi"}],"model":"m\u0031\"x","stream":true})",
+          R"({"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a"}]})",
+          R"({"model":"m","temperature":0.5,"stream_options":null,"stream":false,"messages":[{"role":"system","content":"s"},{"role":"user","content":"a"}]})",
+          "{\n  \"model\" : \"m\",\n  \"stream_options\" : {\"include_usage\" : false, \"x\" : "
+          "1},\n  \"messages\" : [{\"role\" : \"user\", \"content\" : \"a\"}]\n}",
+      })
+    expectFactsAsInspected(ClientApi::kOpenAI, body);
+  for (
+      const std::string body : {
+          R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})",
+          R"( {"messages":[{"role":"user","content":"hi"}],"system":"s","model":"m\u0031\"x","stream":true,"max_tokens":5})",
+          R"({"model":"m","max_tokens":5,"stream":false,"metadata":{"user_id":"u"},"messages":[{"role":"user","content":"a"}],"thinking":{"type":"enabled"}})",
+          "{\n  \"model\" : \"m\",\n  \"max_tokens\" : 5,\n  \"messages\" : [{\"role\" : "
+          "\"user\", \"content\" : \"a\"}]\n}",
+      })
+    expectFactsAsInspected(ClientApi::kAnthropic, body);
+
+  // Bodies that name tools, Messages bodies inspecting refuses, and other operations are not
+  // read as text.
+  for (const ClientApi api : {ClientApi::kOpenAI, ClientApi::kAnthropic}) {
+    EXPECT_FALSE(readsAsText(
+        api, Operation::kChat,
+        R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"a"}],"tools":[]})"));
+    EXPECT_FALSE(readsAsText(
+        api, Operation::kChat,
+        R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"the \"tools\" we use"}]})"));
+  }
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":"a"}]})";
+  EXPECT_FALSE(readsAsText(ClientApi::kAnthropic, Operation::kChat, body));
+  EXPECT_FALSE(readsAsText(ClientApi::kOpenAI, Operation::kCompletion, body));
+  EXPECT_FALSE(readsAsText(
+      ClientApi::kAnthropic, Operation::kChat,
+      R"({"model":"m","max_tokens":5,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a"}]})"));
 }
 
 // The canonical request reads a body as a Boost.JSON document did: the last of duplicate keys

@@ -65,26 +65,35 @@ std::string padded(const std::string& body) {
 
 struct Outcome {
   bool read = false;            // the text path read the body
-  bool anthropic_text = false;  // ... and wrote Anthropic's body from it
+  bool openai_text = false;     // ... and wrote OpenAI's body from it
+  bool anthropic_text = false;  // ... and Anthropic's
   bool gemini_text = false;     // ... and Gemini's
 };
 
+// A client's wire format: how the text path and the general path read its body.
+struct ClientFormat {
+  bool (*read_text)(std::string_view, int, ChatRequest&, std::vector<TextMessage>&,
+                    ChatBodyLayout&);
+  core::Result<ChatRequest> (*read_general)(dom::element);
+};
+const ClientFormat kOpenAIClient{readOpenAIChatAsText, parseOpenAIChatRequest};
+const ClientFormat kAnthropicClient{readAnthropicChatAsText, parseAnthropicRequest};
+
 // Both paths for `body`, which must agree; what the text path took.
-Outcome expectAlike(const std::string& raw, const std::string& where) {
+Outcome expectAlike(const ClientFormat& client, const std::string& raw, const std::string& where) {
   Outcome o;
   const std::string body = padded(raw);
   ChatRequest head;
   std::vector<TextMessage> messages;
   ChatBodyLayout layout;
-  o.read = readOpenAIChatAsText(body, kMaxDepth, head, messages, layout);
+  o.read = client.read_text(body, kMaxDepth, head, messages, layout);
   // A body the general path would also read otherwise (a leading member with an escaped key)
   // is never read as text.
   {
     ChatRequest h;
     std::vector<TextMessage> m;
     ChatBodyLayout l;
-    EXPECT_FALSE(
-        readOpenAIChatAsText(padded(test_support::forGeneralReading(raw)), kMaxDepth, h, m, l))
+    EXPECT_FALSE(client.read_text(padded(test_support::forGeneralReading(raw)), kMaxDepth, h, m, l))
         << where;
   }
   if (!o.read) return o;
@@ -99,7 +108,7 @@ Outcome expectAlike(const std::string& raw, const std::string& where) {
     ADD_FAILURE() << where << ": read as text, yet nested too deep\n" << raw;
     return o;
   }
-  auto general = parseOpenAIChatRequest(root);
+  auto general = client.read_general(root);
   if (!general) {
     ADD_FAILURE() << where << ": read as text, yet the general reading refuses it: "
                   << general.error().message << "\n"
@@ -108,8 +117,22 @@ Outcome expectAlike(const std::string& raw, const std::string& where) {
   }
   EXPECT_EQ(dumpHead(head), dumpHead(*general)) << where << "\n" << raw;
   EXPECT_EQ(messages.size(), general->messages.size()) << where;
+  const std::string_view model =
+      std::string_view(raw).substr(layout.model_begin, layout.model_end - layout.model_begin);
+  EXPECT_TRUE(model.starts_with('"') && model.ends_with('"')) << where << ": " << model;
 
   head.model = general->model = "upstream-model";
+  for (const std::string_view key : {"max_completion_tokens", "max_tokens"}) {
+    std::string openai_text, openai_general;
+    o.openai_text = appendOpenAITextRequestJson(head, messages, key, openai_text);
+    appendOpenAIRequestJson(*general, key, openai_general);
+    // Only the unmodelled members the general reading keeps are left to the general writer.
+    EXPECT_EQ(o.openai_text, general->extra.empty()) << where << "\n" << raw;
+    if (o.openai_text) {
+      EXPECT_EQ(openai_text, openai_general) << where << "\n" << raw;
+    }
+  }
+
   AnthropicRequestOptions options;
   options.default_max_tokens = 777;
   std::string anthropic_text, anthropic_general;
@@ -139,6 +162,10 @@ Outcome expectAlike(const std::string& raw, const std::string& where) {
     }
   }
   return o;
+}
+
+Outcome expectAlike(const std::string& raw, const std::string& where) {
+  return expectAlike(kOpenAIClient, raw, where);
 }
 
 using ::kh::test_support::readFile;
@@ -288,6 +315,148 @@ TEST(TextRequest, RandomlyEditedBodiesReadAlike) {
     std::string body = bases[rng() % bases.size()];
     if (rng() % 4 != 0) test_support::editRandomly(body, rng, noise, 1 + rng() % 2);
     read += expectAlike(body, "random edit").read;
+    if (HasFailure()) return;
+  }
+  EXPECT_GE(read, 5000);
+}
+
+// The benchmark's Anthropic-client request (bench/run.sh).
+const std::string kAnthropicBench =
+    R"({"model":"gpt-bench","max_tokens":256,"system":"You are a concise assistant for an infrastructure team. Answer in plain English, prefer short paragraphs, and mention trade-offs when they matter. When you are unsure, say so and suggest how to measure it instead of guessing.","messages":[{"role":"user","content":"We run several language model providers behind one endpoint. What does a gateway in front of them actually do on every request?"},{"role":"assistant","content":"It authenticates the caller, resolves the requested model to a provider, forwards the request over a pooled connection, and records usage such as tokens, latency and cost."},{"role":"user","content":"And how is that different from an ordinary reverse proxy like nginx? Please keep the answer under one hundred words and focus on the extra work per request, because we care about latency and CPU cost at high request rates."}],"temperature":0.2,"stream":true})";
+
+Outcome expectAnthropicAlike(const std::string& raw, const std::string& where) {
+  return expectAlike(kAnthropicClient, raw, where);
+}
+
+TEST(TextRequest, UsualAnthropicBodiesAreReadAsText) {
+  const Outcome bench = expectAnthropicAlike(kAnthropicBench, "bench");
+  EXPECT_TRUE(bench.read && bench.openai_text && bench.gemini_text);
+  const Outcome pretty = expectAnthropicAlike(
+      "{\n  \"model\": \"m\",\n  \"max_tokens\": 5,\n  \"messages\": [\n    {\"role\": \"user\", "
+      "\"content\": \"hi\"}\n  ]\n}\n",
+      "pretty");
+  EXPECT_TRUE(pretty.read && pretty.openai_text);
+}
+
+TEST(TextRequest, GoldenAnthropicRequestsReadAlike) {
+  int requests = 0, read = 0;
+  for (const char* provider : {"openai", "gemini"}) {
+    for (const auto& dir :
+         fs::directory_iterator(fs::path(KH_TEST_DATA_DIR) / "golden" / provider)) {
+      const fs::path file = dir.path() / "request.json";
+      const std::string meta = readFile(dir.path() / "case.json");
+      if (!fs::exists(file) || meta.find("\"client\": \"anthropic\"") == std::string::npos)
+        continue;
+      read += expectAnthropicAlike(readFile(file), file.string()).read;
+      ++requests;
+    }
+  }
+  EXPECT_GE(requests, 10);
+  EXPECT_GE(read, 1);
+}
+
+TEST(TextRequest, AnthropicVariantsReadAlike) {
+  const std::string turn = R"("messages":[{"role":"user","content":"x"}])";
+  const std::string head = R"({"model":"m","max_tokens":9,)";
+  const std::vector<std::string> bodies = {
+      // Text and its escapes: those appendJsonString writes are copied, others are not.
+      head + R"("messages":[{"role":"user","content":"a \"q\" \\ \n\t\r\b\f \u0001 \u001f é 😀"}]})",
+      head + R"("messages":[{"role":"user","content":"\u00e9"}]})",
+      head + R"("messages":[{"role":"user","content":"a\/b"}]})",
+      head + R"("messages":[{"role":"user","content":"\u000a"}]})",
+      head + R"("system":"\u000a",)" + turn + "}",
+      head + R"("system":"s \"x\"\n",)" + turn + "}",
+      // Roles, merging, empty texts and the system prompt's places.
+      head +
+          R"("messages":[{"role":"system","content":"s1"},{"role":"user","content":"u1"},{"role":"user","content":"u2"},{"role":"assistant","content":""},{"role":"user","content":"u3"},{"role":"assistant","content":"a1"},{"role":"assistant","content":"a2"},{"role":"system","content":""}]})",
+      head + turn + R"(,"system":"after the messages"})",
+      head + R"("system":"",)" + turn + "}",
+      head + R"("system":null,)" + turn + "}",
+      head + R"("system":[{"type":"text","text":"blocks"}],)" + turn + "}",
+      head + R"("system":5,)" + turn + "}",
+      head + R"("messages":[{"role":"system","content":"only system"}]})",
+      head + R"("messages":[{"role":"user","content":""}]})",
+      head + R"("messages":[]})",
+      head + R"("messages":[{"role":"user","content":null}]})",
+      head + R"("messages":[{"role":"user"}]})",
+      head + R"("messages":[{"content":"no role"}]})",
+      head + R"("messages":[{"role":null,"content":"x"}]})",
+      head + R"("messages":[{"role":"robot","content":"x"}]})",
+      head + R"("messages":[{"role":"developer","content":"x"}]})",
+      head + R"("messages":[{"role":"us\u0065r","content":"x"}]})",
+      head + R"("messages":[{"role":"user","content":[{"type":"text","text":"blocks"}]}]})",
+      head + R"("messages":[{"role":"user","content":5}]})",
+      head + R"("messages":[{"role":"user","content":"a","content":"b"}]})",
+      head +
+          R"("messages":[{"role":"user","content":"x","name":"n","extra":{"a":[1,{"b":null}]}}]})",
+      head + R"("messages":[{"role":"user","content":"x","con\u0074ent":"y"}]})",
+      head + R"("messages":["text",null]})",
+      head + R"("messages":null})",
+      head + R"("messages":{}})",
+      R"({"model":"m","max_tokens":9})",
+      // Members other than the messages.
+      head + turn +
+          R"(,"temperature":0.5,"top_p":0.25,"top_k":40,"stop_sequences":["a","\n"],"stream":false,"metadata":{"user_id":"u-1","other":[1]}})",
+      head + turn + R"(,"temperature":1,"top_p":0,"top_k":0})",
+      head + turn + R"(,"temperature":1.5})",
+      head + turn + R"(,"temperature":-0.5})",
+      head + turn + R"(,"temperature":1e-1})",
+      head + turn + R"(,"temperature":"0.2"})",
+      head + turn + R"(,"top_k":-1})",
+      head + turn + R"(,"top_k":4.0})",
+      head + turn + R"(,"stop_sequences":[]})",
+      head + turn + R"(,"stop_sequences":"end"})",
+      head + turn + R"(,"stop_sequences":[5]})",
+      head + turn + R"(,"stream":true})",
+      head + turn + R"(,"stream":"yes"})",
+      head + turn + R"(,"stream":null,"temperature":null,"stop_sequences":null,"metadata":null})",
+      head + turn + R"(,"metadata":{"user_id":null}})",
+      head + turn + R"(,"metadata":{"user_id":7}})",
+      head + turn + R"(,"metadata":{"user_id":"a","user_id":"b"}})",
+      head + turn + R"(,"metadata":[]})",
+      head + turn + R"(,"tools":[]})",
+      head + turn + R"(,"tools":null,"tool_choice":null})",
+      head + turn + R"(,"output_config":{"format":{"type":"json_schema","schema":{}}}})",
+      head + turn + R"(,"output_format":null})",
+      head + turn + R"(,"thinking":{"type":"enabled","budget_tokens":1024},"service_tier":"auto"})",
+      head + turn + R"(,"stream_options":{"include_usage":true}})",
+      head + turn + R"(,"user_preferences":{}})",
+      R"({"model":"m",)" + turn + "}",
+      R"({"model":"m","max_tokens":null,)" + turn + "}",
+      R"({"model":"m","max_tokens":0,)" + turn + "}",
+      R"({"model":"m","max_tokens":100.0,)" + turn + "}",
+      R"({"model":"m","max_tokens":"9",)" + turn + "}",
+      R"({"model":"m","max_tokens":1,"max_tokens":2,)" + turn + "}",
+      R"({"max_tokens":9,)" + turn + "}",
+      R"({"model":"m","model":"n","max_tokens":9,)" + turn + "}",
+      R"({"model":"m\u0031","max_tokens":9,)" + turn + "}",
+      R"({"model":5,"max_tokens":9,)" + turn + "}",
+      // Nesting at and past the gateway's limit, in a member the text path skips.
+      head + turn + R"(,"deep":)" + std::string(30, '[') + std::string(30, ']') + "}",
+      head + turn + R"(,"deep":)" + std::string(31, '[') + std::string(31, ']') + "}",
+      // Not a body.
+      head + turn + "} ",
+      head + turn + "}x",
+      head + turn,
+      head + turn + ",}",
+  };
+  int read = 0;
+  for (const std::string& b : bodies) read += expectAnthropicAlike(b, "variant").read;
+  EXPECT_GE(read, 20);
+}
+
+TEST(TextRequest, RandomlyEditedAnthropicBodiesReadAlike) {
+  const std::vector<std::string> bases = {
+      kAnthropicBench,
+      R"({"model":"m","max_tokens":9,"messages":[{"role":"system","content":"s \"x\"\n"},{"role":"user","content":"u1 é"},{"role":"user","content":"u2"},{"role":"assistant","content":"a"}],"stop_sequences":["\n"],"top_p":0.5,"top_k":3,"metadata":{"user_id":"me"},"system":"sys"})",
+  };
+  std::mt19937 rng(4343);
+  const std::string noise = "{}[]\",:\\ -+.eE019tfnulx\x01\x80\xc3\xa9";
+  int read = 0;
+  for (int run = 0; run < 20000; ++run) {
+    std::string body = bases[rng() % bases.size()];
+    if (rng() % 4 != 0) test_support::editRandomly(body, rng, noise, 1 + rng() % 2);
+    read += expectAnthropicAlike(body, "random edit").read;
     if (HasFailure()) return;
   }
   EXPECT_GE(read, 5000);
