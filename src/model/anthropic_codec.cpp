@@ -150,7 +150,18 @@ json::object argumentsObject(std::string_view arguments) {
 std::string messageId(std::string_view id) {
   if (id.starts_with("msg_")) return std::string(id);
   if (id.empty()) return "msg_" + core::newRequestId().substr(4);
-  return fmt::format("msg_{}", id);
+  std::string out;
+  out.reserve(id.size() + 4);
+  out.append("msg_"sv).append(id);
+  return out;
+}
+
+// messageId(id) as a JSON string, without a string of its own for the usual id.
+void appendMessageId(std::string_view id, std::string& out) {
+  if (id.empty() || id.starts_with("msg_")) return core::appendJsonString(out, messageId(id));
+  const std::size_t quote = out.size();
+  core::appendJsonString(out, id);
+  out.insert(quote + 1, "msg_"sv);
 }
 
 // Anthropic checks tool_use ids against ^[a-zA-Z0-9_-]+$; other providers' ids may hold other
@@ -1297,13 +1308,19 @@ void appendAnthropicResponseJson(const ChatResponse& r, std::string& out) {
   FinishReason finish = FinishReason::kNone;
   bool has_tools = false;
   out.append("{\"id\":"sv);
-  core::appendJsonString(out, messageId(r.id));
+  appendMessageId(r.id, out);
   out.append(",\"type\":\"message\",\"role\":\"assistant\",\"model\":"sv);
   core::appendJsonString(out, r.model);
   out.append(",\"content\":["sv);
   if (!r.choices.empty()) {
     const Choice& c = r.choices.front();
-    std::string text = c.message.text();
+    const std::vector<ContentPart>& parts = c.message.content;
+    std::string joined;  // only for an answer of several parts
+    std::string_view text;
+    if (parts.size() == 1 && parts.front().kind == ContentPart::Kind::kText)
+      text = parts.front().text;
+    else if (!parts.empty())
+      text = joined = c.message.text();
     if (text.empty() && c.message.refusal) text = *c.message.refusal;
     bool first = true;
     if (!text.empty()) {

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -186,6 +187,13 @@ struct TextMessage {
   std::string_view json_text;
   std::string_view json_name;  // the sender's name, in the same escaping; empty when none
 };
+
+// Room for the messages in a body written from them: their texts and the parts around each.
+inline std::size_t textBytes(std::span<const TextMessage> messages) {
+  std::size_t n = 0;
+  for (const TextMessage& m : messages) n += m.json_text.size() + m.json_name.size() + 64;
+  return n;
+}
 
 // Where in the body a text chat's reading (readOpenAIChatAsText, readAnthropicChatAsText) found
 // what a rewrite of the body needs.

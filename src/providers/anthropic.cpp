@@ -84,7 +84,7 @@ std::optional<http::UpstreamRequest> AnthropicProvider::buildTextChat(
   model::AnthropicRequestOptions options;
   options.default_max_tokens = config_.max_tokens_default;
   std::string body;
-  body.reserve(1024);
+  body.reserve(model::textBytes(messages) + 256);  // and the other members
   if (!model::appendAnthropicTextRequestJson(head, messages, options, body)) return std::nullopt;
   return this->request(messages_, &headers_, std::move(body), head.stream);
 }

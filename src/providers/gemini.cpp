@@ -122,7 +122,7 @@ http::UpstreamRequest GeminiProvider::chatRequest(const model::ChatRequest& requ
 std::optional<http::UpstreamRequest> GeminiProvider::buildTextChat(
     const model::ChatRequest& head, std::span<const model::TextMessage> messages) const {
   std::string body;
-  body.reserve(1024);
+  body.reserve(model::textBytes(messages) + 256);  // and the other members
   if (!model::appendGeminiTextRequestJson(head, messages, body)) return std::nullopt;
   return chatRequest(head, std::move(body));
 }

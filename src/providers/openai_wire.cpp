@@ -102,7 +102,7 @@ core::Result<http::UpstreamRequest> OpenAIWireProvider::buildChat(
 std::optional<http::UpstreamRequest> OpenAIWireProvider::buildTextChat(
     const model::ChatRequest& head, std::span<const model::TextMessage> messages) const {
   std::string body;
-  body.reserve(1024);
+  body.reserve(model::textBytes(messages) + 256);  // and the other members
   if (!model::appendOpenAITextRequestJson(head, messages, maxTokensKey(), body))
     return std::nullopt;
   return this->request(chat_, &headers_, std::move(body), head.stream);
