@@ -1,10 +1,25 @@
 #include "http/sse_parser.h"
 
+#include <cstring>
+
 #include "core/text_search.h"
 
 namespace kh::http {
 
+void SseParser::noteLineEnds() {
+  lf_only_ = scan_pos_ >= text_.size() ||
+             std::memchr(text_.data() + scan_pos_, '\r', text_.size() - scan_pos_) == nullptr;
+}
+
 std::size_t SseParser::findLineEnd(std::size_t from) const {
+  // Without a '\r' a line ends at the next '\n', which the C library finds faster than the
+  // search for either byte (with vectors as wide as the machine has, not sixteen bytes).
+  if (lf_only_) {
+    if (from >= text_.size()) return text_.size();
+    const void* lf = std::memchr(text_.data() + from, '\n', text_.size() - from);
+    return lf ? static_cast<std::size_t>(static_cast<const char*>(lf) - text_.data())
+              : text_.size();
+  }
   const std::size_t end = core::findEither(text_, '\n', '\r', from);
   return end == std::string_view::npos ? text_.size() : end;
 }

@@ -60,6 +60,7 @@ class SseParser {
   template <class OnEvent>
   void scan(bool at_eof, OnEvent& on_event) {
     std::size_t consumed = 0;  // bytes of text_ belonging to already delivered events
+    noteLineEnds();
     for (;;) {
       const std::size_t line_end = findLineEnd(scan_pos_);
       std::size_t next;
@@ -107,8 +108,10 @@ class SseParser {
 
   void fieldLine(std::size_t begin, std::size_t end);
   void dataLine(Span value);
-  // Offset of the first '\r' or '\n' at or after `from`, or text_.size(): one inline search
-  // for both, sixteen bytes at a time (a line is an event's field: tens to hundreds of bytes).
+  // Whether the text not parsed yet holds a '\r': most servers end lines with '\n' alone.
+  void noteLineEnds();
+  // Offset of the first '\r' or '\n' at or after `from`, or text_.size() (a line is an event's
+  // field: tens to hundreds of bytes).
   std::size_t findLineEnd(std::size_t from) const;
 
   template <class OnEvent>
@@ -147,6 +150,7 @@ class SseParser {
   int data_lines_ = 0;
   std::string joined_;    // only used when an event has several data lines
   bool pending_ = false;  // the current event has at least one line (field or comment)
+  bool lf_only_ = false;  // no '\r' from scan_pos_ to the end of text_
 };
 
 }  // namespace kh::http

@@ -70,6 +70,18 @@ TEST(SseParser, CrLfAndCrLineEndingsAnySplit) {
                         {"ping", "b", "", "event: ping\rdata: b\r\r", true}});
 }
 
+// Lines ended by '\n' alone are found another way than those that may end in '\r': a stream that
+// turns from one to the other, at any split, still gives the same events.
+TEST(SseParser, LineEndsThatChangeMidStreamAnySplit) {
+  const std::string input =
+      "data: a\n\nevent: e\r\ndata: b\r\n\r\ndata: c\n\ndata: d\r\rdata: f\n\n";
+  expectSplitInvariant(input, {{"", "a", "", "data: a\n\n", true},
+                               {"e", "b", "", "event: e\r\ndata: b\r\n\r\n", true},
+                               {"", "c", "", "data: c\n\n", true},
+                               {"", "d", "", "data: d\r\r", true},
+                               {"", "f", "", "data: f\n\n", true}});
+}
+
 TEST(SseParser, MultiLineDataCommentsAndIdsAnySplit) {
   const std::string input = ": keep-alive\n\nid: 7\ndata: line1\ndata:line2\nretry: 10\n\n";
   expectSplitInvariant(
