@@ -116,8 +116,9 @@ void runStreams(benchmark::State& state, const providers::Provider& p, api::Clie
   size_t bytes = 0;
   for (auto _ : state) {
     out.clear();
-    pipeline::StreamTranslator t(p.chatStreamDecoder(chat),
-                                 api::chatStreamEncoder(client, providers::Operation::kChat, chat));
+    pipeline::StreamTranslator t(
+        p.chatStreamDecoder(chat),
+        api::chatStreamEncoder(client, providers::Operation::kChat, chat, "req_bench"));
     for (const auto& [name, data] : stream.events) {
       http::SseEvent ev;
       ev.event = name;

@@ -10,7 +10,6 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/openai_errors.h"
-#include "core/ids.h"
 #include "core/json_text.h"
 #include "core/text_search.h"
 #include "model/anthropic_codec.h"
@@ -212,9 +211,14 @@ std::string renderChatResponse(ClientApi api, Operation op, const model::ChatRes
 }
 
 std::unique_ptr<ChatStreamEncoder> chatStreamEncoder(ClientApi api, Operation op,
-                                                     const model::ChatRequest& request) {
-  if (api == ClientApi::kAnthropic)
-    return std::make_unique<AnthropicEncoder>("msg_" + core::newRequestId(), request.model);
+                                                     const model::ChatRequest& request,
+                                                     std::string_view request_id) {
+  if (api == ClientApi::kAnthropic) {
+    std::string id;
+    id.reserve(request_id.size() + 4);
+    id.append("msg_").append(request_id);
+    return std::make_unique<AnthropicEncoder>(std::move(id), request.model);
+  }
   return std::make_unique<OpenAIChatEncoder>(request.include_usage, op == Operation::kCompletion);
 }
 

@@ -57,8 +57,11 @@ core::Result<model::EmbeddingRequest> parseEmbeddingRequest(std::string_view bod
 
 std::string renderChatResponse(ClientApi api, providers::Operation op,
                                const model::ChatResponse& response);
+// An Anthropic stream's message is named after the request (msg_ and its id), so that the two
+// are found together.
 std::unique_ptr<ChatStreamEncoder> chatStreamEncoder(ClientApi api, providers::Operation op,
-                                                     const model::ChatRequest& request);
+                                                     const model::ChatRequest& request,
+                                                     std::string_view request_id);
 std::string renderEmbeddingResponse(const model::EmbeddingRequest& request,
                                     const model::EmbeddingResponse& response);
 

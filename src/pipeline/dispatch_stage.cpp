@@ -161,7 +161,7 @@ class Translation final : public StreamHandler {
   Translation(RequestContext& ctx, const providers::Provider& provider)
       : ctx_(ctx),
         translator_(provider.chatStreamDecoder(*ctx.chat),
-                    api::chatStreamEncoder(ctx.client, ctx.op, *ctx.chat)) {}
+                    api::chatStreamEncoder(ctx.client, ctx.op, *ctx.chat, ctx.request_id)) {}
 
   bool onEvent(const http::SseEvent& ev, std::string& out) override {
     const bool open = translator_.onEvent(ev, out);

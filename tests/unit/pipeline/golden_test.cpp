@@ -300,7 +300,8 @@ TEST_P(Golden, Translates) {
 
   // A stream, fed whole and then split in two at every byte.
   auto replay = [&](std::size_t split) {
-    StreamTranslator t(provider->chatStreamDecoder(chat), api::chatStreamEncoder(client, op, chat));
+    StreamTranslator t(provider->chatStreamDecoder(chat),
+                       api::chatStreamEncoder(client, op, chat, "req_golden"));
     http::SseParser parser;
     std::string out;
     bool open = true;

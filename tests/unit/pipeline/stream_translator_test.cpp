@@ -109,7 +109,7 @@ Translated translate(const providers::Provider& p, api::ClientApi client, provid
   EXPECT_TRUE(chat.ok());
   if (!chat.ok()) return run;
   StreamTranslator t(std::make_unique<Decoder>(p.chatStreamDecoder(*chat), shortcut, run.taken),
-                     api::chatStreamEncoder(client, op, *chat));
+                     api::chatStreamEncoder(client, op, *chat, "req_test"));
   http::SseParser parser;
   bool open = true;
   auto onEvent = [&](const http::SseEvent& ev) {
