@@ -3,15 +3,72 @@
 #include <algorithm>
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+
+// After the socket headers, which it needs and does not include itself.
+#include <boost/asio/detail/reactive_socket_recv_op.hpp>
+
+namespace kh::http::fastio {
+
+// The one buffer of a read from a TCP socket that tells the reactor when it emptied the socket.
+struct DrainingRead {
+  boost::asio::mutable_buffer buffer;
+  const boost::asio::mutable_buffer* begin() const { return &buffer; }
+  const boost::asio::mutable_buffer* end() const { return &buffer + 1; }
+};
+
+}  // namespace kh::http::fastio
+
+namespace boost::asio::detail {
+
+// Asio tries every read on a socket at once unless the last one found the peer closed, so the
+// read that waits for a client's next request, or for an upstream's answer right after its
+// request went out, is a system call that fails. A TCP read that returns less than it asked for
+// has taken all the socket held: it reports the socket drained (as a short write already does),
+// and the next read is queued for the reactor's next readiness event without being tried. The
+// reactor is edge-triggered, and data that arrives after the read raises a new event, so nothing
+// is missed. Specialized for DrainingRead only: every other read behaves as Asio's own.
+template <>
+class reactive_socket_recv_op_base<kh::http::fastio::DrainingRead> : public reactor_op {
+ public:
+  reactive_socket_recv_op_base(const boost::system::error_code& success_ec, socket_type socket,
+                               socket_ops::state_type state,
+                               const kh::http::fastio::DrainingRead& read,
+                               socket_base::message_flags flags, func_type complete_func)
+      : reactor_op(success_ec, &reactive_socket_recv_op_base::do_perform, complete_func),
+        socket_(socket),
+        state_(state),
+        buffer_(read.buffer),
+        flags_(flags) {}
+
+  static status do_perform(reactor_op* base) {
+    auto* o = static_cast<reactive_socket_recv_op_base*>(base);
+    const bool is_stream = (o->state_ & socket_ops::stream_oriented) != 0;
+    if (!socket_ops::non_blocking_recv1(o->socket_, o->buffer_.data(), o->buffer_.size(), o->flags_,
+                                        is_stream, o->ec_, o->bytes_transferred_))
+      return not_done;
+    if (is_stream && o->bytes_transferred_ < o->buffer_.size()) return done_and_exhausted;
+    return done;
+  }
+
+ private:
+  socket_type socket_;
+  socket_ops::state_type state_;
+  mutable_buffer buffer_;
+  socket_base::message_flags flags_;
+};
+
+}  // namespace boost::asio::detail
 
 namespace kh::http::fastio {
 
@@ -83,8 +140,13 @@ net::awaitable<error_code> readMore(Stream& s, beast::flat_buffer& buf) {
   const std::size_t room =
       std::clamp<std::size_t>(free_room > kReadPadding ? free_room - kReadPadding : 0, 4096, 65536);
   const auto space = buf.prepare(room + kReadPadding);
-  auto [ec, n] = co_await s.async_read_some(net::buffer(space.data(), room),
-                                            net::as_tuple(net::use_awaitable));
+  const net::mutable_buffer into(space.data(), room);
+  auto [ec, n] = co_await [&] {
+    if constexpr (std::is_same_v<Stream, tcp::socket>)
+      return s.async_read_some(DrainingRead{into}, net::as_tuple(net::use_awaitable));
+    else
+      return s.async_read_some(into, net::as_tuple(net::use_awaitable));
+  }();
   if (!ec) buf.commit(n);
   co_return ec;
 }
