@@ -40,6 +40,10 @@
 #   BENCH_KEEP        1 = keep the temporary directory (configs, logs, raw wrk output)
 #   BENCH_PIN         1 = pin wrk + mock to CPU 0 and the proxy under test to
 #                     CPU 1 (taskset); steadier numbers on small VMs (default: 0)
+#   BENCH_ONE_CORE    1 = after the other runs, measure the added latency at 1
+#                     connection again with wrk, the mock and the proxy under
+#                     test all on CPU 0 (taskset), where no request waits for a
+#                     wake-up across cores; 0 = off            (default: 1)
 #   BENCH_TRANSLATED  1 = also measure the translated paths through kakehashi
 #                     (see TRANSLATED PATHS below); 0 = off, and the run and
 #                     report are exactly the plain comparison      (default: 1)
@@ -114,6 +118,8 @@ KEEP="${BENCH_KEEP:-0}"
 PIN="${BENCH_PIN:-0}"
 REPEAT="${BENCH_REPEAT:-3}"
 TRANSLATED="${BENCH_TRANSLATED:-1}"
+ONE_CORE="${BENCH_ONE_CORE:-1}"
+case "$ONE_CORE" in 0|1) ;; *) ONE_CORE=1 ;; esac
 T_CONNS="${BENCH_TRANSLATED_CONNS:-1 16 64}"
 case "$TRANSLATED" in 0|1) ;; *) TRANSLATED=1 ;; esac
 
@@ -776,6 +782,7 @@ start_nginx() {   # name pin... -> sets STARTED_PID to the master (foreground, s
 }
 
 start_nginx mock "${PIN_LOAD[@]}"
+MOCK_PID=$STARTED_PID
 start_nginx proxy "${PIN_PROXY[@]}"
 PROXY_PID=$STARTED_PID
 
@@ -1271,6 +1278,68 @@ if [ "$TRANSLATED" = 1 ] && [ "$T_STATE" = on ] && [ -n "$KK_PID" ] && kill -0 "
 fi
 
 # -----------------------------------------------------------------------------
+# 7c. Added latency at 1 connection, everything on one core. On a small VM a
+#     wake-up across cores costs tens of µs, and at 1 connection every request
+#     waits for several: the added latency measured above is mostly where the
+#     processes happened to run. Here wrk, the mock and the proxy share CPU 0,
+#     last, so the runs before keep their own placement.
+# -----------------------------------------------------------------------------
+declare -A OC_P50 OC_P99 OC_L_P50 OC_L_P99
+OC_STATE=off
+if [ "$ONE_CORE" = 1 ]; then
+  case " $CONNS " in
+    *" 1 "*)
+      if command -v taskset >/dev/null 2>&1; then
+        OC_STATE=on
+        oc_pids=()
+        read -r -a oc_more <<<"$(nginx_pids "$MOCK_PID")"; oc_pids+=("${oc_more[@]}")
+        oc_pids+=("${NGINX_PIDS[@]}")
+        if [ -n "$KK_PID" ] && kill -0 "$KK_PID" 2>/dev/null; then oc_pids+=("$KK_PID"); fi
+        for p in "${oc_pids[@]}"; do taskset -a -cp 0 "$p" >/dev/null 2>&1 || OC_STATE="failed to pin pid $p"; done
+      else
+        OC_STATE='skipped (needs taskset)'
+      fi
+      ;;
+    *) OC_STATE='skipped (BENCH_CONNS has no 1)' ;;
+  esac
+fi
+if [ "$OC_STATE" = on ]; then
+  oc_targets=$TARGETS
+  if [ -z "$KK_PID" ] || ! kill -0 "$KK_PID" 2>/dev/null; then oc_targets=${oc_targets/kakehashi/}; fi
+  say "one core: added latency at 1 connection, targets: $oc_targets"
+  for m in $MODES; do
+    oc_accept=application/json
+    if [ "$m" = stream ]; then oc_accept=text/event-stream; fi
+    for t in $oc_targets; do   # warm-up after the move
+      BENCH_BODY_FILE="$TMP/body-$m.json" BENCH_ACCEPT=$oc_accept taskset -c 0 \
+        wrk -t 1 -c 1 -d 1s --timeout 5s -s "$TMP/post.lua" "$(url_for "$t" "$m")" >/dev/null 2>&1 || true
+    done
+    for r in $(seq 1 "$REPEAT"); do
+      for t in $(rotated $((r - 1)) $oc_targets); do
+        raw="$TMP/wrk-onecore-$t-$m-r$r.txt"
+        BENCH_BODY_FILE="$TMP/body-$m.json" BENCH_ACCEPT=$oc_accept taskset -c 0 \
+          wrk -t 1 -c 1 -d "${DURATION}s" --timeout 5s --latency -s "$TMP/post.lua" "$(url_for "$t" "$m")" \
+          >"$raw" 2>&1 || true
+        line=$(grep '^BENCH ' "$raw" | tail -n 1 || true)
+        if [ -z "$line" ]; then
+          say "one core: $m $t: wrk produced no result (see $raw, BENCH_KEEP=1)"
+          continue
+        fi
+        OC_L_P50[$m|$t]+=" $(kv "$line" p50_us)"; OC_L_P99[$m|$t]+=" $(kv "$line" p99_us)"
+        say "one core: $m $t (repeat $r): p50 $(kv "$line" p50_us) us, p99 $(kv "$line" p99_us) us"
+      done
+    done
+  done
+  for k in "${!OC_L_P50[@]}"; do
+    # shellcheck disable=SC2086  # space-separated numbers
+    {
+      OC_P50[$k]=$(awk -v v="$(median ${OC_L_P50[$k]})" 'BEGIN { printf "%.0f", v }')
+      OC_P99[$k]=$(awk -v v="$(median ${OC_L_P99[$k]})" 'BEGIN { printf "%.0f", v }')
+    }
+  done
+fi
+
+# -----------------------------------------------------------------------------
 # 8. Report
 # -----------------------------------------------------------------------------
 na() { [ -n "${1:-}" ] && printf '%s' "$1" || printf '–'; }
@@ -1347,6 +1416,33 @@ report() {
     done
   done
   echo
+  if [ "$OC_STATE" = on ]; then
+    echo "### The same, with wrk, the mock and the proxy all on CPU 0"
+    echo
+    echo "Measured last, after moving every process to CPU 0, so that no request waits for a wake-up across cores; medians of $REPEAT runs of ${DURATION}s (direct p50 / p99 in brackets)."
+    echo
+    echo "| mode | target | added p50 µs | added p99 µs | added p99 ≤ 50 µs |"
+    echo "|---|---|---:|---:|---|"
+    for m in $MODES; do
+      d50=${OC_P50[$m|direct]:-}; d99=${OC_P99[$m|direct]:-}
+      echo "| $m | direct | ($(na "$d50")) | ($(na "$d99")) | |"
+      for t in nginx kakehashi; do
+        case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
+        a50=$(awk -v a="${OC_P50[$m|$t]:-}" -v b="$d50" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
+        a99=$(awk -v a="${OC_P99[$m|$t]:-}" -v b="$d99" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
+        if [ "$t" = kakehashi ]; then
+          ok=$(awk -v a="$a99" 'BEGIN { if (a == "–") print "–"; else if (a + 0 <= 50) print "met"; else print "MISSED" }')
+        else
+          ok='(reference)'
+        fi
+        echo "| $m | $t | $a50 | $a99 | $ok |"
+      done
+    done
+    echo
+  elif [ "$OC_STATE" != off ]; then
+    echo "One-core latency runs: $OC_STATE."
+    echo
+  fi
   echo "## Memory"
   echo
   echo "| target | RSS idle MB | RSS peak MB (VmHWM) | idle RSS ≤ 20 MB |"
