@@ -1348,6 +1348,15 @@ cpu_model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 [ -n "$cpu_model" ] || cpu_model=$(awk -F': *' '/^(Hardware|cpu model|Processor)/ {print $2; exit}' /proc/cpuinfo)
 git_rev=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo 'no commit')
 
+latency_row() {   # mode target p50 p99 direct-p50 direct-p99 -> a row of an added-latency table
+  local a50 a99 ok='(reference)'
+  a50=$(awk -v a="$3" -v b="$5" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
+  a99=$(awk -v a="$4" -v b="$6" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
+  if [ "$2" = kakehashi ]; then
+    ok=$(awk -v a="$a99" 'BEGIN { if (a == "–") print "–"; else if (a + 0 <= 50) print "met"; else print "MISSED" }')
+  fi
+  echo "| $1 | $2 | $a50 | $a99 | $ok |"
+}
 report() {
   echo "# Kakehashi benchmark: direct vs nginx vs kakehashi"
   echo
@@ -1399,20 +1408,12 @@ report() {
   echo
   echo "| mode | target | added p50 µs | added p99 µs | added p99 ≤ 50 µs |"
   echo "|---|---|---:|---:|---|"
-  local d50 d99 a50 a99
+  local d50 d99
   for m in $MODES; do
     case " $CONNS " in *" 1 "*) ;; *) continue ;; esac
     for t in nginx kakehashi; do
       case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
-      d50=${P50[$m|1|direct]:-}; d99=${P99[$m|1|direct]:-}
-      a50=$(awk -v a="${P50[$m|1|$t]:-}" -v b="$d50" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
-      a99=$(awk -v a="${P99[$m|1|$t]:-}" -v b="$d99" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
-      if [ "$t" = kakehashi ]; then
-        ok=$(awk -v a="$a99" 'BEGIN { if (a == "–") print "–"; else if (a + 0 <= 50) print "met"; else print "MISSED" }')
-      else
-        ok='(reference)'
-      fi
-      echo "| $m | $t | $a50 | $a99 | $ok |"
+      latency_row "$m" "$t" "${P50[$m|1|$t]:-}" "${P99[$m|1|$t]:-}" "${P50[$m|1|direct]:-}" "${P99[$m|1|direct]:-}"
     done
   done
   echo
@@ -1428,14 +1429,7 @@ report() {
       echo "| $m | direct | ($(na "$d50")) | ($(na "$d99")) | |"
       for t in nginx kakehashi; do
         case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
-        a50=$(awk -v a="${OC_P50[$m|$t]:-}" -v b="$d50" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
-        a99=$(awk -v a="${OC_P99[$m|$t]:-}" -v b="$d99" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
-        if [ "$t" = kakehashi ]; then
-          ok=$(awk -v a="$a99" 'BEGIN { if (a == "–") print "–"; else if (a + 0 <= 50) print "met"; else print "MISSED" }')
-        else
-          ok='(reference)'
-        fi
-        echo "| $m | $t | $a50 | $a99 | $ok |"
+        latency_row "$m" "$t" "${OC_P50[$m|$t]:-}" "${OC_P99[$m|$t]:-}" "$d50" "$d99"
       done
     done
     echo
