@@ -870,14 +870,9 @@ bool readAnthropicChatAsText(std::string_view body, int max_depth, ChatRequest& 
     long long n = 0;
     bool b = false;
     switch (i) {
-      case kModel: {
-        JsonString model;
-        read = s.peek() == Kind::kString && s.string(model) && model.appendTo(r.model);
-        // The token, quotes included.
-        layout.model_begin = static_cast<std::size_t>(model.raw.data() - body.data()) - 1;
-        layout.model_end = layout.model_begin + model.raw.size() + 2;
+      case kModel:
+        read = detail::readModelMember(s, body, r.model, layout);
         break;
-      }
       case kMaxTokens:
         read = s.integer(n) && n >= 1;
         r.max_tokens = n;

@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/error.h"
+#include "model/json_scan.h"
 #include "model/types.h"
 
 namespace kh::model::detail {
@@ -42,6 +43,18 @@ inline std::optional<long long> integer(const boost::json::value& v) {
   if (v.is_double() && v.as_double() == static_cast<double>(static_cast<long long>(v.as_double())))
     return static_cast<long long>(v.as_double());
   return std::nullopt;
+}
+
+// The `model` member of a chat body the scanner is reading: its name into `model`, and where its
+// JSON string lies in `body` (quotes included), so that another name can be spliced in its place.
+inline bool readModelMember(JsonScanner& s, std::string_view body, std::string& model,
+                            ChatBodyLayout& layout) {
+  JsonString token;
+  if (s.peek() != JsonScanner::Kind::kString || !s.string(token) || !token.appendTo(model))
+    return false;
+  layout.model_begin = static_cast<std::size_t>(token.raw.data() - body.data()) - 1;
+  layout.model_end = layout.model_begin + token.raw.size() + 2;
+  return true;
 }
 
 // `v` as Boost.JSON serializes it, appended to `out` without a temporary string: for the values

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <random>
 #include <sstream>
 #include <string>
@@ -184,19 +185,30 @@ TEST(TextRequest, UsualBodiesAreReadAsText) {
   EXPECT_TRUE(pretty.read && pretty.anthropic_text && pretty.gemini_text);
 }
 
-TEST(TextRequest, GoldenRequestsReadAlike) {
-  int requests = 0, read = 0;
-  for (const char* provider : {"anthropic", "gemini"}) {
+// The client requests of the golden chat cases of `providers` sent by `client` ("openai" or
+// "anthropic").
+std::vector<fs::path> goldenChatRequests(std::initializer_list<const char*> providers,
+                                         std::string_view client) {
+  const std::string client_line = "\"client\": \"" + std::string(client) + "\"";
+  std::vector<fs::path> files;
+  for (const char* provider : providers) {
     for (const auto& dir :
          fs::directory_iterator(fs::path(KH_TEST_DATA_DIR) / "golden" / provider)) {
       const fs::path file = dir.path() / "request.json";
       const std::string meta = readFile(dir.path() / "case.json");
-      if (!fs::exists(file) || meta.find("\"operation\": \"chat\"") == std::string::npos ||
-          meta.find("\"client\": \"openai\"") == std::string::npos)
-        continue;
-      read += expectAlike(readFile(file), file.string()).read;
-      ++requests;
+      if (fs::exists(file) && meta.find("\"operation\": \"chat\"") != std::string::npos &&
+          meta.find(client_line) != std::string::npos)
+        files.push_back(file);
     }
+  }
+  return files;
+}
+
+TEST(TextRequest, GoldenRequestsReadAlike) {
+  int requests = 0, read = 0;
+  for (const fs::path& file : goldenChatRequests({"anthropic", "gemini"}, "openai")) {
+    read += expectAlike(readFile(file), file.string()).read;
+    ++requests;
   }
   EXPECT_GE(requests, 30);
   // Most golden requests probe tools, images and formats the text path leaves alone; the plain
@@ -340,16 +352,9 @@ TEST(TextRequest, UsualAnthropicBodiesAreReadAsText) {
 
 TEST(TextRequest, GoldenAnthropicRequestsReadAlike) {
   int requests = 0, read = 0;
-  for (const char* provider : {"openai", "gemini"}) {
-    for (const auto& dir :
-         fs::directory_iterator(fs::path(KH_TEST_DATA_DIR) / "golden" / provider)) {
-      const fs::path file = dir.path() / "request.json";
-      const std::string meta = readFile(dir.path() / "case.json");
-      if (!fs::exists(file) || meta.find("\"client\": \"anthropic\"") == std::string::npos)
-        continue;
-      read += expectAnthropicAlike(readFile(file), file.string()).read;
-      ++requests;
-    }
+  for (const fs::path& file : goldenChatRequests({"openai", "gemini"}, "anthropic")) {
+    read += expectAnthropicAlike(readFile(file), file.string()).read;
+    ++requests;
   }
   EXPECT_GE(requests, 10);
   EXPECT_GE(read, 1);
