@@ -130,7 +130,8 @@ inline constexpr std::size_t kReadPadding = 64;
 
 // Reads what the peer sent next into `buf`: at least one byte, or an error (eof when the peer
 // closed). Asio tries the read at once and waits in the reactor only when nothing is there,
-// with no epoll_ctl. `Stream` is a TCP socket or a TLS stream over one. Every byte the buffer
+// with no epoll_ctl; on a plain socket whose last read emptied it, it waits without trying
+// (DrainingRead). `Stream` is a TCP socket or a TLS stream over one. Every byte the buffer
 // holds is followed by at least kReadPadding allocated bytes (consume() does not move data).
 template <class Stream>
 net::awaitable<error_code> readMore(Stream& s, beast::flat_buffer& buf) {
