@@ -24,6 +24,38 @@ std::size_t SseParser::findLineEnd(std::size_t from) const {
   return end == std::string_view::npos ? text_.size() : end;
 }
 
+std::size_t SseParser::pastLineEnd(std::size_t at) const {
+  if (at >= text_.size()) return 0;
+  if (text_[at] == '\n') return at + 1;
+  if (text_[at] == '\r' && at + 1 < text_.size() && text_[at + 1] == '\n') return at + 2;
+  return 0;
+}
+
+std::size_t SseParser::wholeEvent(std::size_t at) {
+  constexpr std::string_view kEvent = "event: ";
+  constexpr std::string_view kData = "data: ";
+  std::size_t p = at;
+  Span event;
+  if (text_.substr(p).starts_with(kEvent)) {
+    const std::size_t end = findLineEnd(p + kEvent.size());
+    event = {p + kEvent.size(), end - p - kEvent.size()};
+    p = pastLineEnd(end);
+    if (p == 0) return 0;
+  }
+  if (!text_.substr(p).starts_with(kData)) return 0;
+  const std::size_t end = findLineEnd(p + kData.size());
+  const Span data{p + kData.size(), end - p - kData.size()};
+  p = pastLineEnd(end);
+  if (p == 0) return 0;
+  const std::size_t next = pastLineEnd(p);  // the blank line that dispatches it
+  if (next == 0) return 0;
+  event_ = event;
+  data_ = data;
+  data_lines_ = 1;
+  pending_ = true;
+  return next;
+}
+
 void SseParser::dataLine(Span value) {
   if (data_lines_ == 0) {
     data_ = value;

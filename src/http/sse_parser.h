@@ -62,6 +62,14 @@ class SseParser {
     std::size_t consumed = 0;  // bytes of text_ belonging to already delivered events
     noteLineEnds();
     for (;;) {
+      if (!pending_) {
+        // Between events nothing is pending, and the event starts where the last one ended.
+        if (const std::size_t next = wholeEvent(scan_pos_); next != 0) {
+          deliver(consumed, next, on_event);
+          consumed = scan_pos_ = next;
+          continue;
+        }
+      }
       const std::size_t line_end = findLineEnd(scan_pos_);
       std::size_t next;
       if (line_end == text_.size()) {
@@ -106,6 +114,15 @@ class SseParser {
     }
   }
 
+  // The usual event as servers write it, whole at `at`: an optional `event: ` line, one `data: `
+  // line and a blank line, each line ended by '\n' or "\r\n". Read in one step (two line-end
+  // searches instead of three, and no field parsing): its fields are set and the offset past its
+  // blank line returned. 0 for anything else, read line by line then, including an event not
+  // complete yet.
+  std::size_t wholeEvent(std::size_t at);
+  // Past the line end at `at` when it is '\n' or "\r\n"; 0 when it is a '\r' alone, one whose
+  // '\n' may still come, or no line end.
+  std::size_t pastLineEnd(std::size_t at) const;
   void fieldLine(std::size_t begin, std::size_t end);
   void dataLine(Span value);
   // Whether the text not parsed yet holds a '\r': most servers end lines with '\n' alone.

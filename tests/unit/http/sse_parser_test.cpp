@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -108,6 +110,103 @@ TEST(SseParser, KeepsOnlyTheIncompleteTail) {
   p.feed("data: partial", on);
   EXPECT_EQ(n, 1000);
   EXPECT_EQ(p.buffered(), std::string_view("data: partial").size());
+}
+
+// The event stream as WHATWG HTML §9.2 reads it, the whole text at once, line by line: what the
+// parser must deliver however its input is split, whichever way it reads each event.
+std::vector<Seen> readLineByLine(std::string_view in) {
+  std::vector<Seen> out;
+  Seen cur{};
+  bool pending = false;
+  int data_lines = 0;
+  std::size_t start = 0;  // where the event's raw bytes begin: past the last blank line
+  auto dispatch = [&](std::size_t end) {
+    if (pending) {
+      cur.raw = std::string(in.substr(start, end - start));
+      cur.has_data = data_lines > 0;
+      out.push_back(cur);
+    }
+    cur = {};
+    pending = false;
+    data_lines = 0;
+    start = end;
+  };
+  std::size_t pos = 0;
+  while (pos < in.size()) {
+    std::size_t end = in.find_first_of("\r\n", pos);
+    std::size_t next;
+    if (end == std::string_view::npos) {
+      end = next = in.size();
+    } else {
+      next = in[end] == '\r' && end + 1 < in.size() && in[end + 1] == '\n' ? end + 2 : end + 1;
+    }
+    const std::string_view line = in.substr(pos, end - pos);
+    pos = next;
+    if (line.empty()) {
+      dispatch(next);
+      continue;
+    }
+    pending = true;
+    if (line.front() == ':') continue;
+    const std::size_t colon = line.find(':');
+    const std::string_view name = line.substr(0, colon);
+    std::string_view value = colon == std::string_view::npos ? "" : line.substr(colon + 1);
+    if (value.starts_with(' ')) value.remove_prefix(1);
+    if (name == "data") {
+      if (data_lines++ > 0) cur.data.push_back('\n');
+      cur.data.append(value);
+    } else if (name == "event") {
+      cur.event = std::string(value);
+    } else if (name == "id") {
+      cur.id = std::string(value);
+    }
+  }
+  dispatch(in.size());
+  return out;
+}
+
+// Streams of random lines (mostly the usual `event:`/`data:`/blank events, with every other field,
+// comments and all three line ends mixed in), fed in random pieces: the same events as reading
+// them line by line.
+TEST(SseParser, RandomStreamsInRandomPiecesReadAsLineByLine) {
+  static constexpr std::string_view kLines[] = {"event: message_start",
+                                                "event: ping",
+                                                "event: ",
+                                                "event:x",
+                                                "event",
+                                                "data: {\"a\":1}",
+                                                "data: [DONE]",
+                                                "data: ",
+                                                "data:",
+                                                "data",
+                                                "data:  two spaces",
+                                                "id: 7",
+                                                ": comment",
+                                                "retry: 5",
+                                                "",
+                                                "",
+                                                "",
+                                                "data: {\"type\":\"content_block_delta\"}"};
+  static constexpr std::string_view kEnds[] = {"\n", "\n", "\n", "\r\n", "\r\n", "\r"};
+  std::mt19937 rng(20261201);
+  for (int round = 0; round < 20000; ++round) {
+    std::string in;
+    const int lines = 1 + static_cast<int>(rng() % 10);
+    // Half the streams end every line alike, as servers do.
+    const bool one_end = rng() % 2 == 0;
+    const std::string_view shared_end = kEnds[rng() % std::size(kEnds)];
+    for (int i = 0; i < lines; ++i) {
+      in.append(kLines[rng() % std::size(kLines)]);
+      if (i + 1 < lines || rng() % 4 != 0)
+        in.append(one_end ? shared_end : kEnds[rng() % std::size(kEnds)]);
+    }
+    std::vector<std::size_t> cuts;
+    const int pieces = static_cast<int>(rng() % 4);
+    for (int i = 0; i < pieces; ++i) cuts.push_back(rng() % (in.size() + 1));
+    std::sort(cuts.begin(), cuts.end());
+    ASSERT_EQ(parseSplit(in, cuts), readLineByLine(in))
+        << "stream: " << ::testing::PrintToString(in);
+  }
 }
 
 }  // namespace
