@@ -1357,6 +1357,14 @@ latency_row() {   # mode target p50 p99 direct-p50 direct-p99 -> a row of an add
   fi
   echo "| $1 | $2 | $a50 | $a99 | $ok |"
 }
+proxy_latency_rows() {   # mode p50-array p99-array key-prefix direct-p50 direct-p99 -> nginx's and kakehashi's rows
+  local -n rows_p50=$2 rows_p99=$3
+  local t
+  for t in nginx kakehashi; do
+    case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
+    latency_row "$1" "$t" "${rows_p50[$4$t]:-}" "${rows_p99[$4$t]:-}" "$5" "$6"
+  done
+}
 report() {
   echo "# Kakehashi benchmark: direct vs nginx vs kakehashi"
   echo
@@ -1411,10 +1419,7 @@ report() {
   local d50 d99
   for m in $MODES; do
     case " $CONNS " in *" 1 "*) ;; *) continue ;; esac
-    for t in nginx kakehashi; do
-      case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
-      latency_row "$m" "$t" "${P50[$m|1|$t]:-}" "${P99[$m|1|$t]:-}" "${P50[$m|1|direct]:-}" "${P99[$m|1|direct]:-}"
-    done
+    proxy_latency_rows "$m" P50 P99 "$m|1|" "${P50[$m|1|direct]:-}" "${P99[$m|1|direct]:-}"
   done
   echo
   if [ "$OC_STATE" = on ]; then
@@ -1427,10 +1432,7 @@ report() {
     for m in $MODES; do
       d50=${OC_P50[$m|direct]:-}; d99=${OC_P99[$m|direct]:-}
       echo "| $m | direct | ($(na "$d50")) | ($(na "$d99")) | |"
-      for t in nginx kakehashi; do
-        case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
-        latency_row "$m" "$t" "${OC_P50[$m|$t]:-}" "${OC_P99[$m|$t]:-}" "$d50" "$d99"
-      done
+      proxy_latency_rows "$m" OC_P50 OC_P99 "$m|" "$d50" "$d99"
     done
     echo
   elif [ "$OC_STATE" != off ]; then
