@@ -9,6 +9,11 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -27,45 +32,96 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 
-// Writes all of `text` to standard output, retrying what the kernel took only in part. A failing
-// output (closed pipe, full disk) loses the text, not the process.
-void writeOut(std::string_view text) {
+// Writes all of `text` to `fd`, retrying what the kernel took only in part and waiting while an
+// output opened non-blocking by someone else is full. A failing output (closed pipe, full disk)
+// loses the text, not the process.
+void writeOut(int fd, std::string_view text) {
   while (!text.empty()) {
-    const ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
+    const ssize_t n = ::write(fd, text.data(), text.size());
     if (n > 0) {
       text.remove_prefix(static_cast<std::size_t>(n));
     } else if (n < 0 && errno == EINTR) {
       continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd pfd{fd, POLLOUT, 0};
+      ::poll(&pfd, 1, -1);
     } else {
       return;
     }
   }
 }
 
-// The one thread that writes log text to stdout, so that lines from every thread come out
-// whole and no event loop waits on a slow terminal or pipe. Text is handed over by move and its
-// buffer comes back for a later batch: a line is never copied on its way out. The writer lets
-// text gather for a few milliseconds and writes it in one call: handing over costs an event loop
-// an uncontended lock, with a wake-up only for the first text after a quiet spell.
+// How an event loop can write to the log output itself, without ever waiting on it.
+struct DirectOutput {
+  // A regular file (or /dev/null) takes text into the page cache at once, as nginx's access log
+  // does: written in place, no thread and no wake-up involved.
+  bool in_place = false;
+  // For a pipe or terminal: the same output opened a second time, non-blocking, so that a full
+  // pipe turns into EAGAIN here without changing how anyone else sharing it writes. -1: none.
+  int nonblocking_fd = -1;
+  // A socket (a journal's stream): send() with MSG_DONTWAIT needs no second descriptor.
+  bool socket = false;
+};
+
+DirectOutput probeOutput(int fd) {
+  DirectOutput out;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return out;
+  if (S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))) {
+    out.in_place = true;
+  } else if (S_ISSOCK(st.st_mode)) {
+    out.socket = true;
+  } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+    const std::string path = fmt::format("/proc/self/fd/{}", fd);
+    out.nonblocking_fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  }
+  return out;
+}
+
+// Where log text goes. An event loop's batch is written by that thread itself when the output
+// takes it at once (almost always: a file, or a pipe or socket with room), so logging costs no
+// thread switch on the request path. What the output cannot take now, and everything after it
+// until that is out, goes to a writer thread of its own that waits on the output instead, so no
+// event loop ever waits on a slow terminal or pipe and lines from every thread come out whole and
+// in order. Text is handed over by move and its buffer comes back for a later batch: a line is
+// never copied on its way out. The writer lets text gather for a few milliseconds and writes it in
+// one call.
 class Writer {
  public:
-  Writer() : thread_([this] { run(); }) {}
+  explicit Writer(int fd) : fd_(fd), direct_(probeOutput(fd)) {
+    if (!direct_.in_place) thread_ = std::thread([this] { run(); });
+  }
   ~Writer() {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
     }
     wake_.notify_one();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
+    if (direct_.nonblocking_fd >= 0) ::close(direct_.nonblocking_fd);
   }
 
-  // Queues `text` (whole lines, each ending in '\n') and leaves an empty buffer in its place,
-  // one that earlier text was written from when there is one.
+  // Writes or queues `text` (whole lines, each ending in '\n') and leaves an empty buffer in its
+  // place: `text`'s own when it was written, else one that earlier text was written from.
   void write(std::string& text) {
     std::string spare;
     bool wake = false;
     {
       std::lock_guard lock(mutex_);
+      if (direct_.in_place) {
+        writeOut(fd_, text);
+        text.clear();
+        return;
+      }
+      if (queue_.empty() && !writing_) {
+        const std::size_t done = tryWrite(text);
+        if (done == text.size()) {
+          text.clear();
+          return;
+        }
+        // The rest of a line cut short comes next from the writer: nothing may go in between.
+        text.erase(0, done);
+      }
       if (queued_bytes_ + text.size() > kMaxQueuedBytes) {
         // Output that does not keep up loses lines rather than holding requests or memory.
         text.clear();
@@ -100,6 +156,32 @@ class Writer {
   static constexpr std::size_t kMaxSpareCapacity = 256u << 10;
   static constexpr auto kGather = std::chrono::milliseconds(5);
 
+  // Writes as much of `text` as the output takes without waiting; the bytes written. A failing
+  // output counts as written: the text is lost, as it would be from the writer.
+  std::size_t tryWrite(std::string_view text) const {
+    std::size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = -1;
+      if (direct_.socket) {
+        n = ::send(fd_, text.data() + done, text.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+      } else if (direct_.nonblocking_fd >= 0) {
+        n = ::write(direct_.nonblocking_fd, text.data() + done, text.size() - done);
+      } else {
+        return done;
+      }
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return done;
+      } else {
+        return text.size();
+      }
+    }
+    return done;
+  }
+
   void run() {
     std::vector<std::string> batch;
     std::vector<iovec> iov;
@@ -132,7 +214,7 @@ class Writer {
   }
 
   // One writev() for all of `batch` where the output takes it; what it leaves, piece by piece.
-  static void writeAll(const std::vector<std::string>& batch, std::vector<iovec>& iov) {
+  void writeAll(const std::vector<std::string>& batch, std::vector<iovec>& iov) const {
     std::size_t i = 0;
     while (i < batch.size()) {
       iov.clear();
@@ -141,21 +223,28 @@ class Writer {
         iov.push_back({const_cast<char*>(batch[j].data()), batch[j].size()});
         bytes += batch[j].size();
       }
-      const ssize_t n = ::writev(STDOUT_FILENO, iov.data(), static_cast<int>(iov.size()));
+      const ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
       if (n == static_cast<ssize_t>(bytes)) {
         i += iov.size();
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd pfd{fd_, POLLOUT, 0};
+        ::poll(&pfd, 1, -1);
+        continue;
+      }
       if (n < 0) return;  // a failing output (closed pipe, full disk) loses the text
       // A partial write: the rest of the piece it stopped in, then on with the next ones.
       std::size_t done = static_cast<std::size_t>(n);
       while (done >= batch[i].size()) done -= batch[i++].size();
-      writeOut(std::string_view(batch[i]).substr(done));
+      writeOut(fd_, std::string_view(batch[i]).substr(done));
       ++i;
     }
   }
 
+  const int fd_;
+  const DirectOutput direct_;
   std::mutex mutex_;
   std::condition_variable wake_;  // text queued after a quiet spell, a flush, or stopping
   std::condition_variable idle_;  // a round of writing ended
@@ -165,7 +254,7 @@ class Writer {
   int flushes_ = 0;  // callers of flush() waiting
   bool writing_ = false;
   bool stopping_ = false;
-  std::thread thread_;  // last: it starts once the rest is ready
+  std::thread thread_;  // none where the output is written in place
 };
 
 std::unique_ptr<Writer> g_writer;
@@ -185,7 +274,7 @@ thread_local std::unique_ptr<ThreadBatch> t_batch;
 constexpr auto kBatchInterval = std::chrono::milliseconds(10);
 // Small enough that the batch stays in the core's cache between the lines written into it (under
 // hundreds of concurrent requests a 64 KB batch was written to cold memory, line after line),
-// big enough that the hand-over to the writer thread is rare (one per ~40 access lines).
+// big enough that writing it out is rare (one write per ~40 access lines).
 constexpr std::size_t kBatchMaxBytes = 16 * 1024;
 
 // One line (without its newline) from a thread that does not batch.
@@ -209,7 +298,7 @@ void flushBatch(ThreadBatch& b) {
     std::fflush(stdout);
     b.lines.erase(0, end);
   } else if (end == b.lines.size()) {
-    // The batch's buffer goes to the writer as it is; an earlier one comes back.
+    // Written as it is, or its buffer goes to the writer thread and an earlier one comes back.
     g_writer->write(b.lines);
     if (b.lines.capacity() < kBatchMaxBytes + 1024) b.lines.reserve(kBatchMaxBytes + 1024);
   } else {
@@ -260,7 +349,7 @@ std::optional<Level> parseLevel(std::string_view name) {
 
 void initLogging(Level level) {
   setLevel(level);
-  if (!g_writer) g_writer = std::make_unique<Writer>();
+  if (!g_writer) g_writer = std::make_unique<Writer>(STDOUT_FILENO);
 }
 
 void shutdownLogging() {

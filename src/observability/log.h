@@ -18,16 +18,17 @@ namespace kh::obs {
 enum class Level { kTrace = 0, kDebug, kInfo, kWarn, kError };
 
 std::optional<Level> parseLevel(std::string_view name);
-// Starts the asynchronous writer: lines go to stdout from a background thread, so logging never
-// blocks an event loop on a slow terminal or pipe.
+// Sets up the output: lines go to stdout, written by the logging thread itself when stdout takes
+// them at once (a file always does; a pipe, terminal or socket when it has room) and otherwise by
+// a writer thread, so that logging never blocks an event loop on a slow terminal or pipe.
 void initLogging(Level level);
 void setLevel(Level level);
 bool enabled(Level level);
 // Flushes and stops the writer; call before exit.
 void shutdownLogging();
 
-// Makes lines logged on the calling thread collect in a buffer that goes to the writer every few
-// milliseconds (run by `ioc`) or every 16 KB: a busy event loop hands over batches, not lines.
+// Makes lines logged on the calling thread collect in a buffer that goes out every few
+// milliseconds (run by `ioc`) or every 16 KB: a busy event loop writes batches, not lines.
 // Call flushThreadLogs() when the thread stops running `ioc`.
 void batchThreadLogs(boost::asio::io_context& ioc);
 void flushThreadLogs();

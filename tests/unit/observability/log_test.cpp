@@ -1,9 +1,16 @@
 #include "observability/log.h"
 
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
@@ -105,13 +112,11 @@ TEST(Log, BatchedLinesStayWhole) {
   EXPECT_TRUE(lines[3].ends_with(R"("msg":"last"})")) << lines[3];
 }
 
-// With the writer thread running, lines from threads that batch and threads that do not all come
-// out whole, each thread's in its order, and shutting down writes whatever was still queued.
-TEST(Log, WriterKeepsLinesWholeAndInOrder) {
-  initLogging(Level::kInfo);
-  testing::internal::CaptureStdout();
-  constexpr int kThreads = 4;
-  constexpr int kLines = 3000;  // a batching thread hands over several full batches
+constexpr int kThreads = 4;
+constexpr int kLines = 3000;  // a batching thread writes several full batches
+
+// kThreads threads log kLines lines each, the even ones batching; then logging shuts down.
+void logFromThreads() {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([t] {
@@ -123,8 +128,11 @@ TEST(Log, WriterKeepsLinesWholeAndInOrder) {
     });
   }
   for (auto& th : threads) th.join();
-  shutdownLogging();
-  const auto lines = linesOf(testing::internal::GetCapturedStdout());
+}
+
+// Every line whole, and each thread's lines all there and in order.
+void expectWholeAndInOrder(const std::string& out) {
+  const auto lines = linesOf(out);
   ASSERT_EQ(lines.size(), static_cast<std::size_t>(kThreads * kLines));
   std::vector<int> next(kThreads, 0);
   for (const std::string& line : lines) {
@@ -136,6 +144,131 @@ TEST(Log, WriterKeepsLinesWholeAndInOrder) {
         << line;
     ++next[t];
   }
+}
+
+// Into a file (what gtest captures stdout in) each thread writes its own batches; lines from
+// threads that batch and threads that do not all come out whole and in order.
+TEST(Log, FileOutputKeepsLinesWholeAndInOrder) {
+  testing::internal::CaptureStdout();  // first: the output is looked at when logging starts
+  initLogging(Level::kInfo);
+  logFromThreads();
+  shutdownLogging();
+  expectWholeAndInOrder(testing::internal::GetCapturedStdout());
+}
+
+// Puts `fd` in the place of stdout until restore(); nothing may be printed in between.
+class StdoutSwap {
+ public:
+  explicit StdoutSwap(int fd) {
+    std::fflush(stdout);
+    saved_ = ::dup(STDOUT_FILENO);
+    ::dup2(fd, STDOUT_FILENO);
+    ::close(fd);
+  }
+  ~StdoutSwap() { restore(); }
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stdout);
+    ::dup2(saved_, STDOUT_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+
+ private:
+  int saved_ = -1;
+};
+
+// Reads `fd` to its end in small pieces, so that the writing side keeps finding it full.
+std::string readAll(int fd) {
+  std::string out;
+  char piece[1000];
+  for (;;) {
+    const ssize_t n = ::read(fd, piece, sizeof piece);
+    if (n > 0) {
+      out.append(piece, static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return out;
+    }
+  }
+}
+
+// Pipes and sockets (a container's log pipe, a journal's socket) are written by the logging thread
+// while they have room; what finds them full waits in the writer thread, and every line after it
+// queues behind: whole lines, in order, with a reader slower than the writers.
+void expectWholeAndInOrderThrough(int read_fd, int write_fd) {
+  std::string out;
+  std::thread reader([&] { out = readAll(read_fd); });
+  {
+    StdoutSwap swap(write_fd);
+    initLogging(Level::kInfo);
+    logFromThreads();
+    shutdownLogging();
+  }  // the last writing end closes: the reader sees the end
+  reader.join();
+  ::close(read_fd);
+  expectWholeAndInOrder(out);
+}
+
+TEST(Log, PipeOutputKeepsLinesWholeAndInOrder) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  expectWholeAndInOrderThrough(fds[0], fds[1]);
+}
+
+TEST(Log, SocketOutputKeepsLinesWholeAndInOrder) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  expectWholeAndInOrderThrough(fds[0], fds[1]);
+}
+
+// A pipe nobody reads from never holds up a thread that logs: once it is full, the rest waits in
+// the writer thread. Here the reader starts only when the logging thread is done (or after 10 s,
+// which the test then fails); all of it arrives after that.
+TEST(Log, FullPipeNeverHoldsTheLoggingThread) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::mutex mutex;
+  std::condition_variable done_logging;
+  bool logged = false;
+  bool logged_before_reading = false;
+  std::string out;
+  std::thread reader([&] {
+    {
+      std::unique_lock lock(mutex);
+      logged_before_reading =
+          done_logging.wait_for(lock, std::chrono::seconds(10), [&] { return logged; });
+    }
+    out = readAll(fds[0]);
+  });
+  constexpr int kMany = 4000;  // about 500 KB: several times what a pipe holds
+  {
+    StdoutSwap swap(fds[1]);
+    initLogging(Level::kInfo);
+    std::thread logger([] {
+      boost::asio::io_context ioc;
+      batchThreadLogs(ioc);
+      for (int i = 0; i < kMany; ++i) info("line").num("i", i).str("pad", std::string(80, 'y'));
+      flushThreadLogs();
+    });
+    logger.join();
+    {
+      std::lock_guard lock(mutex);
+      logged = true;
+    }
+    done_logging.notify_one();
+    shutdownLogging();
+  }
+  reader.join();
+  ::close(fds[0]);
+  EXPECT_TRUE(logged_before_reading);
+  const auto lines = linesOf(out);
+  ASSERT_EQ(lines.size(), static_cast<std::size_t>(kMany));
+  for (int i = 0; i < kMany; ++i)
+    ASSERT_TRUE(lines[i].ends_with(",\"i\":" + std::to_string(i) + ",\"pad\":\"" +
+                                   std::string(80, 'y') + "\"}"))
+        << lines[i];
 }
 
 }  // namespace
