@@ -105,10 +105,15 @@ void writeResponseHead(std::string& out, int status, std::span<const HeaderRef> 
 class SessionSink final : public ResponseSink {
  public:
   // `head` is the connection's buffer for response heads, reused from request to request.
+  // `scratch`, when given, is the thread's: a head that goes out at once is written there, in
+  // memory the thread used a moment ago, instead of in the connection's, which with hundreds of
+  // connections has long left the cache.
   SessionSink(tcp::socket& stream, std::string& head, Deadline& deadline, bool keep_alive,
-              std::chrono::seconds write_timeout, bool head_only = false, bool http10 = false)
+              std::chrono::seconds write_timeout, bool head_only = false, bool http10 = false,
+              std::string* scratch = nullptr)
       : stream_(stream),
         head_(head),
+        scratch_(scratch ? *scratch : head),
         deadline_(deadline),
         keep_alive_(keep_alive && !http10),
         write_timeout_(write_timeout),
@@ -121,13 +126,18 @@ class SessionSink final : public ResponseSink {
     started_ = true;
     char digits[24];
     const char* const digits_end = std::to_chars(digits, digits + sizeof digits, body.size()).ptr;
-    writeResponseHead(head_, status, headers, content_type, keep_alive_, "Content-Length: "sv,
+    writeResponseHead(scratch_, status, headers, content_type, keep_alive_, "Content-Length: "sv,
                       std::string_view(digits, static_cast<std::size_t>(digits_end - digits)));
     // HEAD answers carry the length a GET would have, but no body.
-    const std::array<net::const_buffer, 2> bufs{
-        net::buffer(head_), head_only_ ? net::const_buffer() : net::buffer(body)};
+    std::array<net::const_buffer, 2> bufs{net::buffer(scratch_),
+                                          head_only_ ? net::const_buffer() : net::buffer(body)};
     std::size_t written = 0;
     if (writeAtOnce(bufs, written)) co_return ok_;
+    if (&scratch_ != &head_) {
+      // The rest goes out while other requests of this thread use the scratch buffer.
+      head_ = scratch_;
+      bufs[0] = net::buffer(head_);
+    }
     co_return co_await writeRest(bufs, written);
   }
 
@@ -223,6 +233,7 @@ class SessionSink final : public ResponseSink {
 
   tcp::socket& stream_;
   std::string& head_;
+  std::string& scratch_;
   Deadline& deadline_;
   bool keep_alive_;
   std::chrono::seconds write_timeout_;
@@ -360,6 +371,7 @@ struct Server::Worker {
   net::io_context ioc;
   tcp::acceptor acceptor;
   UpstreamPool upstream;
+  std::string head_scratch;  // see SessionSink
   std::unordered_set<SessionState*> sessions;
   InFlight in_flight;  // the list's sentinel
   net::steady_timer watch_timer{ioc};
@@ -459,8 +471,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
   beast::flat_buffer buf;
   // A read fills at most the buffer's free capacity: with room reserved, a request comes in one.
   buf.reserve(kSessionBufferBytes + fastio::kReadPadding);
-  std::string response_head;
-  response_head.reserve(512);
+  std::string response_head;  // streamed answers' heads, and what did not go out at once
   const ServerOptions& opt = server.options_;
 
   bool linger = false;  // we refused a body the client may still be sending
@@ -570,7 +581,7 @@ net::awaitable<void> Server::Worker::session(tcp::socket socket) {
 
     const bool keep_alive = !req.head.close && !server.draining_.load();
     SessionSink sink(stream, response_head, deadline, keep_alive, opt.write_timeout,
-                     req.method() == "HEAD", req.head.version_minor == 0);
+                     req.method() == "HEAD", req.head.version_minor == 0, &head_scratch);
     CancelSignal cancel;
 
     // The client is watched while the handler runs (see InFlight). A watch can complete after

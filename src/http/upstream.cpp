@@ -168,11 +168,6 @@ net::awaitable<core::Status> UpstreamResponse::readHeader() {
     const error_code ec = co_await readMore();
     if (ec) co_return ioError(ec, "while waiting for the response header");
   }
-  // The head moves to a buffer of its own: the body is read into `buf`.
-  conn_->head_text.assign(static_cast<const char*>(buf.data().data()), head.size);
-  h1::rebase(head, static_cast<const char*>(buf.data().data()), conn_->head_text.data());
-  buf.consume(head.size);
-
   if (head.status == 204 || head.status == 304) {
     framing_ = Framing::kNone;
   } else if (head.chunked) {
@@ -184,6 +179,17 @@ net::awaitable<core::Status> UpstreamResponse::readHeader() {
     framing_ = Framing::kUntilClose;
   }
   done_ = framing_ == Framing::kNone || (framing_ == Framing::kLength && remaining_ == 0);
+  // Reading the body may move what `buf` holds, so the head moves to a buffer of its own first,
+  // unless the whole answer is in `buf` already (the usual small answer): then nothing is read
+  // into `buf` again while this response lives, and the head's views stay where they point.
+  const bool whole_answer_here =
+      framing_ == Framing::kNone ||
+      (framing_ == Framing::kLength && buf.size() - head.size >= remaining_);
+  if (!whole_answer_here) {
+    conn_->head_text.assign(static_cast<const char*>(buf.data().data()), head.size);
+    h1::rebase(head, static_cast<const char*>(buf.data().data()), conn_->head_text.data());
+  }
+  buf.consume(head.size);
   co_return core::Ok{};
 }
 

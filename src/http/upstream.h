@@ -77,8 +77,9 @@ struct UpstreamConn {
   bool absolute_form = false;  // plain HTTP through a proxy: request-target is the full URL
   Clock::time_point idle_since{};
   Deadline deadline;  // closes the socket when the request's time is up
-  // The answer's head (its views point into head_text) and the decoded pieces of a chunked
-  // body: they live with the connection, so a request allocates none of them.
+  // The answer's head (its views point into head_text, or into buf when the whole answer came
+  // at once) and the decoded pieces of a chunked body: they live with the connection, so a
+  // request allocates none of them.
   h1::Head head;
   std::string head_text;
   std::string chunk_out;

@@ -98,6 +98,59 @@ test('pipelined requests in one write: each body is read where it lies, each ans
   assert.equal((r.text.match(/HTTP\/1\.1 200 /g) ?? []).length, 3, r.text);
 });
 
+// An answer the client's socket cannot take at once waits with its head in the connection's own
+// buffer, while other connections' answers are put together meanwhile: with clients not reading,
+// another keeps being served, and then every held answer arrives whole and in order. Where a held
+// answer stops is up to the socket buffers; with four of them, at least one stops in its head.
+test('answers held by clients that stop reading come out whole after other connections ran', { timeout: 60000 }, async () => {
+  const n = 40000;  // more than the socket buffers hold, so the gateway's writes stall
+  const held = [];
+  for (let k = 0; k < 4; k++) {
+    const sock = net.connect(stack.gw.port, '127.0.0.1');
+    await new Promise((res, rej) => {
+      sock.once('connect', res);
+      sock.once('error', rej);
+    });
+    sock.on('error', () => {});
+    sock.pause();
+    let requests = '';
+    for (let i = 0; i < n; i++) requests += `GET /health HTTP/1.1\r\nHost: x\r\nx-request-id: held${k}-${i}\r\n\r\n`;
+    sock.write(requests);
+    held.push(sock);
+  }
+  try {
+    // Meanwhile another connection's requests are answered, one after another.
+    for (let i = 0; i < 300; i++) {
+      const r = await exchange([`GET /health HTTP/1.1\r\nHost: x\r\nx-request-id: other-${i}\r\n\r\n`], complete);
+      assert.match(r.text, new RegExp(`x-request-id: other-${i}\r\n`, 'i'), r.text);
+    }
+    const received = await Promise.all(held.map(async (sock) => {
+      let got = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (c) => {
+        got += c;
+      });
+      sock.resume();
+      const deadline = Date.now() + 30000;
+      const answers = () => (got.match(/HTTP\/1\.1 /g) ?? []).length;
+      while ((answers() < n || !complete(got.slice(got.lastIndexOf('HTTP/1.1 ')))) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return got;
+    }));
+    received.forEach((got, k) => {
+      const answers = got.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(answers.length, n);
+      answers.forEach((answer, i) => {
+        if (!answer.startsWith('HTTP/1.1 200 OK\r\n') || !answer.includes(`\r\nx-request-id: held${k}-${i}\r\n`) || !complete(answer))
+          assert.fail(`connection ${k}, answer ${i} is not whole: ${JSON.stringify(answer.slice(0, 400))}`);
+      });
+    });
+  } finally {
+    for (const sock of held) sock.destroy();
+  }
+});
+
 test('Expect: 100-continue gets a 100 before the answer', T, async () => {
   const body = chatBody('expect me');
   const r = await exchange([
