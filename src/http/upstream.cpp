@@ -448,22 +448,27 @@ net::awaitable<core::Result<std::unique_ptr<UpstreamResponse>>> UpstreamPool::se
       conn->pool_key = target.pool_key;
     }
     const std::string_view body = req.bodyBytes();
+    // A TLS write may wait in the middle of its records: its head is written where it can wait.
+    std::string& head = conn->tls ? conn->request_head : head_scratch_;
     writeRequestHead(
-        conn->request_head, req, target,
+        head, req, target,
         conn->absolute_form ? std::string_view(target.url) : std::string_view(dest.path),
         body.size(), !body.empty() || req.method == "POST");
-    const std::string& head = conn->request_head;
 
     auto resp = std::make_unique<UpstreamResponse>(*this, std::move(conn), cancel);
     UpstreamConn& c = *resp->conn_;
     c.deadline.expiresAt(req.deadline);
-    const std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
+    std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
     error_code wec;
     if (!c.tls) {
       // Most requests go out at once, without a coroutine for the write.
       std::size_t written = 0;
-      if (!fastio::writeAtOnce(*c.plain, bufs, wec, written) && !wec)
+      if (!fastio::writeAtOnce(*c.plain, bufs, wec, written) && !wec) {
+        // The rest goes out while other requests of this thread use the scratch buffer.
+        c.request_head = head;
+        bufs[0] = net::buffer(c.request_head);
         wec = co_await fastio::writeRest(*c.plain, bufs, written);
+      }
     } else {
       co_await net::async_write(*c.tls, bufs, net::redirect_error(net::use_awaitable, wec));
     }

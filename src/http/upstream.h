@@ -72,7 +72,7 @@ struct UpstreamConn {
   std::optional<Socket> plain;
   std::optional<Tls> tls;
   beast::flat_buffer buf;
-  std::string request_head;  // request heads are built here, reused from request to request
+  std::string request_head;  // heads that must wait for the socket, reused from request to request
   std::string pool_key;
   bool absolute_form = false;  // plain HTTP through a proxy: request-target is the full URL
   Clock::time_point idle_since{};
@@ -167,6 +167,10 @@ class UpstreamPool {
   net::ssl::context& tls_;
   net::ip::tcp::resolver resolver_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+  // Plain requests' heads are written here, in memory this thread used a moment ago, and moved to
+  // the connection's request_head (which with hundreds of connections has left the cache) only
+  // when the socket cannot take them at once.
+  std::string head_scratch_;
 };
 
 // An ssl::context for upstream calls: system CA store (SSL_CERT_FILE / SSL_CERT_DIR honoured),

@@ -245,6 +245,33 @@ describe('keep-alive pooling to the upstream (--threads 1)', { skip: SKIP_TLS },
   });
 });
 
+// A request body bigger than the upstream socket takes at once is written in parts, while other
+// requests on the same thread go out in between.
+describe('request bodies larger than a socket buffer (--threads 1)', () => {
+  let up;
+  let gw;
+
+  before(async () => {
+    up = await startFakeUpstream({ models: ['gpt-4o'] });
+    gw = await startGateway({
+      config: { server: { max_body_bytes: 33554432 }, providers: [provider('plain', up.url)] },
+      env: NO_TRANSPORT_ENV,
+      args: ['--threads', '1'],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  test('an 8 MB request reaches the upstream whole while small requests go out beside it', { timeout: 30000 }, async () => {
+    const big = chatOk(gw, 'plain:gpt-4o', `big ${'0123456789abcdef'.repeat(1 << 19)}`);
+    const small = Array.from({ length: 20 }, (_, i) => chatOk(gw, 'plain:gpt-4o', `small ${i}`));
+    await Promise.all([big, ...small]);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Outbound proxy
 
