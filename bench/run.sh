@@ -1353,7 +1353,9 @@ latency_row() {   # mode target p50 p99 direct-p50 direct-p99 -> a row of an add
   a50=$(awk -v a="$3" -v b="$5" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
   a99=$(awk -v a="$4" -v b="$6" 'BEGIN { if (a == "" || b == "") print "–"; else print a - b }')
   if [ "$2" = kakehashi ]; then
-    ok=$(awk -v a="$a99" 'BEGIN { if (a == "–") print "–"; else if (a + 0 <= 50) print "met"; else print "MISSED" }')
+    # A proxy cannot take less time than the target behind it: a negative difference means the
+    # direct runs were disturbed, and says nothing either way.
+    ok=$(awk -v a="$a99" 'BEGIN { if (a == "–") print "–"; else if (a + 0 < 0) print "unresolved (direct p99 above the proxy'"'"'s)"; else if (a + 0 <= 50) print "met"; else print "MISSED" }')
   fi
   echo "| $1 | $2 | $a50 | $a99 | $ok |"
 }
