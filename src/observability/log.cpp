@@ -32,9 +32,14 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 
-// Writes all of `text` to `fd`, retrying what the kernel took only in part and waiting while an
-// output opened non-blocking by someone else is full. A failing output (closed pipe, full disk)
-// loses the text, not the process.
+// Waits until `fd`, an output someone else opened non-blocking, has room again.
+void waitWritable(int fd) {
+  pollfd pfd{fd, POLLOUT, 0};
+  ::poll(&pfd, 1, -1);
+}
+
+// Writes all of `text` to `fd`, retrying what the kernel took only in part. A failing output
+// (closed pipe, full disk) loses the text, not the process.
 void writeOut(int fd, std::string_view text) {
   while (!text.empty()) {
     const ssize_t n = ::write(fd, text.data(), text.size());
@@ -43,8 +48,7 @@ void writeOut(int fd, std::string_view text) {
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd pfd{fd, POLLOUT, 0};
-      ::poll(&pfd, 1, -1);
+      waitWritable(fd);
     } else {
       return;
     }
@@ -230,8 +234,7 @@ class Writer {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        pollfd pfd{fd_, POLLOUT, 0};
-        ::poll(&pfd, 1, -1);
+        waitWritable(fd_);
         continue;
       }
       if (n < 0) return;  // a failing output (closed pipe, full disk) loses the text
@@ -274,7 +277,7 @@ thread_local std::unique_ptr<ThreadBatch> t_batch;
 constexpr auto kBatchInterval = std::chrono::milliseconds(10);
 // Small enough that the batch stays in the core's cache between the lines written into it (under
 // hundreds of concurrent requests a 64 KB batch was written to cold memory, line after line),
-// big enough that writing it out is rare (one write per ~40 access lines).
+// big enough that writing it out is rare (one write per ~50 access lines).
 constexpr std::size_t kBatchMaxBytes = 16 * 1024;
 
 // One line (without its newline) from a thread that does not batch.

@@ -9,7 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -194,6 +197,24 @@ std::string readAll(int fd) {
   }
 }
 
+// A terminal: its side for the program, set raw so that lines arrive as written (no "\r\n").
+// The test reads from `controller`.
+struct Terminal {
+  int controller = -1;
+  int terminal = -1;
+};
+Terminal openTerminal() {
+  Terminal t;
+  t.controller = ::posix_openpt(O_RDWR | O_NOCTTY);
+  if (t.controller < 0 || ::grantpt(t.controller) != 0 || ::unlockpt(t.controller) != 0) return t;
+  t.terminal = ::open(::ptsname(t.controller), O_RDWR | O_NOCTTY);
+  termios raw{};
+  if (t.terminal < 0 || ::tcgetattr(t.terminal, &raw) != 0) return t;
+  ::cfmakeraw(&raw);
+  ::tcsetattr(t.terminal, TCSANOW, &raw);
+  return t;
+}
+
 // Pipes and sockets (a container's log pipe, a journal's socket) are written by the logging thread
 // while they have room; what finds them full waits in the writer thread, and every line after it
 // queues behind: whole lines, in order, with a reader slower than the writers.
@@ -223,12 +244,16 @@ TEST(Log, SocketOutputKeepsLinesWholeAndInOrder) {
   expectWholeAndInOrderThrough(fds[0], fds[1]);
 }
 
-// A pipe nobody reads from never holds up a thread that logs: once it is full, the rest waits in
-// the writer thread. Here the reader starts only when the logging thread is done (or after 10 s,
-// which the test then fails); all of it arrives after that.
-TEST(Log, FullPipeNeverHoldsTheLoggingThread) {
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
+TEST(Log, TerminalOutputKeepsLinesWholeAndInOrder) {
+  const Terminal t = openTerminal();
+  ASSERT_GE(t.terminal, 0);
+  expectWholeAndInOrderThrough(t.controller, t.terminal);
+}
+
+// An output nobody reads from never holds up a thread that logs: once it is full, the rest waits
+// in the writer thread. Here the reader starts only when the logging thread is done (or after
+// 10 s, which the test then fails); all of it arrives after that.
+void expectNeverHeldBy(int read_fd, int write_fd) {
   std::mutex mutex;
   std::condition_variable done_logging;
   bool logged = false;
@@ -240,11 +265,11 @@ TEST(Log, FullPipeNeverHoldsTheLoggingThread) {
       logged_before_reading =
           done_logging.wait_for(lock, std::chrono::seconds(10), [&] { return logged; });
     }
-    out = readAll(fds[0]);
+    out = readAll(read_fd);
   });
-  constexpr int kMany = 4000;  // about 500 KB: several times what a pipe holds
+  constexpr int kMany = 4000;  // about 500 KB: several times what a pipe or terminal holds
   {
-    StdoutSwap swap(fds[1]);
+    StdoutSwap swap(write_fd);
     initLogging(Level::kInfo);
     std::thread logger([] {
       boost::asio::io_context ioc;
@@ -261,7 +286,7 @@ TEST(Log, FullPipeNeverHoldsTheLoggingThread) {
     shutdownLogging();
   }
   reader.join();
-  ::close(fds[0]);
+  ::close(read_fd);
   EXPECT_TRUE(logged_before_reading);
   const auto lines = linesOf(out);
   ASSERT_EQ(lines.size(), static_cast<std::size_t>(kMany));
@@ -269,6 +294,18 @@ TEST(Log, FullPipeNeverHoldsTheLoggingThread) {
     ASSERT_TRUE(lines[i].ends_with(",\"i\":" + std::to_string(i) + ",\"pad\":\"" +
                                    std::string(80, 'y') + "\"}"))
         << lines[i];
+}
+
+TEST(Log, FullPipeNeverHoldsTheLoggingThread) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  expectNeverHeldBy(fds[0], fds[1]);
+}
+
+TEST(Log, FullTerminalNeverHoldsTheLoggingThread) {
+  const Terminal t = openTerminal();
+  ASSERT_GE(t.terminal, 0);
+  expectNeverHeldBy(t.controller, t.terminal);
 }
 
 }  // namespace
