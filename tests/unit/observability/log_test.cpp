@@ -246,6 +246,7 @@ TEST(Log, SocketOutputKeepsLinesWholeAndInOrder) {
 
 TEST(Log, TerminalOutputKeepsLinesWholeAndInOrder) {
   const Terminal t = openTerminal();
+  if (t.controller < 0) GTEST_SKIP() << "this machine offers no pseudo-terminals";
   ASSERT_GE(t.terminal, 0);
   expectWholeAndInOrderThrough(t.controller, t.terminal);
 }
@@ -304,6 +305,7 @@ TEST(Log, FullPipeNeverHoldsTheLoggingThread) {
 
 TEST(Log, FullTerminalNeverHoldsTheLoggingThread) {
   const Terminal t = openTerminal();
+  if (t.controller < 0) GTEST_SKIP() << "this machine offers no pseudo-terminals";
   ASSERT_GE(t.terminal, 0);
   expectNeverHeldBy(t.controller, t.terminal);
 }
