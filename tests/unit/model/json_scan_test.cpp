@@ -11,7 +11,7 @@
 
 #include <simdjson.h>
 
-#include "random_edits.h"
+#include "support/random_edits.h"
 
 namespace kh::model {
 namespace {

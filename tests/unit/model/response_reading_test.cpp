@@ -8,94 +8,37 @@
 
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "general_reading.h"
 #include "model/anthropic_codec.h"
 #include "model/gemini_codec.h"
 #include "model/openai_codec.h"
-#include "random_edits.h"
 #include "read_file.h"
+#include "support/random_edits.h"
+#include "support/readings.h"
 
 namespace kh::model {
 namespace {
 
 namespace fs = std::filesystem;
-using test_support::forGeneralReading;
-
-std::string dumpMessage(const Message& m) {
-  std::string out = "role=" + std::string(toString(m.role)) + " name=" + m.name +
-                    " tool_call_id=" + m.tool_call_id +
-                    " refusal=" + (m.refusal ? "<" + *m.refusal + ">" : "none");
-  for (const ContentPart& p : m.content) {
-    out += p.kind == ContentPart::Kind::kText ? " text<" + p.text + ">"
-                                              : " image<" + p.image.url + "|" + p.image.data + ">";
-  }
-  for (const ToolCall& c : m.tool_calls)
-    out += " call<" + c.id + "|" + c.name + "|" + c.arguments + ">";
-  return out;
-}
-
-// Every member of the answer or the error; `created` is left out where the reader stamps the
-// clock (the two readings may fall either side of a second's turn).
-std::string dump(const core::Result<ChatResponse>& r, bool with_created = true) {
-  if (!r)
-    return "error " + std::to_string(r.error().http_status) + " " +
-           std::to_string(static_cast<int>(r.error().code)) + ": " + r.error().message +
-           " param=" + r.error().param + " retryable=" + std::to_string(r.error().retryable);
-  std::string out = "id=" + r->id + " model=" + r->model + " fp=" + r->system_fingerprint;
-  if (with_created) out += " created=" + std::to_string(r->created);
-  for (const Choice& c : r->choices)
-    out += "\n[" + std::to_string(c.index) +
-           " finish=" + std::to_string(static_cast<int>(c.finish_reason)) + "] " +
-           dumpMessage(c.message);
-  if (r->usage) {
-    const Usage& u = *r->usage;
-    out += "\nusage " + std::to_string(u.prompt_tokens) + "/" +
-           std::to_string(u.completion_tokens) + " cached=" + std::to_string(u.cached_tokens) +
-           " creation=" + std::to_string(u.cache_creation_tokens) +
-           " reasoning=" + std::to_string(u.reasoning_tokens);
-  }
-  return out;
-}
 
 struct Format {
   const char* name;
-  std::function<core::Result<ChatResponse>(const std::string&)> parse;
-  bool (*scan)(std::string_view, ChatResponse&);
-  bool stamps_clock;
-
-  bool scans(const std::string& body) const {
-    ChatResponse r;
-    return scan(body, r);
-  }
+  test_support::Wire wire;
 };
 
-const Format kAnthropic{
-    "anthropic", [](const std::string& b) { return parseAnthropicResponse(std::string_view(b)); },
-    scanAnthropicResponse, true};
-const Format kOpenAI{
-    "openai", [](const std::string& b) { return parseOpenAIChatResponse(std::string_view(b)); },
-    scanOpenAIChatResponse, false};
-const Format kGemini{"gemini",
-                     [](const std::string& b) {
-                       return parseGeminiResponse(std::string_view(b), "chatcmpl-1", "gemini-x",
-                                                  1700000000);
-                     },
-                     scanGeminiResponse, false};
+const Format kAnthropic{"anthropic", test_support::Wire::kAnthropic};
+const Format kOpenAI{"openai", test_support::Wire::kOpenAI};
+const Format kGemini{"gemini", test_support::Wire::kGemini};
 
 // Both readings of `body` alike; true when the scanning pass read it.
 bool expectAlike(const Format& f, const std::string& body, const std::string& where) {
-  const bool scanned = f.scans(body);
-  EXPECT_FALSE(f.scans(forGeneralReading(body))) << where << "\n" << body;
-  EXPECT_EQ(dump(f.parse(body), !f.stamps_clock),
-            dump(f.parse(forGeneralReading(body)), !f.stamps_clock))
-      << f.name << " " << where << "\nbody: " << body;
-  return scanned;
+  const test_support::ResponseReading r = test_support::compareResponseReadings(f.wire, body);
+  EXPECT_EQ(r.mismatch, "") << f.name << " " << where;
+  return r.scanned;
 }
 
 using ::kh::test_support::readFile;

@@ -13,21 +13,18 @@
 #include <string>
 #include <vector>
 
-#include "general_reading.h"
 #include "model/anthropic_codec.h"
 #include "model/gemini_codec.h"
 #include "model/openai_codec.h"
-#include "random_edits.h"
+#include "support/random_edits.h"
+#include "support/readings.h"
 
 namespace kh::model {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Event {
-  std::string name;
-  std::string data;
-};
+using Event = test_support::StreamEvent;
 
 // The events of an SSE file, CRLF or LF framed.
 std::vector<Event> readEvents(const fs::path& file) {
@@ -58,31 +55,10 @@ std::vector<Event> readEvents(const fs::path& file) {
   return events;
 }
 
-using test_support::forGeneralReading;
-
-std::string render(const core::Status& s, const ChunkBuffer& chunks) {
-  std::string out;
-  for (const ChatChunk& c : chunks) {
-    appendOpenAIChunkJson(c, true, out);
-    out += '\n';
-  }
-  if (!s) out += "error " + std::to_string(s.error().http_status) + ": " + s.error().message;
-  return out;
-}
-
-// Feeds `events` to a fresh decoder twice over, as sent and for the general reading, and compares.
-template <typename Decoder, typename Feed>
-void expectAlike(const std::vector<Event>& events, Decoder fast, Decoder slow, Feed feed,
+// Feeds `events` to two fresh decoders, as sent and for the general reading, and compares.
+void expectAlike(const std::vector<Event>& events, test_support::Wire wire,
                  const std::string& where) {
-  ChunkBuffer a, b;
-  for (const Event& e : events) {
-    a.clear();
-    b.clear();
-    const core::Status sa = feed(fast, e.name, e.data, a);
-    const core::Status sb = feed(slow, e.name, forGeneralReading(e.data), b);
-    ASSERT_EQ(render(sa, a), render(sb, b))
-        << where << "\nevent: " << e.name << "\ndata: " << e.data;
-  }
+  EXPECT_EQ(test_support::compareStreamReadings(wire, events), "") << where;
 }
 
 std::vector<fs::path> goldenStreams(std::string_view provider) {
@@ -93,39 +69,20 @@ std::vector<fs::path> goldenStreams(std::string_view provider) {
   return files;
 }
 
-auto feedOpenAI = [](int&, const std::string&, const std::string& data, ChunkBuffer& out) {
-  return parseOpenAIChatChunk(data, out.add());
-};
-// The decoder stamps its chunks with the clock at message_start: the two decoders compared may
-// read it either side of a second's turn, so the stamp is left out of the comparison.
-auto feedAnthropic = [](AnthropicStreamDecoder& d, const std::string& name, const std::string& data,
-                        ChunkBuffer& out) {
-  core::Status s = d.feed(name, data, out);
-  for (std::size_t i = 0; i < out.size(); ++i) out[i].created = 0;
-  return s;
-};
-auto feedGemini = [](GeminiStreamDecoder& d, const std::string&, const std::string& data,
-                     ChunkBuffer& out) { return d.feed(data, out); };
-
-GeminiStreamDecoder gemini() {
-  return GeminiStreamDecoder("chatcmpl-1", "gemini-x", 1700000000);
-}
-
 TEST(StreamEventReading, GoldenStreamsReadAlike) {
   int streams = 0;
   for (const auto& file : goldenStreams("openai")) {
     std::vector<Event> events = readEvents(file);
     std::erase_if(events, [](const Event& e) { return e.data == "[DONE]"; });
-    expectAlike(events, 0, 0, feedOpenAI, file.string());
+    expectAlike(events, test_support::Wire::kOpenAI, file.string());
     ++streams;
   }
   for (const auto& file : goldenStreams("anthropic")) {
-    expectAlike(readEvents(file), AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
-                file.string());
+    expectAlike(readEvents(file), test_support::Wire::kAnthropic, file.string());
     ++streams;
   }
   for (const auto& file : goldenStreams("gemini")) {
-    expectAlike(readEvents(file), gemini(), gemini(), feedGemini, file.string());
+    expectAlike(readEvents(file), test_support::Wire::kGemini, file.string());
     ++streams;
   }
   EXPECT_GE(streams, 10);
@@ -193,7 +150,7 @@ TEST(StreamEventReading, OpenAIChunksReadAlike) {
   };
   std::vector<Event> events;
   for (const auto& c : chunks) events.push_back({"", c});
-  expectAlike(events, 0, 0, feedOpenAI, "OpenAI chunks");
+  expectAlike(events, test_support::Wire::kOpenAI, "OpenAI chunks");
 }
 
 TEST(StreamEventReading, AnthropicDeltasReadAlike) {
@@ -241,8 +198,7 @@ TEST(StreamEventReading, AnthropicDeltasReadAlike) {
   std::vector<Event> events = {{"message_start", start}, {"content_block_start", tool_start}};
   for (const auto& d : deltas) events.push_back({"content_block_delta", d});
 
-  expectAlike(events, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
-              "Anthropic events");
+  expectAlike(events, test_support::Wire::kAnthropic, "Anthropic events");
   // The events read by their type alone, under their own names and others.
   // The events read by their type alone, under their own names and others, in a stream not yet
   // stopped.
@@ -262,8 +218,7 @@ TEST(StreamEventReading, AnthropicDeltasReadAlike) {
            {"message_stop", R"({"type":"message_stop"})"},
        })
     bare.push_back(e);
-  expectAlike(bare, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
-              "Anthropic events read by type");
+  expectAlike(bare, test_support::Wire::kAnthropic, "Anthropic events read by type");
 }
 
 // message_start, content_block_start and message_delta, each in a stream of its own that then
@@ -338,9 +293,8 @@ TEST(StreamEventReading, AnthropicLifecycleEventsReadAlike) {
         v,
         {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"}})"},
         {"message_stop", R"({"type":"message_stop"})"}};
-    expectAlike(events, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
-                "Anthropic lifecycle event");
-    if (HasFatalFailure()) return;
+    expectAlike(events, test_support::Wire::kAnthropic, "Anthropic lifecycle event");
+    if (HasFailure()) return;
   }
 }
 
@@ -384,7 +338,7 @@ TEST(StreamEventReading, GeminiEventsReadAlike) {
           };
   std::vector<Event> events;
   for (const auto& d : data) events.push_back({"", d});
-  expectAlike(events, gemini(), gemini(), feedGemini, "Gemini events");
+  expectAlike(events, test_support::Wire::kGemini, "Gemini events");
 }
 
 // Events from each format's common shapes, most of them then edited at random (bytes dropped,
@@ -439,11 +393,10 @@ TEST(StreamEventReading, RandomlyEditedEventsReadAlike) {
       g.push_back({"", edited(gemini_events[pick(gemini_events.size())])});
     }
     a.push_back({"message_stop", R"({"type":"message_stop"})"});
-    expectAlike(o, 0, 0, feedOpenAI, "random OpenAI chunks");
-    expectAlike(a, AnthropicStreamDecoder(), AnthropicStreamDecoder(), feedAnthropic,
-                "random Anthropic events");
-    expectAlike(g, gemini(), gemini(), feedGemini, "random Gemini events");
-    if (HasFatalFailure()) return;
+    expectAlike(o, test_support::Wire::kOpenAI, "random OpenAI chunks");
+    expectAlike(a, test_support::Wire::kAnthropic, "random Anthropic events");
+    expectAlike(g, test_support::Wire::kGemini, "random Gemini events");
+    if (HasFailure()) return;
   }
 }
 

@@ -16,157 +16,30 @@
 #include <string>
 #include <vector>
 
-#include "general_reading.h"
 #include "model/anthropic_codec.h"
 #include "model/gemini_codec.h"
 #include "model/json_dom.h"
 #include "model/openai_codec.h"
-#include "random_edits.h"
 #include "read_file.h"
+#include "support/random_edits.h"
+#include "support/readings.h"
 
 namespace kh::model {
 namespace {
 
 namespace fs = std::filesystem;
-namespace dom = simdjson::dom;
 
-constexpr int kMaxDepth = 32;  // the gateway's nesting limit for request bodies
+using Outcome = test_support::TextRequestReading;
 
-std::string optional(const std::optional<double>& v) {
-  return v ? std::to_string(*v) : "none";
-}
-template <class T>
-std::string optional(const std::optional<T>& v) {
-  return v ? std::to_string(*v) : "none";
-}
-
-// Every member of the request but its messages.
-std::string dumpHead(const ChatRequest& r) {
-  std::string out =
-      "model=" + r.model + " tools=" + std::to_string(r.tools.size()) +
-      " tool_choice=" + std::to_string(static_cast<int>(r.tool_choice.mode)) +
-      " parallel=" + (r.parallel_tool_calls ? std::to_string(*r.parallel_tool_calls) : "none") +
-      " temperature=" + optional(r.temperature) + " top_p=" + optional(r.top_p) +
-      " top_k=" + optional(r.top_k) + " max_tokens=" + optional(r.max_tokens) +
-      " n=" + optional(r.n) + " seed=" + optional(r.seed) +
-      " presence=" + optional(r.presence_penalty) + " frequency=" + optional(r.frequency_penalty) +
-      " stream=" + std::to_string(r.stream) + " include_usage=" + std::to_string(r.include_usage) +
-      " format=" + std::to_string(static_cast<int>(r.response_format.kind)) + " user=" + r.user +
-      " extra=" + std::to_string(r.extra.size()) + " stop=";
-  for (const std::string& s : r.stop) out += "<" + s + ">";
-  return out;
-}
-
-// A body as the gateway holds it: followed by readable padding.
-std::string padded(const std::string& body) {
-  std::string out = body;
-  out.reserve(body.size() + 64);
-  return out;
-}
-
-struct Outcome {
-  bool read = false;            // the text path read the body
-  bool openai_text = false;     // ... and wrote OpenAI's body from it
-  bool anthropic_text = false;  // ... and Anthropic's
-  bool gemini_text = false;     // ... and Gemini's
-};
-
-// A client's wire format: how the text path and the general path read its body.
-struct ClientFormat {
-  bool (*read_text)(std::string_view, int, ChatRequest&, std::vector<TextMessage>&,
-                    ChatBodyLayout&);
-  core::Result<ChatRequest> (*read_general)(dom::element);
-};
-const ClientFormat kOpenAIClient{readOpenAIChatAsText, parseOpenAIChatRequest};
-const ClientFormat kAnthropicClient{readAnthropicChatAsText, parseAnthropicRequest};
-
-// Both paths for `body`, which must agree; what the text path took.
-Outcome expectAlike(const ClientFormat& client, const std::string& raw, const std::string& where) {
-  Outcome o;
-  const std::string body = padded(raw);
-  ChatRequest head;
-  std::vector<TextMessage> messages;
-  ChatBodyLayout layout;
-  o.read = client.read_text(body, kMaxDepth, head, messages, layout);
-  // A body the general path would also read otherwise (a leading member with an escaped key)
-  // is never read as text.
-  {
-    ChatRequest h;
-    std::vector<TextMessage> m;
-    ChatBodyLayout l;
-    EXPECT_FALSE(client.read_text(padded(test_support::forGeneralReading(raw)), kMaxDepth, h, m, l))
-        << where;
-  }
-  if (!o.read) return o;
-
-  dom::parser parser;
-  dom::element root;
-  if (parser.parse(raw).get(root)) {
-    ADD_FAILURE() << where << ": read as text, yet not JSON\n" << raw;
-    return o;
-  }
-  if (detail::deeperThan(root, kMaxDepth)) {
-    ADD_FAILURE() << where << ": read as text, yet nested too deep\n" << raw;
-    return o;
-  }
-  auto general = client.read_general(root);
-  if (!general) {
-    ADD_FAILURE() << where << ": read as text, yet the general reading refuses it: "
-                  << general.error().message << "\n"
-                  << raw;
-    return o;
-  }
-  EXPECT_EQ(dumpHead(head), dumpHead(*general)) << where << "\n" << raw;
-  EXPECT_EQ(messages.size(), general->messages.size()) << where;
-  const std::string_view model =
-      std::string_view(raw).substr(layout.model_begin, layout.model_end - layout.model_begin);
-  EXPECT_TRUE(model.starts_with('"') && model.ends_with('"')) << where << ": " << model;
-
-  head.model = general->model = "upstream-model";
-  for (const std::string_view key : {"max_completion_tokens", "max_tokens"}) {
-    std::string openai_text, openai_general;
-    o.openai_text = appendOpenAITextRequestJson(head, messages, key, openai_text);
-    appendOpenAIRequestJson(*general, key, openai_general);
-    // Only the unmodelled members the general reading keeps are left to the general writer.
-    EXPECT_EQ(o.openai_text, general->extra.empty()) << where << "\n" << raw;
-    if (o.openai_text) {
-      EXPECT_EQ(openai_text, openai_general) << where << "\n" << raw;
-    }
-  }
-
-  AnthropicRequestOptions options;
-  options.default_max_tokens = 777;
-  std::string anthropic_text, anthropic_general;
-  o.anthropic_text = appendAnthropicTextRequestJson(head, messages, options, anthropic_text);
-  const bool anthropic_ok = appendAnthropicRequestJson(*general, options, anthropic_general).ok();
-  if (o.anthropic_text) {
-    EXPECT_TRUE(anthropic_ok) << where << "\n" << raw;
-    EXPECT_EQ(anthropic_text, anthropic_general) << where << "\n" << raw;
-  } else {
-    // Only requests the general writer refuses are left to it.
-    EXPECT_TRUE(anthropic_text.empty()) << where;
-    EXPECT_FALSE(anthropic_ok) << where << ": Anthropic's text writer declined\n" << raw;
-  }
-
-  std::string gemini_text, gemini_general;
-  o.gemini_text = appendGeminiTextRequestJson(head, messages, gemini_text);
-  const bool gemini_ok = appendGeminiRequestJson(*general, gemini_general).ok();
-  if (o.gemini_text) {
-    EXPECT_TRUE(gemini_ok) << where << "\n" << raw;
-    EXPECT_EQ(gemini_text, gemini_general) << where << "\n" << raw;
-  } else {
-    // Left to the general writer: only requests without a user or assistant text.
-    EXPECT_TRUE(gemini_text.empty()) << where;
-    for (const Message& m : general->messages) {
-      const bool turn = m.role == Role::kUser || m.role == Role::kAssistant;
-      EXPECT_TRUE(!turn || m.text().empty()) << where << "\n" << raw;
-    }
-  }
+// Both paths for `raw`, which must agree; what the text path took.
+Outcome expectAlike(test_support::Wire client, const std::string& raw, const std::string& where) {
+  Outcome o = test_support::compareTextRequestReadings(client, raw);
+  EXPECT_EQ(o.mismatch, "") << where;
   return o;
 }
 
 Outcome expectAlike(const std::string& raw, const std::string& where) {
-  return expectAlike(kOpenAIClient, raw, where);
+  return expectAlike(test_support::Wire::kOpenAI, raw, where);
 }
 
 using ::kh::test_support::readFile;
@@ -337,7 +210,7 @@ const std::string kAnthropicBench =
     R"({"model":"gpt-bench","max_tokens":256,"system":"You are a concise assistant for an infrastructure team. Answer in plain English, prefer short paragraphs, and mention trade-offs when they matter. When you are unsure, say so and suggest how to measure it instead of guessing.","messages":[{"role":"user","content":"We run several language model providers behind one endpoint. What does a gateway in front of them actually do on every request?"},{"role":"assistant","content":"It authenticates the caller, resolves the requested model to a provider, forwards the request over a pooled connection, and records usage such as tokens, latency and cost."},{"role":"user","content":"And how is that different from an ordinary reverse proxy like nginx? Please keep the answer under one hundred words and focus on the extra work per request, because we care about latency and CPU cost at high request rates."}],"temperature":0.2,"stream":true})";
 
 Outcome expectAnthropicAlike(const std::string& raw, const std::string& where) {
-  return expectAlike(kAnthropicClient, raw, where);
+  return expectAlike(test_support::Wire::kAnthropic, raw, where);
 }
 
 TEST(TextRequest, UsualAnthropicBodiesAreReadAsText) {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace kh::model::test_support {
+namespace kh::test_support {
 
 // Edits `doc` at `edits` random places: a byte dropped, one of `noise` inserted, or a byte
 // replaced by one of `noise`. Differential tests use it to turn valid documents into the nearly
@@ -30,4 +30,4 @@ inline void editRandomly(std::string& doc, std::mt19937& rng, std::string_view n
   }
 }
 
-}  // namespace kh::model::test_support
+}  // namespace kh::test_support
