@@ -2,6 +2,8 @@
 
 #include <bit>
 #include <charconv>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -64,6 +66,23 @@ inline std::size_t findJsonSpecial(std::string_view text, std::size_t from, bool
 // `s` stands in a JSON string as it is, with nothing to escape. Every byte is tested, so the
 // words and vectors may overlap: no byte-by-byte rest (log values are mostly short).
 bool isPlainJsonText(std::string_view s);
+
+// A JSON number read as a double, as an integer when it is a whole number long long can hold;
+// nullopt for a fraction and beyond ±2^63, where converting would be undefined ("1e300" sent
+// for a token count).
+inline std::optional<long long> wholeNumber(double d) {
+  constexpr double kBound = 9223372036854775808.0;  // 2^63, exact as a double
+  if (!(d >= -kBound && d < kBound)) return std::nullopt;
+  const auto n = static_cast<long long>(d);
+  if (static_cast<double>(n) != d) return std::nullopt;
+  return n;
+}
+
+// The same for an unsigned integer: nullopt above long long's range.
+inline std::optional<long long> wholeNumber(std::uint64_t u) {
+  if (u > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+  return static_cast<long long>(u);
+}
 
 inline void appendJsonInt(std::string& out, long long n) {
   char buf[24];

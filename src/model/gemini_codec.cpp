@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
@@ -1154,7 +1156,8 @@ core::Result<EmbeddingResponse> parseGeminiEmbedResponse(const json::value& body
     vec.reserve(vals->size());
     for (const auto& x : *vals) {
       auto d = number(x);
-      if (!d) return std::nullopt;
+      // Beyond a float's range the conversion is undefined: such an answer is malformed.
+      if (!d || !(std::abs(*d) <= std::numeric_limits<float>::max())) return std::nullopt;
       vec.push_back(static_cast<float>(*d));
     }
     return vec;

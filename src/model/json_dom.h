@@ -9,6 +9,8 @@
 #include <simdjson.h>
 #include <boost/json/value.hpp>
 
+#include "core/json_text.h"
+
 namespace kh::model::detail {
 
 // Readers for documents parsed with simdjson's DOM (client requests, upstream answers, stream
@@ -143,11 +145,10 @@ inline std::optional<long long> integer(dom::element v) {
       return static_cast<long long>(i);
     case dom::element_type::UINT64:
       if (v.get_uint64().get(u)) break;
-      return static_cast<long long>(u);
+      return core::wholeNumber(u);
     case dom::element_type::DOUBLE:
       if (v.get_double().get(d)) break;
-      if (d == static_cast<double>(static_cast<long long>(d))) return static_cast<long long>(d);
-      break;
+      return core::wholeNumber(d);
     default:
       break;
   }

@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "model/json_scan.h"
 #include "model/types.h"
 
@@ -39,9 +40,8 @@ inline std::optional<double> number(const boost::json::value& v) {
 
 inline std::optional<long long> integer(const boost::json::value& v) {
   if (v.is_int64()) return v.as_int64();
-  if (v.is_uint64()) return static_cast<long long>(v.as_uint64());
-  if (v.is_double() && v.as_double() == static_cast<double>(static_cast<long long>(v.as_double())))
-    return static_cast<long long>(v.as_double());
+  if (v.is_uint64()) return core::wholeNumber(v.as_uint64());
+  if (v.is_double()) return core::wholeNumber(v.as_double());
   return std::nullopt;
 }
 

@@ -54,7 +54,8 @@ std::string retryDelaySeconds(std::string_view body) {
     if (text.ends_with('s')) text.remove_suffix(1);
     double seconds = 0;
     const auto [ptr, rc] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (rc != std::errc() || seconds < 0) continue;
+    // A delay beyond a day (or not a number at all) is no advice a client can act on.
+    if (rc != std::errc() || !(seconds >= 0 && seconds <= 86400)) continue;
     return std::to_string(static_cast<long long>(std::ceil(seconds)));
   }
   return {};

@@ -747,6 +747,42 @@ TEST(GeminiCodec, EmbeddingUsageIsEstimatedWhenGeminiSendsNone) {
   EXPECT_EQ(reported->usage.prompt_tokens, 7);
 }
 
+// Numbers a float cannot hold make the answer malformed (502), not an undefined conversion; a
+// retry delay past a day, or not a number, gives no Retry-After rather than one.
+TEST(GeminiCodec, OutOfRangeNumbersFromGeminiAreRefused) {
+  EXPECT_EQ(parseGeminiEmbedResponse(j(R"({"embeddings":[{"values":[0.5,1e300]}]})"), "e")
+                .error()
+                .http_status,
+            502);
+  EXPECT_EQ(
+      parseGeminiEmbedResponse(j(R"({"embedding":{"values":[-3.5e38]}})"), "e").error().http_status,
+      502);
+  EXPECT_TRUE(parseGeminiEmbedResponse(j(R"({"embedding":{"values":[3.4e38,-1e-300]}})"), "e"));
+
+  config::ProviderConfig c;
+  c.name = "g";
+  c.type = "gemini";
+  c.base_url = "http://upstream.test/v1beta";
+  c.api_key = "k";
+  std::string why;
+  auto provider = providers::makeProvider(c, &why);
+  ASSERT_NE(provider, nullptr) << why;
+  auto retryAfter = [&](std::string_view delay) {
+    const std::string body =
+        R"({"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED","details":[)"
+        R"({"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":")" +
+        std::string(delay) + R"("}]}})";
+    return provider->parseError(429, body).retry_after;
+  };
+  EXPECT_EQ(retryAfter("17s"), "17");
+  EXPECT_EQ(retryAfter("0.5s"), "1");
+  EXPECT_EQ(retryAfter("86400s"), "86400");
+  EXPECT_EQ(retryAfter("1e300s"), "");
+  EXPECT_EQ(retryAfter("infs"), "");
+  EXPECT_EQ(retryAfter("nans"), "");
+  EXPECT_EQ(retryAfter("-1s"), "");
+}
+
 TEST(GeminiCodec, ModelListKeepsGenerationAndEmbeddingModels) {
   const auto ids = parseGeminiModelList(R"({"models":[
       {"name":"models/gemini-2.0-flash","supportedGenerationMethods":["generateContent","countTokens"]},

@@ -1,9 +1,13 @@
 #include "model/json_util.h"
 
+#include "model/json_dom.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
+#include <utility>
 
 #include <boost/json/parse.hpp>
 
@@ -46,6 +50,42 @@ TEST(JsonUtil, SamplingNumbersReadBackAsTheSameDouble) {
     const boost::json::value v = boost::json::parse(number(d));
     ASSERT_TRUE(v.is_double()) << number(d);
     ASSERT_EQ(v.as_double(), d) << number(d);
+  }
+}
+
+}  // namespace
+}  // namespace kh::model::detail
+
+namespace kh::model::detail {
+namespace {
+
+// A number read where an integer belongs (token counts, `created`, max_tokens) is one only when
+// it is whole and fits a long long: "1e300" or 2^64 - 1 is no integer, in either document reader,
+// rather than an undefined conversion.
+TEST(JsonUtil, IntegersAreWholeNumbersALongLongHolds) {
+  const std::pair<const char*, std::optional<long long>> cases[] = {
+      {"42", 42},
+      {"-7", -7},
+      {"3.0", 3},
+      {"1e3", 1000},
+      {"-9223372036854775808", INT64_MIN},
+      {"9223372036854775807", INT64_MAX},
+      {"-9.223372036854775808e18", INT64_MIN},
+      {"9.223372036854775808e18", std::nullopt},
+      {"9223372036854775808", std::nullopt},
+      {"18446744073709551615", std::nullopt},
+      {"1e300", std::nullopt},
+      {"-1e300", std::nullopt},
+      {"1741570E83", std::nullopt},
+      {"0.5", std::nullopt},
+      {"\"3\"", std::nullopt},
+  };
+  simdjson::dom::parser parser;
+  for (const auto& [text, expected] : cases) {
+    EXPECT_EQ(integer(boost::json::parse(text)), expected) << text;
+    simdjson::dom::element doc;
+    ASSERT_FALSE(parser.parse(std::string(text)).get(doc)) << text;
+    EXPECT_EQ(integer(doc), expected) << "simdjson: " << text;
   }
 }
 
