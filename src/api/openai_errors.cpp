@@ -4,6 +4,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_text.h"
+#include "core/utf8.h"
+
 namespace kh::api {
 
 using namespace std::string_view_literals;
@@ -53,7 +56,7 @@ std::string_view codeFor(const core::Error& e) {
 
 boost::json::object errorObject(const core::Error& e) {
   boost::json::object err;
-  err["message"] = e.message;
+  err["message"] = core::validUtf8(e.message);
   err["type"] = openAIErrorType(e.http_status);
   if (e.param.empty())
     err["param"] = nullptr;
@@ -100,8 +103,8 @@ std::string renderOpenAIError(const core::Error& error) {
     if (!ec && upstreamErrorObject(v)) return error.upstream_body;
     core::Error wrapped = error;
     // Non-JSON upstream errors (an HTML page from a load balancer) become the message, bounded.
-    std::string text = ec ? error.upstream_body : boost::json::serialize(v);
-    if (text.size() > 2000) text.resize(2000);
+    const std::string text =
+        core::textExcerpt(ec ? error.upstream_body : boost::json::serialize(v), 2000);
     wrapped.message = "Upstream answered HTTP " + std::to_string(error.http_status) + ": " + text;
     boost::json::object root;
     root["error"] = errorObject(wrapped);
@@ -127,7 +130,9 @@ std::string renderOpenAIStreamError(const core::Error& error) {
   }
   std::string out;
   out.reserve(body.size() + 10);
-  out.append("data: "sv).append(body).append("\n\n"sv);
+  out.append("data: "sv);
+  core::appendJsonOnOneLine(out, body);
+  out.append("\n\n"sv);
   return out;
 }
 

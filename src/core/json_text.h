@@ -84,6 +84,16 @@ inline std::optional<long long> wholeNumber(std::uint64_t u) {
   return static_cast<long long>(u);
 }
 
+// A JSON text on one line, as an SSE `data:` line must carry it: a valid JSON text holds line
+// breaks only as whitespace between tokens (an upstream's pretty-printed error passed on), so
+// each becomes a space.
+inline void appendJsonOnOneLine(std::string& out, std::string_view json) {
+  const std::size_t from = out.size();
+  out.append(json);
+  for (std::size_t i = from; i < out.size(); ++i)
+    if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
+}
+
 inline void appendJsonInt(std::string& out, long long n) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof buf, n);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace kh::core {
@@ -16,5 +17,18 @@ inline char32_t nextCodePoint(std::string_view s, std::size_t& i) {
   i += len;
   return cp;
 }
+
+// Bytes of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong forms, surrogates or
+// code points past U+10FFFF), or 0 when the bytes there are not one.
+std::size_t validSequenceAt(std::string_view s, std::size_t i);
+
+// `text` with each malformed sequence replaced by U+FFFD: an error message that quotes what an
+// upstream sent (a stream event's name) is valid text in the client's JSON.
+std::string validUtf8(std::string_view text);
+
+// Text from an upstream (an error page, a body that is not JSON) made fit for a message a client
+// reads: whitespace at either end dropped, malformed UTF-8 replaced by U+FFFD, and past
+// `max_bytes` cut at a character's end and marked "…".
+std::string textExcerpt(std::string_view text, std::size_t max_bytes);
 
 }  // namespace kh::core

@@ -12,6 +12,7 @@
 #include "core/ids.h"
 #include "core/json_text.h"
 #include "core/text_search.h"
+#include "core/utf8.h"
 #include "model/json_dom.h"
 #include "model/json_scan.h"
 #include "model/json_util.h"
@@ -217,18 +218,6 @@ core::Error errorFrom(int status, dom::element v) {
     }
   }
   return upstreamError(status, type, std::string(message));
-}
-
-std::string cutText(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.remove_prefix(1);
-  if (text.size() <= kMaxErrorText) return std::string(text);
-  size_t cut = kMaxErrorText;
-  // Back off to a UTF-8 boundary so the message stays valid text.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut)) + "…";
 }
 
 // ---- Inbound request (/v1/messages) ----
@@ -1359,7 +1348,7 @@ json::object toAnthropicResponse(const ChatResponse& r) {
 core::Error parseAnthropicError(int status, std::string_view body) {
   dom::element root;
   if (!detail::parseDocument(body).get(root) && root.is_object()) return errorFrom(status, root);
-  return upstreamError(status, "", cutText(body));
+  return upstreamError(status, "", core::textExcerpt(body, kMaxErrorText));
 }
 
 std::string_view anthropicErrorType(int status) {
@@ -1404,10 +1393,10 @@ std::string renderAnthropicError(const core::Error& e) {
         message = std::string(stringField(err->as_object(), "message"));
       else
         message = fmt::format("Upstream answered HTTP {}: {}", e.http_status,
-                              cutText(json::serialize(v)));
+                              core::textExcerpt(json::serialize(v), kMaxErrorText));
     } else {
-      message =
-          fmt::format("Upstream answered HTTP {}: {}", e.http_status, cutText(e.upstream_body));
+      message = fmt::format("Upstream answered HTTP {}: {}", e.http_status,
+                            core::textExcerpt(e.upstream_body, kMaxErrorText));
     }
   } else if (e.code == core::ErrorCode::kInvalidRequest && !e.param.empty() &&
              !message.starts_with(e.param + ":")) {
@@ -1416,13 +1405,13 @@ std::string renderAnthropicError(const core::Error& e) {
   }
   json::object root{{"type", "error"},
                     {"error", json::object{{"type", anthropicErrorType(e.http_status)},
-                                           {"message", std::move(message)}}}};
+                                           {"message", core::validUtf8(message)}}}};
   return json::serialize(root);
 }
 
 std::string renderAnthropicStreamError(const core::Error& e) {
   std::string out = "event: error\ndata: ";
-  out += renderAnthropicError(e);
+  core::appendJsonOnOneLine(out, renderAnthropicError(e));
   out += "\n\n";
   return out;
 }

@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/json_text.h"
+#include "core/utf8.h"
 #include "model/json_dom.h"
 #include "model/json_scan.h"
 #include "model/json_util.h"
@@ -515,14 +516,6 @@ void readParts(dom::object candidate, std::string& text, std::vector<ToolCall>& 
   }
 }
 
-std::string cutText(std::string_view text) {
-  if (text.size() <= kMaxErrorText) return std::string(text);
-  size_t n = kMaxErrorText;
-  // Do not split a UTF-8 sequence: back up over continuation bytes.
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return std::string(text.substr(0, n)) + "…";
-}
-
 int statusFromName(std::string_view s) {
   if (s == "RESOURCE_EXHAUSTED") return 429;
   if (s == "UNAVAILABLE") return 503;
@@ -567,7 +560,7 @@ core::Error errorFrom(int status, dom::object err) {
     http = code >= 400 && code < 600 ? static_cast<int>(code) : 500;
   }
   core::Error e = core::Error::upstreamStatus(http, "");
-  std::string message = cutText(detail::stringMember(err, "message"));
+  std::string message = core::textExcerpt(detail::stringMember(err, "message"), kMaxErrorText);
   if (message.empty())
     message = name.empty() ? fmt::format("Gemini answered HTTP {}", http)
                            : fmt::format("Gemini answered {}", name);
@@ -878,7 +871,7 @@ core::Error parseGeminiError(int status, std::string_view body) {
     if (const auto err = errorObject(root)) return errorFrom(status, *err);
   const int http = status >= 400 ? status : 502;
   core::Error e = core::Error::upstreamStatus(http, "");
-  std::string text = cutText(body);
+  std::string text = core::textExcerpt(body, kMaxErrorText);
   e.message = text.empty() ? fmt::format("Gemini answered HTTP {}", http) : std::move(text);
   return e;
 }

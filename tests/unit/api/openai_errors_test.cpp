@@ -71,6 +71,40 @@ TEST(OpenAIErrors, StreamErrorIsOneSseEvent) {
   EXPECT_EQ(v.at("type").as_string(), "api_error");
 }
 
+// OpenAI's own error bodies are pretty-printed; passed on in a stream's last event, each line
+// break would end the data line early and leave the client "{" to parse.
+TEST(OpenAIErrors, StreamErrorsCarryUpstreamBodiesOnOneLine) {
+  const std::string body =
+      "{\n  \"error\": {\n    \"message\": \"The server had an error\",\n    \"type\": "
+      "\"server_error\",\n    \"param\": null,\n    \"code\": null\n  }\n}\n";
+  const std::string ev = renderOpenAIStreamError(core::Error::upstreamStatus(500, body));
+  ASSERT_EQ(ev.rfind("data: ", 0), 0u);
+  ASSERT_EQ(ev.substr(ev.size() - 2), "\n\n");
+  const std::string data = ev.substr(6, ev.size() - 8);
+  EXPECT_EQ(data.find_first_of("\r\n"), std::string::npos) << ev;
+  EXPECT_EQ(boost::json::parse(data).at("error").at("message").as_string(),
+            "The server had an error");
+}
+
+// A body that is not JSON reaches the client as valid UTF-8 text, whatever bytes it held.
+TEST(OpenAIErrors, WrappedUpstreamTextIsValidUtf8) {
+  const std::string bytes = "bad \xBC\x03 gateway \xC3";
+  auto v = errorOf(core::Error::upstreamStatus(502, bytes));
+  EXPECT_EQ(v.at("message").as_string(),
+            "Upstream answered HTTP 502: bad \xEF\xBF\xBD\x03 gateway \xEF\xBF\xBD");
+  // A message of the gateway's own that quotes upstream bytes (a stream event's name) too.
+  v = errorOf(
+      core::Error::badGateway("Anthropic sent a malformed 'message_sta\xEBrt' stream event"));
+  EXPECT_EQ(v.at("message").as_string(),
+            "Anthropic sent a malformed 'message_sta\xEF\xBF\xBDrt' stream event");
+  // A long body is cut at a character's end, not inside one.
+  std::string accents = "x";
+  for (int i = 0; i < 1500; ++i) accents += "\xC3\xA9";
+  v = errorOf(core::Error::upstreamStatus(500, accents));
+  const std::string message(v.at("message").as_string());
+  EXPECT_TRUE(message.ends_with("\xC3\xA9\xE2\x80\xA6")) << message.substr(message.size() - 8);
+}
+
 TEST(OpenAIErrors, RetryableStatuses) {
   for (int s : {408, 409, 429, 500, 502, 503, 504, 529})
     EXPECT_TRUE(core::isRetryableStatus(s)) << s;

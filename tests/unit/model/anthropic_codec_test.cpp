@@ -617,6 +617,16 @@ TEST(AnthropicCodec, RendersErrorsInAnthropicsShape) {
             "\n\n");
 }
 
+// An Anthropic error passed on as it is, pretty-printed, still makes one data line.
+TEST(AnthropicCodec, StreamErrorsCarryUpstreamBodiesOnOneLine) {
+  const std::string body =
+      "{\n  \"type\": \"error\",\n  \"error\": {\"type\": \"overloaded_error\", \"message\": "
+      "\"Overloaded\"}\n}";
+  EXPECT_EQ(renderAnthropicStreamError(core::Error::upstreamStatus(529, body)),
+            "event: error\ndata: {   \"type\": \"error\",   \"error\": {\"type\": "
+            "\"overloaded_error\", \"message\": \"Overloaded\"} }\n\n");
+}
+
 TEST(AnthropicCodec, RendersUpstreamBodiesFromOtherProviders) {
   // Anthropic's own error body passes through untouched.
   const std::string anthropic =
