@@ -13,7 +13,7 @@ cd "$KH_ROOT"
 ensure_packages "${KH_BUILD_PACKAGES[@]}" clang-16 libclang-rt-16-dev python3
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request_body http_wire upstream_response client_chat stream_events)
+[ ${#targets[@]} -gt 0 ] || targets=(request_body http_wire upstream_response client_chat stream_events provider_answer)
 
 log "building the fuzz targets (clang 16, ASan+UBSan)"
 CC=clang-16 CXX=clang++-16 cmake -S "$KH_ROOT" -B "$KH_ROOT/build-fuzz" -G Ninja -Wno-dev \

@@ -1,11 +1,16 @@
 #include "support/fuzz_targets.h"
 
 #include <array>
+#include <memory>
 #include <vector>
 
+#include <simdjson.h>
+
+#include "api/client_api.h"
 #include "api/openai_body.h"
 #include "http/http1.h"
 #include "http/sse_parser.h"
+#include "providers/provider.h"
 #include "support/readings.h"
 
 namespace kh::test_support {
@@ -91,7 +96,118 @@ std::vector<Event> sseEvents(std::string_view text, std::size_t first, std::size
   return out;
 }
 
+// Whether `text` is one JSON value, as a client's parser would read it.
+bool validJson(std::string_view text) {
+  static thread_local simdjson::dom::parser parser;
+  simdjson::dom::element ignored;
+  return !parser.parse(simdjson::padded_string(text)).get(ignored);
+}
+
+// Every "data:" line of an SSE text holds valid JSON (or OpenAI's "[DONE]").
+std::string checkEventData(std::string_view sse, std::string_view input) {
+  for (std::size_t at = 0; at < sse.size();) {
+    std::size_t end = sse.find('\n', at);
+    if (end == std::string_view::npos) end = sse.size();
+    std::string_view line = sse.substr(at, end - at);
+    at = end + 1;
+    if (!line.starts_with("data:")) continue;
+    line.remove_prefix(5);
+    if (line.starts_with(' ')) line.remove_prefix(1);
+    if (line != "[DONE]" && !validJson(line))
+      return failed("a stream event the client gets is not JSON: " + std::string(line), input);
+  }
+  return {};
+}
+
+const providers::Provider& providerFor(unsigned which) {
+  static const auto kProviders = [] {
+    std::array<std::unique_ptr<providers::Provider>, 3> out;
+    const char* types[] = {"openai-compatible", "anthropic", "gemini"};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      config::ProviderConfig c;
+      c.name = types[i];
+      c.type = types[i];
+      c.base_url = "http://upstream.test/v1";
+      c.api_key = "k";
+      out[i] = providers::makeProvider(c, nullptr);
+    }
+    return out;
+  }();
+  return *kProviders[which % kProviders.size()];
+}
+
 }  // namespace
+
+std::string fuzzProviderAnswer(std::string_view input) {
+  if (input.size() < 3) return {};
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(input[i]); };
+  const providers::Provider& provider = providerFor(byte(0));
+  const std::string body(input.substr(3));
+  model::ChatRequest request;
+  request.model = "upstream-model";
+  request.stream = byte(1) % 5 == 4;
+  for (const api::ClientApi client : {api::ClientApi::kOpenAI, api::ClientApi::kAnthropic}) {
+    switch (byte(1) % 5) {
+      case 0:
+        (void)provider.parseModelList(body);
+        break;
+      case 1: {
+        const core::Error e = provider.parseError(400 + byte(2) % 200, body);
+        if (e.http_status < 400 || e.http_status > 599 || e.message.empty())
+          return failed("an upstream error lost its status or message", body);
+        if (!validJson(api::renderError(client, e)))
+          return failed("an error body the client gets is not JSON", body);
+        if (std::string m = checkEventData(api::renderStreamError(client, e), body); !m.empty())
+          return m;
+        break;
+      }
+      case 2: {
+        model::EmbeddingRequest r;
+        r.model = "upstream-model";
+        r.input = {"a", "b"};
+        const auto answer = provider.parseEmbedding(body, r);
+        if (answer && !validJson(api::renderEmbeddingResponse(r, *answer)))
+          return failed("an embedding answer the client gets is not JSON", body);
+        break;
+      }
+      case 3: {
+        const auto answer = provider.parseChat(body, request);
+        if (!answer) break;
+        for (const auto op : {providers::Operation::kChat, providers::Operation::kCompletion})
+          if (!validJson(api::renderChatResponse(client, op, *answer)))
+            return failed("a chat answer the client gets is not JSON", body);
+        break;
+      }
+      default: {
+        auto decoder = provider.chatStreamDecoder(request);
+        auto encoder =
+            api::chatStreamEncoder(client, providers::Operation::kChat, request, "req-1");
+        std::string out;
+        model::ChunkBuffer chunks;
+        core::Status status = core::Ok{};
+        http::SseParser parser;
+        auto on_event = [&](const http::SseEvent& e) {
+          if (!status) return;
+          chunks.clear();
+          status = decoder->feed(e, chunks);
+          for (std::size_t i = 0; i < chunks.size(); ++i) encoder->encode(chunks[i], out);
+        };
+        parser.feed(body, on_event);
+        parser.finish(on_event);
+        if (status) {
+          chunks.clear();
+          decoder->finish(chunks);
+          for (std::size_t i = 0; i < chunks.size(); ++i) encoder->encode(chunks[i], out);
+          encoder->finish(out);
+        } else {
+          encoder->fail(status.error(), out);
+        }
+        if (std::string m = checkEventData(out, body); !m.empty()) return m;
+      }
+    }
+  }
+  return {};
+}
 
 std::string fuzzRequestBody(std::string_view input) {
   if (input.empty()) return {};
@@ -179,7 +295,7 @@ std::span<const FuzzTarget> fuzzTargets() {
   static constexpr FuzzTarget kTargets[] = {
       {"request_body", fuzzRequestBody},           {"http_wire", fuzzHttpWire},
       {"upstream_response", fuzzUpstreamResponse}, {"client_chat", fuzzClientChat},
-      {"stream_events", fuzzStreamEvents},
+      {"stream_events", fuzzStreamEvents},         {"provider_answer", fuzzProviderAnswer},
   };
   return kTargets;
 }

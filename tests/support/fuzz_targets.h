@@ -24,6 +24,11 @@ std::string fuzzClientChat(std::string_view input);
 // Stream events ("name\ndata" separated by blank lines) decoded both ways alike.
 std::string fuzzStreamEvents(std::string_view input);
 
+// Any answer an upstream sends (model list, error, chat, embedding, stream) for an OpenAI-wire,
+// Anthropic or Gemini provider: what reaches the client from it, in either client's format, is
+// valid JSON (every SSE event's data too), and an error keeps an error status and a message.
+std::string fuzzProviderAnswer(std::string_view input);
+
 struct FuzzTarget {
   std::string_view name;  // also the corpus file: tests/fuzz/corpus/<name>.pack
   std::string (*check)(std::string_view);
