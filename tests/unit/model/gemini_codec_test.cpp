@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <fmt/format.h>
 
 #include <boost/json/parse.hpp>
@@ -718,17 +720,20 @@ TEST(GeminiCodec, EmbedResponsesBothShapes) {
             400);
 }
 
-// Gemini sends no token counts for embeddings; the provider estimates them from the input so
-// that clients and accounting never see 0 prompt tokens. A count Gemini does send wins.
-TEST(GeminiCodec, EmbeddingUsageIsEstimatedWhenGeminiSendsNone) {
+std::unique_ptr<providers::Provider> geminiProvider() {
   config::ProviderConfig c;
   c.name = "g";
   c.type = "gemini";
   c.base_url = "http://upstream.test/v1beta";
   c.api_key = "k";
-  std::string why;
-  auto provider = providers::makeProvider(c, &why);
-  ASSERT_NE(provider, nullptr) << why;
+  return providers::makeProvider(c, nullptr);
+}
+
+// Gemini sends no token counts for embeddings; the provider estimates them from the input so
+// that clients and accounting never see 0 prompt tokens. A count Gemini does send wins.
+TEST(GeminiCodec, EmbeddingUsageIsEstimatedWhenGeminiSendsNone) {
+  const auto provider = geminiProvider();
+  ASSERT_NE(provider, nullptr);
   EmbeddingRequest r;
   r.model = "text-embedding-004";
   r.input = {"The quick brown fox jumps over the lazy dog.", "apple"};
@@ -759,14 +764,8 @@ TEST(GeminiCodec, OutOfRangeNumbersFromGeminiAreRefused) {
       502);
   EXPECT_TRUE(parseGeminiEmbedResponse(j(R"({"embedding":{"values":[3.4e38,-1e-300]}})"), "e"));
 
-  config::ProviderConfig c;
-  c.name = "g";
-  c.type = "gemini";
-  c.base_url = "http://upstream.test/v1beta";
-  c.api_key = "k";
-  std::string why;
-  auto provider = providers::makeProvider(c, &why);
-  ASSERT_NE(provider, nullptr) << why;
+  const auto provider = geminiProvider();
+  ASSERT_NE(provider, nullptr);
   auto retryAfter = [&](std::string_view delay) {
     const std::string body =
         R"({"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED","details":[)"
