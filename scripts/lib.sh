@@ -8,7 +8,7 @@ KH_BUILD_PACKAGES=(g++ cmake ninja-build pkg-config ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev libjemalloc-dev)
 # Extra packages to run the tests.
-KH_TEST_PACKAGES=(libgtest-dev nodejs curl)
+KH_TEST_PACKAGES=(libgtest-dev nodejs curl openssl)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -145,6 +145,11 @@ struct Case {
   fs::path dir;
 };
 
+// Test output names the case instead of dumping the struct's bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.provider << '/' << c.name;
+}
+
 std::vector<Case> discoverCases() {
   std::vector<Case> cases;
   if (!fs::exists(kGoldenDir)) return cases;
