@@ -20,9 +20,11 @@ ensure_packages debootstrap git
 
 # The mirror this machine's own apt uses, so that the check reaches what the machine reaches.
 mirror="${FRESH_MIRROR:-}"
-if [ -z "$mirror" ]; then
-  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}')
+if [ -z "$mirror" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  # The stanza whose suites include plain "bookworm" (not -updates or -security).
+  mirror=$(awk -v RS= '/(^|\n)Suites:([^\n]* )?bookworm( |\n|$)/ {
+      if (match($0, /URIs: *[^ \n]+/)) { split(substr($0, RSTART, RLENGTH), u, / +/); print u[2]; exit } }' \
+    /etc/apt/sources.list.d/debian.sources)
 fi
 if [ -z "$mirror" ]; then
   mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
@@ -50,9 +52,11 @@ fi
 # for the local network (a TLS-inspecting proxy's, say), without which no package could be fetched.
 printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
-  cp /etc/apt/sources.list.d/*.sources "$root/etc/apt/sources.list.d/"
+if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
   rm -f "$root/etc/apt/sources.list"
+elif [ -f /etc/apt/sources.list ]; then
+  grep -E '^deb .* bookworm' /etc/apt/sources.list >"$root/etc/apt/sources.list" || true
 fi
 if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
   mkdir -p "$root/usr/local/share/ca-certificates"
