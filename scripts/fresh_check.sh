@@ -5,7 +5,7 @@
 # `./scripts/run.sh` until it answers /health. A green run here shows that the scripts install
 # everything the build and the tests need; a run on a developer's machine cannot, since the
 # packages it lacks may have been installed by hand long ago.
-#   sudo ./scripts/fresh_check.sh         # about 25 minutes on 2 cores; needs the Debian mirror
+#   sudo ./scripts/fresh_check.sh         # about 20 minutes on 2 cores; needs the Debian mirror
 #   FRESH_NEW=1 sudo ./scripts/fresh_check.sh    # start again from a new root file system
 # The root file system stays in FRESH_ROOT (default /tmp/kakehashi-fresh) for the next run.
 # Not part of scripts/test.sh: a developer's tool, run before changing what the scripts install.
