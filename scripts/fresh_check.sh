@@ -12,7 +12,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-root="${FRESH_ROOT:-/tmp/kakehashi-fresh}"
+root="$(realpath -m "${FRESH_ROOT:-/tmp/kakehashi-fresh}")"
+# Checked before anything is unmounted or removed: both act on $root/dev, $root/sys and $root.
+[ "$root" != / ] || { echo "FRESH_ROOT must not be /" >&2; exit 1; }
 port="${FRESH_PORT:-4399}"
 
 [ "$(id -u)" = 0 ] || { log "run as root (chroot and mount need it)"; exit 1; }
@@ -41,6 +43,10 @@ trap unmount EXIT
 
 if [ "${FRESH_NEW:-0}" = 1 ] || [ ! -x "$root/usr/bin/apt-get" ]; then
   unmount
+  # rm -rf as root: never across a mount that is still there (the host's /dev or /sys).
+  if findmnt -rn -o TARGET | grep -q "^$root/"; then
+    log "something is still mounted under $root; unmount it first"; exit 1
+  fi
   rm -rf "$root"
   log "debootstrap: Debian 12 (bookworm, minbase) into $root from $mirror"
   debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.debootstrap.log" 2>&1 ||
